@@ -1,1 +1,615 @@
-/* placeholder while the foundation is written */
+/*
+ * Configuration: the key table, the four layers and their validation.
+ * See config.h.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+#include <jansson.h>
+
+#include "argv.h"
+#include "config.h"
+#include "secret.h"
+#include "util.h"
+#include "validate.h"
+#include "xmalloc.h"
+
+enum config_type {
+	CT_STRING,	/* any text, may be empty */
+	CT_NONEMPTY,	/* text, must not be empty */
+	CT_URL,		/* http:// or https:// */
+	CT_HOSTPORT,	/* host:port */
+	CT_COMMAND,	/* a command line, split without a shell */
+	CT_BOOL,
+	CT_INT,
+	CT_DURATION,	/* number with an optional unit, stored in ms */
+	CT_LOG_LEVEL,
+	CT_LOG_FORMAT,
+	CT_PROXY_TYPE,
+	CT_COUNTRIES,	/* comma-separated ISO 3166-1 codes */
+	CT_SECRET_REF,	/* env:, file:, exec: reference, may be empty */
+	CT_SENSITIVE,	/* a literal secret: never printed */
+};
+
+struct config_key {
+	const char		*name;
+	enum config_type	 type;
+	size_t			 offset;
+	const char		*def;
+	int64_t			 min;
+	int64_t			 max;
+	int64_t			 unit_ms;	/* CT_DURATION: unit of a bare number */
+	const char		*help;
+};
+
+#define OFF(f)	offsetof(struct config, f)
+
+static const struct config_key config_keys[] = {
+	{ "RESPAWN_DB", CT_NONEMPTY, OFF(db), "respawn.db", 0, 0, 0,
+	  "State database: a SQLite file path (postgresql:// URLs are "
+	  "reserved for fleet mode)." },
+	{ "RESPAWN_STATE_DIR", CT_NONEMPTY, OFF(state_dir), "state", 0, 0, 0,
+	  "Directory for per-session auth directories and connector logs." },
+	{ "RESPAWN_LOG_LEVEL", CT_LOG_LEVEL, OFF(log_level), "info", 0, 0, 0,
+	  "Least severe level logged: debug, info, warn or error." },
+	{ "RESPAWN_LOG_FORMAT", CT_LOG_FORMAT, OFF(log_format), "logfmt", 0, 0,
+	  0, "Log line format: logfmt or json." },
+	{ "RESPAWN_CONNECTOR", CT_COMMAND, OFF(connector), "", 0, 0, 0,
+	  "Connector command started for each session (split into argv, no "
+	  "shell)." },
+	{ "RESPAWN_RECOVERY_WINDOW", CT_DURATION, OFF(recovery_window_ms),
+	  "24h", 60000, 366LL * 86400000, 1000,
+	  "Sessions active within this window are recovered at start (bare "
+	  "number: seconds)." },
+	{ "RESPAWN_API_LISTEN", CT_HOSTPORT, OFF(api_listen), "127.0.0.1:8787",
+	  0, 0, 0, "Address of the HTTP API and /metrics." },
+	{ "RESPAWN_API_KEY_SECRET", CT_SECRET_REF, OFF(api_key_secret), "", 0,
+	  0, 0, "Secret reference to the HTTP API key (x-api-key)." },
+	{ "AUTO_RECONNECT", CT_BOOL, OFF(auto_reconnect), "true", 0, 0, 0,
+	  "Restart connectors that fail, and recover sessions at start." },
+	{ "MAX_RECONNECT_ATTEMPTS", CT_INT, OFF(max_reconnect_attempts), "3",
+	  0, 1000, 0,
+	  "Failed starts in a row before a session is marked failed." },
+	{ "RECONNECT_DELAY", CT_DURATION, OFF(reconnect_delay_ms), "5000", 0,
+	  3600000, 1, "Base delay of the reconnect backoff (bare number: "
+	  "milliseconds)." },
+	{ "PRIORITY_COUNTRIES", CT_COUNTRIES, OFF(priority_countries), "", 0,
+	  0, 0, "Countries recovered first, in order (comma-separated ISO "
+	  "3166-1 alpha-2 codes)." },
+	{ "BRIGHT_DATA_PROXY_TYPE", CT_PROXY_TYPE, OFF(bd_proxy_type), "isp",
+	  0, 0, 0, "Default proxy type of new sessions: isp or residential." },
+	{ "BRIGHT_DATA_CUSTOMER_ID", CT_STRING, OFF(bd_customer_id), "", 0, 0,
+	  0, "Bright Data customer id (brd-customer-<id>)." },
+	{ "BRIGHT_DATA_ZONE", CT_STRING, OFF(bd_zone), "", 0, 0, 0,
+	  "Bright Data zone name." },
+	{ "BRIGHT_DATA_ZONE_PASSWORD", CT_SENSITIVE, OFF(bd_zone_password), "",
+	  0, 0, 0, "The zone's proxy password (never printed)." },
+	{ "BRIGHT_DATA_API_KEY_SECRET", CT_SECRET_REF, OFF(bd_api_key_secret),
+	  "", 0, 0, 0, "Secret reference to the Bright Data API key." },
+	{ "BRIGHT_DATA_API_URL", CT_URL, OFF(bd_api_url),
+	  "https://api.brightdata.com", 0, 0, 0,
+	  "Base URL of the Bright Data account API." },
+	{ "BRIGHT_DATA_PROXY_HOST", CT_NONEMPTY, OFF(bd_proxy_host),
+	  "brd.superproxy.io", 0, 0, 0, "Bright Data super proxy host." },
+	{ "BRIGHT_DATA_PROXY_PORT", CT_INT, OFF(bd_proxy_port), "33335", 1,
+	  65535, 0, "Bright Data super proxy port." },
+};
+
+#define CONFIG_NKEYS	nitems(config_keys)
+
+/*
+ * The public struct is the first member, so a const struct config * handed
+ * out can be turned back into its owner for config_free().
+ */
+struct config_impl {
+	struct config	 pub;
+	char		*values[CONFIG_NKEYS];	/* effective text of each key */
+	char		*sources[CONFIG_NKEYS];
+};
+
+/* The state of one load: the config being built and the first error. */
+struct config_load {
+	struct config_impl	*c;
+	const char		*source;	/* label of the current layer */
+	char			*err;
+	bool			 failed;
+};
+
+size_t
+config_key_count(void)
+{
+	return CONFIG_NKEYS;
+}
+
+const char *
+config_key_name(size_t i)
+{
+	return i < CONFIG_NKEYS ? config_keys[i].name : NULL;
+}
+
+const char *
+config_key_help(size_t i)
+{
+	return i < CONFIG_NKEYS ? config_keys[i].help : NULL;
+}
+
+const char *
+config_proxy_type_name(enum proxy_type t)
+{
+	return t == PROXY_TYPE_RESIDENTIAL ? "residential" : "isp";
+}
+
+static int
+config_key_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < CONFIG_NKEYS; i++)
+		if (strcasecmp(config_keys[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+config_parse_hostport(const char *v, const char **why)
+{
+	const char	*colon;
+	int64_t		 port;
+	char		 num[8];
+
+	if ((colon = strrchr(v, ':')) == NULL || colon == v) {
+		*why = "must be host:port";
+		return -EINVAL;
+	}
+	if (util_strlcpy(num, colon + 1, sizeof num) < 0 ||
+	    util_parse_i64(num, 1, 65535, &port) < 0) {
+		*why = "port must be a number from 1 to 65535";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+config_parse_countries(const char *v, struct config *pub, const char **why)
+{
+	char	cc[COUNTRY_CODE_LEN], item[8];
+	size_t	n = 0, len, i;
+
+	while (*v != '\0') {
+		while (*v == ' ' || *v == ',')
+			v++;
+		if (*v == '\0')
+			break;
+		len = strcspn(v, ", ");
+		if (len >= sizeof item) {
+			*why = "contains an entry that is not a country code";
+			return -EINVAL;
+		}
+		memcpy(item, v, len);
+		item[len] = '\0';
+		v += len;
+		if (validate_country(item, cc, why) < 0)
+			return -EINVAL;
+		for (i = 0; i < n; i++) {
+			if (strcmp(pub->priority_countries[i], cc) == 0) {
+				*why = "lists a country twice";
+				return -EINVAL;
+			}
+		}
+		if (n == CONFIG_MAX_COUNTRIES) {
+			*why = "lists more than 32 countries";
+			return -E2BIG;
+		}
+		memcpy(pub->priority_countries[n++], cc, sizeof cc);
+	}
+	pub->n_priority_countries = n;
+	return 0;
+}
+
+/*
+ * Validate one value of one key and, when valid, make it the effective
+ * value.  On failure the load records a message and the value is dropped.
+ */
+static int
+config_set(struct config_load *ld, size_t k, const char *v)
+{
+	const struct config_key	*key = &config_keys[k];
+	struct config		*pub = &ld->c->pub;
+	char			*field = (char *)pub + key->offset;
+	const char		*why = NULL;
+	char			**argv;
+	int64_t			 n;
+	bool			 b;
+	enum log_level		 lvl;
+	enum log_format		 fmt;
+	int			 r = 0;
+
+	if (strlen(v) > CONFIG_VALUE_MAX) {
+		why = "is longer than 4096 bytes";
+		r = -E2BIG;
+		goto fail;
+	}
+	switch (key->type) {
+	case CT_STRING:
+	case CT_SENSITIVE:
+		break;
+	case CT_NONEMPTY:
+		if (*v == '\0') {
+			why = "must not be empty";
+			r = -EINVAL;
+		}
+		break;
+	case CT_URL:
+		if (strncmp(v, "http://", 7) != 0 &&
+		    strncmp(v, "https://", 8) != 0) {
+			why = "must be an http:// or https:// URL";
+			r = -EINVAL;
+		}
+		break;
+	case CT_HOSTPORT:
+		r = config_parse_hostport(v, &why);
+		break;
+	case CT_COMMAND:
+		if (*v == '\0')
+			break;
+		if ((r = argv_split(v, &argv)) < 0)
+			why = "is not a valid command line (check its quotes)";
+		else
+			argv_free(argv);
+		break;
+	case CT_BOOL:
+		if ((r = util_parse_bool(v, &b)) < 0)
+			why = "must be true or false";
+		else
+			*(bool *)field = b;
+		break;
+	case CT_INT:
+		if ((r = util_parse_i64(v, key->min, key->max, &n)) < 0)
+			why = r == -ERANGE ? "is out of range" :
+			    "must be a whole number";
+		else
+			*(int64_t *)field = n;
+		break;
+	case CT_DURATION:
+		if ((r = util_parse_duration_ms(v, key->unit_ms, key->min,
+		    key->max, &n)) < 0)
+			why = r == -ERANGE ? "is out of range" :
+			    "must be a duration such as 5000, 30s, 5m, 24h";
+		else
+			*(int64_t *)field = n;
+		break;
+	case CT_LOG_LEVEL:
+		if ((r = log_level_parse(v, &lvl)) < 0)
+			why = "must be debug, info, warn or error";
+		else
+			*(enum log_level *)field = lvl;
+		break;
+	case CT_LOG_FORMAT:
+		if ((r = log_format_parse(v, &fmt)) < 0)
+			why = "must be logfmt or json";
+		else
+			*(enum log_format *)field = fmt;
+		break;
+	case CT_PROXY_TYPE:
+		if (strcasecmp(v, "isp") == 0)
+			*(enum proxy_type *)field = PROXY_TYPE_ISP;
+		else if (strcasecmp(v, "residential") == 0)
+			*(enum proxy_type *)field = PROXY_TYPE_RESIDENTIAL;
+		else {
+			why = "must be isp or residential";
+			r = -EINVAL;
+		}
+		break;
+	case CT_COUNTRIES:
+		r = config_parse_countries(v, pub, &why);
+		break;
+	case CT_SECRET_REF:
+		if (*v != '\0')
+			r = secret_ref_check(v, &why);
+		break;
+	}
+	if (r < 0)
+		goto fail;
+	free(ld->c->values[k]);
+	free(ld->c->sources[k]);
+	ld->c->values[k] = xstrdup(v);
+	ld->c->sources[k] = xstrdup(ld->source);
+	switch (key->type) {
+	case CT_STRING:
+	case CT_SENSITIVE:
+	case CT_NONEMPTY:
+	case CT_URL:
+	case CT_HOSTPORT:
+	case CT_COMMAND:
+	case CT_SECRET_REF:
+		*(const char **)field = ld->c->values[k];
+		break;
+	default:
+		break;
+	}
+	return 0;
+fail:
+	if (!ld->failed) {
+		ld->failed = true;
+		/* A sensitive value is never repeated back, not even in errors. */
+		if (key->type == CT_SENSITIVE)
+			snprintf(ld->err, CONFIG_ERR_LEN, "%s (from %s): value %s",
+			    key->name, ld->source, why);
+		else
+			snprintf(ld->err, CONFIG_ERR_LEN,
+			    "%s='%.256s' (from %s): %s", key->name, v,
+			    ld->source, why);
+	}
+	return r;
+}
+
+/* inih calls this for each name = value of the file. */
+static int
+config_ini_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct config_load	*ld = user;
+	int			 k;
+
+	if (*section != '\0' && strcasecmp(section, "respawn") != 0) {
+		if (!ld->failed) {
+			ld->failed = true;
+			snprintf(ld->err, CONFIG_ERR_LEN, "%s: unknown section "
+			    "[%.64s] (keys go at the top or under [respawn])",
+			    ld->source, section);
+		}
+		return 0;
+	}
+	if ((k = config_key_find(name)) < 0) {
+		if (!ld->failed) {
+			ld->failed = true;
+			snprintf(ld->err, CONFIG_ERR_LEN, "%s: unknown key '%.64s'",
+			    ld->source, name);
+		}
+		return 0;
+	}
+	return config_set(ld, (size_t)k, value) == 0;
+}
+
+static int
+config_load_file(struct config_load *ld, const char *path)
+{
+	FILE	*f;
+	char	*text;
+	size_t	 n, i, line = 1, col = 0;
+	int	 r;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		r = -errno;
+		snprintf(ld->err, CONFIG_ERR_LEN, "config file '%s': %s", path,
+		    strerror(-r));
+		return r;
+	}
+	text = xmalloc(CONFIG_FILE_MAX + 1);
+	n = fread(text, 1, CONFIG_FILE_MAX + 1, f);
+	r = ferror(f) ? -EIO : 0;
+	fclose(f);
+	if (r == 0 && n > CONFIG_FILE_MAX) {
+		snprintf(ld->err, CONFIG_ERR_LEN, "config file '%s': larger "
+		    "than %d bytes", path, CONFIG_FILE_MAX);
+		r = -EFBIG;
+	}
+	if (r == -EIO)
+		snprintf(ld->err, CONFIG_ERR_LEN, "config file '%s': read "
+		    "error", path);
+	if (r < 0)
+		goto out;
+	text[n] = '\0';
+	/* inih would split an overlong line into two; refuse it instead. */
+	for (i = 0; i < n; i++) {
+		if (text[i] == '\0') {
+			snprintf(ld->err, CONFIG_ERR_LEN, "config file '%s': "
+			    "line %zu contains a NUL byte", path, line);
+			r = -EINVAL;
+			goto out;
+		}
+		if (text[i] == '\n') {
+			line++;
+			col = 0;
+		} else if (++col > CONFIG_VALUE_MAX + 128) {
+			snprintf(ld->err, CONFIG_ERR_LEN, "config file '%s': "
+			    "line %zu is too long", path, line);
+			r = -E2BIG;
+			goto out;
+		}
+	}
+	ini_max_line = CONFIG_VALUE_MAX + 256;
+	ini_use_stack = false;
+	ld->source = xasprintf("file %s", path);
+	r = ini_parse_string(text, config_ini_handler, ld);
+	if (r != 0 || ld->failed) {
+		char	msg[CONFIG_ERR_LEN];
+
+		if (!ld->failed)
+			snprintf(ld->err, CONFIG_ERR_LEN, "config file '%s': "
+			    "syntax error", path);
+		if (r > 0) {
+			snprintf(msg, sizeof msg, "%s, line %d", ld->err, r);
+			memcpy(ld->err, msg, CONFIG_ERR_LEN);
+		}
+		r = -EINVAL;
+	}
+	free((char *)ld->source);
+	ld->source = NULL;
+out:
+	free(text);
+	return r;
+}
+
+int
+config_load(const struct config_input *in, struct config **ret,
+    char err[CONFIG_ERR_LEN])
+{
+	struct config_load	 ld = { .err = err };
+	const char		*file, *v, *eq;
+	char			 name[128];
+	size_t			 i;
+	int			 k, r = 0;
+
+	err[0] = '\0';
+	ld.c = xcalloc(1, sizeof *ld.c);
+
+	ld.source = "default";
+	for (i = 0; i < CONFIG_NKEYS; i++)
+		if ((r = config_set(&ld, i, config_keys[i].def)) < 0)
+			goto fail;	/* a broken default is a bug */
+
+	file = in->file;
+	if (file == NULL && in->envp != NULL) {
+		for (i = 0; in->envp[i] != NULL; i++)
+			if (strncmp(in->envp[i], "RESPAWN_CONFIG=", 15) == 0)
+				file = in->envp[i] + 15;
+	}
+	if (file != NULL && *file != '\0' &&
+	    (r = config_load_file(&ld, file)) < 0)
+		goto fail;
+
+	ld.source = "env";
+	for (i = 0; in->envp != NULL && in->envp[i] != NULL; i++) {
+		eq = strchr(in->envp[i], '=');
+		if (eq == NULL || (size_t)(eq - in->envp[i]) >= sizeof name)
+			continue;
+		memcpy(name, in->envp[i], (size_t)(eq - in->envp[i]));
+		name[eq - in->envp[i]] = '\0';
+		/* The environment is case-sensitive, as the shell is. */
+		if ((k = config_key_find(name)) < 0 ||
+		    strcmp(config_keys[k].name, name) != 0)
+			continue;
+		if ((r = config_set(&ld, (size_t)k, eq + 1)) < 0)
+			goto fail;
+	}
+
+	ld.source = "flag";
+	for (i = 0; i < in->n_overrides; i++) {
+		v = in->overrides[i];
+		eq = strchr(v, '=');
+		if (eq == NULL || (size_t)(eq - v) >= sizeof name) {
+			snprintf(err, CONFIG_ERR_LEN, "--set '%.128s': expected "
+			    "KEY=VALUE", v);
+			r = -EINVAL;
+			goto fail;
+		}
+		memcpy(name, v, (size_t)(eq - v));
+		name[eq - v] = '\0';
+		if ((k = config_key_find(name)) < 0) {
+			snprintf(err, CONFIG_ERR_LEN, "--set: unknown key "
+			    "'%.64s'", name);
+			r = -EINVAL;
+			goto fail;
+		}
+		if ((r = config_set(&ld, (size_t)k, eq + 1)) < 0)
+			goto fail;
+	}
+	*ret = &ld.c->pub;
+	return 0;
+fail:
+	config_free(&ld.c->pub);
+	return r < 0 ? r : -EINVAL;
+}
+
+void
+config_free(struct config *pub)
+{
+	struct config_impl	*c = (struct config_impl *)pub;
+	size_t			 i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		if (config_keys[i].type == CT_SENSITIVE && c->values[i] != NULL)
+			util_wipe(c->values[i], strlen(c->values[i]));
+		free(c->values[i]);
+		free(c->sources[i]);
+	}
+	free(c);
+}
+
+const char *
+config_source(const struct config *pub, const char *key)
+{
+	const struct config_impl	*c = (const struct config_impl *)pub;
+	int				 k;
+
+	if ((k = config_key_find(key)) < 0)
+		return NULL;
+	return c->sources[k];
+}
+
+/*
+ * What check-config shows for a key: sensitive literals are replaced, a
+ * secret reference is shown as the reference (a name, not a value).
+ */
+static const char *
+config_shown_value(const struct config_impl *c, size_t k)
+{
+	if (config_keys[k].type == CT_SENSITIVE)
+		return c->values[k][0] == '\0' ? "" : "<redacted>";
+	return c->values[k];
+}
+
+int
+config_print(const struct config *pub, FILE *out, bool json, bool resolve)
+{
+	const struct config_impl	*c = (const struct config_impl *)pub;
+	json_t				*root = NULL, *obj;
+	struct secret			*s;
+	char				 err[SECRET_ERR_LEN];
+	const char			*status;
+	size_t				 k;
+	int				 failed = 0;
+
+	if (json)
+		root = json_object();
+	for (k = 0; k < CONFIG_NKEYS; k++) {
+		status = NULL;
+		err[0] = '\0';
+		if (config_keys[k].type == CT_SECRET_REF &&
+		    c->values[k][0] != '\0' && resolve) {
+			if (secret_resolve(c->values[k], &s, err) < 0) {
+				status = "unresolved";
+				failed++;
+			} else {
+				status = "resolved";
+				secret_free(s);
+			}
+		}
+		if (json) {
+			obj = json_pack("{s:s, s:s}", "value",
+			    config_shown_value(c, k), "source", c->sources[k]);
+			if (config_keys[k].type == CT_SENSITIVE)
+				json_object_set_new(obj, "redacted",
+				    json_true());
+			if (status != NULL)
+				json_object_set_new(obj, "secret",
+				    json_string(status));
+			if (err[0] != '\0')
+				json_object_set_new(obj, "error",
+				    json_string(err));
+			json_object_set_new(root, config_keys[k].name, obj);
+		} else {
+			fprintf(out, "%s=%s", config_keys[k].name,
+			    config_shown_value(c, k));
+			fprintf(out, "\t# %s", c->sources[k]);
+			if (status != NULL)
+				fprintf(out, ", secret reference %s", status);
+			if (err[0] != '\0')
+				fprintf(out, ": %s", err);
+			fputc('\n', out);
+		}
+	}
+	if (json) {
+		json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		fputc('\n', out);
+		json_decref(root);
+	}
+	return failed;
+}

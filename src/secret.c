@@ -1,1 +1,413 @@
-/* placeholder while the foundation is written */
+/*
+ * Secret references and the memory that holds their values: see secret.h.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "argv.h"
+#include "xmalloc.h"
+#include "secret.h"
+#include "util.h"
+
+struct secret {
+	size_t	map_len;	/* bytes mapped, including this header */
+	size_t	len;
+	char	value[];	/* NUL-terminated */
+};
+
+/* Error messages name the reference; a long one is cut, never overflows. */
+static void __attribute__((format(printf, 2, 3)))
+secret_errf(char *err, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(err, SECRET_ERR_LEN, fmt, ap);
+	va_end(ap);
+}
+
+int
+secret_ref_check(const char *ref, const char **why)
+{
+	if (ref == NULL || *ref == '\0') {
+		*why = "is empty";
+		return -EINVAL;
+	}
+	if (strncmp(ref, "env:", 4) == 0) {
+		if (ref[4] == '\0' || strchr(ref + 4, '=') != NULL) {
+			*why = "env: needs a variable name";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strncmp(ref, "file:", 5) == 0) {
+		if (ref[5] == '\0' || strlen(ref + 5) >= PATH_MAX) {
+			*why = "file: needs a path";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strncmp(ref, "exec:", 5) == 0) {
+		char	**argv;
+		int	  r;
+
+		if ((r = argv_split(ref + 5, &argv)) < 0) {
+			*why = r == -E2BIG ? "exec: command is too long" :
+			    "exec: needs a command (check its quotes)";
+			return -EINVAL;
+		}
+		argv_free(argv);
+		return 0;
+	}
+	if (strncmp(ref, "projects/", 9) == 0) {
+		*why = "Google Secret Manager references are not supported by "
+		    "this version; use env:, file: or exec:";
+		return -EPROTONOSUPPORT;
+	}
+	*why = "must start with env:, file: or exec:";
+	return -EINVAL;
+}
+
+/*
+ * Copy a value into its own mapping, kept out of core dumps and, when the
+ * limits allow it, out of swap.
+ */
+static int
+secret_new(const char *value, size_t len, struct secret **ret)
+{
+	struct secret	*s;
+	size_t		 page, map_len;
+	void		*p;
+
+	/* Files and commands end their output with a newline. */
+	if (len > 0 && value[len - 1] == '\n')
+		len--;
+	if (len > 0 && value[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		return -ENODATA;
+	page = (size_t)sysconf(_SC_PAGESIZE);
+	map_len = (sizeof *s + len + 1 + page - 1) / page * page;
+	p = mmap(NULL, map_len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	(void)madvise(p, map_len, MADV_DONTDUMP);
+	(void)mlock(p, map_len);
+	s = p;
+	s->map_len = map_len;
+	s->len = len;
+	memcpy(s->value, value, len);
+	s->value[len] = '\0';
+	*ret = s;
+	return 0;
+}
+
+void
+secret_free(struct secret *s)
+{
+	size_t	map_len;
+
+	if (s == NULL)
+		return;
+	map_len = s->map_len;
+	util_wipe(s, map_len);
+	(void)munlock(s, map_len);
+	(void)munmap(s, map_len);
+}
+
+const char *
+secret_value(const struct secret *s)
+{
+	return s->value;
+}
+
+size_t
+secret_len(const struct secret *s)
+{
+	return s->len;
+}
+
+/*
+ * Values are read into one buffer of the maximum size, allocated once, so
+ * that no copy is left behind in freed memory by a growing buffer.
+ */
+struct secret_acc {
+	char	*p;
+	size_t	 len;
+};
+
+static void
+secret_acc_init(struct secret_acc *a)
+{
+	a->p = xmalloc(SECRET_VALUE_MAX);
+	a->len = 0;
+}
+
+static int
+secret_acc_add(struct secret_acc *a, const char *p, size_t n)
+{
+	if (n > SECRET_VALUE_MAX - a->len)
+		return -ENOBUFS;
+	memcpy(a->p + a->len, p, n);
+	a->len += n;
+	return 0;
+}
+
+static void
+secret_acc_free(struct secret_acc *a)
+{
+	util_wipe(a->p, SECRET_VALUE_MAX);
+	free(a->p);
+	a->p = NULL;
+}
+
+static int
+secret_from_env(const char *name, struct secret **ret, char *err)
+{
+	const char	*v;
+	int		 r;
+
+	if ((v = getenv(name)) == NULL) {
+		snprintf(err, SECRET_ERR_LEN,
+		    "env:%s: environment variable is not set", name);
+		return -ENOENT;
+	}
+	if (strlen(v) > SECRET_VALUE_MAX) {
+		secret_errf(err, "env:%s: value is too long", name);
+		return -E2BIG;
+	}
+	if ((r = secret_new(v, strlen(v), ret)) < 0)
+		secret_errf(err, "env:%s: value is empty", name);
+	return r;
+}
+
+static int
+secret_from_file(const char *path, struct secret **ret, char *err)
+{
+	char		 full[PATH_MAX];
+	const char	*dir;
+	struct stat	 st;
+	struct secret_acc b;
+	char		 chunk[4096];
+	ssize_t		 n;
+	int		 fd, r;
+
+	if (path[0] != '/') {
+		/* Relative names are systemd credentials (LoadCredential=). */
+		if ((dir = getenv("CREDENTIALS_DIRECTORY")) == NULL) {
+			secret_errf(err, "file:%s: relative path "
+			    "but $CREDENTIALS_DIRECTORY is not set", path);
+			return -ENOENT;
+		}
+		if (snprintf(full, sizeof full, "%s/%s", dir, path) >=
+		    (int)sizeof full) {
+			secret_errf(err, "file:%s: path too long",
+			    path);
+			return -ENAMETOOLONG;
+		}
+		path = full;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		r = -errno;
+		secret_errf(err, "file:%s: %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		secret_errf(err, "file:%s: not a regular file",
+		    path);
+		return -EINVAL;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		close(fd);
+		secret_errf(err, "file:%s: mode %04o lets group or "
+		    "others read it; chmod 600 it", path,
+		    (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	secret_acc_init(&b);
+	r = 0;
+	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if ((r = secret_acc_add(&b, chunk, (size_t)n)) < 0)
+			break;
+	}
+	close(fd);
+	util_wipe(chunk, sizeof chunk);
+	if (r == 0 && (r = secret_new(b.p, b.len, ret)) < 0)
+		secret_errf(err, "file:%s: file is empty", path);
+	else if (r == -ENOBUFS)
+		secret_errf(err, "file:%s: larger than %d bytes",
+		    path, SECRET_VALUE_MAX);
+	else if (r < 0)
+		secret_errf(err, "file:%s: %s", path, strerror(-r));
+	secret_acc_free(&b);
+	return r;
+}
+
+/*
+ * The child side of exec:.  Any failure before exec is reported through
+ * the CLOEXEC error pipe, so "could not run" is never mistaken for "ran".
+ */
+static void __attribute__((noreturn))
+secret_exec_child(char **argv, int out_fd, int err_fd)
+{
+	int	null_fd, e;
+
+	(void)setpgid(0, 0);
+	if ((null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    dup2(null_fd, STDIN_FILENO) < 0 ||
+	    dup2(out_fd, STDOUT_FILENO) < 0)
+		goto fail;
+	execvp(argv[0], argv);
+fail:
+	e = errno;
+	(void)!write(err_fd, &e, sizeof e);
+	_exit(127);
+}
+
+static int
+secret_from_exec(const char *cmd, struct secret **ret, char *err)
+{
+	char		**argv = NULL;
+	int		  out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int		  r, status, child_errno;
+	pid_t		  pid;
+	struct secret_acc b;
+	char		  chunk[4096];
+	ssize_t		  n;
+	int64_t		  deadline, left;
+	struct pollfd	  pfd;
+
+	if ((r = argv_split(cmd, &argv)) < 0) {
+		secret_errf(err, "exec: cannot split the command");
+		return r;
+	}
+	secret_acc_init(&b);
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		r = -errno;
+		secret_errf(err, "exec:%s: pipe: %s", argv[0],
+		    strerror(-r));
+		goto out;
+	}
+	if ((pid = fork()) < 0) {
+		r = -errno;
+		secret_errf(err, "exec:%s: fork: %s", argv[0],
+		    strerror(-r));
+		goto out;
+	}
+	if (pid == 0)
+		secret_exec_child(argv, out[1], errp[1]);
+	close(out[1]);
+	close(errp[1]);
+	out[1] = errp[1] = -1;
+
+	n = read(errp[0], &child_errno, sizeof child_errno);
+	if (n == (ssize_t)sizeof child_errno) {
+		(void)waitpid(pid, &status, 0);
+		secret_errf(err, "exec:%s: cannot run: %s",
+		    argv[0], strerror(child_errno));
+		r = -child_errno;
+		goto out;
+	}
+
+	deadline = util_mono_ms() + SECRET_EXEC_TIMEOUT_MS;
+	r = 0;
+	for (;;) {
+		left = deadline - util_mono_ms();
+		if (left <= 0) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		pfd.fd = out[0];
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (pfd.revents == 0)
+			continue;
+		if ((n = read(out[0], chunk, sizeof chunk)) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		if ((r = secret_acc_add(&b, chunk, (size_t)n)) < 0)
+			break;
+	}
+	util_wipe(chunk, sizeof chunk);
+	if (r < 0)
+		(void)kill(-pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (r == -ETIMEDOUT) {
+		secret_errf(err, "exec:%s: no answer within %d ms",
+		    argv[0], SECRET_EXEC_TIMEOUT_MS);
+	} else if (r == -ENOBUFS) {
+		secret_errf(err, "exec:%s: output larger than %d "
+		    "bytes", argv[0], SECRET_VALUE_MAX);
+	} else if (r < 0) {
+		secret_errf(err, "exec:%s: %s", argv[0],
+		    strerror(-r));
+	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		secret_errf(err, "exec:%s: command failed (%s %d)",
+		    argv[0], WIFEXITED(status) ? "exit status" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		r = -EIO;
+	} else if ((r = secret_new(b.p, b.len, ret)) < 0) {
+		secret_errf(err, "exec:%s: command printed nothing",
+		    argv[0]);
+	}
+out:
+	secret_acc_free(&b);
+	if (out[0] >= 0)
+		close(out[0]);
+	if (out[1] >= 0)
+		close(out[1]);
+	if (errp[0] >= 0)
+		close(errp[0]);
+	if (errp[1] >= 0)
+		close(errp[1]);
+	argv_free(argv);
+	return r;
+}
+
+int
+secret_resolve(const char *ref, struct secret **ret, char err[SECRET_ERR_LEN])
+{
+	const char	*why;
+	int		 r;
+
+	if ((r = secret_ref_check(ref, &why)) < 0) {
+		secret_errf(err, "secret reference %s", why);
+		return r;
+	}
+	if (strncmp(ref, "env:", 4) == 0)
+		return secret_from_env(ref + 4, ret, err);
+	if (strncmp(ref, "file:", 5) == 0)
+		return secret_from_file(ref + 5, ret, err);
+	return secret_from_exec(ref + 5, ret, err);
+}

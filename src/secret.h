@@ -1,0 +1,40 @@
+/*
+ * Secrets given by reference.  Configuration never holds a secret itself,
+ * only where to find it:
+ *
+ *   env:NAME        the environment variable NAME
+ *   file:PATH       a file; a relative PATH is looked up in systemd's
+ *                   $CREDENTIALS_DIRECTORY; group- or world-accessible files
+ *                   are refused
+ *   exec:COMMAND    the standard output of COMMAND, split into argv and run
+ *                   without a shell, bounded in output and time
+ *
+ * A resolved value lives in memory that is excluded from core dumps
+ * (MADV_DONTDUMP), locked when allowed, and wiped when freed.  It is reached
+ * only through secret_value(); error messages name the reference, never the
+ * value.  One trailing newline is removed, as files and commands add one.
+ */
+#ifndef RESPAWN_SECRET_H
+#define RESPAWN_SECRET_H
+
+#include <stddef.h>
+
+#define SECRET_VALUE_MAX	(64 * 1024)
+#define SECRET_EXEC_TIMEOUT_MS	5000
+#define SECRET_ERR_LEN		256
+
+struct secret;
+
+/* Check a reference's form without resolving it. */
+int		 secret_ref_check(const char *ref, const char **why);
+/*
+ * Resolve a reference.  On failure returns negative errno and writes a
+ * message (without the value) to err.
+ */
+int		 secret_resolve(const char *ref, struct secret **ret,
+		    char err[SECRET_ERR_LEN]);
+const char	*secret_value(const struct secret *s);
+size_t		 secret_len(const struct secret *s);
+void		 secret_free(struct secret *s);
+
+#endif
