@@ -28,8 +28,8 @@ cmd_check_config(struct cli *cli, int argc, char **argv)
 	bool	json = false, resolve = true;
 	int	c, failed;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	optind = 0;	/* glibc: reinitialise, as main() already parsed */
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;

@@ -144,8 +144,8 @@ cmd_session_add(struct cli *cli, int argc, char **argv)
 
 	memset(&n, 0, sizeof n);
 	n.desired = SESSION_DESIRED_RUNNING;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	optind = 0;	/* glibc: reinitialise, as main() already parsed */
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u':
 			user = optarg;
@@ -281,8 +281,8 @@ cmd_session_ls(struct cli *cli, int argc, char **argv)
 	struct store	*st;
 	int		 c, r, ex;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	optind = 0;	/* glibc: reinitialise, as main() already parsed */
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			ls.json = true;
@@ -340,8 +340,8 @@ cmd_session_one(struct cli *cli, int argc, char **argv, enum one_action act,
 	bool			 json = false;
 	int			 c, r, ex;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	optind = 0;	/* glibc: reinitialise, as main() already parsed */
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			if (act != ONE_SHOW)

@@ -1,0 +1,240 @@
+/*
+ * Tests of secret references: each form resolves to its value, each way it
+ * can fail gives a message that names the reference and never the value,
+ * and the value's memory is kept out of core dumps.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "secret.h"
+#include "util.h"
+
+static char tmpdir[] = "/tmp/respawn-test-secret-XXXXXX";
+
+static void
+write_file(const char *name, const char *text, mode_t mode)
+{
+	char	 path[512];
+	FILE	*f;
+
+	snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* Copy a case's reference, with '@' replaced by the test's directory. */
+static void
+expand(char *out, size_t size, const char *ref)
+{
+	const char	*at = strchr(ref, '@');
+
+	if (at == NULL)
+		snprintf(out, size, "%s", ref);
+	else
+		snprintf(out, size, "%.*s%s%s", (int)(at - ref), ref, tmpdir,
+		    at + 1);
+}
+
+/* A reference, the value it must give, or the error and message part. */
+struct resolve_case {
+	const char	*ref;		/* '@' stands for the temp dir */
+	const char	*want;		/* NULL: must fail */
+	int		 want_err;
+	const char	*err_part;
+};
+
+static const struct resolve_case resolve_cases[] = {
+	{ "env:TEST_SECRET_A", "value-of-a", 0, NULL },
+	{ "env:TEST_SECRET_UNSET", NULL, -ENOENT, "not set" },
+	{ "env:TEST_SECRET_EMPTY", NULL, -ENODATA, "empty" },
+	{ "file:@/ok.key", "file-secret", 0, NULL },
+	{ "file:@/crlf.key", "crlf-secret", 0, NULL },
+	{ "file:@/open.key", NULL, -EPERM, "chmod 600" },
+	{ "file:@/group.key", NULL, -EPERM, "group or others" },
+	{ "file:@/empty.key", NULL, -ENODATA, "empty" },
+	{ "file:@/missing.key", NULL, -ENOENT, "No such file" },
+	{ "file:@", NULL, -EINVAL, "not a regular file" },
+	{ "file:cred.key", "from-credentials-dir", 0, NULL },
+	{ "exec:printf exec-secret", "exec-secret", 0, NULL },
+	{ "exec:echo 'quoted secret'", "quoted secret", 0, NULL },
+	{ "exec:false", NULL, -EIO, "exit status 1" },
+	{ "exec:/nonexistent/helper --x", NULL, -ENOENT, "cannot run" },
+	{ "exec:true", NULL, -ENODATA, "printed nothing" },
+	{ "exec:head -c 70000 /dev/zero", NULL, -ENOBUFS, "larger than" },
+	{ "hunter2", NULL, -EINVAL, "env:, file: or exec:" },
+	{ "projects/p/secrets/s/versions/latest", NULL, -EPROTONOSUPPORT,
+	  "Google Secret Manager" },
+};
+
+static void
+test_resolve(void **state)
+{
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < nitems(resolve_cases); i++) {
+		const struct resolve_case *tc = &resolve_cases[i];
+		struct secret	*s = NULL;
+		char		 ref[600], err[SECRET_ERR_LEN];
+		int		 r;
+
+		expand(ref, sizeof ref, tc->ref);
+		err[0] = '\0';
+		r = secret_resolve(ref, &s, err);
+		if (tc->want != NULL) {
+			if (r != 0)
+				fail_msg("%s: %d %s", ref, r, err);
+			assert_string_equal(secret_value(s), tc->want);
+			assert_int_equal(secret_len(s), strlen(tc->want));
+			secret_free(s);
+			continue;
+		}
+		if (r != tc->want_err)
+			fail_msg("%s: got %d (%s), want %d", ref, r, err,
+			    tc->want_err);
+		assert_null(s);
+		if (strstr(err, tc->err_part) == NULL)
+			fail_msg("%s: message '%s' lacks '%s'", ref, err,
+			    tc->err_part);
+	}
+}
+
+/* A failing reference never repeats the value it read. */
+static void
+test_errors_hide_values(void **state)
+{
+	struct secret	*s = NULL;
+	char		 ref[600], err[SECRET_ERR_LEN];
+
+	(void)state;
+	expand(ref, sizeof ref, "file:@/open.key");
+	assert_int_not_equal(secret_resolve(ref, &s, err), 0);
+	assert_null(strstr(err, "open-secret"));
+}
+
+/* A command that never finishes is killed at the time limit. */
+static void
+test_exec_timeout(void **state)
+{
+	struct secret	*s = NULL;
+	char		 err[SECRET_ERR_LEN];
+	int64_t		 t0;
+
+	(void)state;
+	t0 = util_mono_ms();
+	assert_int_equal(secret_resolve("exec:sleep 30", &s, err), -ETIMEDOUT);
+	assert_true(util_mono_ms() - t0 < SECRET_EXEC_TIMEOUT_MS + 3000);
+	assert_non_null(strstr(err, "no answer"));
+}
+
+/*
+ * The value's pages carry the "dd" (do not dump) flag in /proc, so a core
+ * dump of respawn does not contain it.
+ */
+static void
+test_not_dumped(void **state)
+{
+	struct secret	*s;
+	char		 err[SECRET_ERR_LEN], line[512];
+	unsigned long	 lo, hi, addr;
+	bool		 in_map = false, found = false;
+	FILE		*f;
+
+	(void)state;
+	assert_int_equal(secret_resolve("env:TEST_SECRET_A", &s, err), 0);
+	addr = (unsigned long)secret_value(s);
+	f = fopen("/proc/self/smaps", "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, ':') != NULL && line[0] != 'V')
+			in_map = addr >= lo && addr < hi;
+		if (in_map && strncmp(line, "VmFlags:", 8) == 0) {
+			found = strstr(line, " dd") != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	secret_free(s);
+	assert_true(found);
+}
+
+static void
+test_ref_check(void **state)
+{
+	static const struct {
+		const char	*ref;
+		int		 ok;
+	} cases[] = {
+		{ "env:X", 1 }, { "env:", 0 }, { "env:A=B", 0 },
+		{ "file:/x", 1 }, { "file:", 0 }, { "exec:a b", 1 },
+		{ "exec:", 0 }, { "exec:'a", 0 }, { "", 0 }, { "plain", 0 },
+	};
+	const char	*why;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++)
+		assert_int_equal(secret_ref_check(cases[i].ref, &why) == 0,
+		    cases[i].ok);
+}
+
+static int
+setup(void **state)
+{
+	char	dir[600];
+
+	(void)state;
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	setenv("TEST_SECRET_A", "value-of-a", 1);
+	setenv("TEST_SECRET_EMPTY", "", 1);
+	unsetenv("TEST_SECRET_UNSET");
+	write_file("ok.key", "file-secret\n", 0600);
+	write_file("crlf.key", "crlf-secret\r\n", 0400);
+	write_file("open.key", "open-secret", 0644);
+	write_file("group.key", "group-secret", 0640);
+	write_file("empty.key", "", 0600);
+	snprintf(dir, sizeof dir, "%s/creds", tmpdir);
+	mkdir(dir, 0700);
+	write_file("creds/cred.key", "from-credentials-dir", 0400);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char	cmd[600];
+
+	(void)state;
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_resolve),
+		cmocka_unit_test(test_errors_hide_values),
+		cmocka_unit_test(test_exec_timeout),
+		cmocka_unit_test(test_not_dumped),
+		cmocka_unit_test(test_ref_check),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
