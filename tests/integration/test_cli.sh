@@ -98,6 +98,13 @@ expect_eq "$(jq -r .MAX_RECONNECT_ATTEMPTS.source <<<"$out")" "env" "env beats f
 expect_eq "$(jq -r .RECONNECT_DELAY.value <<<"$out")" "3000" "flag beats env"
 expect_eq "$(jq -r .RESPAWN_DB.source <<<"$out")" "env" "RESPAWN_DB from env"
 
+# Every key of the configuration is documented.
+run "$RESPAWN" check-config --json --no-resolve
+for key in $(jq -r 'keys[]' <<<"$out"); do
+	if grep -q "| \`$key\` |" "$SRC/docs/CONFIGURATION.md"; then ok "$key documented"
+	else not_ok "$key missing from docs/CONFIGURATION.md"; fi
+done
+
 # Secrets in every reference form are resolved but never printed.
 umask 077
 printf 'file-secret-VALUE\n' >"$T/bd.key"
