@@ -1,0 +1,664 @@
+/*
+ * The super proxy (see superproxy.h).  A tunnel is two sockets and two
+ * events; bytes go straight from one socket to the other through a stack
+ * buffer, and only what the far side cannot take yet is kept on the heap.
+ * That keeps an idle tunnel at a few hundred bytes, so 10,000 fit easily.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "httpreq.h"
+#include "lab.h"
+#include "log.h"
+#include "net.h"
+#include "proxyauth.h"
+#include "superproxy.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT	24
+#endif
+
+#define PROXY_ACCEPT_PAUSE_MS	100
+
+enum tunnel_state {
+	TUNNEL_HEAD,		/* reading the CONNECT request */
+	TUNNEL_CONNECTING,	/* outgoing connect in progress */
+	TUNNEL_RELAY,
+};
+
+/* Direction indices: what is pending towards the client or the target. */
+#define TO_CLIENT	0
+#define TO_TARGET	1
+
+struct tunnel {
+	TAILQ_ENTRY(tunnel)	 entry;
+	struct superproxy	*sp;
+	int			 fd[2];		/* client, target */
+	struct event		 ev[2];
+	short			 want[2];
+	enum tunnel_state	 state;
+	bool			 eof;
+	char			*head;		/* only during TUNNEL_HEAD */
+	size_t			 headlen;
+	char			*pend[2];
+	size_t			 pendlen[2];
+	uint32_t		 exit_ip;
+	int			 zone;
+	char			 country[3];
+	char			*session;	/* residential sticky session */
+};
+TAILQ_HEAD(tunnel_list, tunnel);
+
+struct connect_entry {
+	int64_t		time_ms;
+	char		target[PROXY_TARGET_MAX];
+	char		zone[WORLD_NAME_MAX];
+	uint32_t	exit_ip;
+	int		status;
+};
+
+struct superproxy {
+	struct lab		*lab;
+	int			 fd;
+	struct event		 lev;
+	struct event		 pause;
+	struct tunnel_list	 tunnels;
+	size_t			 ntunnels;
+	uint64_t		 connects;
+	uint64_t		 refused;
+	int64_t			 bytes[WORLD_MAX_ZONES];
+	struct connect_entry	*log;
+	size_t			 logcap;
+	size_t			 lognext;
+	size_t			 logcount;
+};
+
+static void	tunnel_cb(evutil_socket_t fd, short what, void *arg);
+
+static void
+superproxy_log(struct superproxy *sp, const char *target, const char *zone,
+    uint32_t exit_ip, int status)
+{
+	struct connect_entry	*e;
+	char			 ip[WORLD_IPSTR_MAX];
+
+	if (sp->logcap == 0)
+		return;
+	e = &sp->log[sp->lognext];
+	e->time_ms = lab_now(sp->lab);
+	(void)util_strlcpy(e->target, target, sizeof(e->target));
+	(void)util_strlcpy(e->zone, zone, sizeof(e->zone));
+	e->exit_ip = exit_ip;
+	e->status = status;
+	sp->lognext = (sp->lognext + 1) % sp->logcap;
+	if (sp->logcount < sp->logcap)
+		sp->logcount++;
+	world_ip_str(exit_ip, ip);
+	log_info("proxy.connect", LOGF_S("target", target),
+	    LOGF_S("zone", zone), LOGF_S("exit_ip", exit_ip ? ip : ""),
+	    LOGF_I("status", status));
+}
+
+static void
+tunnel_free(struct tunnel *t)
+{
+	struct superproxy	*sp = t->sp;
+	int			 i;
+
+	for (i = 0; i < 2; i++) {
+		if (t->want[i] != 0)
+			event_del(&t->ev[i]);
+		if (t->fd[i] >= 0)
+			close(t->fd[i]);
+		free(t->pend[i]);
+	}
+	if (t->session != NULL)
+		world_res_done(sp->lab->world, t->zone, t->country,
+		    t->session, lab_now(sp->lab));
+	free(t->session);
+	free(t->head);
+	TAILQ_REMOVE(&sp->tunnels, t, entry);
+	sp->ntunnels--;
+	free(t);
+}
+
+/* Re-arms one side's event for the flags it now needs. */
+static void
+tunnel_want(struct tunnel *t, int side, short want, int64_t timeout_ms)
+{
+	struct timeval	tv = { .tv_sec = timeout_ms / 1000,
+			    .tv_usec = (timeout_ms % 1000) * 1000 };
+
+	if (t->want[side] == want && timeout_ms == 0)
+		return;
+	if (t->want[side] != 0)
+		event_del(&t->ev[side]);
+	t->want[side] = want;
+	if (want == 0)
+		return;
+	event_assign(&t->ev[side], t->sp->lab->base, t->fd[side],
+	    want | EV_PERSIST, tunnel_cb, t);
+	event_add(&t->ev[side], timeout_ms > 0 ? &tv : NULL);
+}
+
+static void
+tunnel_refuse(struct tunnel *t, int status, const char *reason,
+    const char *extra)
+{
+	char	msg[1024];
+	int	n;
+
+	n = snprintf(msg, sizeof(msg), "HTTP/1.1 %d %s\r\n"
+	    "x-brd-error: %s\r\n%s"
+	    "Content-Length: 0\r\nConnection: close\r\n\r\n", status, reason,
+	    reason, extra != NULL ? extra : "");
+	if (n > 0)
+		(void)!write(t->fd[0], msg, (size_t)n < sizeof(msg) ?
+		    (size_t)n : sizeof(msg) - 1);
+	t->sp->refused++;
+	tunnel_free(t);
+}
+
+static void
+tunnel_count(struct tunnel *t, size_t n)
+{
+	struct superproxy	*sp = t->sp;
+	struct world		*w = sp->lab->world;
+
+	sp->bytes[t->zone] += (int64_t)n;
+	if (world_zone_type(w, t->zone) == ZONE_RESIDENTIAL)
+		(void)ledger_add_bytes(sp->lab->ledger, world_zone_name(w,
+		    t->zone), world_zone_price(w, t->zone), (int64_t)n,
+		    lab_now(sp->lab));
+}
+
+/* Queues bytes that the other side could not take yet. */
+static void
+tunnel_pend(struct tunnel *t, int dir, const char *p, size_t n)
+{
+	t->pend[dir] = xreallocarray(t->pend[dir], t->pendlen[dir] + n, 1);
+	memcpy(t->pend[dir] + t->pendlen[dir], p, n);
+	t->pendlen[dir] += n;
+}
+
+/* Writes what is pending towards dir's socket; -1 when the tunnel died. */
+static int
+tunnel_drain(struct tunnel *t, int dir)
+{
+	int	fd = t->fd[dir == TO_CLIENT ? 0 : 1];
+	ssize_t	n;
+
+	while (t->pendlen[dir] > 0) {
+		n = write(fd, t->pend[dir], t->pendlen[dir]);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return -1;
+		memmove(t->pend[dir], t->pend[dir] + n,
+		    t->pendlen[dir] - (size_t)n);
+		t->pendlen[dir] -= (size_t)n;
+	}
+	free(t->pend[dir]);
+	t->pend[dir] = NULL;
+	return 0;
+}
+
+/* Sets both sides' events from what is pending. */
+static void
+tunnel_update(struct tunnel *t)
+{
+	short	w0 = 0, w1 = 0;
+
+	if (!t->eof) {
+		if (t->pendlen[TO_TARGET] == 0)
+			w0 |= EV_READ;
+		if (t->pendlen[TO_CLIENT] == 0)
+			w1 |= EV_READ;
+	}
+	if (t->pendlen[TO_CLIENT] > 0)
+		w0 |= EV_WRITE;
+	if (t->pendlen[TO_TARGET] > 0)
+		w1 |= EV_WRITE;
+	tunnel_want(t, 0, w0, 0);
+	tunnel_want(t, 1, w1, 0);
+}
+
+/* Moves bytes from side `from` to the other; -1 when the tunnel ends. */
+static int
+tunnel_relay(struct tunnel *t, int from)
+{
+	char	 chunk[PROXY_RELAY_CHUNK];
+	int	 dir = from == 0 ? TO_TARGET : TO_CLIENT;
+	int	 to = from == 0 ? 1 : 0;
+	ssize_t	 n, w;
+
+	n = read(t->fd[from], chunk, sizeof(chunk));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		t->eof = true;
+		return t->pendlen[TO_CLIENT] + t->pendlen[TO_TARGET] > 0 ? 0 :
+		    -1;
+	}
+	tunnel_count(t, (size_t)n);
+	w = write(t->fd[to], chunk, (size_t)n);
+	if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		return -1;
+	if (w < 0)
+		w = 0;
+	if (w < n)
+		tunnel_pend(t, dir, chunk + w, (size_t)(n - w));
+	return 0;
+}
+
+static void
+tunnel_connected(struct tunnel *t)
+{
+	char	msg[128], ip[WORLD_IPSTR_MAX];
+	int	n;
+
+	world_ip_str(t->exit_ip, ip);
+	n = snprintf(msg, sizeof(msg), "HTTP/1.1 200 OK\r\nx-brd-ip: %s\r\n"
+	    "\r\n", ip);
+	tunnel_pend(t, TO_CLIENT, msg, (size_t)n);
+	t->state = TUNNEL_RELAY;
+	if (tunnel_drain(t, TO_CLIENT) != 0 || tunnel_drain(t, TO_TARGET) != 0) {
+		tunnel_free(t);
+		return;
+	}
+	tunnel_update(t);
+}
+
+static int
+tunnel_target(const char *target, struct sockaddr_in *sin)
+{
+	char		 host[PROXY_TARGET_MAX];
+	char		*colon;
+	int64_t		 port;
+
+	if (util_strlcpy(host, target, sizeof(host)) != 0 ||
+	    (colon = strrchr(host, ':')) == NULL)
+		return -EINVAL;
+	*colon = '\0';
+	if (util_parse_i64(colon + 1, 1, 65535, &port) != 0)
+		return -EINVAL;
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	if (strcmp(host, "localhost") == 0)
+		(void)util_strlcpy(host, "127.0.0.1", sizeof(host));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+		return -ENOENT;
+	/* The lab never leaves the machine: loopback targets only. */
+	if ((ntohl(sin->sin_addr.s_addr) >> 24) != 127)
+		return -EPERM;
+	return 0;
+}
+
+/* Chooses the exit address; returns 0 or refuses the tunnel (-1). */
+static int
+tunnel_exit(struct tunnel *t, const struct proxy_user *u, const char *target)
+{
+	struct superproxy	*sp = t->sp;
+	struct world		*w = sp->lab->world;
+	uint32_t		 ips[64], cand[64];
+	char			 cc[3], extra[512], ipstr[WORLD_IPSTR_MAX];
+	size_t			 n, i, nc = 0;
+
+	if (world_zone_type(w, t->zone) == ZONE_RESIDENTIAL) {
+		if (u->has_ip)
+			goto unallocated;
+		if (world_res_pick(w, t->zone, u->has_country ? u->country :
+		    NULL, u->has_session ? u->session : NULL,
+		    lab_now(sp->lab), sp->lab->conf->session_idle_ms,
+		    &t->exit_ip) != 0) {
+			superproxy_log(sp, target, world_zone_name(w, t->zone),
+			    0, 502);
+			tunnel_refuse(t, 502, "No peers available", NULL);
+			return -1;
+		}
+		if (world_ip_country(w, t->exit_ip, t->country) != 0)
+			t->country[0] = '\0';
+		if (u->has_session)
+			t->session = xstrdup(u->session);
+		return 0;
+	}
+	if (u->has_ip) {
+		if (world_ip_zone(w, u->ip) != t->zone)
+			goto unallocated;
+		t->exit_ip = u->ip;
+		return 0;
+	}
+	/* No pinned IP: rotate over the zone's IPs (of the country asked). */
+	n = world_zone_ips(w, t->zone, ips, nitems(ips));
+	for (i = 0; i < n; i++) {
+		if (u->has_country && (world_ip_country(w, ips[i], cc) != 0 ||
+		    strcmp(cc, u->country) != 0))
+			continue;
+		cand[nc++] = ips[i];
+	}
+	if (nc == 0) {
+		superproxy_log(sp, target, world_zone_name(w, t->zone), 0, 502);
+		tunnel_refuse(t, 502, "No IPs allocated to this zone", NULL);
+		return -1;
+	}
+	t->exit_ip = cand[rng_below(&sp->lab->rng, nc)];
+	return 0;
+
+unallocated:
+	world_ip_str(u->ip, ipstr);
+	(void)snprintf(extra, sizeof(extra), "Proxy-Status: brd.brighdata.io; "
+	    "received-status=400; error=destination_ip_unroutable; "
+	    "details=\"client-10060: Requested IP %s is not allocated to this "
+	    "zone\"\r\nx-brd-err-code: client_10060\r\n", ipstr);
+	superproxy_log(sp, target, world_zone_name(w, t->zone), 0, 400);
+	tunnel_refuse(t, 400, "Requested IP is not allocated to this zone",
+	    extra);
+	return -1;
+}
+
+static void
+tunnel_start(struct tunnel *t, const struct httpreq *req)
+{
+	struct superproxy	*sp = t->sp;
+	struct world		*w = sp->lab->world;
+	struct proxy_user	 u;
+	struct sockaddr_in	 src, dst;
+	const char		*auth;
+	char			 user[PROXYAUTH_CRED_MAX], pass[PROXYAUTH_CRED_MAX];
+	char			 target[PROXY_TARGET_MAX];
+	int			 one = 1, fd, z;
+
+	(void)util_strlcpy(target, req->target, sizeof(target));
+	if (strcmp(req->method, "CONNECT") != 0) {
+		tunnel_refuse(t, 405, "Only CONNECT is supported", NULL);
+		return;
+	}
+	auth = httpreq_header(req, "Proxy-Authorization");
+	if (auth == NULL || proxyauth_basic(auth, user, sizeof(user), pass,
+	    sizeof(pass)) != 0 || proxyauth_username(user, &u) != 0 ||
+	    strcmp(u.customer, sp->lab->conf->customer) != 0 ||
+	    (z = world_zone_find(w, u.zone)) < 0 ||
+	    strcmp(pass, world_zone_password(w, z)) != 0) {
+		superproxy_log(sp, target, "", 0, 407);
+		tunnel_refuse(t, 407, "Proxy Authentication Required",
+		    "Proxy-Authenticate: Basic realm=\"Bright Data\"\r\n");
+		return;
+	}
+	t->zone = z;
+	if (tunnel_target(target, &dst) != 0) {
+		superproxy_log(sp, target, u.zone, 0, 403);
+		tunnel_refuse(t, 403, "Target not reachable from the lab", NULL);
+		return;
+	}
+	if (tunnel_exit(t, &u, target) != 0)
+		return;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_warn("proxy.socket_failed", LOGF_I("errno", errno));
+		superproxy_log(sp, target, u.zone, t->exit_ip, 502);
+		tunnel_refuse(t, 502, "Proxy out of sockets", NULL);
+		return;
+	}
+	t->fd[1] = fd;
+	memset(&src, 0, sizeof(src));
+	src.sin_family = AF_INET;
+	src.sin_addr.s_addr = htonl(t->exit_ip);
+	(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+	    sizeof(one));
+	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
+	    (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) != 0 &&
+	    errno != EINPROGRESS)) {
+		superproxy_log(sp, target, u.zone, t->exit_ip, 502);
+		tunnel_refuse(t, 502, "Failed to establish connection with "
+		    "peer", NULL);
+		return;
+	}
+	superproxy_log(sp, target, u.zone, t->exit_ip, 200);
+	sp->connects++;
+	t->state = TUNNEL_CONNECTING;
+	tunnel_want(t, 0, 0, 0);
+	tunnel_want(t, 1, EV_WRITE, PROXY_HANDSHAKE_MS);
+}
+
+static void
+tunnel_head(struct tunnel *t)
+{
+	struct httpreq	*req;
+	ssize_t		 n;
+	int		 rc;
+
+	n = read(t->fd[0], t->head + t->headlen, PROXY_MAX_HEAD - t->headlen);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		tunnel_free(t);
+		return;
+	}
+	t->headlen += (size_t)n;
+	req = xmalloc(sizeof(*req));
+	rc = httpreq_parse(req, t->head, t->headlen);
+	if (rc == -EAGAIN && t->headlen < PROXY_MAX_HEAD) {
+		free(req);
+		return;
+	}
+	if (rc < 0) {
+		free(req);
+		tunnel_refuse(t, rc == -EAGAIN || rc == -EMSGSIZE ? 431 : 400,
+		    "Malformed CONNECT request", NULL);
+		return;
+	}
+	tunnel_count(t, (size_t)rc);
+	/* Bytes the client sent after the head go to the target later. */
+	if (t->headlen > (size_t)rc)
+		tunnel_pend(t, TO_TARGET, t->head + rc, t->headlen - (size_t)rc);
+	free(t->head);
+	t->head = NULL;
+	tunnel_start(t, req);
+	free(req);
+}
+
+static void
+tunnel_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel	*t = arg;
+	socklen_t	 len = sizeof(int);
+	int		 side = fd == t->fd[0] ? 0 : 1, err = 0;
+
+	if (what & EV_TIMEOUT) {
+		if (t->state == TUNNEL_CONNECTING) {
+			tunnel_refuse(t, 504, "Peer connect timed out", NULL);
+			return;
+		}
+		tunnel_free(t);
+		return;
+	}
+	switch (t->state) {
+	case TUNNEL_HEAD:
+		tunnel_head(t);
+		return;
+	case TUNNEL_CONNECTING:
+		if (getsockopt(t->fd[1], SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
+		    err != 0) {
+			tunnel_refuse(t, 502, "Failed to establish connection "
+			    "with peer", NULL);
+			return;
+		}
+		tunnel_connected(t);
+		return;
+	case TUNNEL_RELAY:
+		break;
+	}
+	if (what & EV_WRITE) {
+		if (tunnel_drain(t, side == 0 ? TO_CLIENT : TO_TARGET) != 0) {
+			tunnel_free(t);
+			return;
+		}
+	}
+	if ((what & EV_READ) && tunnel_relay(t, side) != 0) {
+		tunnel_free(t);
+		return;
+	}
+	if (t->eof && t->pendlen[TO_CLIENT] + t->pendlen[TO_TARGET] == 0) {
+		tunnel_free(t);
+		return;
+	}
+	tunnel_update(t);
+}
+
+static void
+superproxy_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct superproxy	*sp = arg;
+
+	event_add(&sp->lev, NULL);
+}
+
+static void
+superproxy_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct superproxy	*sp = arg;
+	struct tunnel		*t;
+	struct timeval		 tv = { 0, PROXY_ACCEPT_PAUSE_MS * 1000 };
+	static const char	 busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+				    "x-brd-error: lab tunnel limit reached\r\n"
+				    "Content-Length: 0\r\n\r\n";
+	int			 fd;
+
+	for (;;) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: pause instead of spinning. */
+				log_warn("proxy.accept_paused",
+				    LOGF_I("tunnels", sp->ntunnels));
+				event_del(&sp->lev);
+				evtimer_add(&sp->pause, &tv);
+			}
+			return;
+		}
+		if ((int64_t)sp->ntunnels >= sp->lab->conf->max_tunnels) {
+			(void)!write(fd, busy, sizeof(busy) - 1);
+			close(fd);
+			sp->refused++;
+			continue;
+		}
+		t = xcalloc(1, sizeof(*t));
+		t->sp = sp;
+		t->fd[0] = fd;
+		t->fd[1] = -1;
+		t->head = xmalloc(PROXY_MAX_HEAD);
+		t->state = TUNNEL_HEAD;
+		TAILQ_INSERT_TAIL(&sp->tunnels, t, entry);
+		sp->ntunnels++;
+		tunnel_want(t, 0, EV_READ, PROXY_HANDSHAKE_MS);
+	}
+}
+
+int
+superproxy_new(struct lab *lab, const char *addr, int port,
+    struct superproxy **ret, int *ret_port)
+{
+	struct superproxy	*sp;
+	int			 fd;
+
+	if ((fd = net_listen(addr, port, ret_port)) < 0)
+		return fd;
+	sp = xcalloc(1, sizeof(*sp));
+	sp->lab = lab;
+	sp->fd = fd;
+	TAILQ_INIT(&sp->tunnels);
+	sp->logcap = (size_t)lab->conf->connect_log_max;
+	sp->log = xcalloc(sp->logcap, sizeof(*sp->log));
+	event_assign(&sp->lev, lab->base, fd, EV_READ | EV_PERSIST,
+	    superproxy_accept_cb, sp);
+	evtimer_assign(&sp->pause, lab->base, superproxy_resume_cb, sp);
+	event_add(&sp->lev, NULL);
+	*ret = sp;
+	return 0;
+}
+
+void
+superproxy_free(struct superproxy *sp)
+{
+	if (sp == NULL)
+		return;
+	while (!TAILQ_EMPTY(&sp->tunnels))
+		tunnel_free(TAILQ_FIRST(&sp->tunnels));
+	event_del(&sp->lev);
+	event_del(&sp->pause);
+	close(sp->fd);
+	free(sp->log);
+	free(sp);
+}
+
+size_t
+superproxy_close_ip(struct superproxy *sp, uint32_t ip)
+{
+	struct tunnel	*t, *next;
+	size_t		 n = 0;
+
+	for (t = TAILQ_FIRST(&sp->tunnels); t != NULL; t = next) {
+		next = TAILQ_NEXT(t, entry);
+		if (t->state != TUNNEL_HEAD && t->exit_ip == ip) {
+			tunnel_free(t);
+			n++;
+		}
+	}
+	return n;
+}
+
+json_t *
+superproxy_json(const struct superproxy *sp)
+{
+	json_t	*bytes = json_object();
+	size_t	 i;
+
+	for (i = 0; i < world_nzones(sp->lab->world); i++)
+		json_object_set_new(bytes, world_zone_name(sp->lab->world,
+		    (int)i), json_integer(sp->bytes[i]));
+	return json_pack("{s:I,s:I,s:I,s:I,s:o}", "tunnels",
+	    (json_int_t)sp->ntunnels, "max_tunnels",
+	    (json_int_t)sp->lab->conf->max_tunnels, "connects",
+	    (json_int_t)sp->connects, "refused", (json_int_t)sp->refused,
+	    "bytes_by_zone", bytes);
+}
+
+json_t *
+superproxy_log_json(const struct superproxy *sp)
+{
+	const struct connect_entry	*e;
+	json_t				*arr = json_array();
+	char				 ts[UTIL_TIME_LEN], ip[WORLD_IPSTR_MAX];
+	size_t				 i, start;
+
+	start = (sp->lognext + sp->logcap - sp->logcount) % (sp->logcap ?
+	    sp->logcap : 1);
+	for (i = 0; i < sp->logcount; i++) {
+		e = &sp->log[(start + i) % sp->logcap];
+		util_fmt_time(e->time_ms, ts);
+		if (e->exit_ip != 0)
+			world_ip_str(e->exit_ip, ip);
+		else
+			ip[0] = '\0';
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:i}",
+		    "time", ts, "target", e->target, "zone", e->zone,
+		    "exit_ip", ip, "status", e->status));
+	}
+	return arr;
+}
