@@ -1,0 +1,40 @@
+/*
+ * Starting connector processes.  The thin effectful half of supervision:
+ * the decisions are in core/supervise.c.
+ *
+ * A connector is started with posix_spawn(3): glibc implements it with
+ * CLONE_VFORK, which is fast even from a large daemon (no page tables are
+ * copied), and it reports a failed exec as an error return with the child's
+ * errno, so "could not start" is never mistaken for "started and crashed".
+ * Each connector gets a new process session (POSIX_SPAWN_SETSID), so that
+ * signalling the group reaches its children (a browser), and notifications
+ * from any process of the session can be attributed to it.  Its standard
+ * input is /dev/null and its output goes to a per-session log file that is
+ * rotated once it passes a size cap, so a connector outlives the daemon.
+ * Every descriptor of the daemon is close-on-exec, so none leaks in.
+ */
+#ifndef RESPAWN_CHILD_H
+#define RESPAWN_CHILD_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+
+#define CHILD_ERR_LEN		256
+#define CHILD_LOG_MAX_DEFAULT	(1024 * 1024)	/* bytes before rotation */
+
+struct child_request {
+	char *const	*argv;		/* argv[0] is looked up in PATH */
+	char *const	*envp;
+	const char	*cwd;		/* NULL: inherit */
+	const char	*log_path;	/* stdout and stderr */
+	size_t		 log_max;	/* rotate to log_path.1 past this */
+};
+
+/* On success *ret_pid is the connector, leader of its own session. */
+int	child_start(const struct child_request *req, pid_t *ret_pid,
+	    char err[CHILD_ERR_LEN]);
+/* Signal the connector's whole process group (its session). */
+int	child_signal_group(pid_t pid, int sig);
+
+#endif
