@@ -1,0 +1,264 @@
+/*
+ * Tests of the checked helpers in util.c: the bounded string copy, the
+ * integer, boolean and duration parsers (junk and out-of-range input must
+ * be refused and must leave the output alone), and RFC 3339 time stamps,
+ * including the negative and far-future ends of the clock.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "util.h"
+
+/* What the output variables hold before a call, to see they stay put. */
+#define SENTINEL_I64	INT64_C(-777)
+
+struct strlcpy_case {
+	const char	*src;
+	size_t		 size;
+	int		 want_r;
+	const char	*want;		/* the copy; unused when size is 0 */
+};
+
+static const struct strlcpy_case strlcpy_cases[] = {
+	{ "", 1, 0, "" },
+	{ "abc", 4, 0, "abc" },
+	{ "abc", 16, 0, "abc" },
+	/* One byte short: the NUL must still fit, so the copy is cut. */
+	{ "abc", 3, -ENAMETOOLONG, "ab" },
+	{ "abc", 1, -ENAMETOOLONG, "" },
+	{ "abc", 0, -ENAMETOOLONG, NULL },
+	{ "", 0, -ENAMETOOLONG, NULL },
+};
+
+static void
+test_strlcpy(void **state)
+{
+	char	dst[16];
+	size_t	i, j;
+
+	(void)state;
+	for (i = 0; i < nitems(strlcpy_cases); i++) {
+		const struct strlcpy_case *c = &strlcpy_cases[i];
+
+		memset(dst, 'X', sizeof dst);
+		print_message("case %zu: \"%s\" into %zu\n", i, c->src, c->size);
+		assert_int_equal(util_strlcpy(dst, c->src, c->size), c->want_r);
+		if (c->want != NULL)
+			assert_string_equal(dst, c->want);
+		/* Nothing past the given size may be written. */
+		for (j = c->size; j < sizeof dst; j++)
+			assert_int_equal(dst[j], 'X');
+	}
+}
+
+struct i64_case {
+	const char	*s;
+	int64_t		 min, max;
+	int		 want_r;
+	int64_t		 want;
+};
+
+static const struct i64_case i64_cases[] = {
+	{ "0", INT64_MIN, INT64_MAX, 0, 0 },
+	{ "42", INT64_MIN, INT64_MAX, 0, 42 },
+	{ "-42", INT64_MIN, INT64_MAX, 0, -42 },
+	{ "+7", INT64_MIN, INT64_MAX, 0, 7 },
+	{ "007", INT64_MIN, INT64_MAX, 0, 7 },
+	{ "9223372036854775807", INT64_MIN, INT64_MAX, 0, INT64_MAX },
+	{ "-9223372036854775808", INT64_MIN, INT64_MAX, 0, INT64_MIN },
+	/* One past either end of int64_t overflows strtoll. */
+	{ "9223372036854775808", INT64_MIN, INT64_MAX, -ERANGE, 0 },
+	{ "-9223372036854775809", INT64_MIN, INT64_MAX, -ERANGE, 0 },
+	{ "10", 0, 10, 0, 10 },
+	{ "11", 0, 10, -ERANGE, 0 },
+	{ "-1", 0, 10, -ERANGE, 0 },
+	/* Anything but a whole decimal number is junk, not a range error. */
+	{ "", INT64_MIN, INT64_MAX, -EINVAL, 0 },
+	{ " 1", INT64_MIN, INT64_MAX, -EINVAL, 0 },
+	{ "1 ", INT64_MIN, INT64_MAX, -EINVAL, 0 },
+	{ "\t1", INT64_MIN, INT64_MAX, -EINVAL, 0 },
+	{ "1x", INT64_MIN, INT64_MAX, -EINVAL, 0 },
+	{ "0x10", INT64_MIN, INT64_MAX, -EINVAL, 0 },
+	{ "1.5", INT64_MIN, INT64_MAX, -EINVAL, 0 },
+	{ "1e3", INT64_MIN, INT64_MAX, -EINVAL, 0 },
+	{ "-", INT64_MIN, INT64_MAX, -EINVAL, 0 },
+	{ "+", INT64_MIN, INT64_MAX, -EINVAL, 0 },
+	{ "--1", INT64_MIN, INT64_MAX, -EINVAL, 0 },
+	{ NULL, INT64_MIN, INT64_MAX, -EINVAL, 0 },
+};
+
+static void
+test_parse_i64(void **state)
+{
+	int64_t	v;
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < nitems(i64_cases); i++) {
+		const struct i64_case *c = &i64_cases[i];
+
+		print_message("case %zu: \"%s\"\n", i, c->s ? c->s : "(null)");
+		v = SENTINEL_I64;
+		assert_int_equal(util_parse_i64(c->s, c->min, c->max, &v),
+		    c->want_r);
+		assert_int_equal(v, c->want_r == 0 ? c->want : SENTINEL_I64);
+	}
+}
+
+struct bool_case {
+	const char	*s;
+	int		 want_r;
+	bool		 want;
+};
+
+static const struct bool_case bool_cases[] = {
+	{ "1", 0, true }, { "true", 0, true }, { "yes", 0, true },
+	{ "on", 0, true }, { "TRUE", 0, true }, { "Yes", 0, true },
+	{ "oN", 0, true },
+	{ "0", 0, false }, { "false", 0, false }, { "no", 0, false },
+	{ "off", 0, false }, { "FALSE", 0, false }, { "No", 0, false },
+	{ "OFF", 0, false },
+	/* Only whole words count: no prefixes, blanks or other numbers. */
+	{ "", -EINVAL, false }, { "2", -EINVAL, false },
+	{ "y", -EINVAL, false }, { "t", -EINVAL, false },
+	{ "truee", -EINVAL, false }, { " true", -EINVAL, false },
+	{ "true ", -EINVAL, false }, { "01", -EINVAL, false },
+	{ "enabled", -EINVAL, false },
+};
+
+static void
+test_parse_bool(void **state)
+{
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < nitems(bool_cases); i++) {
+		const struct bool_case *c = &bool_cases[i];
+		/* Start from the opposite, so a missed write shows. */
+		bool	 v = !c->want;
+
+		print_message("case %zu: \"%s\"\n", i, c->s);
+		assert_int_equal(util_parse_bool(c->s, &v), c->want_r);
+		assert_int_equal(v, c->want_r == 0 ? c->want : !c->want);
+	}
+}
+
+struct duration_case {
+	const char	*s;
+	int64_t		 unit_ms, min, max;
+	int		 want_r;
+	int64_t		 want;
+};
+
+static const struct duration_case duration_cases[] = {
+	/* A bare number is in the caller's unit, so old settings keep working. */
+	{ "5000", 1, 0, INT64_MAX, 0, 5000 },
+	{ "5", 1000, 0, INT64_MAX, 0, 5000 },
+	{ "0", 1000, 0, INT64_MAX, 0, 0 },
+	{ "250ms", 1000, 0, INT64_MAX, 0, 250 },
+	{ "5s", 1, 0, INT64_MAX, 0, 5000 },
+	{ "2m", 1, 0, INT64_MAX, 0, 120000 },
+	{ "1h", 1, 0, INT64_MAX, 0, 3600000 },
+	{ "1d", 1, 0, INT64_MAX, 0, 86400000 },
+	{ "007s", 1, 0, INT64_MAX, 0, 7000 },
+	{ "9223372036854775807", 1, 0, INT64_MAX, 0, INT64_MAX },
+	{ "106751991167d", 1, 0, INT64_MAX, 0, INT64_C(9223372036828800000) },
+	/* The product must not overflow, whatever the unit. */
+	{ "106751991168d", 1, 0, INT64_MAX, -ERANGE, 0 },
+	{ "9223372036854775807s", 1, 0, INT64_MAX, -ERANGE, 0 },
+	{ "9223372036854775808", 1, 0, INT64_MAX, -ERANGE, 0 },
+	{ "99999999999999999999999999999999", 1, 0, INT64_MAX, -ERANGE, 0 },
+	/* The caller's bounds apply to the result in milliseconds. */
+	{ "5s", 1, 0, 5000, 0, 5000 },
+	{ "6s", 1, 0, 5000, -ERANGE, 0 },
+	{ "999ms", 1, 1000, 5000, -ERANGE, 0 },
+	{ "1", 1000, 1000, 5000, 0, 1000 },
+	/* Units are exact and lower case, with no blank before them. */
+	{ "", 1, 0, INT64_MAX, -EINVAL, 0 },
+	{ "s", 1, 0, INT64_MAX, -EINVAL, 0 },
+	{ "5x", 1, 0, INT64_MAX, -EINVAL, 0 },
+	{ "5 s", 1, 0, INT64_MAX, -EINVAL, 0 },
+	{ "5S", 1, 0, INT64_MAX, -EINVAL, 0 },
+	{ "5sec", 1, 0, INT64_MAX, -EINVAL, 0 },
+	{ "5ss", 1, 0, INT64_MAX, -EINVAL, 0 },
+	{ "1.5s", 1, 0, INT64_MAX, -EINVAL, 0 },
+	{ "-5s", 1, 0, INT64_MAX, -EINVAL, 0 },
+	{ "+5s", 1, 0, INT64_MAX, -EINVAL, 0 },
+	{ " 5s", 1, 0, INT64_MAX, -EINVAL, 0 },
+	{ "5s ", 1, 0, INT64_MAX, -EINVAL, 0 },
+	{ NULL, 1, 0, INT64_MAX, -EINVAL, 0 },
+};
+
+static void
+test_parse_duration(void **state)
+{
+	int64_t	v;
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < nitems(duration_cases); i++) {
+		const struct duration_case *c = &duration_cases[i];
+
+		print_message("case %zu: \"%s\"\n", i, c->s ? c->s : "(null)");
+		v = SENTINEL_I64;
+		assert_int_equal(util_parse_duration_ms(c->s, c->unit_ms,
+		    c->min, c->max, &v), c->want_r);
+		assert_int_equal(v, c->want_r == 0 ? c->want : SENTINEL_I64);
+	}
+}
+
+struct time_case {
+	int64_t		 ms;
+	const char	*want;
+};
+
+static const struct time_case time_cases[] = {
+	{ 0, "1970-01-01T00:00:00.000Z" },
+	{ 1, "1970-01-01T00:00:00.001Z" },
+	{ INT64_C(1795901400123), "2026-11-28T21:30:00.123Z" },
+	{ INT64_C(951782400000), "2000-02-29T00:00:00.000Z" },
+	{ INT64_C(253402300799999), "9999-12-31T23:59:59.999Z" },
+	/* Before the epoch the fraction still counts up within the second. */
+	{ -1, "1969-12-31T23:59:59.999Z" },
+	{ -999, "1969-12-31T23:59:59.001Z" },
+	{ -1000, "1969-12-31T23:59:59.000Z" },
+	{ -1001, "1969-12-31T23:59:58.999Z" },
+	/* The extremes must still fit the buffer and be well formed. */
+	{ INT64_MAX, "292278994-08-17T07:12:55.807Z" },
+	{ INT64_MIN, "-292275055-05-16T16:47:04.192Z" },
+};
+
+static void
+test_fmt_time(void **state)
+{
+	char	buf[UTIL_TIME_LEN];
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < nitems(time_cases); i++) {
+		print_message("case %zu: %lld\n", i, (long long)time_cases[i].ms);
+		util_fmt_time(time_cases[i].ms, buf);
+		assert_string_equal(buf, time_cases[i].want);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_strlcpy),
+		cmocka_unit_test(test_parse_i64),
+		cmocka_unit_test(test_parse_bool),
+		cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_fmt_time),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
