@@ -2,6 +2,7 @@
  * Structured logging: see log.h.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -78,7 +79,8 @@ log_format_parse(const char *s, enum log_format *ret)
 /*
  * A line writer that never overflows: once the line is full, further
  * output is dropped and the line is marked truncated.  The last bytes are
- * kept free for the truncation mark and the newline.
+ * kept free for the truncation mark and the newline.  A piece that does not
+ * fit is dropped whole, so an escape sequence or a key is never cut in two.
  */
 struct log_line {
 	char	*buf;
@@ -88,6 +90,8 @@ struct log_line {
 };
 
 #define LOG_TAIL_RESERVE	24
+/* Below this, not even the time, level and event name would fit. */
+#define LOG_LINE_MIN		128
 
 static void
 log_put(struct log_line *l, const char *s, size_t n)
@@ -98,8 +102,8 @@ log_put(struct log_line *l, const char *s, size_t n)
 		return;
 	room = l->size - LOG_TAIL_RESERVE - l->len;
 	if (n > room) {
-		n = room;
 		l->full = true;
+		return;
 	}
 	memcpy(l->buf + l->len, s, n);
 	l->len += n;
@@ -197,6 +201,11 @@ log_put_field(struct log_line *l, const struct log_field *f, bool json)
 		log_puts(l, f->b ? "true" : "false");
 		break;
 	case LOG_FIELD_DOUBLE:
+		/* JSON has no NaN or infinity; null is what JavaScript writes. */
+		if (json && !isfinite(f->d)) {
+			log_puts(l, "null");
+			break;
+		}
 		snprintf(num, sizeof num, "%.6g", f->d);
 		log_puts(l, num);
 		break;
@@ -215,8 +224,9 @@ log_format_line(char *buf, size_t size, int64_t now_ms,
 	bool		 json = format == LOG_FORMAT_JSON;
 	const char	*mark;
 	size_t		 kept;
+	bool		 open_event = false;
 
-	if (size < 64)
+	if (size < LOG_LINE_MIN)
 		return 0;
 	util_fmt_time(now_ms, ts);
 	if (json) {
@@ -227,6 +237,8 @@ log_format_line(char *buf, size_t size, int64_t now_ms,
 		log_puts(&l, "\",\"event\":\"");
 		log_put_escaped(&l, event, true);
 		log_puts(&l, "\"");
+		/* A cut event name leaves its string open; the mark closes it. */
+		open_event = l.full;
 	} else {
 		log_puts(&l, "time=");
 		log_puts(&l, ts);
@@ -247,7 +259,9 @@ log_format_line(char *buf, size_t size, int64_t now_ms,
 			break;
 		}
 	}
-	if (l.full)
+	if (l.full && open_event)
+		mark = "\",\"truncated\":true}";
+	else if (l.full)
 		mark = json ? ",\"truncated\":true}" : " truncated=true";
 	else
 		mark = json ? "}" : "";
