@@ -1,0 +1,116 @@
+/*
+ * The proxy pool's decisions: which proxy a session gets.  Pure: the pool
+ * holds a copy of the proxies the daemon knows (rebuilt from the store at
+ * start), and answers questions; the shell persists what it decides.
+ *
+ * For a session the choice is, in order:
+ *
+ *   1. its previous proxy, if the provider still lists it and nobody else
+ *      uses it: a reactivation, so the phone keeps its IP;
+ *   2. an idle proxy of the same country, preferring one this phone used
+ *      before;
+ *   3. a purchase in that country, when the provider can buy and the
+ *      country has not been found empty recently;
+ *   4. the same steps for each country of the fallback chain in turn;
+ *   5. otherwise wait (the supervisor retries later).
+ *
+ * A proxy reserved for a session (it had it when the daemon stopped or
+ * crashed) is offered to no other session.  A proxy can carry up to
+ * sessions_per_ip sessions (default 1).  IPs that a
+ * phone's connector refused (exit 75) are never offered to that phone
+ * again while the pool lives.
+ */
+#ifndef RESPAWN_POOL_H
+#define RESPAWN_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "country.h"
+
+#define POOL_IP_LEN		64
+#define POOL_MAX_CHAIN		12	/* fallback countries considered */
+#define POOL_MAX_HISTORY	8	/* previous proxies per request */
+#define POOL_MAX_BAD		16	/* refused IPs remembered per phone */
+
+enum pool_proxy_state {
+	POOL_PURCHASING,
+	POOL_ACTIVE,
+	POOL_IDLE,
+	POOL_RELEASING,
+	POOL_RELEASED,
+	POOL_LOST,
+};
+
+struct pool_proxy {
+	int64_t			id;
+	char			ip[POOL_IP_LEN];
+	char			country[COUNTRY_CODE_LEN];
+	enum pool_proxy_state	state;
+	int			sessions;	/* sessions using it now */
+	int64_t			reserved_for;	/* session it is kept for, or 0 */
+	int64_t			idle_since;	/* when it last became unused */
+	bool			listed;		/* the provider lists it */
+};
+
+enum pool_choice_kind {
+	POOL_REACTIVATE,	/* the session's previous proxy */
+	POOL_REUSE,		/* an idle proxy */
+	POOL_PURCHASE,		/* buy one in choice.country */
+	POOL_WAIT,		/* nothing now */
+};
+
+struct pool_request {
+	int64_t		 session_id;
+	const char	*phone;
+	const char	*country;		/* requested */
+	const char	*chain[POOL_MAX_CHAIN];	/* fallback countries, in order */
+	size_t		 nchain;
+	int64_t		 history[POOL_MAX_HISTORY];	/* proxy ids, newest first */
+	size_t		 nhistory;
+	bool		 can_purchase;		/* the provider can buy IPs */
+};
+
+struct pool_choice {
+	enum pool_choice_kind	kind;
+	int64_t			proxy_id;	/* REACTIVATE, REUSE */
+	char			country[COUNTRY_CODE_LEN];
+	bool			fallback_used;
+};
+
+struct pool;
+
+struct pool	*pool_new(int sessions_per_ip);
+void		 pool_free(struct pool *p);
+/* Add or replace (by id) a proxy. */
+void		 pool_put(struct pool *p, const struct pool_proxy *px);
+const struct pool_proxy *pool_get(const struct pool *p, int64_t id);
+size_t		 pool_count(const struct pool *p);
+const struct pool_proxy *pool_at(const struct pool *p, size_t i);
+
+/* Decide; nothing changes until the shell calls pool_attach. */
+void		 pool_choose(const struct pool *p, const struct pool_request *r,
+		    int64_t now, struct pool_choice *ret);
+/*
+ * A session starts or stops using a proxy.  A detached proxy stays
+ * reserved for the session when keep is true (a restart, a graceful
+ * shutdown, a crash: the phone must get its IP back), and becomes idle for
+ * anyone otherwise.
+ */
+int		 pool_attach(struct pool *p, int64_t proxy_id, int64_t session_id);
+int		 pool_detach(struct pool *p, int64_t proxy_id, int64_t now,
+		    bool keep);
+
+/* Remember that phone's connector refused ip (exit 75). */
+void		 pool_mark_bad(struct pool *p, const char *phone, const char *ip);
+bool		 pool_is_bad(const struct pool *p, const char *phone,
+		    const char *ip);
+/* A country had no inventory at time now: skip purchases there a while. */
+void		 pool_mark_empty(struct pool *p, const char *country,
+		    int64_t now, int64_t for_ms);
+
+const char	*pool_choice_name(enum pool_choice_kind k);
+const char	*pool_state_name(enum pool_proxy_state s);
+
+#endif

@@ -1,0 +1,238 @@
+/*
+ * Tests of the pool's choices, from a table: each case is a request
+ * against the same set of proxies, and the choice it must get.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "core/pool.h"
+#include "util.h"
+
+/* The world every case starts from. */
+static const struct pool_proxy world[] = {
+	/* id  ip            cc    state        sess reserved idle_since listed */
+	{ 1, "10.0.0.1", "us", POOL_IDLE, 0, 0, 500, true },
+	{ 2, "10.0.0.2", "us", POOL_IDLE, 0, 0, 100, true },
+	{ 3, "10.0.1.1", "de", POOL_ACTIVE, 0, 7, 0, true },	/* kept for 7 */
+	{ 4, "10.0.2.1", "nl", POOL_IDLE, 0, 0, 0, true },
+	{ 5, "10.0.3.1", "fr", POOL_IDLE, 0, 0, 0, false },	/* not listed */
+	{ 6, "10.0.4.1", "gb", POOL_ACTIVE, 1, 9, 0, true },	/* in use */
+};
+
+struct pool_case {
+	const char		*name;
+	int64_t			 session;
+	const char		*phone;
+	const char		*country;
+	const char		*chain[4];
+	int64_t			 history[3];
+	bool			 can_purchase;
+	const char		*bad_ip;	/* marked bad for this phone first */
+	const char		*empty;		/* country found empty first */
+	enum pool_choice_kind	 want;
+	int64_t			 want_id;
+	const char		*want_country;
+	bool			 want_fallback;
+};
+
+static const struct pool_case cases[] = {
+	{ "previous IP still listed: reactivated", 7, "+491", "de", { NULL },
+	  { 3 }, false, NULL, NULL, POOL_REACTIVATE, 3, "de", false },
+	{ "a proxy kept for another session is not offered", 8, "+492", "de",
+	  { NULL }, { 0 }, false, NULL, NULL, POOL_WAIT, 0, "", false },
+	{ "same country empty, no purchase: fallback to an idle one", 8,
+	  "+492", "de", { "nl", "fr" }, { 0 }, false, NULL, NULL, POOL_REUSE,
+	  4, "nl", true },
+	{ "same country can be bought: no fallback", 8, "+492", "de",
+	  { "nl" }, { 0 }, true, NULL, NULL, POOL_PURCHASE, 0, "de", false },
+	{ "country found empty: fallback reuse comes first", 8, "+492", "de",
+	  { "nl" }, { 0 }, true, NULL, "de", POOL_REUSE, 4, "nl", true },
+	{ "country found empty, chain idle none: buy in the chain", 8, "+492",
+	  "de", { "fr", "jp" }, { 0 }, true, NULL, "de", POOL_PURCHASE, 0,
+	  "fr", true },
+	{ "an unlisted proxy is never offered", 8, "+492", "fr", { NULL },
+	  { 5 }, false, NULL, NULL, POOL_WAIT, 0, "", false },
+	{ "idle longest is reused first", 10, "+11", "us", { NULL }, { 0 },
+	  false, NULL, NULL, POOL_REUSE, 2, "us", false },
+	{ "an IP this phone used before is preferred", 10, "+11", "us",
+	  { NULL }, { 99, 1 }, false, NULL, NULL, POOL_REUSE, 1, "us", false },
+	{ "the previous IP, idle: reactivated", 10, "+11", "us", { NULL },
+	  { 1 }, false, NULL, NULL, POOL_REACTIVATE, 1, "us", false },
+	{ "an IP the phone refused is skipped", 10, "+11", "us", { NULL },
+	  { 2 }, false, "10.0.0.2", NULL, POOL_REUSE, 1, "us", false },
+	{ "a full proxy is skipped", 11, "+44", "gb", { "us" }, { 6 }, false,
+	  NULL, NULL, POOL_REUSE, 2, "us", true },
+	{ "nothing anywhere: wait", 12, "+81", "jp", { "kr" }, { 0 }, false,
+	  NULL, NULL, POOL_WAIT, 0, "", false },
+};
+
+static struct pool *
+make_world(int per_ip)
+{
+	struct pool	*p = pool_new(per_ip);
+	size_t		 i;
+
+	for (i = 0; i < nitems(world); i++)
+		pool_put(p, &world[i]);
+	return p;
+}
+
+static void
+test_choices(void **state)
+{
+	size_t	i, k;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		const struct pool_case	*tc = &cases[i];
+		struct pool		*p = make_world(1);
+		struct pool_request	 r = { 0 };
+		struct pool_choice	 c;
+
+		r.session_id = tc->session;
+		r.phone = tc->phone;
+		r.country = tc->country;
+		for (k = 0; k < 4 && tc->chain[k] != NULL; k++)
+			r.chain[r.nchain++] = tc->chain[k];
+		for (k = 0; k < 3 && tc->history[k] != 0; k++)
+			r.history[r.nhistory++] = tc->history[k];
+		r.can_purchase = tc->can_purchase;
+		if (tc->bad_ip != NULL)
+			pool_mark_bad(p, tc->phone, tc->bad_ip);
+		if (tc->empty != NULL)
+			pool_mark_empty(p, tc->empty, 1000, 60000);
+		pool_choose(p, &r, 2000, &c);
+		if (c.kind != tc->want || c.proxy_id != tc->want_id ||
+		    strcmp(c.country, tc->want_country) != 0 ||
+		    c.fallback_used != tc->want_fallback)
+			fail_msg("%s: got %s #%lld %s fallback=%d, want %s #%lld "
+			    "%s fallback=%d", tc->name, pool_choice_name(c.kind),
+			    (long long)c.proxy_id, c.country, c.fallback_used,
+			    pool_choice_name(tc->want), (long long)tc->want_id,
+			    tc->want_country, tc->want_fallback);
+		pool_free(p);
+	}
+}
+
+/* An empty country may be tried again once its pause is over. */
+static void
+test_empty_expires(void **state)
+{
+	struct pool		*p = make_world(1);
+	struct pool_request	 r = { .session_id = 1, .phone = "+1",
+				    .country = "jp", .can_purchase = true };
+	struct pool_choice	 c;
+
+	(void)state;
+	pool_mark_empty(p, "jp", 0, 1000);
+	pool_choose(p, &r, 999, &c);
+	assert_int_equal(c.kind, POOL_WAIT);
+	pool_choose(p, &r, 1000, &c);
+	assert_int_equal(c.kind, POOL_PURCHASE);
+	pool_free(p);
+}
+
+/* Attach and detach move proxies between active, idle and reserved. */
+static void
+test_attach_detach(void **state)
+{
+	struct pool		*p = make_world(1);
+	const struct pool_proxy	*px;
+
+	(void)state;
+	assert_int_equal(pool_attach(p, 1, 20), 0);
+	px = pool_get(p, 1);
+	assert_int_equal(px->state, POOL_ACTIVE);
+	assert_int_equal(px->reserved_for, 20);
+	assert_int_equal(pool_attach(p, 1, 21), -EBUSY);
+	/* A restart keeps it for the same session... */
+	assert_int_equal(pool_detach(p, 1, 3000, true), 0);
+	assert_int_equal(px->state, POOL_ACTIVE);
+	assert_int_equal(px->reserved_for, 20);
+	/* ... a real stop gives it back to everyone. */
+	assert_int_equal(pool_detach(p, 1, 4000, false), 0);
+	assert_int_equal(px->state, POOL_IDLE);
+	assert_int_equal(px->reserved_for, 0);
+	assert_int_equal(px->idle_since, 4000);
+	assert_int_equal(pool_attach(p, 99, 1), -ENOENT);
+	assert_int_equal(pool_detach(p, 99, 1, false), -ENOENT);
+	pool_free(p);
+}
+
+/* With two sessions per IP, a used proxy is filled before a new one. */
+static void
+test_sessions_per_ip(void **state)
+{
+	struct pool		*p = make_world(2);
+	struct pool_request	 r = { .session_id = 30, .phone = "+1",
+				    .country = "us" };
+	struct pool_choice	 c;
+
+	(void)state;
+	pool_choose(p, &r, 0, &c);
+	assert_int_equal(c.proxy_id, 2);
+	assert_int_equal(pool_attach(p, 2, 30), 0);
+	r.session_id = 31;
+	pool_choose(p, &r, 0, &c);
+	assert_int_equal(c.proxy_id, 2);
+	assert_int_equal(pool_attach(p, 2, 31), 0);
+	r.session_id = 32;
+	pool_choose(p, &r, 0, &c);
+	assert_int_equal(c.proxy_id, 1);
+	pool_free(p);
+}
+
+/* Many proxies: ids stay found after the tables grow. */
+static void
+test_many(void **state)
+{
+	struct pool		*p = pool_new(1);
+	struct pool_proxy	 px = { .state = POOL_IDLE, .listed = true };
+	int			 i;
+
+	(void)state;
+	for (i = 1; i <= 5000; i++) {
+		px.id = i;
+		(void)util_strlcpy(px.country, i % 2 ? "us" : "de",
+		    sizeof px.country);
+		px.idle_since = 10000 - i;
+		pool_put(p, &px);
+	}
+	assert_int_equal(pool_count(p), 5000);
+	for (i = 1; i <= 5000; i += 499)
+		assert_int_equal(pool_get(p, i)->id, i);
+	/* Moving a proxy to another country re-files it. */
+	px.id = 2;
+	(void)util_strlcpy(px.country, "fr", sizeof px.country);
+	pool_put(p, &px);
+	{
+		struct pool_request	r = { .session_id = 1, .phone = "+3",
+					    .country = "fr" };
+		struct pool_choice	c;
+
+		pool_choose(p, &r, 0, &c);
+		assert_int_equal(c.kind, POOL_REUSE);
+		assert_int_equal(c.proxy_id, 2);
+	}
+	pool_free(p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_choices),
+		cmocka_unit_test(test_empty_expires),
+		cmocka_unit_test(test_attach_detach),
+		cmocka_unit_test(test_sessions_per_ip),
+		cmocka_unit_test(test_many),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
