@@ -149,3 +149,143 @@ store_event_add(struct store *st, int64_t now, const char *actor,
 	return st->ops->event_add(st->backend, now, actor, session_id, kind,
 	    detail);
 }
+
+static const char *const store_instance_status_names[] = {
+	[INSTANCE_STARTING] = "starting",
+	[INSTANCE_RUNNING] = "running",
+	[INSTANCE_STOPPING] = "stopping",
+	[INSTANCE_STOPPED] = "stopped",
+	[INSTANCE_DEAD] = "dead",
+};
+
+const char *
+store_instance_status_name(enum instance_status s)
+{
+	if ((unsigned)s >= nitems(store_instance_status_names))
+		return "unknown";
+	return store_instance_status_names[s];
+}
+
+static const char *const store_proxy_state_names[] = {
+	[PROXY_PURCHASING] = "purchasing",
+	[PROXY_ACTIVE] = "active",
+	[PROXY_IDLE] = "idle",
+	[PROXY_RELEASING] = "releasing",
+	[PROXY_RELEASED] = "released",
+	[PROXY_LOST] = "lost",
+};
+
+const char *
+store_proxy_state_name(enum proxy_state s)
+{
+	if ((unsigned)s >= nitems(store_proxy_state_names))
+		return "unknown";
+	return store_proxy_state_names[s];
+}
+
+int
+store_instance_register(struct store *st, const struct instance *i)
+{
+	return st->ops->instance_register(st->backend, i);
+}
+
+int
+store_instance_heartbeat(struct store *st, const char *id, int64_t now,
+    bool in_progress, int64_t total, int64_t done)
+{
+	return st->ops->instance_heartbeat(st->backend, id, now, in_progress,
+	    total, done);
+}
+
+int
+store_instance_set_status(struct store *st, const char *id,
+    enum instance_status status, int64_t now)
+{
+	return st->ops->instance_set_status(st->backend, id, status, now);
+}
+
+int
+store_instance_reap(struct store *st, const char *self, int64_t now,
+    int64_t stale_ms, int64_t delete_ms, int *ret_dead, int *ret_deleted)
+{
+	return st->ops->instance_reap(st->backend, self, now, stale_ms,
+	    delete_ms, ret_dead, ret_deleted);
+}
+
+int
+store_instance_list(struct store *st, store_instance_cb cb, void *arg)
+{
+	return st->ops->instance_list(st->backend, cb, arg);
+}
+
+int
+store_session_claim(struct store *st, const char *self, int64_t now,
+    int *ret_claimed)
+{
+	return st->ops->session_claim(st->backend, self, now, ret_claimed);
+}
+
+int
+store_session_report(struct store *st, int64_t id, const char *self,
+    int64_t epoch, const struct session_report *r, int64_t now)
+{
+	return st->ops->session_report(st->backend, id, self, epoch, r, now);
+}
+
+int
+store_session_release_all(struct store *st, const char *self, bool graceful,
+    int64_t now)
+{
+	return st->ops->session_release_all(st->backend, self, graceful, now);
+}
+
+int
+store_session_fingerprint(struct store *st, int64_t *ret_count,
+    int64_t *ret_max_updated)
+{
+	return st->ops->session_fingerprint(st->backend, ret_count,
+	    ret_max_updated);
+}
+
+int
+store_proxy_ensure(struct store *st, const struct proxy_row *p, int64_t now,
+    int64_t *ret_id)
+{
+	return st->ops->proxy_ensure(st->backend, p, now, ret_id);
+}
+
+int
+store_proxy_list(struct store *st, store_proxy_cb cb, void *arg)
+{
+	return st->ops->proxy_list(st->backend, cb, arg);
+}
+
+int
+store_proxy_assign(struct store *st, int64_t proxy_id, int64_t session_id,
+    const char *phone, const char *requested, bool fallback_used,
+    const char *reason, const char *self, int64_t now)
+{
+	return st->ops->proxy_assign(st->backend, proxy_id, session_id, phone,
+	    requested, fallback_used, reason, self, now);
+}
+
+int
+store_proxy_unassign(struct store *st, int64_t proxy_id, bool keep,
+    int64_t now)
+{
+	return st->ops->proxy_unassign(st->backend, proxy_id, keep, now);
+}
+
+int
+store_proxy_set_state(struct store *st, int64_t proxy_id,
+    enum proxy_state state, int64_t now)
+{
+	return st->ops->proxy_set_state(st->backend, proxy_id, state, now);
+}
+
+int
+store_proxy_history(struct store *st, const char *phone, int64_t *ids,
+    size_t max, size_t *ret_n)
+{
+	return st->ops->proxy_history(st->backend, phone, ids, max, ret_n);
+}

@@ -22,6 +22,7 @@
 #define RESPAWN_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -116,5 +117,124 @@ int	store_event_add(struct store *st, int64_t now, const char *actor,
 const char *store_session_status_name(enum session_status s);
 int	store_session_status_parse(const char *s, enum session_status *ret);
 const char *store_session_desired_name(enum session_desired d);
+
+/* --- the daemon's side ------------------------------------------------ */
+
+enum instance_status {
+	INSTANCE_STARTING,
+	INSTANCE_RUNNING,
+	INSTANCE_STOPPING,
+	INSTANCE_STOPPED,
+	INSTANCE_DEAD,
+};
+
+struct instance {
+	char			id[STORE_ID_LEN];
+	char			hostname[256];
+	int64_t			pid;
+	int64_t			started_at;
+	int64_t			heartbeat_at;
+	enum instance_status	status;
+	bool			recovery_in_progress;
+	int64_t			recovery_total;
+	int64_t			recovery_done;
+	int64_t			recovery_completed_at;
+	int64_t			stopped_at;
+};
+
+typedef int (*store_instance_cb)(const struct instance *i, void *arg);
+
+int	store_instance_register(struct store *st, const struct instance *i);
+int	store_instance_heartbeat(struct store *st, const char *id,
+	    int64_t now, bool in_progress, int64_t total, int64_t done);
+int	store_instance_set_status(struct store *st, const char *id,
+	    enum instance_status status, int64_t now);
+/*
+ * Instances other than self whose heartbeat is older than stale_ms are
+ * marked dead (*ret_dead: how many; those that had not stopped were
+ * crashes), and dead ones older than delete_ms are deleted.
+ */
+int	store_instance_reap(struct store *st, const char *self, int64_t now,
+	    int64_t stale_ms, int64_t delete_ms, int *ret_dead,
+	    int *ret_deleted);
+int	store_instance_list(struct store *st, store_instance_cb cb, void *arg);
+const char *store_instance_status_name(enum instance_status s);
+
+/*
+ * Take every session not owned by a live instance: owner becomes self and
+ * the epoch goes up.  Returns the number taken.
+ */
+int	store_session_claim(struct store *st, const char *self, int64_t now,
+	    int *ret_claimed);
+
+/* What the supervisor reports for a session it owns. */
+struct session_report {
+	enum session_status	status;
+	int64_t			attempts;
+	const char		*last_error;	/* NULL: clear */
+	int64_t			connector_pid;	/* 0: none */
+	int64_t			connector_started_at;
+	bool			touch_activity;	/* set last_activity_at = now */
+};
+
+/* Conditioned on owner and epoch: -ESTALE when the session is not ours. */
+int	store_session_report(struct store *st, int64_t id, const char *self,
+	    int64_t epoch, const struct session_report *r, int64_t now);
+/* Mark every session of self as gracefully stopped, and give them up. */
+int	store_session_release_all(struct store *st, const char *self,
+	    bool graceful, int64_t now);
+/* A cheap fingerprint of the sessions table, to notice changes. */
+int	store_session_fingerprint(struct store *st, int64_t *ret_count,
+	    int64_t *ret_max_updated);
+
+/* --- proxies ------------------------------------------------------------ */
+
+enum proxy_state {
+	PROXY_PURCHASING,
+	PROXY_ACTIVE,
+	PROXY_IDLE,
+	PROXY_RELEASING,
+	PROXY_RELEASED,
+	PROXY_LOST,
+};
+
+struct proxy_row {
+	int64_t			id;
+	char			provider[32];
+	char			zone[64];
+	char			ip[64];
+	char			country[COUNTRY_CODE_LEN];
+	enum proxy_type		type;
+	enum proxy_state	state;
+	int64_t			session_id;	/* 0: none */
+	int64_t			purchased_at;
+	int64_t			assigned_at;
+	int64_t			idle_since;
+};
+
+typedef int (*store_proxy_cb)(const struct proxy_row *p, void *arg);
+
+/* Add an idle proxy unless a live one with the same identity exists. */
+int	store_proxy_ensure(struct store *st, const struct proxy_row *p,
+	    int64_t now, int64_t *ret_id);
+int	store_proxy_list(struct store *st, store_proxy_cb cb, void *arg);
+/*
+ * Give a proxy to a session: the proxy becomes active for it, and an
+ * assignment row records how (reason), the requested country and whether
+ * a fallback country was used.
+ */
+int	store_proxy_assign(struct store *st, int64_t proxy_id,
+	    int64_t session_id, const char *phone, const char *requested,
+	    bool fallback_used, const char *reason, const char *self,
+	    int64_t now);
+/* The session stops using it; keep: still reserved for the session. */
+int	store_proxy_unassign(struct store *st, int64_t proxy_id, bool keep,
+	    int64_t now);
+int	store_proxy_set_state(struct store *st, int64_t proxy_id,
+	    enum proxy_state state, int64_t now);
+/* The proxies a phone had, newest first (for reactivation and reuse). */
+int	store_proxy_history(struct store *st, const char *phone,
+	    int64_t *ids, size_t max, size_t *ret_n);
+const char *store_proxy_state_name(enum proxy_state s);
 
 #endif

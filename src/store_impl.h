@@ -25,6 +25,36 @@ struct store_ops {
 		    int64_t now);
 	int	(*event_add)(void *b, int64_t now, const char *actor,
 		    int64_t session_id, const char *kind, const char *detail);
+	int	(*instance_register)(void *b, const struct instance *i);
+	int	(*instance_heartbeat)(void *b, const char *id, int64_t now,
+		    bool in_progress, int64_t total, int64_t done);
+	int	(*instance_set_status)(void *b, const char *id,
+		    enum instance_status status, int64_t now);
+	int	(*instance_reap)(void *b, const char *self, int64_t now,
+		    int64_t stale_ms, int64_t delete_ms, int *ret_dead,
+		    int *ret_deleted);
+	int	(*instance_list)(void *b, store_instance_cb cb, void *arg);
+	int	(*session_claim)(void *b, const char *self, int64_t now,
+		    int *ret_claimed);
+	int	(*session_report)(void *b, int64_t id, const char *self,
+		    int64_t epoch, const struct session_report *r, int64_t now);
+	int	(*session_release_all)(void *b, const char *self,
+		    bool graceful, int64_t now);
+	int	(*session_fingerprint)(void *b, int64_t *ret_count,
+		    int64_t *ret_max_updated);
+	int	(*proxy_ensure)(void *b, const struct proxy_row *p,
+		    int64_t now, int64_t *ret_id);
+	int	(*proxy_list)(void *b, store_proxy_cb cb, void *arg);
+	int	(*proxy_assign)(void *b, int64_t proxy_id, int64_t session_id,
+		    const char *phone, const char *requested,
+		    bool fallback_used, const char *reason, const char *self,
+		    int64_t now);
+	int	(*proxy_unassign)(void *b, int64_t proxy_id, bool keep,
+		    int64_t now);
+	int	(*proxy_set_state)(void *b, int64_t proxy_id,
+		    enum proxy_state state, int64_t now);
+	int	(*proxy_history)(void *b, const char *phone, int64_t *ids,
+		    size_t max, size_t *ret_n);
 };
 
 extern const struct store_ops store_sqlite_ops;

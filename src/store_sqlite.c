@@ -148,7 +148,11 @@ static const char *const store_sqlite_migrations[] = {
 	"  session_id INTEGER,"
 	"  kind TEXT NOT NULL,"
 	"  detail TEXT NOT NULL DEFAULT '{}');"
-	"CREATE INDEX events_at ON events(at);",
+	"CREATE INDEX events_at ON events(at);"
+	"CREATE TABLE meta ("
+	"  key TEXT PRIMARY KEY,"
+	"  value INTEGER NOT NULL);"
+	"INSERT INTO meta (key, value) VALUES ('sessions_generation', 0);",
 };
 
 _Static_assert(nitems(store_sqlite_migrations) == STORE_SCHEMA_VERSION,
@@ -379,6 +383,18 @@ store_sqlite_event(struct store_sqlite *b, int64_t now, const char *actor, int64
 	return r;
 }
 
+/*
+ * Operator changes to sessions (add, remove, start, stop) bump a counter,
+ * so the daemon notices them with one cheap query instead of re-reading
+ * every session each second.
+ */
+static int
+store_sqlite_bump_generation(struct store_sqlite *b)
+{
+	return store_sqlite_exec(b, "UPDATE meta SET value = value + 1 "
+	    "WHERE key = 'sessions_generation'");
+}
+
 static int
 store_sqlite_event_add(void *p, int64_t now, const char *actor, int64_t session_id,
     const char *kind, const char *detail)
@@ -432,7 +448,8 @@ store_sqlite_session_add(void *p, const struct session_new *n, const char *actor
 	/* The values were validated by the caller; none needs escaping. */
 	snprintf(detail, sizeof detail, "{\"phoneNumber\":\"%s\","
 	    "\"country\":\"%s\"}", n->phone, n->country);
-	if ((r = store_sqlite_event(b, now, actor, id, "session.added", detail)) < 0 ||
+	if ((r = store_sqlite_bump_generation(b)) < 0 ||
+	    (r = store_sqlite_event(b, now, actor, id, "session.added", detail)) < 0 ||
 	    (r = store_sqlite_commit(b)) < 0)
 		goto fail;
 	*ret_id = id;
@@ -556,7 +573,8 @@ store_sqlite_session_set_desired(void *p, int64_t id, enum session_desired desir
 		r = -ENOENT;
 		goto fail;
 	}
-	if ((r = store_sqlite_event(b, now, actor, id, desired == SESSION_DESIRED_RUNNING ?
+	if ((r = store_sqlite_bump_generation(b)) < 0 ||
+	    (r = store_sqlite_event(b, now, actor, id, desired == SESSION_DESIRED_RUNNING ?
 	    "session.start_requested" : "session.stop_requested", NULL)) < 0 ||
 	    (r = store_sqlite_commit(b)) < 0)
 		goto fail;
@@ -588,13 +606,534 @@ store_sqlite_session_remove(void *p, int64_t id, const char *actor, int64_t now)
 		r = -ENOENT;
 		goto fail;
 	}
-	if ((r = store_sqlite_event(b, now, actor, id, "session.removed", NULL)) < 0 ||
+	if ((r = store_sqlite_bump_generation(b)) < 0 ||
+	    (r = store_sqlite_event(b, now, actor, id, "session.removed", NULL)) < 0 ||
 	    (r = store_sqlite_commit(b)) < 0)
 		goto fail;
 	return 0;
 fail:
 	store_sqlite_rollback(b);
 	return r;
+}
+
+/* --- the daemon's side ------------------------------------------------ */
+
+/* Run one UPDATE/DELETE with bound parameters; returns the change count. */
+static int
+store_sqlite_step_done(struct store_sqlite *b, sqlite3_stmt *st)
+{
+	int	rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return store_sqlite_fail(b, rc);
+	return sqlite3_changes(b->db);
+}
+
+static int
+store_sqlite_instance_register(void *p, const struct instance *i)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	int			 r;
+
+	if ((r = store_sqlite_prepare(b, "INSERT INTO instances (id, hostname, "
+	    "pid, started_at, heartbeat_at, status) VALUES (?, ?, ?, ?, ?, ?)",
+	    &st)) < 0)
+		return r;
+	sqlite3_bind_text(st, 1, i->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, i->hostname, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, i->pid);
+	sqlite3_bind_int64(st, 4, i->started_at);
+	sqlite3_bind_int64(st, 5, i->started_at);
+	sqlite3_bind_text(st, 6, store_instance_status_name(i->status), -1,
+	    SQLITE_STATIC);
+	r = store_sqlite_step_done(b, st);
+	return r < 0 ? r : 0;
+}
+
+static int
+store_sqlite_instance_heartbeat(void *p, const char *id, int64_t now,
+    bool in_progress, int64_t total, int64_t done)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	int			 r;
+
+	if ((r = store_sqlite_prepare(b, "UPDATE instances SET heartbeat_at = ?, "
+	    "recovery_in_progress = ?, recovery_total = ?, recovery_done = ?, "
+	    "recovery_completed_at = CASE WHEN ? = 0 AND recovery_in_progress "
+	    "= 1 THEN ? ELSE recovery_completed_at END WHERE id = ?", &st)) < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, in_progress);
+	sqlite3_bind_int64(st, 3, total);
+	sqlite3_bind_int64(st, 4, done);
+	sqlite3_bind_int(st, 5, in_progress);
+	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_text(st, 7, id, -1, SQLITE_STATIC);
+	r = store_sqlite_step_done(b, st);
+	return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+static int
+store_sqlite_instance_set_status(void *p, const char *id,
+    enum instance_status status, int64_t now)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	int			 r;
+
+	if ((r = store_sqlite_prepare(b, "UPDATE instances SET status = ?, "
+	    "heartbeat_at = ?, stopped_at = CASE WHEN ? IN ('stopped', 'dead') "
+	    "THEN ? ELSE stopped_at END WHERE id = ?", &st)) < 0)
+		return r;
+	sqlite3_bind_text(st, 1, store_instance_status_name(status), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_text(st, 3, store_instance_status_name(status), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_text(st, 5, id, -1, SQLITE_STATIC);
+	r = store_sqlite_step_done(b, st);
+	return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+static int
+store_sqlite_instance_reap(void *p, const char *self, int64_t now,
+    int64_t stale_ms, int64_t delete_ms, int *ret_dead, int *ret_deleted)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	int			 r, dead, deleted;
+
+	if ((r = store_sqlite_begin(b)) < 0)
+		return r;
+	if ((r = store_sqlite_prepare(b, "UPDATE instances SET status = 'dead', "
+	    "stopped_at = ? WHERE id <> ? AND status IN ('starting', "
+	    "'running', 'stopping') AND heartbeat_at < ?", &st)) < 0)
+		goto fail;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_text(st, 2, self, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now - stale_ms);
+	if ((dead = r = store_sqlite_step_done(b, st)) < 0)
+		goto fail;
+	if ((r = store_sqlite_prepare(b, "DELETE FROM instances WHERE id <> ? "
+	    "AND status IN ('stopped', 'dead') AND coalesce(stopped_at, "
+	    "heartbeat_at) < ?", &st)) < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, self, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now - delete_ms);
+	if ((deleted = r = store_sqlite_step_done(b, st)) < 0)
+		goto fail;
+	if ((r = store_sqlite_commit(b)) < 0)
+		goto fail;
+	*ret_dead = dead;
+	*ret_deleted = deleted;
+	return 0;
+fail:
+	store_sqlite_rollback(b);
+	return r;
+}
+
+static int
+store_sqlite_instance_list(void *p, store_instance_cb cb, void *arg)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	struct instance		 i;
+	size_t			 k;
+	int			 r, rc;
+
+	if ((r = store_sqlite_prepare(b, "SELECT id, hostname, pid, started_at, "
+	    "heartbeat_at, status, recovery_in_progress, recovery_total, "
+	    "recovery_done, recovery_completed_at, stopped_at FROM instances "
+	    "ORDER BY started_at", &st)) < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&i, 0, sizeof i);
+		(void)util_strlcpy(i.id, store_sqlite_text(st, 0), sizeof i.id);
+		(void)util_strlcpy(i.hostname, store_sqlite_text(st, 1),
+		    sizeof i.hostname);
+		i.pid = sqlite3_column_int64(st, 2);
+		i.started_at = sqlite3_column_int64(st, 3);
+		i.heartbeat_at = sqlite3_column_int64(st, 4);
+		for (k = 0; k <= INSTANCE_DEAD; k++)
+			if (strcmp(store_sqlite_text(st, 5),
+			    store_instance_status_name((enum instance_status)k)) == 0)
+				i.status = (enum instance_status)k;
+		i.recovery_in_progress = sqlite3_column_int(st, 6) != 0;
+		i.recovery_total = sqlite3_column_int64(st, 7);
+		i.recovery_done = sqlite3_column_int64(st, 8);
+		i.recovery_completed_at = sqlite3_column_int64(st, 9);
+		i.stopped_at = sqlite3_column_int64(st, 10);
+		if ((r = cb(&i, arg)) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = store_sqlite_fail(b, rc);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int
+store_sqlite_session_claim(void *p, const char *self, int64_t now,
+    int *ret_claimed)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	int			 r, n;
+
+	if ((r = store_sqlite_begin(b)) < 0)
+		return r;
+	if ((r = store_sqlite_prepare(b, "UPDATE sessions SET owner_instance = ?, "
+	    "epoch = epoch + 1 WHERE owner_instance IS NULL OR owner_instance "
+	    "NOT IN (SELECT id FROM instances WHERE status IN ('starting', "
+	    "'running', 'stopping'))", &st)) < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, self, -1, SQLITE_STATIC);
+	if ((n = r = store_sqlite_step_done(b, st)) < 0)
+		goto fail;
+	if ((r = store_sqlite_commit(b)) < 0)
+		goto fail;
+	(void)now;
+	*ret_claimed = n;
+	return 0;
+fail:
+	store_sqlite_rollback(b);
+	return r;
+}
+
+static int
+store_sqlite_session_report(void *p, int64_t id, const char *self,
+    int64_t epoch, const struct session_report *rep, int64_t now)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	int			 r;
+
+	if ((r = store_sqlite_prepare(b, "UPDATE sessions SET status = ?, "
+	    "attempts = ?, last_error = ?, connector_pid = ?, "
+	    "connector_started_at = ?, last_activity_at = CASE WHEN ? THEN ? "
+	    "ELSE last_activity_at END, graceful_shutdown = CASE WHEN ? = "
+	    "'ready' THEN 0 ELSE graceful_shutdown END "
+	    "WHERE id = ? AND owner_instance = ? AND epoch = ?", &st)) < 0)
+		return r;
+	sqlite3_bind_text(st, 1, store_session_status_name(rep->status), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, rep->attempts);
+	if (rep->last_error != NULL)
+		sqlite3_bind_text(st, 3, rep->last_error, -1, SQLITE_STATIC);
+	if (rep->connector_pid > 0) {
+		sqlite3_bind_int64(st, 4, rep->connector_pid);
+		sqlite3_bind_int64(st, 5, rep->connector_started_at);
+	}
+	sqlite3_bind_int(st, 6, rep->touch_activity);
+	sqlite3_bind_int64(st, 7, now);
+	sqlite3_bind_text(st, 8, store_session_status_name(rep->status), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, id);
+	sqlite3_bind_text(st, 10, self, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 11, epoch);
+	r = store_sqlite_step_done(b, st);
+	return r < 0 ? r : r == 0 ? -ESTALE : 0;
+}
+
+static int
+store_sqlite_session_release_all(void *p, const char *self, bool graceful,
+    int64_t now)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	int			 r;
+
+	if ((r = store_sqlite_prepare(b, "UPDATE sessions SET owner_instance = "
+	    "NULL, graceful_shutdown = ?, shutdown_at = CASE WHEN ? THEN ? "
+	    "ELSE shutdown_at END WHERE owner_instance = ?", &st)) < 0)
+		return r;
+	sqlite3_bind_int(st, 1, graceful);
+	sqlite3_bind_int(st, 2, graceful);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_text(st, 4, self, -1, SQLITE_STATIC);
+	r = store_sqlite_step_done(b, st);
+	return r < 0 ? r : 0;
+}
+
+static int
+store_sqlite_session_fingerprint(void *p, int64_t *ret_count,
+    int64_t *ret_gen)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	int			 r, rc;
+
+	if ((r = store_sqlite_prepare(b, "SELECT (SELECT count(*) FROM sessions), "
+	    "(SELECT value FROM meta WHERE key = 'sessions_generation')",
+	    &st)) < 0)
+		return r;
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		r = store_sqlite_fail(b, rc);
+		sqlite3_finalize(st);
+		return r;
+	}
+	*ret_count = sqlite3_column_int64(st, 0);
+	*ret_gen = sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* --- proxies ------------------------------------------------------------ */
+
+#define STORE_SQLITE_PROXY_COLUMNS					\
+	"id, provider, zone, ip, country, type, state, session_id, "	\
+	"purchased_at, assigned_at, idle_since "
+
+static void
+store_sqlite_row_proxy(sqlite3_stmt *st, struct proxy_row *p)
+{
+	size_t	k;
+
+	memset(p, 0, sizeof *p);
+	p->id = sqlite3_column_int64(st, 0);
+	(void)util_strlcpy(p->provider, store_sqlite_text(st, 1),
+	    sizeof p->provider);
+	(void)util_strlcpy(p->zone, store_sqlite_text(st, 2), sizeof p->zone);
+	(void)util_strlcpy(p->ip, store_sqlite_text(st, 3), sizeof p->ip);
+	(void)util_strlcpy(p->country, store_sqlite_text(st, 4),
+	    sizeof p->country);
+	p->type = strcmp(store_sqlite_text(st, 5), "residential") == 0 ?
+	    PROXY_TYPE_RESIDENTIAL : PROXY_TYPE_ISP;
+	for (k = 0; k <= PROXY_LOST; k++)
+		if (strcmp(store_sqlite_text(st, 6),
+		    store_proxy_state_name((enum proxy_state)k)) == 0)
+			p->state = (enum proxy_state)k;
+	p->session_id = sqlite3_column_int64(st, 7);
+	p->purchased_at = sqlite3_column_int64(st, 8);
+	p->assigned_at = sqlite3_column_int64(st, 9);
+	p->idle_since = sqlite3_column_int64(st, 10);
+}
+
+static int
+store_sqlite_proxy_ensure(void *p, const struct proxy_row *px, int64_t now,
+    int64_t *ret_id)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	int			 r, rc;
+
+	if ((r = store_sqlite_begin(b)) < 0)
+		return r;
+	if ((r = store_sqlite_prepare(b, "SELECT id FROM proxies WHERE provider "
+	    "= ? AND zone = ? AND ip = ? AND state <> 'released'", &st)) < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, px->provider, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, px->zone, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, px->ip, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ret_id = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		return store_sqlite_commit(b);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		r = store_sqlite_fail(b, rc);
+		goto fail;
+	}
+	if ((r = store_sqlite_prepare(b, "INSERT INTO proxies (provider, zone, "
+	    "ip, country, type, state, purchased_at, idle_since, updated_at) "
+	    "VALUES (?, ?, ?, ?, ?, 'idle', ?, ?, ?)", &st)) < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, px->provider, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, px->zone, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, px->ip, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, px->country, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, config_proxy_type_name(px->type), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, px->purchased_at ? px->purchased_at : now);
+	sqlite3_bind_int64(st, 7, now);
+	sqlite3_bind_int64(st, 8, now);
+	if ((r = store_sqlite_step_done(b, st)) < 0)
+		goto fail;
+	*ret_id = sqlite3_last_insert_rowid(b->db);
+	if ((r = store_sqlite_commit(b)) < 0)
+		goto fail;
+	return 0;
+fail:
+	store_sqlite_rollback(b);
+	return r;
+}
+
+static int
+store_sqlite_proxy_list(void *p, store_proxy_cb cb, void *arg)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	struct proxy_row	 px;
+	int			 r, rc;
+
+	if ((r = store_sqlite_prepare(b, "SELECT " STORE_SQLITE_PROXY_COLUMNS
+	    "FROM proxies WHERE state <> 'released' ORDER BY id", &st)) < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_sqlite_row_proxy(st, &px);
+		if ((r = cb(&px, arg)) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = store_sqlite_fail(b, rc);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int
+store_sqlite_proxy_assign(void *p, int64_t proxy_id, int64_t session_id,
+    const char *phone, const char *requested, bool fallback_used,
+    const char *reason, const char *self, int64_t now)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	char			 detail[256];
+	int			 r;
+
+	if ((r = store_sqlite_begin(b)) < 0)
+		return r;
+	if ((r = store_sqlite_prepare(b, "UPDATE proxies SET state = 'active', "
+	    "session_id = ?, assigned_at = ?, idle_since = NULL, updated_at = ? "
+	    "WHERE id = ? AND state IN ('active', 'idle')", &st)) < 0)
+		goto fail;
+	sqlite3_bind_int64(st, 1, session_id);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int64(st, 4, proxy_id);
+	if ((r = store_sqlite_step_done(b, st)) < 0)
+		goto fail;
+	if (r == 0) {
+		r = -ENOENT;
+		goto fail;
+	}
+	if ((r = store_sqlite_prepare(b, "UPDATE assignments SET ended_at = ? "
+	    "WHERE session_id = ? AND ended_at IS NULL", &st)) < 0)
+		goto fail;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, session_id);
+	if ((r = store_sqlite_step_done(b, st)) < 0)
+		goto fail;
+	if ((r = store_sqlite_prepare(b, "INSERT INTO assignments (session_id, "
+	    "phone, proxy_id, ip, country, requested_country, fallback_used, "
+	    "reason, instance_id, assigned_at) SELECT ?, ?, id, ip, country, ?, "
+	    "?, ?, ?, ? FROM proxies WHERE id = ?", &st)) < 0)
+		goto fail;
+	sqlite3_bind_int64(st, 1, session_id);
+	sqlite3_bind_text(st, 2, phone, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, requested, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, fallback_used);
+	sqlite3_bind_text(st, 5, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, self, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, now);
+	sqlite3_bind_int64(st, 8, proxy_id);
+	if ((r = store_sqlite_step_done(b, st)) < 0)
+		goto fail;
+	snprintf(detail, sizeof detail, "{\"proxyId\":%lld,\"reason\":\"%s\","
+	    "\"requestedCountry\":\"%s\",\"fallbackUsed\":%s}",
+	    (long long)proxy_id, reason, requested,
+	    fallback_used ? "true" : "false");
+	if ((r = store_sqlite_event(b, now, self, session_id, "proxy.assigned",
+	    detail)) < 0 || (r = store_sqlite_commit(b)) < 0)
+		goto fail;
+	return 0;
+fail:
+	store_sqlite_rollback(b);
+	return r;
+}
+
+static int
+store_sqlite_proxy_unassign(void *p, int64_t proxy_id, bool keep,
+    int64_t now)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	int			 r;
+
+	/* Kept for its session: the row already says so. */
+	if (keep)
+		return 0;
+	if ((r = store_sqlite_begin(b)) < 0)
+		return r;
+	if ((r = store_sqlite_prepare(b, "UPDATE assignments SET ended_at = ? "
+	    "WHERE proxy_id = ? AND ended_at IS NULL", &st)) < 0)
+		goto fail;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, proxy_id);
+	if ((r = store_sqlite_step_done(b, st)) < 0)
+		goto fail;
+	if ((r = store_sqlite_prepare(b, "UPDATE proxies SET state = 'idle', "
+	    "session_id = NULL, idle_since = ?, updated_at = ? WHERE id = ? AND "
+	    "state = 'active'", &st)) < 0)
+		goto fail;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, proxy_id);
+	if ((r = store_sqlite_step_done(b, st)) < 0 ||
+	    (r = store_sqlite_commit(b)) < 0)
+		goto fail;
+	return 0;
+fail:
+	store_sqlite_rollback(b);
+	return r;
+}
+
+static int
+store_sqlite_proxy_set_state(void *p, int64_t proxy_id,
+    enum proxy_state state, int64_t now)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	int			 r;
+
+	if ((r = store_sqlite_prepare(b, "UPDATE proxies SET state = ?, "
+	    "updated_at = ?, released_at = CASE WHEN ? = 'released' THEN ? "
+	    "ELSE released_at END, session_id = CASE WHEN ? IN ('released', "
+	    "'lost') THEN NULL ELSE session_id END WHERE id = ?", &st)) < 0)
+		return r;
+	sqlite3_bind_text(st, 1, store_proxy_state_name(state), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_text(st, 3, store_proxy_state_name(state), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_text(st, 5, store_proxy_state_name(state), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, proxy_id);
+	r = store_sqlite_step_done(b, st);
+	return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+static int
+store_sqlite_proxy_history(void *p, const char *phone, int64_t *ids,
+    size_t max, size_t *ret_n)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	size_t			 n = 0;
+	int			 r, rc;
+
+	if ((r = store_sqlite_prepare(b, "SELECT proxy_id FROM assignments "
+	    "WHERE phone = ? GROUP BY proxy_id ORDER BY max(assigned_at) DESC, "
+	    "max(id) DESC LIMIT ?", &st)) < 0)
+		return r;
+	sqlite3_bind_text(st, 1, phone, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = store_sqlite_fail(b, rc);
+		sqlite3_finalize(st);
+		return r;
+	}
+	sqlite3_finalize(st);
+	*ret_n = n;
+	return 0;
 }
 
 const struct store_ops store_sqlite_ops = {
@@ -609,4 +1148,19 @@ const struct store_ops store_sqlite_ops = {
 	.session_set_desired = store_sqlite_session_set_desired,
 	.session_remove = store_sqlite_session_remove,
 	.event_add = store_sqlite_event_add,
+	.instance_register = store_sqlite_instance_register,
+	.instance_heartbeat = store_sqlite_instance_heartbeat,
+	.instance_set_status = store_sqlite_instance_set_status,
+	.instance_reap = store_sqlite_instance_reap,
+	.instance_list = store_sqlite_instance_list,
+	.session_claim = store_sqlite_session_claim,
+	.session_report = store_sqlite_session_report,
+	.session_release_all = store_sqlite_session_release_all,
+	.session_fingerprint = store_sqlite_session_fingerprint,
+	.proxy_ensure = store_sqlite_proxy_ensure,
+	.proxy_list = store_sqlite_proxy_list,
+	.proxy_assign = store_sqlite_proxy_assign,
+	.proxy_unassign = store_sqlite_proxy_unassign,
+	.proxy_set_state = store_sqlite_proxy_set_state,
+	.proxy_history = store_sqlite_proxy_history,
 };
