@@ -13,6 +13,7 @@
 
 #include "argv.h"
 #include "config.h"
+#include "core/fallback.h"
 #include "secret.h"
 #include "util.h"
 #include "validate.h"
@@ -33,6 +34,8 @@ enum config_type {
 	CT_COUNTRIES,	/* comma-separated ISO 3166-1 codes */
 	CT_SECRET_REF,	/* env:, file:, exec: reference, may be empty */
 	CT_SENSITIVE,	/* a literal secret: never printed */
+	CT_PROVIDER,	/* a proxy provider's name */
+	CT_FALLBACK,	/* fallback chain overrides */
 };
 
 struct config_key {
@@ -69,6 +72,30 @@ static const struct config_key config_keys[] = {
 	  0, 0, 0, "Address of the HTTP API and /metrics." },
 	{ "RESPAWN_API_KEY_SECRET", CT_SECRET_REF, OFF(api_key_secret), "", 0,
 	  0, 0, "Secret reference to the HTTP API key (x-api-key)." },
+	{ "RESPAWN_CONNECTOR_ENV", CT_STRING, OFF(connector_env), "", 0, 0, 0,
+	  "Comma-separated names of environment variables passed on to "
+	  "connectors (besides PATH, HOME, LANG, TZ and the contract's)." },
+	{ "RESPAWN_READY_TIMEOUT", CT_DURATION, OFF(ready_timeout_ms), "60s",
+	  100, 3600000, 1000, "A connector must report READY=1 within this "
+	  "(bare number: seconds)." },
+	{ "RESPAWN_STOP_TIMEOUT", CT_DURATION, OFF(stop_timeout_ms), "10s",
+	  100, 600000, 1000, "SIGKILL a connector's group this long after "
+	  "SIGTERM (bare number: seconds)." },
+	{ "RESPAWN_WATCHDOG", CT_DURATION, OFF(watchdog_ms), "0", 0, 3600000,
+	  1000, "Connectors must send WATCHDOG=1 within this (0: no "
+	  "watchdog; bare number: seconds)." },
+	{ "RESPAWN_START_CONCURRENCY", CT_INT, OFF(start_concurrency), "256",
+	  1, 100000, 0, "At most this many sessions starting at once (waiting "
+	  "for a proxy or for READY=1)." },
+	{ "RESPAWN_SESSIONS_PER_IP", CT_INT, OFF(sessions_per_ip), "1", 1, 100,
+	  0, "How many sessions may share one proxy IP." },
+	{ "RESPAWN_PROVIDER", CT_PROVIDER, OFF(provider), "static", 0, 0, 0,
+	  "Where proxies come from: static (a list file)." },
+	{ "RESPAWN_STATIC_PROXIES", CT_STRING, OFF(static_proxies), "", 0, 0, 0,
+	  "The static provider's file: one 'proxy-URL country' per line." },
+	{ "RESPAWN_FALLBACK_OVERRIDES", CT_FALLBACK, OFF(fallback_overrides),
+	  "", 0, 0, 0, "Replace generated fallback chains, e.g. "
+	  "'be:nl,fr,de;bd:in,sg' (an empty chain: never fall back)." },
 	{ "AUTO_RECONNECT", CT_BOOL, OFF(auto_reconnect), "true", 0, 0, 0,
 	  "Restart connectors that fail, and recover sessions at start." },
 	{ "MAX_RECONNECT_ATTEMPTS", CT_INT, OFF(max_reconnect_attempts), "3",
@@ -307,6 +334,24 @@ config_set(struct config_load *ld, size_t k, const char *v)
 	case CT_COUNTRIES:
 		r = config_parse_countries(v, pub, &why);
 		break;
+	case CT_FALLBACK: {
+		struct fallback_overrides	*ov;
+		static char			 fberr[256];
+
+		if ((r = fallback_override_parse(v, &ov, fberr,
+		    sizeof fberr)) < 0)
+			why = fberr;
+		else
+			fallback_overrides_free(ov);
+		break;
+	}
+	case CT_PROVIDER:
+		if (strcmp(v, "static") != 0) {
+			why = "must be static (the Bright Data provider is not "
+			    "in this version yet)";
+			r = -EINVAL;
+		}
+		break;
 	case CT_SECRET_REF:
 		if (*v != '\0')
 			r = secret_ref_check(v, &why);
@@ -326,6 +371,8 @@ config_set(struct config_load *ld, size_t k, const char *v)
 	case CT_HOSTPORT:
 	case CT_COMMAND:
 	case CT_SECRET_REF:
+	case CT_PROVIDER:
+	case CT_FALLBACK:
 		*(const char **)field = ld->c->values[k];
 		break;
 	default:

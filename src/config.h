@@ -47,6 +47,15 @@ struct config {
 	int64_t		 recovery_window_ms;	/* RESPAWN_RECOVERY_WINDOW */
 	const char	*api_listen;		/* RESPAWN_API_LISTEN */
 	const char	*api_key_secret;	/* RESPAWN_API_KEY_SECRET */
+	const char	*connector_env;		/* RESPAWN_CONNECTOR_ENV */
+	int64_t		 ready_timeout_ms;	/* RESPAWN_READY_TIMEOUT */
+	int64_t		 stop_timeout_ms;	/* RESPAWN_STOP_TIMEOUT */
+	int64_t		 watchdog_ms;		/* RESPAWN_WATCHDOG */
+	int64_t		 start_concurrency;	/* RESPAWN_START_CONCURRENCY */
+	int64_t		 sessions_per_ip;	/* RESPAWN_SESSIONS_PER_IP */
+	const char	*provider;		/* RESPAWN_PROVIDER */
+	const char	*static_proxies;	/* RESPAWN_STATIC_PROXIES */
+	const char	*fallback_overrides;	/* RESPAWN_FALLBACK_OVERRIDES */
 
 	/* the seed's */
 	bool		 auto_reconnect;	/* AUTO_RECONNECT */

@@ -26,6 +26,7 @@ extern char **environ;
 static const struct cli_command *const main_tables[] = {
 	cmd_config_commands,
 	cmd_session_commands,
+	cmd_serve_commands,
 };
 
 static void

@@ -289,3 +289,22 @@ store_proxy_history(struct store *st, const char *phone, int64_t *ids,
 {
 	return st->ops->proxy_history(st->backend, phone, ids, max, ret_n);
 }
+
+int
+store_recovery_run_add(struct store *st, const struct recovery_run *r,
+    int64_t *ret_id)
+{
+	return st->ops->recovery_run_add(st->backend, r, ret_id);
+}
+
+int
+store_batch_begin(struct store *st)
+{
+	return st->ops->batch_begin(st->backend);
+}
+
+int
+store_batch_end(struct store *st)
+{
+	return st->ops->batch_end(st->backend);
+}

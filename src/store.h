@@ -82,6 +82,8 @@ struct session {
 	int64_t			 created_at;
 	int64_t			 updated_at;
 	char			 proxy_ip[64];		/* current proxy, "" if none */
+	int64_t			 connector_pid;		/* 0: none recorded */
+	int64_t			 connector_started_at;	/* its start, clock ticks */
 };
 
 typedef int (*store_session_cb)(const struct session *s, void *arg);
@@ -117,6 +119,13 @@ int	store_event_add(struct store *st, int64_t now, const char *actor,
 const char *store_session_status_name(enum session_status s);
 int	store_session_status_parse(const char *s, enum session_status *ret);
 const char *store_session_desired_name(enum session_desired d);
+
+/*
+ * Group the writes between begin and end into one transaction (one fsync).
+ * Batches nest; each write inside still succeeds or fails on its own.
+ */
+int	store_batch_begin(struct store *st);
+int	store_batch_end(struct store *st);
 
 /* --- the daemon's side ------------------------------------------------ */
 
@@ -173,7 +182,7 @@ struct session_report {
 	int64_t			attempts;
 	const char		*last_error;	/* NULL: clear */
 	int64_t			connector_pid;	/* 0: none */
-	int64_t			connector_started_at;
+	int64_t			connector_started_at;	/* start, clock ticks */
 	bool			touch_activity;	/* set last_activity_at = now */
 };
 
@@ -236,5 +245,26 @@ int	store_proxy_set_state(struct store *st, int64_t proxy_id,
 int	store_proxy_history(struct store *st, const char *phone,
 	    int64_t *ids, size_t max, size_t *ret_n);
 const char *store_proxy_state_name(enum proxy_state s);
+
+/* --- recovery runs ------------------------------------------------------ */
+
+struct recovery_run {
+	char	instance_id[STORE_ID_LEN];
+	char	cause[16];	/* first_start, graceful, crash, takeover */
+	int64_t	started_at;
+	int64_t	finished_at;
+	int64_t	sessions_total;
+	int64_t	recovered;
+	int64_t	failed;
+	int64_t	reactivated;
+	int64_t	reused;
+	int64_t	purchased;
+	int64_t	fallbacks;
+	int64_t	total_recovery_ms;
+	int64_t	cost_micros;
+};
+
+int	store_recovery_run_add(struct store *st, const struct recovery_run *r,
+	    int64_t *ret_id);
 
 #endif

@@ -55,6 +55,10 @@ struct store_ops {
 		    enum proxy_state state, int64_t now);
 	int	(*proxy_history)(void *b, const char *phone, int64_t *ids,
 		    size_t max, size_t *ret_n);
+	int	(*recovery_run_add)(void *b, const struct recovery_run *r,
+		    int64_t *ret_id);
+	int	(*batch_begin)(void *b);
+	int	(*batch_end)(void *b);
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -307,12 +307,17 @@ pool_choose(const struct pool *p, const struct pool_request *r, int64_t now,
 	size_t			 i;
 
 	memset(ret, 0, sizeof *ret);
-	/* 1. The previous proxy, if it is still ours to use. */
+	/*
+	 * 1. The previous proxy, if it is still ours to use: in the session's
+	 * country, or a fallback one that was kept for it (moving the phone
+	 * to a new IP would be a change WhatsApp notices).
+	 */
 	if (r->nhistory > 0 && (px = pool_find(p, r->history[0])) != NULL &&
-	    strcmp(px->country, r->country) == 0 &&
-	    pool_usable(p, px, r)) {
+	    (strcmp(px->country, r->country) == 0 ||
+	    px->reserved_for == r->session_id) && pool_usable(p, px, r)) {
 		ret->kind = POOL_REACTIVATE;
 		ret->proxy_id = px->id;
+		ret->fallback_used = strcmp(px->country, r->country) != 0;
 		(void)util_strlcpy(ret->country, px->country,
 		    sizeof ret->country);
 		return;

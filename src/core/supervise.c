@@ -41,6 +41,7 @@ static const char *const sv_event_names[SV_NEVENTS] = {
 	[SV_EV_TIMER] = "timer",
 	[SV_EV_OWNER_OK] = "owner_ok",
 	[SV_EV_OWNER_LOST] = "owner_lost",
+	[SV_EV_ADOPT] = "adopt",
 };
 
 static const char *const sv_cause_names[] = {
@@ -424,28 +425,52 @@ sv_stop_stopping(struct sv_ctx *c)
 	c->sv->keep_proxy = c->in->keep_proxy;
 }
 
+/*
+ * A connector that outlived a daemon (a crash, a handover) is taken back
+ * as it is: no restart, so the phone sees no reconnect.
+ */
+static void
+sv_adopt(struct sv_ctx *c)
+{
+	struct supervise	*sv = c->sv;
+
+	sv->spawned = true;
+	sv->attempts = 0;
+	sv->cause = SV_CAUSE_NONE;
+	sv_record_start(c);
+	if (c->in->status == 1) {
+		sv->ready_at = c->now;
+		sv->deadline = c->p->watchdog_ms > 0 ?
+		    c->now + c->p->watchdog_ms : 0;
+		sv_goto(c, SV_READY);
+	} else {
+		sv->deadline = c->now + c->p->ready_timeout_ms;
+		sv_goto(c, SV_STARTING);
+	}
+}
+
 #define IGN	sv_ignore
 
 /* Rows: states; columns: events.  Read a row to see a state's behaviour. */
 static sv_handler *const sv_table[SV_NSTATES][SV_NEVENTS] = {
-	/*                start  stop  proxy_ready  proxy_wait  spawned  spawn_failed  ready  watchdog  conflict  exit  timer  owner_ok  owner_lost */
+	/*                start  stop  proxy_ready  proxy_wait  spawned  spawn_failed  ready  watchdog  conflict  exit  timer  owner_ok  owner_lost  adopt */
 	[SV_STOPPED] = { sv_start, IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN,
-	    IGN, IGN, IGN },
+	    IGN, IGN, IGN, sv_adopt },
 	[SV_STARTING] = { IGN, sv_stop_starting, sv_proxy_ready, sv_proxy_wait,
 	    sv_spawned, sv_spawn_failed, sv_ready, IGN, sv_conflict,
-	    sv_exit_running, sv_timer_starting, IGN, IGN },
+	    sv_exit_running, sv_timer_starting, IGN, IGN, IGN },
 	[SV_READY] = { IGN, sv_stop_running, IGN, IGN, IGN, IGN, IGN,
 	    sv_watchdog, sv_conflict, sv_exit_running, sv_timer_ready, IGN,
-	    IGN },
+	    IGN, IGN },
 	[SV_BACKOFF] = { IGN, sv_stop_idle, IGN, IGN, IGN, IGN, IGN, IGN, IGN,
-	    IGN, sv_timer_backoff, sv_owner_ok, sv_owner_lost },
+	    IGN, sv_timer_backoff, sv_owner_ok, sv_owner_lost, IGN },
 	[SV_STOPPING] = { sv_start_stopping, sv_stop_stopping, IGN, IGN, IGN,
 	    IGN, IGN, IGN, sv_conflict, sv_exit_stopping, sv_timer_stopping,
-	    IGN, IGN },
+	    IGN, IGN, IGN },
 	[SV_FAILED] = { sv_start, sv_stop_idle, IGN, IGN, IGN, IGN, IGN, IGN,
-	    IGN, IGN, IGN, IGN, IGN },
-	[SV_NEEDS_AUTH] = { sv_start, sv_stop_idle, IGN, IGN, IGN, IGN, IGN,
 	    IGN, IGN, IGN, IGN, IGN, IGN },
+	[SV_NEEDS_AUTH] = { sv_start, sv_stop_idle, IGN, IGN, IGN, IGN, IGN,
+	    IGN, IGN, IGN, IGN, IGN, IGN, IGN },
 };
 
 void

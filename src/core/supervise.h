@@ -56,6 +56,8 @@ enum supervise_event {
 	SV_EV_TIMER,		/* the deadline passed */
 	SV_EV_OWNER_OK,		/* after a conflict: we still own the session */
 	SV_EV_OWNER_LOST,	/* after a conflict: someone else owns it */
+	SV_EV_ADOPT,		/* a running connector was taken over
+				   (data: status 1 if it was ready) */
 	SV_NEVENTS
 };
 

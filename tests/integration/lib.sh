@@ -77,3 +77,73 @@ finish() {
 	[ "$FAILS" -eq 0 ]
 	exit $?
 }
+
+# --- respawn-lab and the daemon ---------------------------------------------
+
+LAB="$BUILD/lab/respawn-lab"
+LAB_CONNECTOR="$BUILD/lab/respawn-lab-connector"
+LAB_KEY='Authorization: Bearer lab-api-key'
+
+# Wait until a command succeeds, polling every 50 ms, for up to $1 seconds.
+wait_for() {
+	local limit=$(($1 * 20)) i=0
+	shift
+	until "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ "$i" -lt "$limit" ] || return 1
+		sleep 0.05
+	done
+}
+
+# Start a lab on ports the kernel picks; sets LAB_API, LAB_PROXY_PORT,
+# LAB_WA_PORT and LAB_PID.
+lab_start() {
+	rm -f "$T/lab.ports"
+	"$LAB" --api-port 0 --proxy-port 0 --wa-port 0 --ports-file "$T/lab.ports" \
+		"$@" 2>>"$T/lab.log" &
+	LAB_PID=$!
+	track_pid "$LAB_PID"
+	wait_for 10 test -s "$T/lab.ports" || { echo "lab did not start"; exit 1; }
+	. "$T/lab.ports"
+	LAB_API="http://127.0.0.1:$LAB_API_PORT"
+}
+
+# lab_allocate CC [COUNT]: buys IPs at the lab, prints them one per line.
+lab_allocate() {
+	curl -s -X POST -H "$LAB_KEY" -H 'Content-Type: application/json' \
+		--data "{\"customer\":\"c_lab\",\"zone\":\"isp_lab\",\"count\":${2:-1},\"country\":\"$1\"}" \
+		"$LAB_API/zone/ips" | jq -r '.new_ips[]'
+}
+
+# The proxy URL of a lab IP through the lab's super proxy.
+lab_proxy_url() {
+	echo "http://brd-customer-c_lab-zone-isp_lab-ip-$1:isp_lab_pw@127.0.0.1:$LAB_PROXY_PORT"
+}
+
+# The lab's WhatsApp view of every phone, as JSON.
+lab_wa() { curl -s "$LAB_API/lab/wa"; }
+
+# Environment for a daemon on SQLite in $T with the lab connector.
+serve_env() {
+	export RESPAWN_DB="$T/respawn.db" RESPAWN_STATE_DIR="$T/state"
+	export RESPAWN_STATIC_PROXIES="$T/proxies.txt"
+	export RESPAWN_CONNECTOR="$LAB_CONNECTOR"
+	export RESPAWN_CONNECTOR_ENV=RESPAWN_LAB_WA_ADDR
+	export RESPAWN_LAB_WA_ADDR="127.0.0.1:$LAB_WA_PORT"
+	export RESPAWN_LOG_LEVEL=${RESPAWN_LOG_LEVEL:-info}
+}
+
+# Start the daemon in the background; its log is $T/serve.N.log.
+SERVE_N=0
+serve_start() {
+	SERVE_N=$((SERVE_N + 1))
+	"$RESPAWN" serve "$@" 2>>"$T/serve.$SERVE_N.log" &
+	SERVE_PID=$!
+	track_pid "$SERVE_PID"
+}
+
+# How many sessions have a given status.
+count_status() {
+	"$RESPAWN" session ls --json | jq "[.[] | select(.status == \"$1\")] | length"
+}
+all_ready() { [ "$(count_status ready)" = "$1" ]; }

@@ -23,6 +23,7 @@ static const struct pool_proxy world[] = {
 	{ 4, "10.0.2.1", "nl", POOL_IDLE, 0, 0, 0, true },
 	{ 5, "10.0.3.1", "fr", POOL_IDLE, 0, 0, 0, false },	/* not listed */
 	{ 6, "10.0.4.1", "gb", POOL_ACTIVE, 1, 9, 0, true },	/* in use */
+	{ 7, "10.0.2.2", "nl", POOL_ACTIVE, 0, 40, 0, true },	/* kept for 40 */
 };
 
 struct pool_case {
@@ -68,6 +69,12 @@ static const struct pool_case cases[] = {
 	  { 2 }, false, "10.0.0.2", NULL, POOL_REUSE, 1, "us", false },
 	{ "a full proxy is skipped", 11, "+44", "gb", { "us" }, { 6 }, false,
 	  NULL, NULL, POOL_REUSE, 2, "us", true },
+	{ "a kept fallback proxy is reactivated, still a fallback", 40, "+32",
+	  "be", { "nl" }, { 7 }, false, NULL, NULL, POOL_REACTIVATE, 7, "nl",
+	  true },
+	{ "a previous proxy of another country, not kept: not reactivated",
+	  41, "+33", "be", { "nl" }, { 4 }, false, NULL, NULL, POOL_REUSE, 4,
+	  "nl", true },
 	{ "nothing anywhere: wait", 12, "+81", "jp", { "kr" }, { 0 }, false,
 	  NULL, NULL, POOL_WAIT, 0, "", false },
 };

@@ -1,0 +1,1381 @@
+/*
+ * The daemon: see daemon.h.  This file is the shell around the pure cores:
+ * it turns signals, exits, datagrams and timers into supervisor events,
+ * and carries out the actions the supervisor returns (ask the pool, spawn,
+ * signal, persist).  Every callback's store writes form one batch, so a
+ * burst of 10,000 READY messages costs a handful of transactions.
+ */
+#include <sys/pidfd.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "argv.h"
+#include "child.h"
+#include "core/fallback.h"
+#include "core/pool.h"
+#include "core/supervise.h"
+#include "daemon.h"
+#include "intmap.h"
+#include "log.h"
+#include "notify.h"
+#include "procinfo.h"
+#include "provider.h"
+#include "sdnotify.h"
+#include "store.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define DAEMON_TICK_MS			1000
+#define DAEMON_HEARTBEAT_MS		5000
+#define DAEMON_STALE_MS			30000	/* a silent instance is dead */
+#define DAEMON_DEAD_KEEP_MS		(7LL * 86400000)
+#define DAEMON_ACTIVITY_MS		60000	/* last_activity_at refresh */
+#define DAEMON_PROXY_WAIT_MS		5000
+#define DAEMON_STABLE_MS		60000
+#define DAEMON_BACKOFF_CAP_MS		300000
+#define DAEMON_START_BURST		5
+#define DAEMON_START_INTERVAL_MS	10000
+#define DAEMON_ENV_MAX			64	/* connector environment entries */
+#define DAEMON_PATH_MAX			1024
+
+struct daemon;
+
+/* One supervised session. */
+struct dsession {
+	TAILQ_ENTRY(dsession)	 link;
+	struct daemon		*d;
+	int64_t			 id;
+	int64_t			 epoch;
+	char			 user_id[USER_ID_LEN];
+	char			 phone[PHONE_LEN];
+	char			 country[COUNTRY_CODE_LEN];
+	int64_t			 priority;
+	int64_t			 last_activity;
+	enum session_desired	 desired;
+	struct supervise	 sv;
+	pid_t			 pid;
+	uint64_t		 start_ticks;	/* the connector's, from /proc */
+	int			 pidfd;		/* adopted: watches its exit */
+	struct event		*pidfd_ev;
+	int64_t			 proxy_id;	/* 0: none */
+	enum pool_choice_kind	 proxy_how;
+	bool			 proxy_fallback;
+	struct event		*timer;
+	bool			 queued;	/* waiting to be admitted */
+	bool			 removed;	/* gone from the store */
+	bool			 seen;		/* present in the last sync */
+	bool			 recovering;	/* part of the start-up recovery */
+	int64_t			 recovery_t0;	/* monotonic ms */
+};
+
+struct daemon {
+	const struct config	*cfg;
+	struct event_base	*base;
+	struct store		*store;
+	struct provider		*provider;
+	struct pool		*pool;
+	struct fallback_overrides *fallback;
+	struct notify		*notify;
+	char			**connector_argv;
+	struct supervise_params	 sp;
+	char			 instance_id[STORE_ID_LEN];
+	char			 hostname[256];
+
+	TAILQ_HEAD(, dsession)	 all;
+	struct intmap		*by_id;		/* session id -> dsession */
+	struct intmap		*by_pid;	/* connector pid -> dsession */
+	struct dsession		**queue;	/* admission FIFO */
+	size_t			 qhead, qlen, qcap;
+	int64_t			 starting;	/* sessions in STARTING */
+
+	struct event		*ev_notify, *ev_tick;
+	struct event		*ev_sigterm, *ev_sigint, *ev_sigchld, *ev_sigusr2;
+	bool			 handover;	/* leave connectors running */
+	int64_t			 adopted;
+	int64_t			 last_heartbeat, last_activity;
+	int64_t			 fp_count, fp_gen;	/* sessions fingerprint */
+	bool			 stopping;
+	uint64_t		 rng;
+
+	/* The start-up recovery run and its figures. */
+	struct recovery_run	 run;
+	int64_t			 run_pending;
+	bool			 run_open;
+
+	/* Counters for logs (metrics come with the HTTP API). */
+	int64_t			 notify_dropped;
+	int64_t			 spawns;
+};
+
+static void	daemon_feed(struct dsession *ds, enum supervise_event ev,
+		    int status, bool keep_proxy);
+
+/* xorshift64*: jitter only, seeded from the kernel. */
+static double
+daemon_random(struct daemon *d)
+{
+	d->rng ^= d->rng >> 12;
+	d->rng ^= d->rng << 25;
+	d->rng ^= d->rng >> 27;
+	return (double)((d->rng * 0x2545F4914F6CDD1DULL) >> 11) /
+	    (double)(1ULL << 53);
+}
+
+static enum session_status
+daemon_status_of(enum supervise_state s)
+{
+	switch (s) {
+	case SV_STOPPED:
+		return SESSION_STATUS_STOPPED;
+	case SV_STARTING:
+		return SESSION_STATUS_STARTING;
+	case SV_READY:
+		return SESSION_STATUS_READY;
+	case SV_BACKOFF:
+		return SESSION_STATUS_BACKOFF;
+	case SV_STOPPING:
+		return SESSION_STATUS_STOPPING;
+	case SV_FAILED:
+		return SESSION_STATUS_FAILED;
+	case SV_NEEDS_AUTH:
+		return SESSION_STATUS_NEEDS_AUTH;
+	default:
+		return SESSION_STATUS_NEW;
+	}
+}
+
+static void
+daemon_persist(struct dsession *ds, bool touch)
+{
+	struct daemon		*d = ds->d;
+	struct session_report	 rep = { 0 };
+	char			 err[128];
+	int			 r;
+
+	if (ds->removed)
+		return;
+	rep.status = daemon_status_of(ds->sv.state);
+	rep.attempts = ds->sv.attempts;
+	if (ds->sv.cause != SV_CAUSE_NONE) {
+		if (ds->sv.cause == SV_CAUSE_EXIT ||
+		    ds->sv.cause == SV_CAUSE_SIGNAL)
+			snprintf(err, sizeof err, "%s %d",
+			    ds->sv.cause == SV_CAUSE_EXIT ? "exit status" :
+			    "killed by signal", ds->sv.last_exit < 0 ?
+			    -ds->sv.last_exit : ds->sv.last_exit);
+		else
+			snprintf(err, sizeof err, "%s",
+			    supervise_cause_name(ds->sv.cause));
+		rep.last_error = err;
+	}
+	rep.connector_pid = ds->pid;
+	rep.connector_started_at = (int64_t)ds->start_ticks;
+	rep.touch_activity = touch || ds->sv.state == SV_READY;
+	r = store_session_report(d->store, ds->id, d->instance_id, ds->epoch,
+	    &rep, util_now_ms());
+	if (r == -ESTALE)
+		log_warn("session.not_owned", LOGF_I("session", ds->id),
+		    LOGF_S("phone", ds->phone));
+	else if (r < 0)
+		log_error("store.report_failed", LOGF_I("session", ds->id),
+		    LOGF_S("error", store_errmsg(d->store)));
+}
+
+static void
+daemon_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dsession	*ds = arg;
+
+	(void)fd;
+	(void)what;
+	store_batch_begin(ds->d->store);
+	daemon_feed(ds, SV_EV_TIMER, 0, false);
+	store_batch_end(ds->d->store);
+}
+
+static void
+daemon_schedule(struct dsession *ds)
+{
+	struct timeval	tv;
+	int64_t		left;
+
+	if (ds->sv.deadline == 0) {
+		evtimer_del(ds->timer);
+		return;
+	}
+	left = ds->sv.deadline - util_mono_ms();
+	if (left < 0)
+		left = 0;
+	tv.tv_sec = left / 1000;
+	tv.tv_usec = (left % 1000) * 1000;
+	evtimer_add(ds->timer, &tv);
+}
+
+/* Detach the session's proxy; keep: it stays reserved for the session. */
+static void
+daemon_proxy_release(struct dsession *ds, bool keep)
+{
+	struct daemon	*d = ds->d;
+	int64_t		 now = util_now_ms();
+
+	if (ds->proxy_id == 0)
+		return;
+	(void)pool_detach(d->pool, ds->proxy_id, now, keep);
+	if (store_proxy_unassign(d->store, ds->proxy_id, keep, now) < 0)
+		log_error("store.proxy_unassign_failed",
+		    LOGF_I("session", ds->id),
+		    LOGF_S("error", store_errmsg(d->store)));
+	ds->proxy_id = 0;
+}
+
+/* Ask the pool for a proxy, and tell the supervisor what came of it. */
+static void
+daemon_acquire(struct dsession *ds)
+{
+	struct daemon		*d = ds->d;
+	struct pool_request	 req = { 0 };
+	struct pool_choice	 ch;
+	const struct pool_proxy	*px;
+	const char		*reason;
+	int64_t			 now = util_now_ms();
+	size_t			 n = 0;
+	int			 r;
+
+	/* A restart after a failure keeps the proxy it had. */
+	if (ds->proxy_id != 0) {
+		daemon_feed(ds, SV_EV_PROXY_READY, 0, false);
+		return;
+	}
+	req.session_id = ds->id;
+	req.phone = ds->phone;
+	req.country = ds->country;
+	req.can_purchase = provider_can_purchase(d->provider);
+	{
+		const char	*chain[FALLBACK_MAX];
+		size_t		 i, nchain = 0;
+
+		if (fallback_lookup(d->fallback, ds->country, chain,
+		    &nchain) == 0)
+			for (i = 0; i < nchain && i < POOL_MAX_CHAIN; i++)
+				req.chain[req.nchain++] = chain[i];
+	}
+	if (store_proxy_history(d->store, ds->phone, req.history,
+	    POOL_MAX_HISTORY, &n) == 0)
+		req.nhistory = n;
+	pool_choose(d->pool, &req, now, &ch);
+	if (ch.kind == POOL_WAIT || ch.kind == POOL_PURCHASE) {
+		log_info("proxy.unavailable", LOGF_I("session", ds->id),
+		    LOGF_S("phone", ds->phone), LOGF_S("country", ds->country));
+		daemon_feed(ds, SV_EV_PROXY_WAIT, 0, false);
+		return;
+	}
+	if ((r = pool_attach(d->pool, ch.proxy_id, ds->id)) < 0) {
+		daemon_feed(ds, SV_EV_PROXY_WAIT, 0, false);
+		return;
+	}
+	reason = ch.kind == POOL_REACTIVATE ? "reactivated" : "reused";
+	if (store_proxy_assign(d->store, ch.proxy_id, ds->id, ds->phone,
+	    ds->country, ch.fallback_used, reason, d->instance_id, now) < 0) {
+		log_error("store.proxy_assign_failed", LOGF_I("session", ds->id),
+		    LOGF_S("error", store_errmsg(d->store)));
+		(void)pool_detach(d->pool, ch.proxy_id, now, false);
+		daemon_feed(ds, SV_EV_PROXY_WAIT, 0, false);
+		return;
+	}
+	ds->proxy_id = ch.proxy_id;
+	ds->proxy_how = ch.kind;
+	ds->proxy_fallback = ch.fallback_used;
+	px = pool_get(d->pool, ch.proxy_id);
+	if (ch.kind == POOL_REACTIVATE)
+		log_info("proxy.reactivated", LOGF_S("msg",
+		    "reactivated existing proxy"), LOGF_I("session", ds->id),
+		    LOGF_S("phone", ds->phone), LOGF_S("proxy", px->ip));
+	if (ch.fallback_used)
+		log_info("proxy.fallback", LOGF_S("msg",
+		    "using fallback country"), LOGF_I("session", ds->id),
+		    LOGF_S("requestedCountry", ds->country),
+		    LOGF_S("country", ch.country));
+	daemon_feed(ds, SV_EV_PROXY_READY, 0, false);
+}
+
+/* Add "NAME=value" to an environment under construction. */
+static void
+daemon_env_add(char **env, size_t *n, const char *name, const char *value)
+{
+	if (*n >= DAEMON_ENV_MAX - 1 || value == NULL)
+		return;
+	env[(*n)++] = xasprintf("%s=%s", name, value);
+	env[*n] = NULL;
+}
+
+/*
+ * The connector's environment: the contract's variables, and from our
+ * own only a short allow-list plus RESPAWN_CONNECTOR_ENV, so that secrets
+ * given to respawn through its environment never reach a connector.
+ */
+static char **
+daemon_env(struct dsession *ds, const char *proxy_url, const char *dir)
+{
+	static const char *const allow[] = { "PATH", "HOME", "LANG", "LC_ALL",
+	    "TZ", "TMPDIR", "USER", "LOGNAME" };
+	struct daemon	*d = ds->d;
+	char		**env = xcalloc(DAEMON_ENV_MAX, sizeof *env);
+	char		  num[32], name[128];
+	const char	 *p = d->cfg->connector_env;
+	size_t		  n = 0, i, len;
+
+	for (i = 0; i < nitems(allow); i++)
+		daemon_env_add(env, &n, allow[i], getenv(allow[i]));
+	while (*p != '\0') {
+		p += strspn(p, ", ");
+		len = strcspn(p, ", ");
+		if (len > 0 && len < sizeof name) {
+			memcpy(name, p, len);
+			name[len] = '\0';
+			daemon_env_add(env, &n, name, getenv(name));
+		}
+		p += len;
+	}
+	snprintf(num, sizeof num, "%lld", (long long)ds->id);
+	daemon_env_add(env, &n, "RESPAWN_SESSION_ID", num);
+	daemon_env_add(env, &n, "RESPAWN_USER_ID", ds->user_id);
+	daemon_env_add(env, &n, "RESPAWN_PHONE", ds->phone);
+	daemon_env_add(env, &n, "RESPAWN_COUNTRY", ds->country);
+	daemon_env_add(env, &n, "RESPAWN_PROXY_URL", proxy_url);
+	daemon_env_add(env, &n, "HTTPS_PROXY", proxy_url);
+	daemon_env_add(env, &n, "HTTP_PROXY", proxy_url);
+	daemon_env_add(env, &n, "ALL_PROXY", proxy_url);
+	daemon_env_add(env, &n, "RESPAWN_SESSION_DIR", dir);
+	daemon_env_add(env, &n, "NOTIFY_SOCKET", notify_path(d->notify));
+	if (d->sp.watchdog_ms > 0) {
+		snprintf(num, sizeof num, "%lld",
+		    (long long)d->sp.watchdog_ms * 1000);
+		daemon_env_add(env, &n, "WATCHDOG_USEC", num);
+	}
+	return env;
+}
+
+static void
+daemon_spawn(struct dsession *ds)
+{
+	struct daemon		*d = ds->d;
+	struct child_request	 req = { 0 };
+	const struct pool_proxy	*px = pool_get(d->pool, ds->proxy_id);
+	char			 url[PROVIDER_URL_MAX], dir[DAEMON_PATH_MAX];
+	char			 logp[DAEMON_PATH_MAX], err[CHILD_ERR_LEN];
+	char			**env;
+	pid_t			 pid;
+	int			 r;
+
+	if (px == NULL || provider_proxy_url(d->provider, px->ip, url) < 0) {
+		log_error("spawn.no_proxy_url", LOGF_I("session", ds->id));
+		daemon_feed(ds, SV_EV_SPAWN_FAILED, 0, false);
+		return;
+	}
+	snprintf(dir, sizeof dir, "%s/sessions/%lld", d->cfg->state_dir,
+	    (long long)ds->id);
+	snprintf(logp, sizeof logp, "%s/logs/%lld.log", d->cfg->state_dir,
+	    (long long)ds->id);
+	/* The auth state lives here: private, and kept across restarts. */
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		log_error("spawn.session_dir_failed", LOGF_I("session", ds->id),
+		    LOGF_S("dir", dir), LOGF_S("error", strerror(errno)));
+		daemon_feed(ds, SV_EV_SPAWN_FAILED, 0, false);
+		return;
+	}
+	env = daemon_env(ds, url, dir);
+	req.argv = d->connector_argv;
+	req.envp = env;
+	req.cwd = dir;
+	req.log_path = logp;
+	r = child_start(&req, &pid, err);
+	argv_free(env);
+	util_wipe(url, sizeof url);
+	if (r < 0) {
+		log_error("spawn.failed", LOGF_I("session", ds->id),
+		    LOGF_S("error", err));
+		daemon_feed(ds, SV_EV_SPAWN_FAILED, 0, false);
+		return;
+	}
+	d->spawns++;
+	ds->pid = pid;
+	/* With the pid, the start time names this process for good. */
+	if (procinfo_start_ticks(pid, &ds->start_ticks) < 0)
+		ds->start_ticks = 0;
+	intmap_put(d->by_pid, pid, ds);
+	log_debug("connector.started", LOGF_I("session", ds->id),
+	    LOGF_I("pid", pid), LOGF_S("proxy", px->ip));
+	daemon_feed(ds, SV_EV_SPAWNED, 0, false);
+}
+
+static void
+daemon_check_owner(struct dsession *ds)
+{
+	struct daemon	*d = ds->d;
+	struct session	 s;
+	bool		 ours;
+
+	ours = store_session_get(d->store, ds->id, &s) == 0 &&
+	    strcmp(s.owner, d->instance_id) == 0 && s.epoch == ds->epoch;
+	log_info("session.conflict_checked", LOGF_I("session", ds->id),
+	    LOGF_S("phone", ds->phone), LOGF_B("owner", ours));
+	daemon_feed(ds, ours ? SV_EV_OWNER_OK : SV_EV_OWNER_LOST, 0, false);
+}
+
+static void	daemon_admit(struct daemon *d);
+static void	daemon_maybe_finish(struct daemon *d);
+static void	daemon_session_reap(struct daemon *d, struct dsession *ds);
+static void	daemon_notify_cb(evutil_socket_t fd, short what, void *arg);
+
+/* A session of the start-up recovery reached a final answer. */
+static void
+daemon_recovery_settle(struct dsession *ds, bool ok)
+{
+	struct daemon	*d = ds->d;
+
+	if (!ds->recovering)
+		return;
+	ds->recovering = false;
+	if (ok) {
+		d->run.recovered++;
+		d->run.total_recovery_ms += util_mono_ms() - ds->recovery_t0;
+		if (ds->proxy_how == POOL_REACTIVATE)
+			d->run.reactivated++;
+		else if (ds->proxy_how == POOL_REUSE)
+			d->run.reused++;
+		if (ds->proxy_fallback)
+			d->run.fallbacks++;
+	} else {
+		d->run.failed++;
+	}
+	if (--d->run_pending > 0 || !d->run_open)
+		return;
+	d->run_open = false;
+	d->run.finished_at = util_now_ms();
+	{
+		int64_t	id;
+
+		if (store_recovery_run_add(d->store, &d->run, &id) < 0)
+			log_error("store.recovery_run_failed",
+			    LOGF_S("error", store_errmsg(d->store)));
+	}
+	log_info("recovery.completed", LOGF_S("msg",
+	    "session recovery completed"), LOGF_S("cause", d->run.cause),
+	    LOGF_I("sessions", d->run.sessions_total),
+	    LOGF_I("recovered", d->run.recovered),
+	    LOGF_I("failed", d->run.failed),
+	    LOGF_I("reactivated", d->run.reactivated),
+	    LOGF_I("reused", d->run.reused),
+	    LOGF_I("fallbacks", d->run.fallbacks),
+	    LOGF_I("duration_ms", d->run.finished_at - d->run.started_at),
+	    LOGF_I("avg_recovery_ms", d->run.recovered ?
+	    d->run.total_recovery_ms / d->run.recovered : 0));
+	sdnotify_send("STATUS=recovery completed");
+}
+
+/* Carry out what the supervisor decided. */
+static void
+daemon_act(struct dsession *ds, const struct supervise_output *out)
+{
+	struct daemon	*d = ds->d;
+	unsigned	 a = out->actions;
+
+	if (out->from == SV_STARTING && out->to != SV_STARTING)
+		d->starting--;
+	else if (out->from != SV_STARTING && out->to == SV_STARTING)
+		d->starting++;
+
+	if ((a & SV_ACT_TERM) && ds->pid > 0)
+		(void)child_signal_group(ds->pid, SIGTERM);
+	if ((a & SV_ACT_KILL) && ds->pid > 0) {
+		log_warn("connector.killed", LOGF_I("session", ds->id),
+		    LOGF_I("pid", ds->pid));
+		(void)child_signal_group(ds->pid, SIGKILL);
+	}
+	if (a & SV_ACT_MARK_IP_BAD) {
+		const struct pool_proxy *px = pool_get(d->pool, ds->proxy_id);
+
+		if (px != NULL) {
+			log_warn("proxy.refused", LOGF_I("session", ds->id),
+			    LOGF_S("phone", ds->phone), LOGF_S("proxy", px->ip));
+			pool_mark_bad(d->pool, ds->phone, px->ip);
+		}
+		daemon_proxy_release(ds, false);
+	}
+	if (a & SV_ACT_RELEASE_PROXY)
+		daemon_proxy_release(ds, false);
+	if (a & SV_ACT_ALERT_FAILED) {
+		log_error("session.failed", LOGF_I("session", ds->id),
+		    LOGF_S("phone", ds->phone), LOGF_I("attempts",
+		    ds->sv.attempts), LOGF_S("cause",
+		    supervise_cause_name(ds->sv.cause)));
+		(void)store_event_add(d->store, util_now_ms(), d->instance_id,
+		    ds->id, "session.failed", NULL);
+	}
+	if (a & SV_ACT_ALERT_AUTH) {
+		log_warn("session.needs_auth", LOGF_I("session", ds->id),
+		    LOGF_S("phone", ds->phone), LOGF_S("msg",
+		    "logged out: the customer must scan a QR code"));
+		(void)store_event_add(d->store, util_now_ms(), d->instance_id,
+		    ds->id, "session.needs_auth", NULL);
+	}
+	if (a & SV_ACT_PERSIST)
+		daemon_persist(ds, false);
+	daemon_schedule(ds);
+
+	if (out->to == SV_READY && out->from != SV_READY)
+		daemon_recovery_settle(ds, true);
+	else if (out->to == SV_FAILED || out->to == SV_NEEDS_AUTH ||
+	    (out->to == SV_STOPPED && out->from != SV_STOPPED))
+		daemon_recovery_settle(ds, false);
+
+	/* Actions that feed new events come last. */
+	if (a & SV_ACT_CHECK_OWNER)
+		daemon_check_owner(ds);
+	if (a & SV_ACT_ACQUIRE)
+		daemon_acquire(ds);
+	if (a & SV_ACT_SPAWN)
+		daemon_spawn(ds);
+	if (out->from == SV_STARTING && out->to != SV_STARTING)
+		daemon_admit(d);
+}
+
+static void
+daemon_feed(struct dsession *ds, enum supervise_event ev, int status,
+    bool keep_proxy)
+{
+	struct supervise_input	in = { .event = ev, .status = status,
+				    .keep_proxy = keep_proxy };
+	struct supervise_output	out;
+
+	supervise_step(&ds->sv, &ds->d->sp, &in, util_mono_ms(),
+	    daemon_random(ds->d), &out);
+	if (out.from != out.to)
+		log_debug("session.state", LOGF_I("session", ds->id),
+		    LOGF_S("event", supervise_event_name(ev)),
+		    LOGF_S("from", supervise_state_name(out.from)),
+		    LOGF_S("to", supervise_state_name(out.to)));
+	daemon_act(ds, &out);
+	if (ds->d->stopping)
+		daemon_maybe_finish(ds->d);
+}
+
+static void
+daemon_enqueue(struct daemon *d, struct dsession *ds)
+{
+	if (ds->queued)
+		return;
+	if (d->qhead + d->qlen == d->qcap) {
+		if (d->qhead > 0) {
+			memmove(d->queue, d->queue + d->qhead,
+			    d->qlen * sizeof *d->queue);
+			d->qhead = 0;
+		} else {
+			d->qcap = d->qcap ? d->qcap * 2 : 256;
+			d->queue = xreallocarray(d->queue, d->qcap,
+			    sizeof *d->queue);
+		}
+	}
+	d->queue[d->qhead + d->qlen++] = ds;
+	ds->queued = true;
+}
+
+/*
+ * Admit queued sessions while fewer than RESPAWN_START_CONCURRENCY are
+ * starting: bounded concurrency without waiting for whole batches.
+ */
+static void
+daemon_admit(struct daemon *d)
+{
+	struct dsession	*ds;
+
+	while (d->qlen > 0 && !d->stopping &&
+	    d->starting < d->cfg->start_concurrency) {
+		ds = d->queue[d->qhead++];
+		d->qlen--;
+		ds->queued = false;
+		if (ds->removed) {
+			daemon_session_reap(d, ds);
+			continue;
+		}
+		if (ds->desired != SESSION_DESIRED_RUNNING)
+			continue;
+		if (ds->recovering && ds->recovery_t0 == 0)
+			ds->recovery_t0 = util_mono_ms();
+		daemon_feed(ds, SV_EV_START, 0, false);
+	}
+}
+
+static struct dsession *
+daemon_session_new(struct daemon *d, const struct session *s)
+{
+	struct dsession	*ds = xcalloc(1, sizeof *ds);
+
+	ds->d = d;
+	ds->id = s->id;
+	ds->epoch = s->epoch;
+	memcpy(ds->user_id, s->user_id, sizeof ds->user_id);
+	memcpy(ds->phone, s->phone, sizeof ds->phone);
+	memcpy(ds->country, s->country, sizeof ds->country);
+	ds->priority = s->priority;
+	ds->last_activity = s->last_activity_at ? s->last_activity_at :
+	    s->created_at;
+	ds->desired = s->desired;
+	ds->timer = evtimer_new(d->base, daemon_timer_cb, ds);
+	ds->pidfd = -1;
+	intmap_put(d->by_id, ds->id, ds);
+	TAILQ_INSERT_TAIL(&d->all, ds, link);
+	return ds;
+}
+
+static void
+daemon_session_free(struct dsession *ds)
+{
+	if (ds == NULL)
+		return;
+	if (ds->timer != NULL)
+		event_free(ds->timer);
+	if (ds->pidfd_ev != NULL)
+		event_free(ds->pidfd_ev);
+	if (ds->pidfd >= 0)
+		close(ds->pidfd);
+	free(ds);
+}
+
+/* Drop a session that was removed from the store, once it has stopped. */
+static void
+daemon_session_reap(struct daemon *d, struct dsession *ds)
+{
+	if (!ds->removed || ds->sv.state != SV_STOPPED || ds->queued)
+		return;
+	daemon_proxy_release(ds, false);
+	intmap_del(d->by_id, ds->id);
+	TAILQ_REMOVE(&d->all, ds, link);
+	log_info("session.dropped", LOGF_I("session", ds->id),
+	    LOGF_S("phone", ds->phone));
+	daemon_session_free(ds);
+}
+
+/* Where a session ranks in recovery: priority countries, user, recency. */
+static int
+daemon_country_rank(const struct daemon *d, const char *cc)
+{
+	size_t	i;
+
+	for (i = 0; i < d->cfg->n_priority_countries; i++)
+		if (strcmp(d->cfg->priority_countries[i], cc) == 0)
+			return (int)i;
+	return (int)CONFIG_MAX_COUNTRIES;
+}
+
+static const struct daemon *daemon_sort_ctx;
+
+static int
+daemon_recovery_cmp(const void *a, const void *b)
+{
+	const struct dsession	*x = *(struct dsession *const *)a;
+	const struct dsession	*y = *(struct dsession *const *)b;
+	int			 rx = daemon_country_rank(daemon_sort_ctx, x->country);
+	int			 ry = daemon_country_rank(daemon_sort_ctx, y->country);
+
+	if (rx != ry)
+		return rx < ry ? -1 : 1;
+	if (x->priority != y->priority)
+		return x->priority > y->priority ? -1 : 1;
+	if (x->last_activity != y->last_activity)
+		return x->last_activity > y->last_activity ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+struct daemon_load {
+	struct daemon	 *d;
+	struct dsession	**list;
+	size_t		  n, cap;
+	int64_t		  dormant;
+	bool		  startup;
+};
+
+/* An adopted connector exited: it is not our child, so no status. */
+static void
+daemon_pidfd_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dsession	*ds = arg;
+	struct daemon	*d = ds->d;
+
+	(void)fd;
+	(void)what;
+	event_free(ds->pidfd_ev);
+	ds->pidfd_ev = NULL;
+	close(ds->pidfd);
+	ds->pidfd = -1;
+	daemon_notify_cb(-1, 0, d);
+	store_batch_begin(d->store);
+	(void)intmap_del(d->by_pid, ds->pid);
+	log_info("connector.exited", LOGF_I("session", ds->id),
+	    LOGF_I("pid", ds->pid), LOGF_B("adopted", true),
+	    LOGF_S("state", supervise_state_name(ds->sv.state)));
+	ds->pid = 0;
+	ds->start_ticks = 0;
+	daemon_feed(ds, SV_EV_EXIT, 1, false);
+	daemon_session_reap(d, ds);
+	store_batch_end(d->store);
+}
+
+/*
+ * A connector that outlived the previous daemon: take it back if it is
+ * provably the one we started (pid and start time, leader of its own
+ * session), and watch its exit through a pidfd.  Anything else that
+ * claims the pid is left alone; a verified connector we cannot watch is
+ * killed, so that two connectors of one phone never run.
+ */
+static bool
+daemon_adopt(struct daemon *d, struct dsession *ds, const struct session *s)
+{
+	const struct pool_proxy	*px;
+	int64_t			 hist[1];
+	size_t			 n = 0;
+	pid_t			 pid = (pid_t)s->connector_pid;
+	int			 fd;
+
+	if (pid <= 1 || !procinfo_same(pid, (uint64_t)s->connector_started_at))
+		return false;
+	if (getsid(pid) != pid ||
+	    (fd = pidfd_open(pid, 0)) < 0) {
+		log_warn("connector.unverifiable", LOGF_I("session", ds->id),
+		    LOGF_I("pid", pid), LOGF_S("msg", "stopping a leftover "
+		    "connector before starting a new one"));
+		(void)child_signal_group(pid, SIGKILL);
+		return false;
+	}
+	ds->pid = pid;
+	ds->start_ticks = (uint64_t)s->connector_started_at;
+	ds->pidfd = fd;
+	ds->pidfd_ev = event_new(d->base, fd, EV_READ, daemon_pidfd_cb, ds);
+	event_add(ds->pidfd_ev, NULL);
+	intmap_put(d->by_pid, pid, ds);
+	/* Its proxy is the one kept for it. */
+	if (store_proxy_history(d->store, ds->phone, hist, 1, &n) == 0 &&
+	    n == 1 && (px = pool_get(d->pool, hist[0])) != NULL &&
+	    px->reserved_for == ds->id && pool_attach(d->pool, px->id,
+	    ds->id) == 0) {
+		ds->proxy_id = px->id;
+		ds->proxy_how = POOL_REACTIVATE;
+	}
+	d->adopted++;
+	log_info("connector.adopted", LOGF_I("session", ds->id),
+	    LOGF_S("phone", ds->phone), LOGF_I("pid", pid));
+	daemon_feed(ds, SV_EV_ADOPT, s->status == SESSION_STATUS_READY, false);
+	return true;
+}
+
+static int
+daemon_load_cb(const struct session *s, void *arg)
+{
+	struct daemon_load	*ld = arg;
+	struct daemon		*d = ld->d;
+	struct dsession		*ds = intmap_get(d->by_id, s->id);
+	int64_t			 now = util_now_ms();
+
+	if (strcmp(s->owner, d->instance_id) != 0)
+		return 0;
+	if (ds == NULL) {
+		ds = daemon_session_new(d, s);
+		ds->seen = true;
+		if (ld->startup && s->connector_pid > 0 && daemon_adopt(d, ds, s)) {
+			if (s->desired != SESSION_DESIRED_RUNNING)
+				daemon_feed(ds, SV_EV_STOP, 0, false);
+			return 0;
+		}
+		if (s->desired != SESSION_DESIRED_RUNNING ||
+		    !d->cfg->auto_reconnect)
+			return 0;
+		/* Idle beyond the window: dormant, not started by itself. */
+		if (ld->startup && s->last_activity_at != 0 &&
+		    now - s->last_activity_at > d->cfg->recovery_window_ms) {
+			ld->dormant++;
+			return 0;
+		}
+		if (ld->n == ld->cap) {
+			ld->cap = ld->cap ? ld->cap * 2 : 256;
+			ld->list = xreallocarray(ld->list, ld->cap,
+			    sizeof *ld->list);
+		}
+		ld->list[ld->n++] = ds;
+		return 0;
+	}
+	ds->seen = true;
+	if (ds->desired != s->desired) {
+		ds->desired = s->desired;
+		if (s->desired == SESSION_DESIRED_RUNNING) {
+			log_info("session.start_requested",
+			    LOGF_I("session", ds->id));
+			daemon_enqueue(d, ds);
+		} else {
+			log_info("session.stop_requested",
+			    LOGF_I("session", ds->id));
+			daemon_feed(ds, SV_EV_STOP, 0, false);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Bring the in-memory sessions in line with the store: new sessions are
+ * claimed and queued, changed desired states become start or stop events,
+ * removed sessions are stopped.  At start-up this is the recovery's
+ * discovery step.
+ */
+static int
+daemon_sync(struct daemon *d, bool startup)
+{
+	struct daemon_load	 ld = { .d = d, .startup = startup };
+	struct dsession		*ds, *next;
+	size_t			 i;
+	int			 claimed = 0, r;
+
+	if ((r = store_session_claim(d->store, d->instance_id, util_now_ms(),
+	    &claimed)) < 0) {
+		log_error("store.claim_failed",
+		    LOGF_S("error", store_errmsg(d->store)));
+		return r;
+	}
+	TAILQ_FOREACH(ds, &d->all, link)
+		ds->seen = false;
+	if ((r = store_session_list(d->store, daemon_load_cb, &ld)) < 0) {
+		log_error("store.list_failed",
+		    LOGF_S("error", store_errmsg(d->store)));
+		free(ld.list);
+		return r;
+	}
+	daemon_sort_ctx = d;
+	if (ld.n > 1)
+		qsort(ld.list, ld.n, sizeof *ld.list, daemon_recovery_cmp);
+	for (i = 0; i < ld.n; i++) {
+		if (startup) {
+			ld.list[i]->recovering = true;
+			d->run_pending++;
+		}
+		daemon_enqueue(d, ld.list[i]);
+	}
+	if (startup) {
+		d->run.sessions_total = (int64_t)ld.n;
+		if (ld.dormant > 0)
+			log_info("recovery.dormant", LOGF_I("sessions",
+			    ld.dormant), LOGF_S("msg", "sessions idle beyond "
+			    "the recovery window are not started"));
+	}
+	free(ld.list);
+	if (startup)
+		return 0;
+	/* Sessions no longer in the store are stopped, then dropped. */
+	for (ds = TAILQ_FIRST(&d->all); ds != NULL; ds = next) {
+		next = TAILQ_NEXT(ds, link);
+		if (ds->seen || ds->removed)
+			continue;
+		log_info("session.removed", LOGF_I("session", ds->id),
+		    LOGF_S("phone", ds->phone));
+		ds->removed = true;
+		ds->desired = SESSION_DESIRED_STOPPED;
+		if (ds->sv.state != SV_STOPPED)
+			daemon_feed(ds, SV_EV_STOP, 0, false);
+		daemon_session_reap(d, ds);
+	}
+	return 0;
+}
+
+static void
+daemon_notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon		*d = arg;
+	struct notify_msg	 m;
+	struct dsession		*ds;
+	pid_t			 sid;
+	int			 r, budget = 4096;
+
+	(void)fd;
+	(void)what;
+	store_batch_begin(d->store);
+	while (budget-- > 0) {
+		r = notify_recv(d->notify, &m);
+		if (r == -EAGAIN)
+			break;
+		if (r < 0) {
+			d->notify_dropped++;
+			continue;
+		}
+		/* Any process of the connector's session may speak for it. */
+		sid = getsid(m.pid);
+		ds = sid > 0 ? intmap_get(d->by_pid, sid) : NULL;
+		if (ds == NULL) {
+			d->notify_dropped++;
+			continue;
+		}
+		if (m.event == NOTIFY_EVENT_CONFLICT)
+			daemon_feed(ds, SV_EV_CONFLICT, 0, false);
+		if (m.has_status)
+			log_debug("connector.status", LOGF_I("session", ds->id),
+			    LOGF_S("status", m.status));
+		if (m.ready)
+			daemon_feed(ds, SV_EV_READY, 0, false);
+		if (m.watchdog)
+			daemon_feed(ds, SV_EV_WATCHDOG, 0, false);
+	}
+	store_batch_end(d->store);
+}
+
+static void
+daemon_sigchld_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon	*d = arg;
+	struct dsession	*ds;
+	pid_t		 pid;
+	int		 status, code;
+
+	(void)fd;
+	(void)what;
+	/* Read notifications first: a conflict notice precedes its exit. */
+	daemon_notify_cb(-1, 0, d);
+	store_batch_begin(d->store);
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((ds = intmap_del(d->by_pid, pid)) == NULL)
+			continue;
+		code = WIFEXITED(status) ? WEXITSTATUS(status) :
+		    WIFSIGNALED(status) ? -WTERMSIG(status) : -1;
+		log_info("connector.exited", LOGF_I("session", ds->id),
+		    LOGF_I("pid", pid), LOGF_I("status", code),
+		    LOGF_S("state", supervise_state_name(ds->sv.state)));
+		ds->pid = 0;
+		daemon_feed(ds, SV_EV_EXIT, code, false);
+		daemon_session_reap(d, ds);
+	}
+	store_batch_end(d->store);
+}
+
+/* During shutdown: once no connector runs, finish. */
+static void
+daemon_maybe_finish(struct daemon *d)
+{
+	if (!d->stopping || intmap_count(d->by_pid) > 0)
+		return;
+	event_base_loopexit(d->base, NULL);
+}
+
+static void
+daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon	*d = arg;
+	struct dsession	*ds, *next;
+
+	(void)what;
+	if (d->stopping)
+		return;
+	log_info("daemon.stopping", LOGF_S("signal", sig == SIGINT ? "SIGINT" :
+	    sig == SIGUSR2 ? "SIGUSR2" : "SIGTERM"), LOGF_B("handover",
+	    sig == SIGUSR2), LOGF_I("connectors",
+	    (int64_t)intmap_count(d->by_pid)));
+	sdnotify_send("STOPPING=1");
+	d->stopping = true;
+	if (sig == SIGUSR2) {
+		/*
+		 * A handover: connectors keep running for the next daemon to
+		 * adopt; their pids and proxies stay recorded.
+		 */
+		d->handover = true;
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	(void)store_instance_set_status(d->store, d->instance_id,
+	    INSTANCE_STOPPING, util_now_ms());
+	store_batch_begin(d->store);
+	/* Proxies stay reserved for the restart. */
+	for (ds = TAILQ_FIRST(&d->all); ds != NULL; ds = next) {
+		next = TAILQ_NEXT(ds, link);
+		ds->queued = false;
+		if (ds->sv.state != SV_STOPPED)
+			daemon_feed(ds, SV_EV_STOP, 0, true);
+	}
+	store_batch_end(d->store);
+	daemon_maybe_finish(d);
+}
+
+static void
+daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon	*d = arg;
+	int64_t		 now = util_now_ms(), count, gen;
+	char		 status[128];
+
+	(void)fd;
+	(void)what;
+	if (sdnotify_watchdog_interval_ms() > 0)
+		sdnotify_send("WATCHDOG=1");
+	if (d->stopping)
+		return;
+	store_batch_begin(d->store);
+	if (now - d->last_heartbeat >= DAEMON_HEARTBEAT_MS) {
+		if (store_instance_heartbeat(d->store, d->instance_id, now,
+		    d->run_open, d->run.sessions_total,
+		    d->run.recovered + d->run.failed) < 0)
+			log_error("store.heartbeat_failed",
+			    LOGF_S("error", store_errmsg(d->store)));
+		d->last_heartbeat = now;
+		if (d->run_open) {
+			snprintf(status, sizeof status, "STATUS=recovering "
+			    "%lld/%lld sessions", (long long)(d->run.recovered +
+			    d->run.failed), (long long)d->run.sessions_total);
+			sdnotify_send(status);
+		}
+	}
+	/* Live changes from the CLI or the API, within a second. */
+	if (store_session_fingerprint(d->store, &count, &gen) == 0 &&
+	    (count != d->fp_count || gen != d->fp_gen)) {
+		d->fp_count = count;
+		d->fp_gen = gen;
+		(void)daemon_sync(d, false);
+	}
+	store_batch_end(d->store);
+	daemon_admit(d);
+}
+
+/*
+ * Instances of this host that claim to run but whose process is gone died
+ * without a goodbye: a crash.  (Instances of other hosts are judged by
+ * their heartbeat alone, in store_instance_reap.)
+ */
+struct daemon_crash {
+	struct daemon	*d;
+	int		 crashed;
+	int		 graceful;
+	char		 ids[8][STORE_ID_LEN];
+	int		 nids;
+};
+
+static int
+daemon_crash_cb(const struct instance *i, void *arg)
+{
+	struct daemon_crash	*cr = arg;
+
+	if (strcmp(i->hostname, cr->d->hostname) != 0)
+		return 0;
+	if (i->status == INSTANCE_STOPPED)
+		cr->graceful++;
+	if (i->status != INSTANCE_STARTING && i->status != INSTANCE_RUNNING &&
+	    i->status != INSTANCE_STOPPING)
+		return 0;
+	if (i->pid != getpid() && procinfo_alive((pid_t)i->pid))
+		return 0;	/* still alive: another daemon on this host */
+	if (cr->nids < (int)nitems(cr->ids))
+		(void)util_strlcpy(cr->ids[cr->nids++], i->id, STORE_ID_LEN);
+	cr->crashed++;
+	return 0;
+}
+
+static int
+daemon_proxy_load_cb(const struct proxy_row *row, void *arg)
+{
+	struct daemon		*d = arg;
+	struct pool_proxy	 px = { 0 };
+	char			 url[PROVIDER_URL_MAX];
+
+	px.id = row->id;
+	(void)util_strlcpy(px.ip, row->ip, sizeof px.ip);
+	memcpy(px.country, row->country, sizeof px.country);
+	px.state = row->state == PROXY_ACTIVE ? POOL_ACTIVE :
+	    row->state == PROXY_IDLE ? POOL_IDLE : POOL_LOST;
+	/* A proxy that had a session is kept for it: reactivation. */
+	px.reserved_for = row->state == PROXY_ACTIVE ? row->session_id : 0;
+	px.idle_since = row->idle_since;
+	px.listed = strcmp(row->provider, provider_name(d->provider)) == 0 &&
+	    provider_proxy_url(d->provider, row->ip, url) == 0;
+	util_wipe(url, sizeof url);
+	if (!px.listed && row->state != PROXY_LOST) {
+		log_warn("proxy.lost", LOGF_S("proxy", row->ip),
+		    LOGF_S("msg", "the provider no longer lists this proxy"));
+		(void)store_proxy_set_state(d->store, row->id, PROXY_LOST,
+		    util_now_ms());
+		px.state = POOL_LOST;
+	}
+	pool_put(d->pool, &px);
+	return 0;
+}
+
+static int
+daemon_provider_cb(const struct provider_proxy *p, void *arg)
+{
+	struct daemon		*d = arg;
+	struct proxy_row	 row = { 0 };
+	int64_t			 id;
+
+	(void)util_strlcpy(row.provider, provider_name(d->provider),
+	    sizeof row.provider);
+	(void)util_strlcpy(row.ip, p->key, sizeof row.ip);
+	memcpy(row.country, p->country, sizeof row.country);
+	row.type = PROXY_TYPE_ISP;
+	if (store_proxy_ensure(d->store, &row, util_now_ms(), &id) < 0) {
+		log_error("store.proxy_ensure_failed", LOGF_S("proxy", p->key),
+		    LOGF_S("error", store_errmsg(d->store)));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int
+daemon_mkdirs(const struct config *cfg)
+{
+	static const char *const sub[] = { "", "/sessions", "/logs" };
+	char	path[DAEMON_PATH_MAX];
+	size_t	i;
+
+	for (i = 0; i < nitems(sub); i++) {
+		snprintf(path, sizeof path, "%s%s", cfg->state_dir, sub[i]);
+		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+			log_error("daemon.state_dir_failed", LOGF_S("dir", path),
+			    LOGF_S("error", strerror(errno)));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+static int
+daemon_setup(struct daemon *d)
+{
+	struct instance		 inst = { 0 };
+	struct daemon_crash	 cr = { .d = d };
+	char			 err[STORE_ERROR_LEN], perr[PROVIDER_ERR_LEN];
+	char			 path[DAEMON_PATH_MAX];
+	uint32_t		 rnd;
+	int			 i, dead = 0, deleted = 0, r;
+
+	if (gethostname(d->hostname, sizeof d->hostname) < 0)
+		(void)util_strlcpy(d->hostname, "localhost", sizeof d->hostname);
+	d->hostname[sizeof d->hostname - 1] = '\0';
+	if (getrandom(&d->rng, sizeof d->rng, 0) != sizeof d->rng)
+		d->rng = (uint64_t)util_now_ms() ^ (uint64_t)getpid() << 32;
+	d->rng |= 1;
+	rnd = (uint32_t)d->rng;
+	snprintf(d->instance_id, sizeof d->instance_id, "%.40s-%d-%lld-%08x",
+	    d->hostname, (int)getpid(), (long long)util_now_ms(), rnd);
+
+	if (fallback_override_parse(d->cfg->fallback_overrides, &d->fallback,
+	    perr, sizeof perr) < 0) {
+		log_error("daemon.fallback_failed", LOGF_S("error", perr));
+		return -EINVAL;
+	}
+	if (argv_split(d->cfg->connector, &d->connector_argv) < 0) {
+		log_error("daemon.no_connector", LOGF_S("msg",
+		    "RESPAWN_CONNECTOR must name the connector command"));
+		return -EINVAL;
+	}
+	if (d->cfg->static_proxies[0] == '\0') {
+		log_error("daemon.no_proxies", LOGF_S("msg",
+		    "RESPAWN_STATIC_PROXIES must name the proxy list file"));
+		return -EINVAL;
+	}
+	if ((r = provider_static_open(d->cfg->static_proxies, &d->provider,
+	    perr)) < 0) {
+		log_error("daemon.provider_failed", LOGF_S("error", perr));
+		return r;
+	}
+	if ((r = daemon_mkdirs(d->cfg)) < 0)
+		return r;
+	if ((r = store_open(d->cfg->db, &d->store, err)) < 0) {
+		log_error("daemon.store_failed", LOGF_S("error", err));
+		return r;
+	}
+
+	/* Tell a crash from a graceful shutdown, then clean up old instances. */
+	(void)store_instance_list(d->store, daemon_crash_cb, &cr);
+	for (i = 0; i < cr.nids; i++) {
+		log_warn("instance.crashed", LOGF_S("instance", cr.ids[i]),
+		    LOGF_S("msg", "previous instance on this host stopped "
+		    "without a graceful shutdown"));
+		(void)store_instance_set_status(d->store, cr.ids[i],
+		    INSTANCE_DEAD, util_now_ms());
+	}
+	if (store_instance_reap(d->store, d->instance_id, util_now_ms(),
+	    DAEMON_STALE_MS, DAEMON_DEAD_KEEP_MS, &dead, &deleted) == 0 &&
+	    (dead > 0 || deleted > 0))
+		log_info("instance.cleanup", LOGF_I("marked_dead", dead),
+		    LOGF_I("deleted", deleted));
+	inst.pid = getpid();
+	inst.started_at = util_now_ms();
+	inst.status = INSTANCE_STARTING;
+	(void)util_strlcpy(inst.id, d->instance_id, sizeof inst.id);
+	(void)util_strlcpy(inst.hostname, d->hostname, sizeof inst.hostname);
+	if ((r = store_instance_register(d->store, &inst)) < 0) {
+		log_error("store.register_failed",
+		    LOGF_S("error", store_errmsg(d->store)));
+		return r;
+	}
+	d->last_heartbeat = util_now_ms();
+	log_info("daemon.started", LOGF_S("instance", d->instance_id),
+	    LOGF_S("version", RESPAWN_VERSION), LOGF_S("db", d->cfg->db));
+
+	/* Proxies: what the provider lists, then the pool from the store. */
+	store_batch_begin(d->store);
+	r = provider_list(d->provider, daemon_provider_cb, d);
+	d->pool = pool_new((int)d->cfg->sessions_per_ip);
+	if (r == 0)
+		r = store_proxy_list(d->store, daemon_proxy_load_cb, d);
+	store_batch_end(d->store);
+	if (r < 0)
+		return r;
+
+	snprintf(path, sizeof path, "%s/notify.sock", d->cfg->state_dir);
+	if ((r = notify_open(path, &d->notify)) < 0) {
+		log_error("daemon.notify_failed", LOGF_S("path", path),
+		    LOGF_S("error", strerror(-r)));
+		return r;
+	}
+
+	(void)util_strlcpy(d->run.instance_id, d->instance_id,
+	    sizeof d->run.instance_id);
+	d->run.started_at = util_now_ms();
+	(void)util_strlcpy(d->run.cause, cr.crashed > 0 ? "crash" : "graceful",
+	    sizeof d->run.cause);
+	log_info("recovery.starting", LOGF_S("msg",
+	    "starting session recovery after server restart"),
+	    LOGF_S("cause", d->run.cause));
+	store_batch_begin(d->store);
+	r = daemon_sync(d, true);
+	store_batch_end(d->store);
+	if (r < 0)
+		return r;
+	if (d->run.sessions_total == 0) {
+		log_info("recovery.nothing", LOGF_S("msg",
+		    "no active sessions to recover"));
+	} else {
+		d->run_open = true;
+	}
+	(void)store_session_fingerprint(d->store, &d->fp_count, &d->fp_gen);
+	(void)store_instance_set_status(d->store, d->instance_id,
+	    INSTANCE_RUNNING, util_now_ms());
+	return 0;
+}
+
+static void
+daemon_teardown(struct daemon *d)
+{
+	struct dsession	*ds;
+
+	while ((ds = TAILQ_FIRST(&d->all)) != NULL) {
+		TAILQ_REMOVE(&d->all, ds, link);
+		daemon_session_free(ds);
+	}
+	if (d->ev_notify != NULL)
+		event_free(d->ev_notify);
+	if (d->ev_tick != NULL)
+		event_free(d->ev_tick);
+	if (d->ev_sigterm != NULL)
+		event_free(d->ev_sigterm);
+	if (d->ev_sigint != NULL)
+		event_free(d->ev_sigint);
+	if (d->ev_sigchld != NULL)
+		event_free(d->ev_sigchld);
+	if (d->ev_sigusr2 != NULL)
+		event_free(d->ev_sigusr2);
+	notify_close(d->notify);
+	pool_free(d->pool);
+	fallback_overrides_free(d->fallback);
+	provider_free(d->provider);
+	store_close(d->store);
+	intmap_free(d->by_id);
+	intmap_free(d->by_pid);
+	argv_free(d->connector_argv);
+	free(d->queue);
+	if (d->base != NULL)
+		event_base_free(d->base);
+}
+
+int
+daemon_run(const struct config *cfg)
+{
+	struct daemon	 d = { .cfg = cfg };
+	struct timeval	 tick = { DAEMON_TICK_MS / 1000,
+			    (DAEMON_TICK_MS % 1000) * 1000 };
+	int		 ex = 0;
+
+	/* Descriptors inherited without close-on-exec must not reach connectors. */
+	(void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+	sdnotify_init();
+	signal(SIGPIPE, SIG_IGN);
+	TAILQ_INIT(&d.all);
+	d.by_id = intmap_new();
+	d.by_pid = intmap_new();
+	d.sp = (struct supervise_params){
+		.ready_timeout_ms = cfg->ready_timeout_ms,
+		.watchdog_ms = cfg->watchdog_ms,
+		.stop_timeout_ms = cfg->stop_timeout_ms,
+		.backoff_base_ms = cfg->reconnect_delay_ms,
+		.backoff_cap_ms = DAEMON_BACKOFF_CAP_MS,
+		.proxy_wait_ms = DAEMON_PROXY_WAIT_MS,
+		.stable_ms = DAEMON_STABLE_MS,
+		.max_attempts = (int)cfg->max_reconnect_attempts,
+		.start_burst = DAEMON_START_BURST,
+		.start_interval_ms = DAEMON_START_INTERVAL_MS,
+		.auto_restart = cfg->auto_reconnect,
+	};
+	if ((d.base = event_base_new()) == NULL) {
+		log_error("daemon.event_base_failed");
+		daemon_teardown(&d);
+		return 71;
+	}
+	/* Signals are events; SIGCHLD must be caught before any spawn. */
+	d.ev_sigusr2 = evsignal_new(d.base, SIGUSR2, daemon_signal_cb, &d);
+	evsignal_add(d.ev_sigusr2, NULL);
+	d.ev_sigchld = evsignal_new(d.base, SIGCHLD, daemon_sigchld_cb, &d);
+	d.ev_sigterm = evsignal_new(d.base, SIGTERM, daemon_signal_cb, &d);
+	d.ev_sigint = evsignal_new(d.base, SIGINT, daemon_signal_cb, &d);
+	evsignal_add(d.ev_sigchld, NULL);
+	evsignal_add(d.ev_sigterm, NULL);
+	evsignal_add(d.ev_sigint, NULL);
+	if (daemon_setup(&d) < 0) {
+		daemon_teardown(&d);
+		return 78;
+	}
+	d.ev_notify = event_new(d.base, notify_fd(d.notify),
+	    EV_READ | EV_PERSIST, daemon_notify_cb, &d);
+	event_add(d.ev_notify, NULL);
+	d.ev_tick = event_new(d.base, -1, EV_PERSIST, daemon_tick_cb, &d);
+	event_add(d.ev_tick, &tick);
+	sdnotify_send("READY=1\nSTATUS=recovering sessions");
+
+	store_batch_begin(d.store);
+	daemon_admit(&d);
+	store_batch_end(d.store);
+	if (d.run_open && d.run_pending == 0)
+		d.run_open = false;
+
+	event_base_dispatch(d.base);
+
+	/* Stopped by a signal: every connector has exited, or is handed over. */
+	if (store_session_release_all(d.store, d.instance_id, !d.handover,
+	    util_now_ms()) < 0 ||
+	    store_instance_set_status(d.store, d.instance_id, INSTANCE_STOPPED,
+	    util_now_ms()) < 0) {
+		log_error("store.shutdown_failed",
+		    LOGF_S("error", store_errmsg(d.store)));
+		ex = 74;
+	}
+	log_info("daemon.stopped", LOGF_S("instance", d.instance_id),
+	    LOGF_B("handover", d.handover), LOGF_I("spawns", d.spawns),
+	    LOGF_I("adopted", d.adopted),
+	    LOGF_I("notify_dropped", d.notify_dropped));
+	daemon_teardown(&d);
+	return ex;
+}

@@ -1,0 +1,22 @@
+/*
+ * Facts about other processes, from /proc: whether a pid is alive (a
+ * zombie is not), its start time in clock ticks since boot (which, with
+ * the pid, names one process for good: pids are reused, start times of a
+ * pid are not), and its process session.  A restarted daemon uses these to
+ * recognise the connectors it started before, and only those.
+ */
+#ifndef RESPAWN_PROCINFO_H
+#define RESPAWN_PROCINFO_H
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* -ESRCH when the process is gone or a zombie. */
+int	procinfo_start_ticks(pid_t pid, uint64_t *ret);
+bool	procinfo_alive(pid_t pid);
+/* Is pid alive and the very process that started at start_ticks? */
+bool	procinfo_same(pid_t pid, uint64_t start_ticks);
+
+#endif

@@ -1,0 +1,233 @@
+/*
+ * The static-list provider: see provider.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provider.h"
+#include "util.h"
+#include "validate.h"
+#include "xmalloc.h"
+
+#define PROVIDER_STATIC_MAX	100000	/* proxies in one file */
+
+struct provider_static_entry {
+	struct provider_proxy	 px;
+	char			*url;
+};
+
+struct provider {
+	struct provider_static_entry	*entries;
+	size_t				 n;
+};
+
+const char *
+provider_name(const struct provider *p)
+{
+	(void)p;
+	return "static";
+}
+
+bool
+provider_can_purchase(const struct provider *p)
+{
+	(void)p;
+	return false;
+}
+
+/*
+ * The key is the URL without its password, so two lines for one proxy
+ * with different users (pinned IPs on one super proxy) stay apart, and no
+ * secret reaches the database.
+ */
+static int
+provider_static_key(const char *url, char key[PROVIDER_KEY_MAX])
+{
+	const char	*scheme_end, *at, *colon;
+	char		 buf[PROVIDER_URL_MAX];
+	size_t		 n;
+
+	if ((scheme_end = strstr(url, "://")) == NULL)
+		return -EINVAL;
+	at = strchr(scheme_end + 3, '@');
+	if (at == NULL)
+		return util_strlcpy(key, scheme_end + 3, PROVIDER_KEY_MAX) < 0 ?
+		    -E2BIG : 0;
+	colon = memchr(scheme_end + 3, ':', (size_t)(at - scheme_end - 3));
+	n = (size_t)((colon != NULL ? colon : at) - (scheme_end + 3));
+	if (snprintf(buf, sizeof buf, "%.*s%s", (int)n, scheme_end + 3, at) >=
+	    PROVIDER_KEY_MAX)
+		return -E2BIG;
+	return util_strlcpy(key, buf, PROVIDER_KEY_MAX) < 0 ? -E2BIG : 0;
+}
+
+int
+provider_static_parse_line(const char *line, struct provider_proxy *ret,
+    char url[PROVIDER_URL_MAX], const char **why)
+{
+	char	 buf[PROVIDER_URL_MAX + 64], *p, *u, *cc, *end;
+	size_t	 n;
+
+	n = strlen(line);
+	if (n >= sizeof buf) {
+		*why = "line too long";
+		return -E2BIG;
+	}
+	memcpy(buf, line, n + 1);
+	if ((p = strchr(buf, '#')) != NULL)
+		*p = '\0';
+	p = buf;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	end = p + strlen(p);
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t' ||
+	    end[-1] == '\n' || end[-1] == '\r'))
+		*--end = '\0';
+	if (*p == '\0')
+		return 0;
+	u = p;
+	p += strcspn(p, " \t");
+	if (*p == '\0') {
+		*why = "expected 'URL COUNTRY'";
+		return -EINVAL;
+	}
+	*p++ = '\0';
+	while (*p == ' ' || *p == '\t')
+		p++;
+	cc = p;
+	if (strcspn(cc, " \t") != strlen(cc)) {
+		*why = "expected 'URL COUNTRY' and nothing more";
+		return -EINVAL;
+	}
+	if (strncmp(u, "http://", 7) != 0 && strncmp(u, "socks5://", 9) != 0 &&
+	    strncmp(u, "socks5h://", 10) != 0) {
+		*why = "proxy URL must start with http://, socks5:// or "
+		    "socks5h://";
+		return -EINVAL;
+	}
+	if (strlen(u) >= PROVIDER_URL_MAX) {
+		*why = "proxy URL too long";
+		return -E2BIG;
+	}
+	if (validate_country(cc, ret->country, why) < 0)
+		return -EINVAL;
+	if (provider_static_key(u, ret->key) < 0) {
+		*why = "proxy URL too long";
+		return -E2BIG;
+	}
+	memcpy(url, u, strlen(u) + 1);
+	return 1;
+}
+
+static int
+provider_static_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct provider_static_entry *)a)->px.key,
+	    ((const struct provider_static_entry *)b)->px.key);
+}
+
+int
+provider_static_open(const char *path, struct provider **ret,
+    char err[PROVIDER_ERR_LEN])
+{
+	struct provider		*p;
+	struct provider_proxy	 px;
+	FILE			*f;
+	char			*line = NULL, url[PROVIDER_URL_MAX];
+	const char		*why;
+	size_t			 cap = 0, lineno = 0, i;
+	ssize_t			 len;
+	int			 r = 0;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		r = -errno;
+		snprintf(err, PROVIDER_ERR_LEN, "static proxies '%s': %s", path,
+		    strerror(-r));
+		return r;
+	}
+	p = xcalloc(1, sizeof *p);
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		lineno++;
+		if ((r = provider_static_parse_line(line, &px, url, &why)) < 0) {
+			snprintf(err, PROVIDER_ERR_LEN, "static proxies '%s', "
+			    "line %zu: %s", path, lineno, why);
+			goto fail;
+		}
+		if (r == 0)
+			continue;
+		if (p->n == PROVIDER_STATIC_MAX) {
+			snprintf(err, PROVIDER_ERR_LEN, "static proxies '%s': "
+			    "more than %d proxies", path, PROVIDER_STATIC_MAX);
+			r = -E2BIG;
+			goto fail;
+		}
+		p->entries = xreallocarray(p->entries, p->n + 1,
+		    sizeof *p->entries);
+		p->entries[p->n].px = px;
+		p->entries[p->n].url = xstrdup(url);
+		p->n++;
+	}
+	/* Sorted by key: duplicates are neighbours, lookups are bsearch. */
+	qsort(p->entries, p->n, sizeof *p->entries, provider_static_cmp);
+	for (i = 1; i < p->n; i++) {
+		if (strcmp(p->entries[i - 1].px.key, p->entries[i].px.key) == 0) {
+			snprintf(err, PROVIDER_ERR_LEN, "static proxies '%s': "
+			    "proxy '%s' listed twice", path, p->entries[i].px.key);
+			r = -EEXIST;
+			goto fail;
+		}
+	}
+	free(line);
+	fclose(f);
+	*ret = p;
+	return 0;
+fail:
+	free(line);
+	fclose(f);
+	provider_free(p);
+	return r;
+}
+
+int
+provider_list(struct provider *p, provider_list_cb cb, void *arg)
+{
+	size_t	i;
+	int	r;
+
+	for (i = 0; i < p->n; i++)
+		if ((r = cb(&p->entries[i].px, arg)) != 0)
+			return r;
+	return 0;
+}
+
+int
+provider_proxy_url(const struct provider *p, const char *key,
+    char out[PROVIDER_URL_MAX])
+{
+	struct provider_static_entry	 k, *e;
+
+	if (util_strlcpy(k.px.key, key, sizeof k.px.key) < 0)
+		return -ENOENT;
+	e = bsearch(&k, p->entries, p->n, sizeof *p->entries,
+	    provider_static_cmp);
+	if (e == NULL)
+		return -ENOENT;
+	return util_strlcpy(out, e->url, PROVIDER_URL_MAX) < 0 ? -E2BIG : 0;
+}
+
+void
+provider_free(struct provider *p)
+{
+	size_t	i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->n; i++) {
+		util_wipe(p->entries[i].url, strlen(p->entries[i].url));
+		free(p->entries[i].url);
+	}
+	free(p->entries);
+	free(p);
+}
