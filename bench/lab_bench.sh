@@ -10,6 +10,8 @@
 #
 # usage: bench/lab_bench.sh [BUILD_DIR]    (default build/release)
 # env:   TUNNELS=10000  HOLD_SECONDS=10  WRK_SECONDS=10  WRK_CONNECTIONS=32
+#        PROXY_WORKERS=2 (relay worker processes; 0 keeps every tunnel in
+#        the lab's own process, where the open-file limit caps them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build/release}
@@ -19,6 +21,7 @@ TUNNELS=${TUNNELS:-10000}
 HOLD_SECONDS=${HOLD_SECONDS:-10}
 WRK_SECONDS=${WRK_SECONDS:-10}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-32}
+PROXY_WORKERS=${PROXY_WORKERS:-2}
 KEY='Authorization: Bearer lab-api-key'
 for f in "$LAB" "$TUNNEL_BIN"; do
 	[ -x "$f" ] || { echo "missing $f: run scripts/build release" >&2; exit 1; }
@@ -44,8 +47,13 @@ start_lab() {	# name flags...
 	for _ in $(seq 1 100); do [ -s "$T/$name.ports" ] && break; sleep 0.05; done
 	[ -s "$T/$name.ports" ] || { echo "lab $name did not start" >&2; exit 1; }
 }
+# The lab's RSS plus its relay workers' (its children).
 rss_kib() {
-	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+	local total=0 p
+	for p in $1 $(pgrep -P "$1" || true); do
+		total=$((total + $(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status")))
+	done
+	echo "$total"
 }
 
 echo "== respawn-lab benchmark on $(nproc) cores, $(uname -sr)"
@@ -53,7 +61,7 @@ echo "   open-file limit: soft $(ulimit -Sn), hard $(ulimit -Hn) (a tunnel needs
 
 # 1. Idle tunnels.  The far end is a second lab, so the proxy's own
 # descriptors are only the tunnels' two sockets.
-start_lab proxy --max-tunnels 50000
+start_lab proxy --max-tunnels 50000 --proxy-workers "$PROXY_WORKERS"
 . "$T/proxy.ports"
 PROXY_API=http://127.0.0.1:$LAB_API_PORT PROXY_PORT=$LAB_PROXY_PORT PROXY_PID=$LAB_PID
 start_lab sink --ping-ms 600000 --log-level error
@@ -76,15 +84,15 @@ sleep $((HOLD_SECONDS / 2))
 still=$(curl -sf "$PROXY_API/lab/proxy" | jq .tunnels)
 wait "$client" || true
 echo
-echo "-- idle tunnels through the super proxy"
+echo "-- idle tunnels through the super proxy ($PROXY_WORKERS relay workers)"
 echo "   command: $cmd"
 echo "   client:  $(cat "$T/tunnels.out")"
 echo "   tunnels held by the super proxy: $held (still $still after $((HOLD_SECONDS / 2)) s idle); phones connected at the far end: $phones"
 if [ "$held" -gt 0 ]; then
-	echo "   lab RSS: $rss0 KiB before, $rss1 KiB with the tunnels: $(( (rss1 - rss0) * 1024 / held )) bytes per tunnel"
+	echo "   lab RSS (with workers): $rss0 KiB before, $rss1 KiB with the tunnels: $(( (rss1 - rss0) * 1024 / held )) bytes per tunnel"
 fi
 if grep -q accept_paused "$T/proxy.log"; then
-	echo "   note: the lab ran out of descriptors (accept paused): the hard limit of $(ulimit -Hn) open files caps it at about $(( ($(ulimit -Hn) - 16) / 2 )) tunnels"
+	echo "   note: the lab ran out of descriptors (accept paused): without relay workers the hard limit of $(ulimit -Hn) open files caps one process at about $(( ($(ulimit -Hn) - 16) / 2 )) tunnels"
 fi
 kill -TERM "$PROXY_PID" 2>/dev/null || true
 kill -TERM "$LAB_PID" 2>/dev/null || true

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "relayworker.h"
 #include "util.h"
 
 static const struct conf_country conf_default_inventory[] = {
@@ -290,7 +291,8 @@ conf_load_file(struct labconf *c, const char *path, char *err, size_t errlen)
 	    &c->max_tunnels, err, errlen) || conf_int(j, "max_wa_conns", 1,
 	    1000000, &c->max_wa_conns, err, errlen) || conf_int(j,
 	    "connect_log_max", 1, 1000000, &c->connect_log_max, err,
-	    errlen) || conf_int(j, "token_ttl_s", 1, 86400, &c->token_ttl_s,
+	    errlen) || conf_int(j, "proxy_workers", 0, RELAYWORKER_MAX,
+	    &c->proxy_workers, err, errlen) || conf_int(j, "token_ttl_s", 1, 86400, &c->token_ttl_s,
 	    err, errlen))
 		goto out;
 	if ((v = json_object_get(j, "secrets")) != NULL) {
@@ -318,6 +320,7 @@ conf_usage(FILE *fp)
 "                   [--clock-start TIME] [--day-boundary-hour H]\n"
 "                   [--ping-ms N] [--customer ID] [--api-key KEY]\n"
 "                   [--inventory CC=N[,CC=N...]] [--max-tunnels N]\n"
+"                   [--proxy-workers N]\n"
 "                   [--log-level LEVEL] [--log-format logfmt|json]\n"
 "See docs/LAB.md.\n");
 }
@@ -369,7 +372,8 @@ enum {
 	OPT_CONFIG = 256, OPT_BIND, OPT_API_PORT, OPT_PROXY_PORT,
 	OPT_WA_PORT, OPT_PORTS_FILE, OPT_STATE, OPT_SEED, OPT_CLOCK_SPEED,
 	OPT_CLOCK_START, OPT_DAY_BOUNDARY, OPT_PING_MS, OPT_CUSTOMER,
-	OPT_API_KEY, OPT_INVENTORY, OPT_MAX_TUNNELS, OPT_LOG_LEVEL,
+	OPT_API_KEY, OPT_INVENTORY, OPT_MAX_TUNNELS, OPT_PROXY_WORKERS,
+	OPT_LOG_LEVEL,
 	OPT_LOG_FORMAT, OPT_HELP,
 };
 
@@ -390,6 +394,7 @@ static const struct option conf_options[] = {
 	{ "api-key", required_argument, NULL, OPT_API_KEY },
 	{ "inventory", required_argument, NULL, OPT_INVENTORY },
 	{ "max-tunnels", required_argument, NULL, OPT_MAX_TUNNELS },
+	{ "proxy-workers", required_argument, NULL, OPT_PROXY_WORKERS },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -466,6 +471,10 @@ conf_flag(struct labconf *c, int opt, const char *arg, char *err,
 	case OPT_MAX_TUNNELS:
 		return util_parse_i64(arg, 1, 1000000, &c->max_tunnels) ?
 		    conf_err(err, errlen, "--max-tunnels: 1..1000000") : 0;
+	case OPT_PROXY_WORKERS:
+		return util_parse_i64(arg, 0, RELAYWORKER_MAX,
+		    &c->proxy_workers) ? conf_err(err, errlen,
+		    "--proxy-workers: 0..16") : 0;
 	case OPT_LOG_LEVEL:
 		return log_level_parse(arg, &c->log_level) ? conf_err(err,
 		    errlen, "--log-level: debug|info|warn|error") : 0;

@@ -57,6 +57,7 @@ struct labconf {
 	int64_t			pong_timeout_ms;
 	int64_t			session_idle_ms;
 	int64_t			max_tunnels;
+	int64_t			proxy_workers;
 	int64_t			max_wa_conns;
 	int64_t			connect_log_max;
 	int64_t			token_ttl_s;

@@ -27,7 +27,8 @@ lab_now(const struct lab *lab)
 
 int
 lab_new(struct event_base *base, const struct labconf *conf,
-    struct lab **ret, char *err, size_t errlen)
+    const struct relayworker *workers, int nworkers, struct lab **ret,
+    char *err, size_t errlen)
 {
 	struct lab	*lab;
 	size_t		 i;
@@ -65,8 +66,8 @@ lab_new(struct event_base *base, const struct labconf *conf,
 		    conf->api_port, strerror(-r));
 		goto fail;
 	}
-	if ((r = superproxy_new(lab, conf->bind, conf->proxy_port,
-	    &lab->proxy, &lab->proxy_port)) != 0) {
+	if ((r = superproxy_new(lab, conf->bind, conf->proxy_port, workers,
+	    nworkers, &lab->proxy, &lab->proxy_port)) != 0) {
 		(void)snprintf(err, errlen, "proxy port %s:%d: %s", conf->bind,
 		    conf->proxy_port, strerror(-r));
 		goto fail;

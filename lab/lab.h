@@ -48,8 +48,10 @@ struct lab {
  * Builds the world from conf, opens the three listeners and loads the
  * state file when there is one.  err explains a failure.
  */
+struct relayworker;
 int	 lab_new(struct event_base *base, const struct labconf *conf,
-	    struct lab **ret, char *err, size_t errlen);
+	    const struct relayworker *workers, int nworkers, struct lab **ret,
+	    char *err, size_t errlen);
 /* "LAB_API_PORT=n" lines for a shell to source, written atomically. */
 int	 lab_write_ports(const struct lab *lab, const char *path);
 /* Saves the state file (when configured) and frees everything. */

@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "lab.h"
 #include "log.h"
+#include "relayworker.h"
 
 /* 10,000 tunnels need two descriptors each: take all the kernel allows. */
 static void
@@ -44,6 +45,8 @@ int
 main(int argc, char **argv)
 {
 	struct labconf		 conf;
+	struct relayworker	 workers[RELAYWORKER_MAX];
+	int			 nworkers;
 	struct event_base	*base;
 	struct lab		*lab;
 	struct rlimit		 rl;
@@ -66,15 +69,25 @@ main(int argc, char **argv)
 	log_init(conf.log_level, conf.log_format, STDERR_FILENO);
 	main_raise_nofile();
 	(void)signal(SIGPIPE, SIG_IGN);
-	base = event_base_new();
-	if (base == NULL) {
-		fprintf(stderr, "respawn-lab: cannot create the event loop\n");
+	/* Workers fork first, so they inherit nothing but the configuration. */
+	nworkers = (int)conf.proxy_workers;
+	if (nworkers > 0 && relayworker_spawn(nworkers, workers) != 0) {
+		fprintf(stderr, "respawn-lab: cannot start relay workers\n");
 		conf_done(&conf);
 		return 71;
 	}
-	if (lab_new(base, &conf, &lab, err, sizeof(err)) != 0) {
+	base = event_base_new();
+	if (base == NULL) {
+		fprintf(stderr, "respawn-lab: cannot create the event loop\n");
+		relayworker_stop(workers, nworkers);
+		conf_done(&conf);
+		return 71;
+	}
+	if (lab_new(base, &conf, workers, nworkers, &lab, err,
+	    sizeof(err)) != 0) {
 		fprintf(stderr, "respawn-lab: %s\n", err);
 		event_base_free(base);
+		relayworker_stop(workers, nworkers);
 		conf_done(&conf);
 		return 71;
 	}
@@ -88,6 +101,7 @@ main(int argc, char **argv)
 		    strerror(-r));
 		lab_free(lab);
 		event_base_free(base);
+		relayworker_stop(workers, nworkers);
 		conf_done(&conf);
 		return 73;
 	}
@@ -95,10 +109,12 @@ main(int argc, char **argv)
 	log_info("lab.started", LOGF_I("api_port", lab->api_port),
 	    LOGF_I("proxy_port", lab->proxy_port),
 	    LOGF_I("wa_port", lab->wa_port), LOGF_I("seed", conf.seed),
+	    LOGF_I("proxy_workers", nworkers),
 	    LOGF_I("nofile", rl.rlim_cur));
 	event_base_dispatch(base);
 	lab_free(lab);
 	event_base_free(base);
+	relayworker_stop(workers, nworkers);
 	conf_done(&conf);
 	log_info("lab.stopped");
 	return 0;

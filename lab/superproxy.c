@@ -23,6 +23,8 @@
 #include "log.h"
 #include "net.h"
 #include "proxyauth.h"
+#include "relay.h"
+#include "relayworker.h"
 #include "superproxy.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -36,25 +38,24 @@
 enum tunnel_state {
 	TUNNEL_HEAD,		/* reading the CONNECT request */
 	TUNNEL_CONNECTING,	/* outgoing connect in progress */
-	TUNNEL_RELAY,
+	TUNNEL_RELAY,		/* spliced here, by t->relay */
+	TUNNEL_REMOTE,		/* spliced by a relay worker */
 };
-
-/* Direction indices: what is pending towards the client or the target. */
-#define TO_CLIENT	0
-#define TO_TARGET	1
 
 struct tunnel {
 	TAILQ_ENTRY(tunnel)	 entry;
 	struct superproxy	*sp;
+	uint64_t		 id;
 	int			 fd[2];		/* client, target */
-	struct event		 ev[2];
+	struct event		 ev[2];		/* until the tunnel is open */
 	short			 want[2];
 	enum tunnel_state	 state;
-	bool			 eof;
 	char			*head;		/* only during TUNNEL_HEAD */
 	size_t			 headlen;
-	char			*pend[2];
-	size_t			 pendlen[2];
+	char			*early;		/* client bytes after the head */
+	size_t			 earlylen;
+	struct relay		*relay;
+	int			 worker;
 	uint32_t		 exit_ip;
 	int			 zone;
 	char			 country[3];
@@ -70,6 +71,13 @@ struct connect_entry {
 	int		status;
 };
 
+struct sp_worker {
+	struct relayworker	 rw;
+	struct event		 ev;
+	bool			 alive;
+	uint64_t		 tunnels;
+};
+
 struct superproxy {
 	struct lab		*lab;
 	int			 fd;
@@ -77,6 +85,7 @@ struct superproxy {
 	struct event		 pause;
 	struct tunnel_list	 tunnels;
 	size_t			 ntunnels;
+	uint64_t		 next_id;
 	uint64_t		 connects;
 	uint64_t		 refused;
 	int64_t			 bytes[WORLD_MAX_ZONES];
@@ -84,6 +93,9 @@ struct superproxy {
 	size_t			 logcap;
 	size_t			 lognext;
 	size_t			 logcount;
+	struct sp_worker	 workers[RELAYWORKER_MAX];
+	int			 nworkers;
+	int			 next_worker;
 };
 
 static void	tunnel_cb(evutil_socket_t fd, short what, void *arg);
@@ -123,27 +135,26 @@ tunnel_free(struct tunnel *t)
 			event_del(&t->ev[i]);
 		if (t->fd[i] >= 0)
 			close(t->fd[i]);
-		free(t->pend[i]);
 	}
+	relay_free(t->relay);
 	if (t->session != NULL)
 		world_res_done(sp->lab->world, t->zone, t->country,
 		    t->session, lab_now(sp->lab));
 	free(t->session);
 	free(t->head);
+	free(t->early);
 	TAILQ_REMOVE(&sp->tunnels, t, entry);
 	sp->ntunnels--;
 	free(t);
 }
 
-/* Re-arms one side's event for the flags it now needs. */
+/* Re-arms one side's event during the handshake. */
 static void
 tunnel_want(struct tunnel *t, int side, short want, int64_t timeout_ms)
 {
 	struct timeval	tv = { .tv_sec = timeout_ms / 1000,
 			    .tv_usec = (timeout_ms % 1000) * 1000 };
 
-	if (t->want[side] == want && timeout_ms == 0)
-		return;
 	if (t->want[side] != 0)
 		event_del(&t->ev[side]);
 	t->want[side] = want;
@@ -173,115 +184,98 @@ tunnel_refuse(struct tunnel *t, int status, const char *reason,
 }
 
 static void
-tunnel_count(struct tunnel *t, size_t n)
+superproxy_count(struct superproxy *sp, int zone, int64_t n)
+{
+	struct world	*w = sp->lab->world;
+
+	if (zone < 0 || (size_t)zone >= world_nzones(w))
+		return;
+	sp->bytes[zone] += n;
+	if (world_zone_type(w, zone) == ZONE_RESIDENTIAL)
+		(void)ledger_add_bytes(sp->lab->ledger, world_zone_name(w,
+		    zone), world_zone_price(w, zone), n, lab_now(sp->lab));
+}
+
+static void
+tunnel_relay_bytes(void *arg, size_t n)
+{
+	struct tunnel	*t = arg;
+
+	superproxy_count(t->sp, t->zone, (int64_t)n);
+}
+
+static void
+tunnel_relay_done(void *arg)
+{
+	struct tunnel	*t = arg;
+
+	t->relay = NULL;	/* it freed itself and its sockets */
+	t->fd[0] = t->fd[1] = -1;
+	tunnel_free(t);
+}
+
+/* Hands an open tunnel to a relay worker; false to keep it here. */
+static bool
+tunnel_handoff(struct tunnel *t)
 {
 	struct superproxy	*sp = t->sp;
-	struct world		*w = sp->lab->world;
+	struct relayworker_msg	 m;
+	struct sp_worker	*w;
+	int			 i, k;
 
-	sp->bytes[t->zone] += (int64_t)n;
-	if (world_zone_type(w, t->zone) == ZONE_RESIDENTIAL)
-		(void)ledger_add_bytes(sp->lab->ledger, world_zone_name(w,
-		    t->zone), world_zone_price(w, t->zone), (int64_t)n,
-		    lab_now(sp->lab));
-}
-
-/* Queues bytes that the other side could not take yet. */
-static void
-tunnel_pend(struct tunnel *t, int dir, const char *p, size_t n)
-{
-	t->pend[dir] = xreallocarray(t->pend[dir], t->pendlen[dir] + n, 1);
-	memcpy(t->pend[dir] + t->pendlen[dir], p, n);
-	t->pendlen[dir] += n;
-}
-
-/* Writes what is pending towards dir's socket; -1 when the tunnel died. */
-static int
-tunnel_drain(struct tunnel *t, int dir)
-{
-	int	fd = t->fd[dir == TO_CLIENT ? 0 : 1];
-	ssize_t	n;
-
-	while (t->pendlen[dir] > 0) {
-		n = write(fd, t->pend[dir], t->pendlen[dir]);
-		if (n < 0 && errno == EINTR)
+	for (i = 0; i < sp->nworkers; i++) {
+		k = (sp->next_worker + i) % sp->nworkers;
+		w = &sp->workers[k];
+		if (!w->alive)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n <= 0)
-			return -1;
-		memmove(t->pend[dir], t->pend[dir] + n,
-		    t->pendlen[dir] - (size_t)n);
-		t->pendlen[dir] -= (size_t)n;
+		memset(&m, 0, sizeof(m));
+		m.type = RELAYWORKER_ADD;
+		m.zone = (uint32_t)t->zone;
+		m.id = t->id;
+		if (relayworker_send(w->rw.ctl, &m, t->fd, 2) != 0)
+			continue;
+		sp->next_worker = (k + 1) % sp->nworkers;
+		close(t->fd[0]);
+		close(t->fd[1]);
+		t->fd[0] = t->fd[1] = -1;
+		t->worker = k;
+		t->state = TUNNEL_REMOTE;
+		w->tunnels++;
+		return true;
 	}
-	free(t->pend[dir]);
-	t->pend[dir] = NULL;
-	return 0;
-}
-
-/* Sets both sides' events from what is pending. */
-static void
-tunnel_update(struct tunnel *t)
-{
-	short	w0 = 0, w1 = 0;
-
-	if (!t->eof) {
-		if (t->pendlen[TO_TARGET] == 0)
-			w0 |= EV_READ;
-		if (t->pendlen[TO_CLIENT] == 0)
-			w1 |= EV_READ;
-	}
-	if (t->pendlen[TO_CLIENT] > 0)
-		w0 |= EV_WRITE;
-	if (t->pendlen[TO_TARGET] > 0)
-		w1 |= EV_WRITE;
-	tunnel_want(t, 0, w0, 0);
-	tunnel_want(t, 1, w1, 0);
-}
-
-/* Moves bytes from side `from` to the other; -1 when the tunnel ends. */
-static int
-tunnel_relay(struct tunnel *t, int from)
-{
-	char	 chunk[PROXY_RELAY_CHUNK];
-	int	 dir = from == 0 ? TO_TARGET : TO_CLIENT;
-	int	 to = from == 0 ? 1 : 0;
-	ssize_t	 n, w;
-
-	n = read(t->fd[from], chunk, sizeof(chunk));
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	if (n <= 0) {
-		t->eof = true;
-		return t->pendlen[TO_CLIENT] + t->pendlen[TO_TARGET] > 0 ? 0 :
-		    -1;
-	}
-	tunnel_count(t, (size_t)n);
-	w = write(t->fd[to], chunk, (size_t)n);
-	if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-		return -1;
-	if (w < 0)
-		w = 0;
-	if (w < n)
-		tunnel_pend(t, dir, chunk + w, (size_t)(n - w));
-	return 0;
+	return false;
 }
 
 static void
 tunnel_connected(struct tunnel *t)
 {
 	char	msg[128], ip[WORLD_IPSTR_MAX];
+	ssize_t	w;
 	int	n;
 
+	tunnel_want(t, 0, 0, 0);
+	tunnel_want(t, 1, 0, 0);
 	world_ip_str(t->exit_ip, ip);
 	n = snprintf(msg, sizeof(msg), "HTTP/1.1 200 OK\r\nx-brd-ip: %s\r\n"
 	    "\r\n", ip);
-	tunnel_pend(t, TO_CLIENT, msg, (size_t)n);
-	t->state = TUNNEL_RELAY;
-	if (tunnel_drain(t, TO_CLIENT) != 0 || tunnel_drain(t, TO_TARGET) != 0) {
+	superproxy_count(t->sp, t->zone, n);
+	/* A fresh socket takes these few bytes at once, nearly always. */
+	w = write(t->fd[0], msg, (size_t)n);
+	if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 		tunnel_free(t);
 		return;
 	}
-	tunnel_update(t);
+	if (w < 0)
+		w = 0;
+	if (w == n && t->earlylen == 0 && tunnel_handoff(t))
+		return;
+	t->state = TUNNEL_RELAY;
+	t->relay = relay_new(t->sp->lab->base, t->fd[0], t->fd[1], msg + w,
+	    (size_t)(n - w), t->early, t->earlylen, tunnel_relay_bytes,
+	    tunnel_relay_done, t);
+	free(t->early);
+	t->early = NULL;
+	t->earlylen = 0;
 }
 
 static int
@@ -401,6 +395,7 @@ tunnel_start(struct tunnel *t, const struct httpreq *req)
 		return;
 	}
 	t->zone = z;
+	superproxy_count(sp, z, (int64_t)t->headlen);
 	if (tunnel_target(target, &dst) != 0) {
 		superproxy_log(sp, target, u.zone, 0, 403);
 		tunnel_refuse(t, 403, "Target not reachable from the lab", NULL);
@@ -463,10 +458,13 @@ tunnel_head(struct tunnel *t)
 		    "Malformed CONNECT request", NULL);
 		return;
 	}
-	tunnel_count(t, (size_t)rc);
 	/* Bytes the client sent after the head go to the target later. */
-	if (t->headlen > (size_t)rc)
-		tunnel_pend(t, TO_TARGET, t->head + rc, t->headlen - (size_t)rc);
+	if (t->headlen > (size_t)rc) {
+		t->earlylen = t->headlen - (size_t)rc;
+		t->early = xmalloc(t->earlylen);
+		memcpy(t->early, t->head + rc, t->earlylen);
+	}
+	t->headlen = (size_t)rc;
 	free(t->head);
 	t->head = NULL;
 	tunnel_start(t, req);
@@ -478,7 +476,7 @@ tunnel_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct tunnel	*t = arg;
 	socklen_t	 len = sizeof(int);
-	int		 side = fd == t->fd[0] ? 0 : 1, err = 0;
+	int		 err = 0;
 
 	if (what & EV_TIMEOUT) {
 		if (t->state == TUNNEL_CONNECTING) {
@@ -502,23 +500,9 @@ tunnel_cb(evutil_socket_t fd, short what, void *arg)
 		tunnel_connected(t);
 		return;
 	case TUNNEL_RELAY:
+	case TUNNEL_REMOTE:
 		break;
 	}
-	if (what & EV_WRITE) {
-		if (tunnel_drain(t, side == 0 ? TO_CLIENT : TO_TARGET) != 0) {
-			tunnel_free(t);
-			return;
-		}
-	}
-	if ((what & EV_READ) && tunnel_relay(t, side) != 0) {
-		tunnel_free(t);
-		return;
-	}
-	if (t->eof && t->pendlen[TO_CLIENT] + t->pendlen[TO_TARGET] == 0) {
-		tunnel_free(t);
-		return;
-	}
-	tunnel_update(t);
 }
 
 static void
@@ -564,18 +548,80 @@ superproxy_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		t->fd[1] = -1;
 		t->head = xmalloc(PROXY_MAX_HEAD);
 		t->state = TUNNEL_HEAD;
+		t->id = ++sp->next_id;
+		t->worker = -1;
 		TAILQ_INSERT_TAIL(&sp->tunnels, t, entry);
 		sp->ntunnels++;
 		tunnel_want(t, 0, EV_READ, PROXY_HANDSHAKE_MS);
 	}
 }
 
+static void
+superproxy_worker_msg(struct superproxy *sp, int k,
+    const struct relayworker_msg *m)
+{
+	struct tunnel	*t;
+
+	if (m->type == RELAYWORKER_BYTES) {
+		superproxy_count(sp, (int)m->zone, (int64_t)m->n);
+		return;
+	}
+	if (m->type != RELAYWORKER_CLOSED)
+		return;
+	/* Tunnels revoked meanwhile are already gone; that is fine. */
+	TAILQ_FOREACH(t, &sp->tunnels, entry) {
+		if (t->id == m->id && t->state == TUNNEL_REMOTE &&
+		    t->worker == k) {
+			sp->workers[k].tunnels--;
+			tunnel_free(t);
+			return;
+		}
+	}
+}
+
+static void
+superproxy_worker_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct superproxy	*sp = arg;
+	struct relayworker_msg	 m;
+	struct tunnel		*t, *next;
+	ssize_t			 n;
+	int			 k;
+
+	for (k = 0; k < sp->nworkers; k++)
+		if (sp->workers[k].rw.ctl == fd)
+			break;
+	if (k == sp->nworkers)
+		return;
+	for (;;) {
+		n = recv(fd, &m, sizeof(m), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n != (ssize_t)sizeof(m)) {
+			/* The worker died: its tunnels died with it. */
+			log_error("proxy.worker_lost", LOGF_I("worker", k));
+			sp->workers[k].alive = false;
+			event_del(&sp->workers[k].ev);
+			for (t = TAILQ_FIRST(&sp->tunnels); t != NULL; t = next) {
+				next = TAILQ_NEXT(t, entry);
+				if (t->state == TUNNEL_REMOTE && t->worker == k)
+					tunnel_free(t);
+			}
+			return;
+		}
+		superproxy_worker_msg(sp, k, &m);
+	}
+}
+
 int
 superproxy_new(struct lab *lab, const char *addr, int port,
+    const struct relayworker *workers, int nworkers,
     struct superproxy **ret, int *ret_port)
 {
 	struct superproxy	*sp;
-	int			 fd;
+	int			 fd, k;
 
 	if ((fd = net_listen(addr, port, ret_port)) < 0)
 		return fd;
@@ -589,6 +635,14 @@ superproxy_new(struct lab *lab, const char *addr, int port,
 	    superproxy_accept_cb, sp);
 	evtimer_assign(&sp->pause, lab->base, superproxy_resume_cb, sp);
 	event_add(&sp->lev, NULL);
+	sp->nworkers = nworkers < RELAYWORKER_MAX ? nworkers : RELAYWORKER_MAX;
+	for (k = 0; k < sp->nworkers; k++) {
+		sp->workers[k].rw = workers[k];
+		sp->workers[k].alive = true;
+		event_assign(&sp->workers[k].ev, lab->base, workers[k].ctl,
+		    EV_READ | EV_PERSIST, superproxy_worker_cb, sp);
+		event_add(&sp->workers[k].ev, NULL);
+	}
 	*ret = sp;
 	return 0;
 }
@@ -596,10 +650,14 @@ superproxy_new(struct lab *lab, const char *addr, int port,
 void
 superproxy_free(struct superproxy *sp)
 {
+	int	k;
+
 	if (sp == NULL)
 		return;
 	while (!TAILQ_EMPTY(&sp->tunnels))
 		tunnel_free(TAILQ_FIRST(&sp->tunnels));
+	for (k = 0; k < sp->nworkers; k++)
+		event_del(&sp->workers[k].ev);
 	event_del(&sp->lev);
 	event_del(&sp->pause);
 	close(sp->fd);
@@ -616,6 +674,14 @@ superproxy_close_ip(struct superproxy *sp, uint32_t ip)
 	for (t = TAILQ_FIRST(&sp->tunnels); t != NULL; t = next) {
 		next = TAILQ_NEXT(t, entry);
 		if (t->state != TUNNEL_HEAD && t->exit_ip == ip) {
+			if (t->state == TUNNEL_REMOTE) {
+				struct relayworker_msg m = {
+					.type = RELAYWORKER_CLOSE, .id = t->id };
+
+				(void)relayworker_send(
+				    sp->workers[t->worker].rw.ctl, &m, NULL, 0);
+				sp->workers[t->worker].tunnels--;
+			}
 			tunnel_free(t);
 			n++;
 		}
@@ -626,17 +692,23 @@ superproxy_close_ip(struct superproxy *sp, uint32_t ip)
 json_t *
 superproxy_json(const struct superproxy *sp)
 {
-	json_t	*bytes = json_object();
+	json_t	*bytes = json_object(), *workers = json_array();
 	size_t	 i;
+	int	 k;
 
 	for (i = 0; i < world_nzones(sp->lab->world); i++)
 		json_object_set_new(bytes, world_zone_name(sp->lab->world,
 		    (int)i), json_integer(sp->bytes[i]));
-	return json_pack("{s:I,s:I,s:I,s:I,s:o}", "tunnels",
+	for (k = 0; k < sp->nworkers; k++)
+		json_array_append_new(workers, json_pack("{s:i,s:b,s:I}",
+		    "pid", (int)sp->workers[k].rw.pid, "alive",
+		    sp->workers[k].alive, "tunnels",
+		    (json_int_t)sp->workers[k].tunnels));
+	return json_pack("{s:I,s:I,s:I,s:I,s:o,s:o}", "tunnels",
 	    (json_int_t)sp->ntunnels, "max_tunnels",
 	    (json_int_t)sp->lab->conf->max_tunnels, "connects",
 	    (json_int_t)sp->connects, "refused", (json_int_t)sp->refused,
-	    "bytes_by_zone", bytes);
+	    "bytes_by_zone", bytes, "workers", workers);
 }
 
 json_t *

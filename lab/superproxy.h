@@ -14,14 +14,16 @@
 #include <jansson.h>
 
 #define PROXY_MAX_HEAD		4096		/* CONNECT request head */
-#define PROXY_RELAY_CHUNK	16384
 #define PROXY_HANDSHAKE_MS	10000		/* head and connect timeout */
 #define PROXY_TARGET_MAX	128
 
 struct lab;
+struct relayworker;
 struct superproxy;
 
+/* With workers (relayworker.h), open tunnels are handed to them. */
 int	 superproxy_new(struct lab *lab, const char *addr, int port,
+	    const struct relayworker *workers, int nworkers,
 	    struct superproxy **ret, int *ret_port);
 void	 superproxy_free(struct superproxy *sp);
 /* Closes every tunnel leaving from ip (a revoked IP); returns how many. */

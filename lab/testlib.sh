@@ -60,13 +60,16 @@ wait_for() {
 }
 
 # lab_start NAME [flags...]: starts a lab, waits for its ports file and sets
-# LAB_API_PORT, LAB_PROXY_PORT, LAB_WA_PORT, LAB_PID and API.
+# LAB_API_PORT, LAB_PROXY_PORT, LAB_WA_PORT, LAB_PID and API.  Flags in
+# $LAB_EXTRA_FLAGS are added to every lab (test_lab_workers.sh uses it).
 lab_start() {
 	local name=$1
 	shift
 	rm -f "$T/$name.ports"
+	# shellcheck disable=SC2086
 	"$LAB_BIN" --api-port 0 --proxy-port 0 --wa-port 0 \
-	    --ports-file "$T/$name.ports" "$@" 2>>"$T/$name.log" &
+	    --ports-file "$T/$name.ports" ${LAB_EXTRA_FLAGS:-} "$@" \
+	    2>>"$T/$name.log" &
 	STARTED_PIDS+=($!)
 	wait_for 10 test -s "$T/$name.ports" || fail "lab $name did not start"
 	# shellcheck disable=SC1090
