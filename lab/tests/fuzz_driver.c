@@ -21,7 +21,7 @@ main(int argc, char **argv)
 	int		 i;
 
 	for (i = 1; i < argc; i++) {
-		if ((fp = fopen(argv[i], "rb")) == NULL) {
+		if ((fp = fopen(argv[i], "rbe")) == NULL) {
 			perror(argv[i]);
 			return 1;
 		}
