@@ -2,7 +2,7 @@
  * respawn-lab-connector: a tiny connector that follows respawn's connector
  * contract (docs/CONNECTORS.md, docs/LAB.md) against respawn-lab.  It
  * tunnels through RESPAWN_PROXY_URL with HTTP CONNECT to the lab's
- * WhatsApp stand-in (RESPAWN_LAB_WA_ADDR), keeps its auth token in
+ * WhatsApp stand-in (RESPAWN_LAB_WA_ADDR or argv[1]), keeps its token in
  * RESPAWN_SESSION_DIR (made on first run: the stand-in for a QR scan),
  * reports readiness and watchdog pings over NOTIFY_SOCKET, and exits
  *
@@ -510,7 +510,7 @@ run(struct connector *c)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct connector	 c;
 	sigset_t		 mask;
@@ -526,12 +526,19 @@ main(void)
 	c.phone = getenv("RESPAWN_PHONE");
 	url = getenv("RESPAWN_PROXY_URL");
 	c.session_dir = getenv("RESPAWN_SESSION_DIR");
+	/*
+	 * The endpoint comes from the environment, or from the command line
+	 * for a supervisor that passes connectors only the contract's
+	 * variables: "respawn-lab-connector 127.0.0.1:5222".
+	 */
 	c.wa_addr = getenv("RESPAWN_LAB_WA_ADDR");
+	if ((c.wa_addr == NULL || c.wa_addr[0] == '\0') && argc > 1)
+		c.wa_addr = argv[1];
 	if (c.phone == NULL || url == NULL || c.session_dir == NULL ||
 	    c.wa_addr == NULL) {
 		say("connector.bad_environment", "need RESPAWN_PHONE, "
 		    "RESPAWN_PROXY_URL, RESPAWN_SESSION_DIR and "
-		    "RESPAWN_LAB_WA_ADDR");
+		    "RESPAWN_LAB_WA_ADDR (or the address as argument)");
 		return EXIT_USAGE;
 	}
 	if (parse_proxy_url(&c, url) != 0) {

@@ -145,6 +145,17 @@ pass "RESPAWN_LAB_IGNORE_SIGTERM"
 kill -KILL "$c14"
 expect_exit 137 $c14 "c14 killed"
 
+# The endpoint can also be given as the command's argument.
+env RESPAWN_PHONE="$PHONE" RESPAWN_SESSION_DIR="$T/session" \
+    RESPAWN_PROXY_URL="http://brd-customer-c_lab-zone-isp_lab-ip-$ip:isp_lab_pw@127.0.0.1:$LAB_PROXY_PORT" \
+    "$CONNECTOR_BIN" "127.0.0.1:$LAB_WA_PORT" 2>>"$T/argv.log" &
+c16=$!
+STARTED_PIDS+=($c16)
+wait_for 10 connected || fail "connector with the address as argument"
+pass "WhatsApp address as argument"
+kill -TERM "$c16"
+expect_exit 0 $c16 "c16 stopped"
+
 # The lab going away: connection lost, exit 1.
 connector c15
 c15=$CPID
