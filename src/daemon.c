@@ -800,6 +800,16 @@ daemon_load_cb(const struct session *s, void *arg)
 				daemon_feed(ds, SV_EV_STOP, 0, false);
 			return 0;
 		}
+		/* Nobody runs it now: say so until it is started again. */
+		if (ld->startup && s->status != SESSION_STATUS_STOPPED &&
+		    s->status != SESSION_STATUS_NEW)
+			daemon_persist(ds, false);
+		/* Logged out: only the operator's start (after a QR scan) helps. */
+		if (s->status == SESSION_STATUS_NEEDS_AUTH) {
+			ds->sv.state = SV_NEEDS_AUTH;
+			daemon_persist(ds, false);
+			return 0;
+		}
 		if (s->desired != SESSION_DESIRED_RUNNING ||
 		    !d->cfg->auto_reconnect)
 			return 0;
@@ -818,6 +828,13 @@ daemon_load_cb(const struct session *s, void *arg)
 		return 0;
 	}
 	ds->seen = true;
+	/* `session start` of a failed or logged-out session resets it. */
+	if (s->status == SESSION_STATUS_NEW && s->desired ==
+	    SESSION_DESIRED_RUNNING && (ds->sv.state == SV_FAILED ||
+	    ds->sv.state == SV_NEEDS_AUTH)) {
+		log_info("session.start_requested", LOGF_I("session", ds->id));
+		daemon_enqueue(d, ds);
+	}
 	if (ds->desired != s->desired) {
 		ds->desired = s->desired;
 		if (s->desired == SESSION_DESIRED_RUNNING) {
