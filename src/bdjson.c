@@ -251,10 +251,11 @@ bdjson_snippet(const char *body, size_t len, char *out, size_t size)
 			continue;
 		}
 		if (space) {
+			/* A blank is kept only with a byte after it. */
+			if (o + 1 >= limit)
+				break;
 			out[o++] = ' ';
 			space = 0;
-			if (o == limit)
-				break;
 		}
 		out[o++] = ch < 0x80 ? (char)ch : '?';
 	}
