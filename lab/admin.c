@@ -132,7 +132,7 @@ admin_revoke(struct lab *lab, const char *body, size_t len,
 		http_response_text(resp, 422, "Zone not found\n");
 		goto out;
 	}
-	if (world_release(lab->world, z, ip, lab_now(lab)) != 0) {
+	if (world_revoke(lab->world, z, ip, lab_now(lab)) != 0) {
 		http_response_text(resp, 404, "IP is not allocated to this "
 		    "zone\n");
 		goto out;

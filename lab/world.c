@@ -37,10 +37,15 @@ struct zone {
 	size_t			 count;
 };
 
+/* A slot's last release: never, a time, or revoked for good. */
+#define WORLD_NEVER_RELEASED	0
+#define WORLD_REVOKED		INT64_MIN
+
 struct country {
 	char			 cc[3];
 	int64_t			 inventory;
 	struct alloc		**slots;
+	int64_t			*released;	/* per slot, lab ms */
 	size_t			 nslots;
 };
 
@@ -91,8 +96,10 @@ world_free(struct world *w)
 			free(a);
 		}
 	}
-	for (i = 0; i < w->ncountries; i++)
+	for (i = 0; i < w->ncountries; i++) {
 		free(w->countries[i].slots);
+		free(w->countries[i].released);
+	}
 	for (i = 0; i < WORLD_SESSION_BUCKETS; i++) {
 		for (s = w->sessions[i]; s != NULL; s = next) {
 			next = s->next;
@@ -221,6 +228,10 @@ world_set_inventory(struct world *w, const char *cc, int64_t count)
 		    sizeof(*c->slots));
 		memset(c->slots + c->nslots, 0,
 		    ((size_t)count - c->nslots) * sizeof(*c->slots));
+		c->released = xreallocarray(c->released, (size_t)count,
+		    sizeof(*c->released));
+		memset(c->released + c->nslots, 0,
+		    ((size_t)count - c->nslots) * sizeof(*c->released));
 		c->nslots = (size_t)count;
 	}
 	c->inventory = count;
@@ -233,7 +244,7 @@ world_country_available(const struct country *c)
 	int64_t	n = 0, s;
 
 	for (s = 0; s < c->inventory; s++)
-		if (c->slots[s] == NULL)
+		if (c->slots[s] == NULL && c->released[s] != WORLD_REVOKED)
 			n++;
 	return n;
 }
@@ -339,20 +350,33 @@ world_place(struct world *w, int z, int ci, int64_t slot, int64_t since_ms,
 	return a;
 }
 
-/* Takes one free slot of a country with stock, chosen at random. */
+/*
+ * Takes one free slot of a country with stock, chosen at random.  Like a
+ * provider, it does not sell an address again the day it was released
+ * unless nothing else is left, and never sells a revoked one.
+ */
 static int
 world_take_one(struct world *w, int z, int ci, int64_t now_ms, uint32_t *ip)
 {
 	struct country	*c = &w->countries[ci];
-	int64_t		 start, k, slot;
-	int		 id;
+	int64_t		 start, k, slot, rel;
+	int		 id, pass;
 
 	if (c->inventory <= 0 || w->nallocs >= WORLD_MAX_ALLOCS)
 		return -ENOSPC;
 	start = (int64_t)rng_below(w->rng, (uint64_t)c->inventory);
-	for (k = 0; k < c->inventory; k++) {
+	for (k = 0, pass = 0; pass < 2; k++) {
+		if (k == c->inventory) {
+			k = -1;
+			pass++;
+			continue;
+		}
 		slot = (start + k) % c->inventory;
-		if (c->slots[slot] != NULL)
+		rel = c->released[slot];
+		if (c->slots[slot] != NULL || rel == WORLD_REVOKED)
+			continue;
+		if (pass == 0 && rel != WORLD_NEVER_RELEASED &&
+		    now_ms - rel < WORLD_REUSE_AFTER_MS)
 			continue;
 		id = ledger_open(w->ledger, world_slot_ip(ci, slot, false),
 		    w->zones[z].name, c->cc, w->zones[z].price_micro, now_ms);
@@ -401,8 +425,9 @@ world_allocate(struct world *w, int z, const char *cc, int count,
 	return count;
 }
 
-int
-world_release(struct world *w, int z, uint32_t ip, int64_t now_ms)
+static int
+world_release_slot(struct world *w, int z, uint32_t ip, int64_t now_ms,
+    bool revoke)
 {
 	struct alloc	*a;
 	int64_t		 slot;
@@ -413,12 +438,27 @@ world_release(struct world *w, int z, uint32_t ip, int64_t now_ms)
 		return -ENOENT;
 	(void)world_ip_slot(w, ip, &ci, &slot);
 	w->countries[ci].slots[slot] = NULL;
+	/* Time 0 means "never released"; the epoch itself is close enough. */
+	w->countries[ci].released[slot] = revoke ? WORLD_REVOKED :
+	    (now_ms != WORLD_NEVER_RELEASED ? now_ms : 1);
 	TAILQ_REMOVE(&w->zones[z].allocs, a, entry);
 	w->zones[z].count--;
 	w->nallocs--;
 	ledger_close(w->ledger, a->ledger_id, now_ms);
 	free(a);
 	return 0;
+}
+
+int
+world_release(struct world *w, int z, uint32_t ip, int64_t now_ms)
+{
+	return world_release_slot(w, z, ip, now_ms, false);
+}
+
+int
+world_revoke(struct world *w, int z, uint32_t ip, int64_t now_ms)
+{
+	return world_release_slot(w, z, ip, now_ms, true);
 }
 
 int
@@ -669,8 +709,10 @@ world_load(struct world *w, const json_t *j)
 	 * Countries first, in saved order, so the indices in addresses hold;
 	 * the configured inventory is replaced by the saved one.
 	 */
-	for (i = 0; i < w->ncountries; i++)
+	for (i = 0; i < w->ncountries; i++) {
 		free(w->countries[i].slots);
+		free(w->countries[i].released);
+	}
 	memset(w->countries, 0, sizeof(w->countries));
 	w->ncountries = 0;
 	json_array_foreach(json_object_get(j, "countries"), i, v) {

@@ -29,6 +29,7 @@
 #define WORLD_NAME_MAX		64
 #define WORLD_SESSION_MAX	64
 #define WORLD_IPSTR_MAX		16
+#define WORLD_REUSE_AFTER_MS	86400000LL	/* a released IP rests a day */
 
 enum zone_type {
 	ZONE_ISP,
@@ -70,8 +71,14 @@ const char	*world_country_cc(const struct world *w, size_t i);
  */
 int		 world_allocate(struct world *w, int z, const char *cc,
 		    int count, int64_t now_ms, uint32_t *ips);
-/* -ENOENT when ip is not allocated to zone z. */
+/*
+ * -ENOENT when ip is not allocated to zone z.  A released address is sold
+ * again only after WORLD_REUSE_AFTER_MS (lab time) unless nothing else is
+ * left; a revoked one (the provider took it back) never.
+ */
 int		 world_release(struct world *w, int z, uint32_t ip,
+		    int64_t now_ms);
+int		 world_revoke(struct world *w, int z, uint32_t ip,
 		    int64_t now_ms);
 /*
  * Replaces each of ips[0..n) (allocated to z) by a new address of the same

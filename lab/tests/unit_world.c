@@ -70,6 +70,53 @@ test_allocation(void **state)
 }
 
 static void
+test_reuse(void **state)
+{
+	struct ledger	*l = ledger_new(0, 30);
+	struct rng	 rng;
+	struct world	*w;
+	uint32_t	 a, b, c, two[2];
+	int64_t		 t;
+	int		 z, i;
+
+	rng_seed(&rng, 1);
+	w = world_new(l, &rng);
+	z = world_add_zone(w, "isp", ZONE_ISP, "pw", 1);
+	assert_int_equal(world_set_inventory(w, "de", 3), 0);
+	/* A released address rests a day while others are free. */
+	for (i = 0; i < 50; i++) {
+		t = i * 3 * WORLD_REUSE_AFTER_MS;
+		assert_int_equal(world_allocate(w, z, "de", 1, t + 1, &a), 1);
+		assert_int_equal(world_release(w, z, a, t + 2), 0);
+		assert_int_equal(world_allocate(w, z, "de", 1, t + 3, &b), 1);
+		assert_int_not_equal(a, b);
+		assert_int_equal(world_release(w, z, b, t + 4), 0);
+	}
+	/* With everything else taken, a resting address is sold after all. */
+	t = 200 * WORLD_REUSE_AFTER_MS;
+	assert_int_equal(world_allocate(w, z, "de", 2, t, two), 2);
+	assert_int_equal(world_allocate(w, z, "de", 1, t, &b), 1);
+	assert_int_equal(world_release(w, z, two[0], t + 1), 0);
+	assert_int_equal(world_allocate(w, z, "de", 1, t + 2, &c), 1);
+	assert_int_equal(c, two[0]);
+	assert_int_equal(world_release(w, z, c, t + 3), 0);
+	assert_int_equal(world_release(w, z, two[1], t + 3), 0);
+	assert_int_equal(world_release(w, z, b, t + 3), 0);
+	/* A revoked address leaves the inventory for good. */
+	t += 10 * WORLD_REUSE_AFTER_MS;
+	assert_int_equal(world_allocate(w, z, "de", 1, t, &a), 1);
+	assert_int_equal(world_revoke(w, z, a, t + 1), 0);
+	assert_int_equal(world_available(w, "de"), 2);
+	assert_int_equal(world_allocate(w, z, "de", 1, t + 2, &b), 1);
+	assert_int_equal(world_allocate(w, z, "de", 1, t + 2, &c), 1);
+	assert_int_not_equal(a, b);
+	assert_int_not_equal(a, c);
+	assert_int_equal(world_allocate(w, z, "de", 1, t + 3, &c), -ENOSPC);
+	world_free(w);
+	ledger_free(l);
+}
+
+static void
 test_sessions(void **state)
 {
 	struct ledger	*l = ledger_new(0, 30);
@@ -168,6 +215,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_allocation),
+		cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_sessions),
 		cmocka_unit_test(test_httpreq),
 		cmocka_unit_test(test_waproto),
