@@ -88,6 +88,42 @@ child_start(const struct child_request *req, pid_t *ret_pid,
 }
 
 int
+child_log_trim(const char *log_path, size_t max)
+{
+	struct stat	st;
+	char		old[4096], chunk[65536];
+	ssize_t		n;
+	int		in, out, r = 1;
+
+	if (stat(log_path, &st) < 0 || (size_t)st.st_size <= max)
+		return 0;
+	if (snprintf(old, sizeof old, "%s.1", log_path) >= (int)sizeof old)
+		return -ENAMETOOLONG;
+	if ((in = open(log_path, O_RDWR | O_CLOEXEC | O_NOCTTY)) < 0)
+		return -errno;
+	out = open(old, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY,
+	    0600);
+	if (out < 0) {
+		r = -errno;
+		close(in);
+		return r;
+	}
+	/* Copy at most what was there when we looked; then empty it. */
+	while ((n = read(in, chunk, sizeof chunk)) > 0)
+		if (write(out, chunk, (size_t)n) != n) {
+			r = -EIO;
+			break;
+		}
+	if (n < 0)
+		r = -errno;
+	close(out);
+	if (r == 1 && ftruncate(in, 0) < 0)
+		r = -errno;
+	close(in);
+	return r;
+}
+
+int
 child_signal_group(pid_t pid, int sig)
 {
 	if (pid <= 1)

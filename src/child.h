@@ -34,6 +34,13 @@ struct child_request {
 /* On success *ret_pid is the connector, leader of its own session. */
 int	child_start(const struct child_request *req, pid_t *ret_pid,
 	    char err[CHILD_ERR_LEN]);
+/*
+ * Keep a running connector's log under max: when it is larger, its
+ * content moves to log_path.1 and the file is emptied in place.  The
+ * connector keeps its descriptor (opened with O_APPEND, so it writes at the
+ * new end), which is why the file is not renamed.  Returns 1 when trimmed.
+ */
+int	child_log_trim(const char *log_path, size_t max);
 /* Signal the connector's whole process group (its session). */
 int	child_signal_group(pid_t pid, int sig);
 

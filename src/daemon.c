@@ -51,6 +51,7 @@
 #define DAEMON_START_INTERVAL_MS	10000
 #define DAEMON_ENV_MAX			64	/* connector environment entries */
 #define DAEMON_PATH_MAX			1024
+#define DAEMON_LOG_TRIM_MS		10000	/* connector log size check */
 
 struct daemon;
 
@@ -106,7 +107,7 @@ struct daemon {
 	struct event		*ev_sigterm, *ev_sigint, *ev_sigchld, *ev_sigusr2;
 	bool			 handover;	/* leave connectors running */
 	int64_t			 adopted;
-	int64_t			 last_heartbeat, last_activity;
+	int64_t			 last_heartbeat, last_activity, last_log_trim;
 	int64_t			 fp_count, fp_gen;	/* sessions fingerprint */
 	bool			 stopping;
 	uint64_t		 rng;
@@ -816,7 +817,24 @@ daemon_load_cb(const struct session *s, void *arg)
 		/* Idle beyond the window: dormant, not started by itself. */
 		if (ld->startup && s->last_activity_at != 0 &&
 		    now - s->last_activity_at > d->cfg->recovery_window_ms) {
+			struct session_report rep = {
+				.status = SESSION_STATUS_DORMANT };
+			int64_t		hist[1];
+			size_t		n = 0;
+			const struct pool_proxy *px;
+
 			ld->dormant++;
+			(void)store_session_report(d->store, ds->id,
+			    d->instance_id, ds->epoch, &rep, now);
+			/* Its proxy is no longer kept for it. */
+			if (store_proxy_history(d->store, ds->phone, hist, 1,
+			    &n) == 0 && n == 1 &&
+			    (px = pool_get(d->pool, hist[0])) != NULL &&
+			    px->reserved_for == ds->id) {
+				(void)pool_detach(d->pool, px->id, now, false);
+				(void)store_proxy_unassign(d->store, px->id,
+				    false, now);
+			}
 			return 0;
 		}
 		if (ld->n == ld->cap) {
@@ -828,10 +846,11 @@ daemon_load_cb(const struct session *s, void *arg)
 		return 0;
 	}
 	ds->seen = true;
-	/* `session start` of a failed or logged-out session resets it. */
+	/* `session start` of a failed, logged-out or dormant session. */
 	if (s->status == SESSION_STATUS_NEW && s->desired ==
-	    SESSION_DESIRED_RUNNING && (ds->sv.state == SV_FAILED ||
-	    ds->sv.state == SV_NEEDS_AUTH)) {
+	    SESSION_DESIRED_RUNNING && !ds->queued && (ds->sv.state ==
+	    SV_FAILED || ds->sv.state == SV_NEEDS_AUTH ||
+	    ds->sv.state == SV_STOPPED)) {
 		log_info("session.start_requested", LOGF_I("session", ds->id));
 		daemon_enqueue(d, ds);
 	}
@@ -1055,6 +1074,22 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 			    "%lld/%lld sessions", (long long)(d->run.recovered +
 			    d->run.failed), (long long)d->run.sessions_total);
 			sdnotify_send(status);
+		}
+	}
+	/* Connector logs stay under their cap while connectors run. */
+	if (now - d->last_log_trim >= DAEMON_LOG_TRIM_MS) {
+		struct dsession	*ds;
+		char		 logp[DAEMON_PATH_MAX];
+
+		d->last_log_trim = now;
+		TAILQ_FOREACH(ds, &d->all, link) {
+			if (ds->pid <= 0)
+				continue;
+			snprintf(logp, sizeof logp, "%s/logs/%lld.log",
+			    d->cfg->state_dir, (long long)ds->id);
+			if (child_log_trim(logp, CHILD_LOG_MAX_DEFAULT) == 1)
+				log_info("connector.log_trimmed",
+				    LOGF_I("session", ds->id));
 		}
 	}
 	/* Live changes from the CLI or the API, within a second. */

@@ -602,14 +602,15 @@ store_sqlite_session_set_desired(void *p, int64_t id, enum session_desired desir
 	if ((r = store_sqlite_begin(b)) < 0)
 		return r;
 	/*
-	 * Starting a failed or logged-out session is the operator's word that
-	 * it may try again (after a QR scan): its status and attempts reset.
+	 * Starting a failed, logged-out or dormant session is the operator's
+	 * word that it may try again (after a QR scan): its status and
+	 * attempts reset.
 	 */
 	if ((r = store_sqlite_prepare(b, "UPDATE sessions SET desired = ?, updated_at = ?, "
 	    "status = CASE WHEN ?1 = 'running' AND status IN ('failed', "
-	    "'needs_auth') THEN 'new' ELSE status END, attempts = CASE WHEN "
-	    "?1 = 'running' AND status IN ('failed', 'needs_auth') THEN 0 "
-	    "ELSE attempts END WHERE id = ?", &st)) < 0)
+	    "'needs_auth', 'dormant') THEN 'new' ELSE status END, attempts = "
+	    "CASE WHEN ?1 = 'running' AND status IN ('failed', 'needs_auth', "
+	    "'dormant') THEN 0 ELSE attempts END WHERE id = ?", &st)) < 0)
 		goto fail;
 	sqlite3_bind_text(st, 1, store_session_desired_name(desired), -1,
 	    SQLITE_STATIC);

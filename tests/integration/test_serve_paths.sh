@@ -38,6 +38,10 @@ export RESPAWN_CONNECTOR_ENV=RESPAWN_LAB_WA_ADDR,PATH
 "$RESPAWN" session add --user b --phone +19990000001 --country us >/dev/null
 "$RESPAWN" session add --user c --phone +19990000002 --country us >/dev/null
 "$RESPAWN" session add --user d --phone +19990000003 --country us >/dev/null
+"$RESPAWN" session add --user e --phone +4915100000005 --country de >/dev/null
+# Last active two days ago: beyond the 24 h recovery window.
+sqlite3 "$RESPAWN_DB" "UPDATE sessions SET last_activity_at = \
+	(strftime('%s', 'now') - 2 * 86400) * 1000 WHERE phone = '+4915100000005'"
 serve_start
 status_of() { "$RESPAWN" session show "$1" --json | jq -r .status; }
 
@@ -67,6 +71,15 @@ expect_eq "$(status_of +19990000003)" failed "never ready: failed after the atte
 expect_in "$(cat "$T/serve.1.log")" "event=connector.exited session=4" "never-ready connector was stopped"
 run "$RESPAWN" session show +19990000003 --json
 expect_eq "$(jq -r .lastError <<<"$out")" ready_timeout "last error: ready_timeout"
+
+# A session idle beyond the recovery window is dormant: not started, until
+# the operator starts it.
+wait_for 5 test "$(status_of +4915100000005)" = dormant
+expect_eq "$(status_of +4915100000005)" dormant "idle beyond the window: dormant"
+expect_eq "$(lab_wa | jq -r '.phones["+4915100000005"].connected')" null "a dormant session is not started"
+"$RESPAWN" session start +4915100000005 >/dev/null
+wait_for 10 test "$(status_of +4915100000005)" = ready
+expect_eq "$(status_of +4915100000005)" ready "session start wakes a dormant session"
 
 # (f) a revoked IP is replaced by another of the same country.
 wait_for 10 test "$(status_of +4915100000001)" = ready
