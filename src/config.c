@@ -90,7 +90,7 @@ static const struct config_key config_keys[] = {
 	{ "RESPAWN_SESSIONS_PER_IP", CT_INT, OFF(sessions_per_ip), "1", 1, 100,
 	  0, "How many sessions may share one proxy IP." },
 	{ "RESPAWN_PROVIDER", CT_PROVIDER, OFF(provider), "static", 0, 0, 0,
-	  "Where proxies come from: static (a list file)." },
+	  "Where proxies come from: static (a list file) or brightdata." },
 	{ "RESPAWN_STATIC_PROXIES", CT_STRING, OFF(static_proxies), "", 0, 0, 0,
 	  "The static provider's file: one 'proxy-URL country' per line." },
 	{ "RESPAWN_FALLBACK_OVERRIDES", CT_FALLBACK, OFF(fallback_overrides),
@@ -346,9 +346,8 @@ config_set(struct config_load *ld, size_t k, const char *v)
 		break;
 	}
 	case CT_PROVIDER:
-		if (strcmp(v, "static") != 0) {
-			why = "must be static (the Bright Data provider is not "
-			    "in this version yet)";
+		if (strcmp(v, "static") != 0 && strcmp(v, "brightdata") != 0) {
+			why = "must be static or brightdata";
 			r = -EINVAL;
 		}
 		break;

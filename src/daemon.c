@@ -52,8 +52,13 @@
 #define DAEMON_ENV_MAX			64	/* connector environment entries */
 #define DAEMON_PATH_MAX			1024
 #define DAEMON_LOG_TRIM_MS		10000	/* connector log size check */
+#define DAEMON_RECONCILE_MS		300000	/* provider listing vs store */
+#define DAEMON_PURCHASE_WINDOW_MS	200	/* needs combined into one call */
+#define DAEMON_PURCHASE_MAX		100	/* IPs bought by one call */
+#define DAEMON_SOLD_OUT_MS		600000	/* a sold-out country rests */
 
 struct daemon;
+struct daemon_demand;
 
 /* One supervised session. */
 struct dsession {
@@ -77,6 +82,8 @@ struct dsession {
 	bool			 proxy_fallback;
 	struct event		*timer;
 	bool			 queued;	/* waiting to be admitted */
+	struct daemon_demand	*demand;	/* waiting for a purchase */
+	bool			 bought;	/* its next proxy was bought for it */
 	bool			 removed;	/* gone from the store */
 	bool			 seen;		/* present in the last sync */
 	bool			 recovering;	/* part of the start-up recovery */
@@ -108,6 +115,9 @@ struct daemon {
 	bool			 handover;	/* leave connectors running */
 	int64_t			 adopted;
 	int64_t			 last_heartbeat, last_activity, last_log_trim;
+	int64_t			 last_reconcile;
+	bool			 recon_running, recon_failed, pool_loaded;
+	struct daemon_demand	*demand[26 * 26];	/* purchases per country */
 	int64_t			 fp_count, fp_gen;	/* sessions fingerprint */
 	bool			 stopping;
 	uint64_t		 rng;
@@ -243,6 +253,250 @@ daemon_proxy_release(struct dsession *ds, bool keep)
 	ds->proxy_id = 0;
 }
 
+/*
+ * Purchases.  Sessions that need an IP in a country the pool has none of
+ * wait in that country's demand; after a short window every waiter is
+ * served by one call with count=k.  Each call is a durable intent first.
+ */
+struct daemon_demand {
+	struct daemon	 *d;
+	char		  country[COUNTRY_CODE_LEN];
+	struct dsession	**waiting;
+	size_t		  n, cap;
+	struct event	 *timer;
+	bool		  in_flight;
+	int64_t		  intent_id;
+	int		  count;
+};
+
+static void	daemon_acquire(struct dsession *ds);
+static void	daemon_reconcile(struct daemon *d);
+
+static void
+daemon_demand_remove(struct dsession *ds)
+{
+	struct daemon_demand	*dm = ds->demand;
+	size_t			 i;
+
+	if (dm == NULL)
+		return;
+	for (i = 0; i < dm->n; i++) {
+		if (dm->waiting[i] == ds) {
+			memmove(dm->waiting + i, dm->waiting + i + 1,
+			    (dm->n - i - 1) * sizeof *dm->waiting);
+			dm->n--;
+			break;
+		}
+	}
+	ds->demand = NULL;
+}
+
+/* Hand every waiter back to the pool (after a purchase, or a settle). */
+static void
+daemon_demand_retry(struct daemon_demand *dm)
+{
+	struct dsession	**w;
+	size_t		  n, i;
+
+	if (dm->n == 0)
+		return;
+	w = dm->waiting;
+	n = dm->n;
+	dm->waiting = NULL;
+	dm->n = dm->cap = 0;
+	for (i = 0; i < n; i++) {
+		w[i]->demand = NULL;
+		if (w[i]->sv.state == SV_STARTING && !w[i]->sv.spawned)
+			daemon_acquire(w[i]);
+	}
+	free(w);
+}
+
+static void
+daemon_demand_retry_all(struct daemon *d)
+{
+	size_t	i;
+
+	store_batch_begin(d->store);
+	for (i = 0; i < nitems(d->demand); i++)
+		if (d->demand[i] != NULL && !d->demand[i]->in_flight)
+			daemon_demand_retry(d->demand[i]);
+	store_batch_end(d->store);
+}
+
+static void
+daemon_purchase_done(const struct provider_result *r, void *arg)
+{
+	struct daemon_demand	*dm = arg;
+	struct daemon		*d = dm->d;
+	struct proxy_row	 row = { 0 };
+	struct pool_proxy	 px = { 0 };
+	struct dsession		**w;
+	int64_t			 now = util_now_ms(), id;
+	size_t			 i, n;
+
+	dm->in_flight = false;
+	store_batch_begin(d->store);
+	switch (r->outcome) {
+	case PROVIDER_OK:
+		for (i = 0; i < r->n; i++) {
+			(void)util_strlcpy(row.provider,
+			    provider_name(d->provider), sizeof row.provider);
+			(void)util_strlcpy(row.zone, provider_zone(d->provider),
+			    sizeof row.zone);
+			(void)util_strlcpy(row.ip, r->proxies[i].key,
+			    sizeof row.ip);
+			memcpy(row.country, r->proxies[i].country,
+			    sizeof row.country);
+			row.type = PROXY_TYPE_ISP;
+			row.purchased_at = now;
+			if (store_proxy_ensure(d->store, &row, now, &id) < 0) {
+				log_error("store.proxy_ensure_failed",
+				    LOGF_S("proxy", row.ip), LOGF_S("error",
+				    store_errmsg(d->store)));
+				continue;
+			}
+			memset(&px, 0, sizeof px);
+			px.id = id;
+			(void)util_strlcpy(px.ip, row.ip, sizeof px.ip);
+			memcpy(px.country, row.country, sizeof px.country);
+			px.state = POOL_IDLE;
+			px.idle_since = now;
+			px.listed = true;
+			pool_put(d->pool, &px);
+		}
+		(void)store_intent_settle(d->store, dm->intent_id, INTENT_OWNED,
+		    NULL, now);
+		log_info("purchase.done", LOGF_S("country", dm->country),
+		    LOGF_I("count", (int64_t)r->n), LOGF_I("intent",
+		    dm->intent_id));
+		/* The first waiters get what was bought for them. */
+		w = dm->waiting;
+		n = dm->n < r->n ? dm->n : r->n;
+		for (i = 0; i < n; i++)
+			w[i]->bought = true;
+		daemon_demand_retry(dm);
+		break;
+	case PROVIDER_FAILED:
+		(void)store_intent_settle(d->store, dm->intent_id,
+		    INTENT_FAILED, r->message, now);
+		if (r->sold_out) {
+			log_warn("purchase.sold_out", LOGF_S("country",
+			    dm->country), LOGF_S("msg", "no IPs for sale there: "
+			    "sessions fall back"));
+			pool_mark_empty(d->pool, dm->country, util_now_ms(),
+			    DAEMON_SOLD_OUT_MS);
+			daemon_demand_retry(dm);
+			break;
+		}
+		log_error("purchase.failed", LOGF_S("country", dm->country),
+		    LOGF_S("error", r->message));
+		/* Not the phone's country's fault: wait and try again. */
+		w = dm->waiting;
+		n = dm->n;
+		dm->waiting = NULL;
+		dm->n = dm->cap = 0;
+		for (i = 0; i < n; i++) {
+			w[i]->demand = NULL;
+			if (w[i]->sv.state == SV_STARTING && !w[i]->sv.spawned)
+				daemon_feed(w[i], SV_EV_PROXY_WAIT, 0, false);
+		}
+		free(w);
+		break;
+	case PROVIDER_UNKNOWN:
+		/* Never asked again: the listing tells what was bought. */
+		(void)store_intent_settle(d->store, dm->intent_id,
+		    INTENT_UNKNOWN, r->message, now);
+		log_warn("purchase.unknown", LOGF_S("country", dm->country),
+		    LOGF_I("intent", dm->intent_id), LOGF_S("error",
+		    r->message), LOGF_S("msg", "settling from the provider's "
+		    "listing"));
+		daemon_reconcile(d);
+		break;
+	}
+	store_batch_end(d->store);
+}
+
+static void
+daemon_demand_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon_demand	*dm = arg;
+	struct daemon		*d = dm->d;
+	struct intent		 in = { 0 };
+	int			 r;
+
+	(void)fd;
+	(void)what;
+	if (dm->in_flight || dm->n == 0 || d->stopping)
+		return;
+	dm->count = dm->n < DAEMON_PURCHASE_MAX ? (int)dm->n :
+	    DAEMON_PURCHASE_MAX;
+	(void)util_strlcpy(in.provider, provider_name(d->provider),
+	    sizeof in.provider);
+	(void)util_strlcpy(in.zone, provider_zone(d->provider), sizeof in.zone);
+	memcpy(in.country, dm->country, sizeof in.country);
+	in.count = dm->count;
+	/* On disk before the provider is asked: a crash cannot leak an IP. */
+	if (store_intent_add(d->store, &in, d->instance_id, util_now_ms(),
+	    &dm->intent_id) < 0) {
+		log_error("store.intent_failed", LOGF_S("error",
+		    store_errmsg(d->store)));
+		return;
+	}
+	log_info("purchase.start", LOGF_S("country", dm->country),
+	    LOGF_I("count", dm->count), LOGF_I("intent", dm->intent_id));
+	if ((r = provider_purchase(d->provider, dm->country, dm->count,
+	    daemon_purchase_done, dm)) < 0) {
+		struct provider_result	fail = { .outcome = PROVIDER_FAILED,
+			.error = r, .message = strerror(-r) };
+
+		dm->in_flight = true;
+		daemon_purchase_done(&fail, dm);
+		return;
+	}
+	dm->in_flight = true;
+}
+
+static void
+daemon_demand_add(struct daemon *d, const char *cc, struct dsession *ds)
+{
+	struct daemon_demand	*dm;
+	struct timeval		 tv = { 0, DAEMON_PURCHASE_WINDOW_MS * 1000 };
+	int			 ci = (cc[0] - 'a') * 26 + (cc[1] - 'a');
+
+	if (ci < 0 || ci >= (int)nitems(d->demand))
+		return;
+	if ((dm = d->demand[ci]) == NULL) {
+		dm = xcalloc(1, sizeof *dm);
+		dm->d = d;
+		memcpy(dm->country, cc, sizeof dm->country);
+		dm->timer = evtimer_new(d->base, daemon_demand_fire, dm);
+		d->demand[ci] = dm;
+	}
+	if (ds->demand != NULL)
+		daemon_demand_remove(ds);
+	if (dm->n == dm->cap) {
+		dm->cap = dm->cap ? dm->cap * 2 : 16;
+		dm->waiting = xreallocarray(dm->waiting, dm->cap,
+		    sizeof *dm->waiting);
+	}
+	dm->waiting[dm->n++] = ds;
+	ds->demand = dm;
+	if (!dm->in_flight && !evtimer_pending(dm->timer, NULL))
+		evtimer_add(dm->timer, &tv);
+}
+
+static void
+daemon_demand_free(struct daemon_demand *dm)
+{
+	if (dm == NULL)
+		return;
+	if (dm->timer != NULL)
+		event_free(dm->timer);
+	free(dm->waiting);
+	free(dm);
+}
+
 /* Ask the pool for a proxy, and tell the supervisor what came of it. */
 static void
 daemon_acquire(struct dsession *ds)
@@ -278,7 +532,11 @@ daemon_acquire(struct dsession *ds)
 	    POOL_MAX_HISTORY, &n) == 0)
 		req.nhistory = n;
 	pool_choose(d->pool, &req, now, &ch);
-	if (ch.kind == POOL_WAIT || ch.kind == POOL_PURCHASE) {
+	if (ch.kind == POOL_PURCHASE) {
+		daemon_demand_add(d, ch.country, ds);
+		return;
+	}
+	if (ch.kind == POOL_WAIT) {
 		log_info("proxy.unavailable", LOGF_I("session", ds->id),
 		    LOGF_S("phone", ds->phone), LOGF_S("country", ds->country));
 		daemon_feed(ds, SV_EV_PROXY_WAIT, 0, false);
@@ -288,7 +546,11 @@ daemon_acquire(struct dsession *ds)
 		daemon_feed(ds, SV_EV_PROXY_WAIT, 0, false);
 		return;
 	}
-	reason = ch.kind == POOL_REACTIVATE ? "reactivated" : "reused";
+	reason = ch.kind == POOL_REACTIVATE ? "reactivated" : ds->bought ?
+	    "purchased" : "reused";
+	if (ds->bought && ch.kind == POOL_REUSE)
+		ch.kind = POOL_PURCHASE;	/* for the figures */
+	ds->bought = false;
 	if (store_proxy_assign(d->store, ch.proxy_id, ds->id, ds->phone,
 	    ds->country, ch.fallback_used, reason, d->instance_id, now) < 0) {
 		log_error("store.proxy_assign_failed", LOGF_I("session", ds->id),
@@ -458,6 +720,8 @@ daemon_recovery_settle(struct dsession *ds, bool ok)
 			d->run.reactivated++;
 		else if (ds->proxy_how == POOL_REUSE)
 			d->run.reused++;
+		else if (ds->proxy_how == POOL_PURCHASE)
+			d->run.purchased++;
 		if (ds->proxy_fallback)
 			d->run.fallbacks++;
 	} else {
@@ -519,6 +783,8 @@ daemon_act(struct dsession *ds, const struct supervise_output *out)
 	}
 	if (a & SV_ACT_RELEASE_PROXY)
 		daemon_proxy_release(ds, false);
+	if (a & SV_ACT_CANCEL_ACQUIRE)
+		daemon_demand_remove(ds);
 	if (a & SV_ACT_ALERT_FAILED) {
 		log_error("session.failed", LOGF_I("session", ds->id),
 		    LOGF_S("phone", ds->phone), LOGF_I("attempts",
@@ -648,6 +914,7 @@ daemon_session_free(struct dsession *ds)
 {
 	if (ds == NULL)
 		return;
+	daemon_demand_remove(ds);
 	if (ds->timer != NULL)
 		event_free(ds->timer);
 	if (ds->pidfd_ev != NULL)
@@ -1092,6 +1359,8 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 				    LOGF_I("session", ds->id));
 		}
 	}
+	if (d->pool_loaded && now - d->last_reconcile >= DAEMON_RECONCILE_MS)
+		daemon_reconcile(d);
 	/* Live changes from the CLI or the API, within a second. */
 	if (store_session_fingerprint(d->store, &count, &gen) == 0 &&
 	    (count != d->fp_count || gen != d->fp_gen)) {
@@ -1136,53 +1405,242 @@ daemon_crash_cb(const struct instance *i, void *arg)
 	return 0;
 }
 
-static int
-daemon_proxy_load_cb(const struct proxy_row *row, void *arg)
-{
-	struct daemon		*d = arg;
-	struct pool_proxy	 px = { 0 };
-	char			 url[PROVIDER_URL_MAX];
+/*
+ * Reconciliation: the provider's listing against the store.  An IP the
+ * provider bills but the store does not know is adopted as idle; one the
+ * store has but the provider no longer lists is lost; purchase intents
+ * whose answer was lost are settled from what turned up.  It runs at start
+ * (before any session is recovered), every few minutes, and whenever a
+ * purchase's outcome is unknown.
+ */
+struct daemon_recon {
+	struct daemon		*d;
+	const struct provider_proxy *listed;	/* sorted by key */
+	size_t			 nlisted;
+	char			 (*known)[PROVIDER_KEY_MAX];	/* store's keys */
+	size_t			 nknown, capknown;
+	int64_t			 adopted_by_cc[26 * 26];
+	int64_t			 adopted, lost;
+};
 
-	px.id = row->id;
-	(void)util_strlcpy(px.ip, row->ip, sizeof px.ip);
-	memcpy(px.country, row->country, sizeof px.country);
-	px.state = row->state == PROXY_ACTIVE ? POOL_ACTIVE :
-	    row->state == PROXY_IDLE ? POOL_IDLE : POOL_LOST;
-	/* A proxy that had a session is kept for it: reactivation. */
-	px.reserved_for = row->state == PROXY_ACTIVE ? row->session_id : 0;
-	px.idle_since = row->idle_since;
-	px.listed = strcmp(row->provider, provider_name(d->provider)) == 0 &&
-	    provider_proxy_url(d->provider, row->ip, url) == 0;
-	util_wipe(url, sizeof url);
+static int
+daemon_key_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct provider_proxy *)a)->key,
+	    ((const struct provider_proxy *)b)->key);
+}
+
+static bool
+daemon_recon_listed(const struct daemon_recon *rc, const char *key)
+{
+	struct provider_proxy	k;
+
+	if (util_strlcpy(k.key, key, sizeof k.key) < 0)
+		return false;
+	return bsearch(&k, rc->listed, rc->nlisted, sizeof k,
+	    daemon_key_cmp) != NULL;
+}
+
+static int
+daemon_recon_known_cb(const struct proxy_row *row, void *arg)
+{
+	struct daemon_recon	*rc = arg;
+
+	if (strcmp(row->provider, provider_name(rc->d->provider)) != 0 ||
+	    strcmp(row->zone, provider_zone(rc->d->provider)) != 0)
+		return 0;
+	if (rc->nknown == rc->capknown) {
+		rc->capknown = rc->capknown ? rc->capknown * 2 : 256;
+		rc->known = xreallocarray(rc->known, rc->capknown,
+		    sizeof *rc->known);
+	}
+	(void)util_strlcpy(rc->known[rc->nknown++], row->ip, PROVIDER_KEY_MAX);
+	return 0;
+}
+
+static int
+daemon_str_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Every store row into the pool, keeping what the pool knows in memory. */
+static int
+daemon_recon_pool_cb(const struct proxy_row *row, void *arg)
+{
+	struct daemon_recon	*rc = arg;
+	struct daemon		*d = rc->d;
+	const struct pool_proxy	*old = pool_get(d->pool, row->id);
+	struct pool_proxy	 px = { 0 };
+	bool			 ours;
+
+	ours = strcmp(row->provider, provider_name(d->provider)) == 0 &&
+	    strcmp(row->zone, provider_zone(d->provider)) == 0;
+	if (old != NULL) {
+		px = *old;
+	} else {
+		px.id = row->id;
+		(void)util_strlcpy(px.ip, row->ip, sizeof px.ip);
+		memcpy(px.country, row->country, sizeof px.country);
+		px.state = row->state == PROXY_ACTIVE ? POOL_ACTIVE :
+		    row->state == PROXY_IDLE ? POOL_IDLE : POOL_LOST;
+		/* A proxy that had a session is kept for it: reactivation. */
+		px.reserved_for = row->state == PROXY_ACTIVE ?
+		    row->session_id : 0;
+		px.idle_since = row->idle_since;
+	}
+	px.listed = ours && daemon_recon_listed(rc, row->ip);
 	if (!px.listed && row->state != PROXY_LOST) {
 		log_warn("proxy.lost", LOGF_S("proxy", row->ip),
 		    LOGF_S("msg", "the provider no longer lists this proxy"));
 		(void)store_proxy_set_state(d->store, row->id, PROXY_LOST,
 		    util_now_ms());
 		px.state = POOL_LOST;
+		rc->lost++;
 	}
 	pool_put(d->pool, &px);
 	return 0;
 }
 
 static int
-daemon_provider_cb(const struct provider_proxy *p, void *arg)
+daemon_recon_intent_cb(const struct intent *in, void *arg)
+{
+	struct daemon_recon	*rc = arg;
+	struct daemon		*d = rc->d;
+	int			 ci;
+	bool			 owned;
+
+	if (strcmp(in->provider, provider_name(d->provider)) != 0)
+		return 0;
+	ci = (in->country[0] - 'a') * 26 + (in->country[1] - 'a');
+	owned = ci >= 0 && ci < 26 * 26 && rc->adopted_by_cc[ci] > 0;
+	if (owned)
+		rc->adopted_by_cc[ci] -= in->count;
+	log_info("purchase.settled", LOGF_I("intent", in->id),
+	    LOGF_S("country", in->country),
+	    LOGF_S("outcome", owned ? "owned" : "failed"),
+	    LOGF_S("msg", "settled from the provider's listing"));
+	(void)store_intent_settle(d->store, in->id, owned ? INTENT_OWNED :
+	    INTENT_FAILED, owned ? NULL : "not in the provider's listing",
+	    util_now_ms());
+	return 0;
+}
+
+static void	daemon_setup_finish(struct daemon *d);
+static void	daemon_demand_retry_all(struct daemon *d);
+
+static void
+daemon_recon_done(const struct provider_result *r, void *arg)
 {
 	struct daemon		*d = arg;
+	struct daemon_recon	 rc = { .d = d };
+	struct provider_proxy	*sorted = NULL;
 	struct proxy_row	 row = { 0 };
-	int64_t			 id;
+	size_t			 i;
+	int64_t			 id, now = util_now_ms();
+	int			 ci;
 
-	(void)util_strlcpy(row.provider, provider_name(d->provider),
-	    sizeof row.provider);
-	(void)util_strlcpy(row.ip, p->key, sizeof row.ip);
-	memcpy(row.country, p->country, sizeof row.country);
-	row.type = PROXY_TYPE_ISP;
-	if (store_proxy_ensure(d->store, &row, util_now_ms(), &id) < 0) {
-		log_error("store.proxy_ensure_failed", LOGF_S("proxy", p->key),
-		    LOGF_S("error", store_errmsg(d->store)));
-		return -EIO;
+	d->recon_running = false;
+	store_batch_begin(d->store);
+	if (r->outcome != PROVIDER_OK) {
+		/*
+		 * Without a listing nothing is marked lost or adopted: the
+		 * store's view stands until the next reconciliation.
+		 */
+		log_error("reconcile.failed", LOGF_S("provider",
+		    provider_name(d->provider)), LOGF_S("error", r->message));
+		d->recon_failed = true;
+		if (d->pool_loaded) {
+			store_batch_end(d->store);
+			daemon_demand_retry_all(d);
+			return;
+		}
+		/* At start, trust the store: every row counts as listed. */
+		sorted = NULL;
+	} else {
+		d->recon_failed = false;
+		if (r->n > 0) {
+			sorted = xcalloc(r->n, sizeof *sorted);
+			memcpy(sorted, r->proxies, r->n * sizeof *sorted);
+			qsort(sorted, r->n, sizeof *sorted, daemon_key_cmp);
+		}
+		rc.listed = sorted;
+		rc.nlisted = r->n;
 	}
-	return 0;
+	(void)store_proxy_list(d->store, daemon_recon_known_cb, &rc);
+	if (rc.nknown > 1)
+		qsort(rc.known, rc.nknown, sizeof *rc.known, daemon_str_cmp);
+	if (r->outcome != PROVIDER_OK) {
+		/* Pretend the store's rows are the listing. */
+		sorted = xcalloc(rc.nknown + 1, sizeof *sorted);
+		for (i = 0; i < rc.nknown; i++)
+			(void)util_strlcpy(sorted[i].key, rc.known[i],
+			    sizeof sorted[i].key);
+		rc.listed = sorted;
+		rc.nlisted = rc.nknown;
+	}
+	for (i = 0; r->outcome == PROVIDER_OK && i < r->n; i++) {
+		const struct provider_proxy *p = &r->proxies[i];
+
+		if (rc.nknown > 0 && bsearch(p->key, rc.known, rc.nknown,
+		    sizeof *rc.known, daemon_str_cmp) != NULL)
+			continue;
+		(void)util_strlcpy(row.provider, provider_name(d->provider),
+		    sizeof row.provider);
+		(void)util_strlcpy(row.zone, provider_zone(d->provider),
+		    sizeof row.zone);
+		(void)util_strlcpy(row.ip, p->key, sizeof row.ip);
+		memcpy(row.country, p->country, sizeof row.country);
+		row.type = PROXY_TYPE_ISP;
+		if (store_proxy_ensure(d->store, &row, now, &id) < 0) {
+			log_error("store.proxy_ensure_failed",
+			    LOGF_S("proxy", p->key),
+			    LOGF_S("error", store_errmsg(d->store)));
+			continue;
+		}
+		rc.adopted++;
+		ci = (p->country[0] - 'a') * 26 + (p->country[1] - 'a');
+		if (ci >= 0 && ci < 26 * 26)
+			rc.adopted_by_cc[ci]++;
+		if (d->pool_loaded || strcmp(provider_name(d->provider),
+		    "static") != 0)
+			log_info("proxy.adopted", LOGF_S("proxy", p->key),
+			    LOGF_S("country", p->country), LOGF_S("msg",
+			    "the provider bills an IP the store did not know: "
+			    "kept as idle"));
+	}
+	if (d->pool == NULL)
+		d->pool = pool_new((int)d->cfg->sessions_per_ip);
+	(void)store_proxy_list(d->store, daemon_recon_pool_cb, &rc);
+	(void)store_intent_list_open(d->store, daemon_recon_intent_cb, &rc);
+	store_batch_end(d->store);
+	if (rc.adopted > 0 || rc.lost > 0)
+		log_info("reconcile.done", LOGF_I("listed", (int64_t)rc.nlisted),
+		    LOGF_I("adopted", rc.adopted), LOGF_I("lost", rc.lost));
+	free(sorted);
+	free(rc.known);
+	if (!d->pool_loaded) {
+		d->pool_loaded = true;
+		daemon_setup_finish(d);
+		return;
+	}
+	daemon_demand_retry_all(d);
+}
+
+static void
+daemon_reconcile(struct daemon *d)
+{
+	int	r;
+
+	if (d->recon_running)
+		return;
+	d->last_reconcile = util_now_ms();
+	if ((r = provider_list(d->provider, daemon_recon_done, d)) < 0) {
+		log_error("reconcile.start_failed", LOGF_S("error",
+		    strerror(-r)));
+		return;
+	}
+	d->recon_running = true;
 }
 
 static int
@@ -1233,13 +1691,17 @@ daemon_setup(struct daemon *d)
 		    "RESPAWN_CONNECTOR must name the connector command"));
 		return -EINVAL;
 	}
-	if (d->cfg->static_proxies[0] == '\0') {
+	if (strcmp(d->cfg->provider, "brightdata") == 0) {
+		r = provider_bd_open(d->base, d->cfg, &d->provider, perr);
+	} else if (d->cfg->static_proxies[0] == '\0') {
 		log_error("daemon.no_proxies", LOGF_S("msg",
 		    "RESPAWN_STATIC_PROXIES must name the proxy list file"));
 		return -EINVAL;
+	} else {
+		r = provider_static_open(d->base, d->cfg->static_proxies,
+		    &d->provider, perr);
 	}
-	if ((r = provider_static_open(d->cfg->static_proxies, &d->provider,
-	    perr)) < 0) {
+	if (r < 0) {
 		log_error("daemon.provider_failed", LOGF_S("error", perr));
 		return r;
 	}
@@ -1278,16 +1740,6 @@ daemon_setup(struct daemon *d)
 	log_info("daemon.started", LOGF_S("instance", d->instance_id),
 	    LOGF_S("version", RESPAWN_VERSION), LOGF_S("db", d->cfg->db));
 
-	/* Proxies: what the provider lists, then the pool from the store. */
-	store_batch_begin(d->store);
-	r = provider_list(d->provider, daemon_provider_cb, d);
-	d->pool = pool_new((int)d->cfg->sessions_per_ip);
-	if (r == 0)
-		r = store_proxy_list(d->store, daemon_proxy_load_cb, d);
-	store_batch_end(d->store);
-	if (r < 0)
-		return r;
-
 	snprintf(path, sizeof path, "%s/notify.sock", d->cfg->state_dir);
 	if ((r = notify_open(path, &d->notify)) < 0) {
 		log_error("daemon.notify_failed", LOGF_S("path", path),
@@ -1303,27 +1755,48 @@ daemon_setup(struct daemon *d)
 	log_info("recovery.starting", LOGF_S("msg",
 	    "starting session recovery after server restart"),
 	    LOGF_S("cause", d->run.cause));
+	/* The rest follows the provider's listing (daemon_setup_finish). */
+	daemon_reconcile(d);
+	return d->recon_running ? 0 : -EIO;
+}
+
+/* Second half of the start, once the pool matches the provider. */
+static void
+daemon_setup_finish(struct daemon *d)
+{
+	int	r;
+
 	store_batch_begin(d->store);
 	r = daemon_sync(d, true);
 	store_batch_end(d->store);
-	if (r < 0)
-		return r;
-	if (d->run.sessions_total == 0) {
+	if (r < 0) {
+		log_error("daemon.recovery_failed", LOGF_S("msg",
+		    "cannot read the sessions; stopping"));
+		d->stopping = true;
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	if (d->run.sessions_total == 0)
 		log_info("recovery.nothing", LOGF_S("msg",
 		    "no active sessions to recover"));
-	} else {
+	else
 		d->run_open = true;
-	}
 	(void)store_session_fingerprint(d->store, &d->fp_count, &d->fp_gen);
 	(void)store_instance_set_status(d->store, d->instance_id,
 	    INSTANCE_RUNNING, util_now_ms());
-	return 0;
+	sdnotify_send("READY=1\nSTATUS=recovering sessions");
+	store_batch_begin(d->store);
+	daemon_admit(d);
+	store_batch_end(d->store);
+	if (d->run_open && d->run_pending == 0)
+		d->run_open = false;
 }
 
 static void
 daemon_teardown(struct daemon *d)
 {
 	struct dsession	*ds;
+	size_t		 i;
 
 	while ((ds = TAILQ_FIRST(&d->all)) != NULL) {
 		TAILQ_REMOVE(&d->all, ds, link);
@@ -1342,6 +1815,8 @@ daemon_teardown(struct daemon *d)
 	if (d->ev_sigusr2 != NULL)
 		event_free(d->ev_sigusr2);
 	notify_close(d->notify);
+	for (i = 0; i < nitems(d->demand); i++)
+		daemon_demand_free(d->demand[i]);
 	pool_free(d->pool);
 	fallback_overrides_free(d->fallback);
 	provider_free(d->provider);
@@ -1405,14 +1880,6 @@ daemon_run(const struct config *cfg)
 	event_add(d.ev_notify, NULL);
 	d.ev_tick = event_new(d.base, -1, EV_PERSIST, daemon_tick_cb, &d);
 	event_add(d.ev_tick, &tick);
-	sdnotify_send("READY=1\nSTATUS=recovering sessions");
-
-	store_batch_begin(d.store);
-	daemon_admit(&d);
-	store_batch_end(d.store);
-	if (d.run_open && d.run_pending == 0)
-		d.run_open = false;
-
 	event_base_dispatch(d.base);
 
 	/* Stopped by a signal: every connector has exited, or is handed over. */

@@ -1,12 +1,16 @@
 /*
- * Where proxies come from.  A provider lists the proxies it bills for and
- * builds the URL a connector uses to reach one; providers that can buy
- * (Bright Data) will add purchases and releases behind the same interface,
- * asynchronously on the event loop.
+ * Where proxies come from.  A provider lists the proxies it bills for,
+ * buys new ones (when it can), and builds the URL a connector uses to reach
+ * one.  Listing and buying are asynchronous on the daemon's event loop:
+ * an operation that starts (returns 0) calls its callback exactly once,
+ * later, from the loop, never from inside the call.
  *
- * Today there is one implementation, the static list (provider_static.c):
- * a file of proxies bought elsewhere, for operators with their own supply
- * and for off-the-shelf proxies such as tinyproxy or squid.
+ * Two implementations:
+ *   static      (provider_static.c) a file of proxies bought elsewhere, for
+ *               operators with their own supply and for off-the-shelf
+ *               proxies such as tinyproxy or squid; it cannot buy;
+ *   brightdata  (provider_bd.c) Bright Data's ISP IPs through its account
+ *               API (bdclient.c), pinned with the -ip- username.
  */
 #ifndef RESPAWN_PROVIDER_H
 #define RESPAWN_PROVIDER_H
@@ -15,6 +19,9 @@
 #include <stddef.h>
 
 #include "country.h"
+
+struct event_base;
+struct config;
 
 #define PROVIDER_URL_MAX	1024
 #define PROVIDER_ERR_LEN	256
@@ -28,16 +35,33 @@ struct provider_proxy {
 	char	country[COUNTRY_CODE_LEN];
 };
 
-typedef int (*provider_list_cb)(const struct provider_proxy *p, void *arg);
+enum provider_outcome {
+	PROVIDER_OK,		/* it happened */
+	PROVIDER_FAILED,	/* it certainly did not happen */
+	PROVIDER_UNKNOWN,	/* it may have happened: settle by listing */
+};
+
+struct provider_result {
+	enum provider_outcome		 outcome;
+	int				 error;		/* 0 or -errno */
+	const char			*message;	/* for logs; no secret */
+	bool				 sold_out;	/* purchase: none for sale */
+	const struct provider_proxy	*proxies;	/* list: all; purchase: new */
+	size_t				 n;
+};
+
+typedef void (*provider_cb)(const struct provider_result *r, void *arg);
 
 const char	*provider_name(const struct provider *p);
+const char	*provider_zone(const struct provider *p);
 bool		 provider_can_purchase(const struct provider *p);
-/* Calls cb for each proxy the provider lists now. */
-int		 provider_list(struct provider *p, provider_list_cb cb,
-		    void *arg);
+int		 provider_list(struct provider *p, provider_cb cb, void *arg);
+/* Buy count proxies in country; -ENOTSUP when the provider cannot. */
+int		 provider_purchase(struct provider *p, const char *country,
+		    int count, provider_cb cb, void *arg);
 /*
- * The URL a connector gets for the proxy with this key (it carries the
- * credentials: it goes to the connector's environment only).
+ * The URL a connector gets for the proxy with this key.  It carries the
+ * credentials, so it goes to the connector's environment only.
  */
 int		 provider_proxy_url(const struct provider *p, const char *key,
 		    char out[PROVIDER_URL_MAX]);
@@ -48,11 +72,35 @@ void		 provider_free(struct provider *p);
  *   http://user:pass@127.0.0.1:3128 de
  * Errors name the file and line.
  */
-int		 provider_static_open(const char *path, struct provider **ret,
-		    char err[PROVIDER_ERR_LEN]);
+int		 provider_static_open(struct event_base *base, const char *path,
+		    struct provider **ret, char err[PROVIDER_ERR_LEN]);
 /* Parse one line (pure, for tests and fuzzing); 0: blank or comment. */
 int		 provider_static_parse_line(const char *line,
 		    struct provider_proxy *ret, char url[PROVIDER_URL_MAX],
 		    const char **why);
+
+/* Bright Data, from the BRIGHT_DATA_* configuration. */
+int		 provider_bd_open(struct event_base *base,
+		    const struct config *cfg, struct provider **ret,
+		    char err[PROVIDER_ERR_LEN]);
+
+/* For implementations: the operations behind a provider. */
+struct provider_ops {
+	const char	*name;
+	bool		 can_purchase;
+	const char	*(*zone)(const struct provider *p);
+	int		(*list)(struct provider *p, provider_cb cb, void *arg);
+	int		(*purchase)(struct provider *p, const char *country,
+			    int count, provider_cb cb, void *arg);
+	int		(*proxy_url)(const struct provider *p, const char *key,
+			    char out[PROVIDER_URL_MAX]);
+	void		(*free)(struct provider *p);
+};
+
+/* Every implementation's struct starts with this. */
+struct provider {
+	const struct provider_ops	*ops;
+	struct event_base		*base;
+};
 
 #endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "provider.h"
 #include "util.h"
 #include "validate.h"
@@ -18,24 +20,19 @@ struct provider_static_entry {
 	char			*url;
 };
 
-struct provider {
+struct provider_static {
+	struct provider			 base;	/* first: see provider.h */
 	struct provider_static_entry	*entries;
+	struct provider_proxy		*listing;	/* the entries' proxies */
 	size_t				 n;
 };
 
-const char *
-provider_name(const struct provider *p)
-{
-	(void)p;
-	return "static";
-}
-
-bool
-provider_can_purchase(const struct provider *p)
-{
-	(void)p;
-	return false;
-}
+/* A listing waiting for the loop to call back. */
+struct provider_static_call {
+	struct provider_static	*p;
+	provider_cb		 cb;
+	void			*arg;
+};
 
 /*
  * The key is the URL without its password, so two lines for one proxy
@@ -121,6 +118,9 @@ provider_static_parse_line(const char *line, struct provider_proxy *ret,
 	return 1;
 }
 
+static void	provider_static_free(struct provider *base);
+static const struct provider_ops provider_static_ops;
+
 static int
 provider_static_cmp(const void *a, const void *b)
 {
@@ -129,10 +129,10 @@ provider_static_cmp(const void *a, const void *b)
 }
 
 int
-provider_static_open(const char *path, struct provider **ret,
-    char err[PROVIDER_ERR_LEN])
+provider_static_open(struct event_base *base, const char *path,
+    struct provider **ret, char err[PROVIDER_ERR_LEN])
 {
-	struct provider		*p;
+	struct provider_static	*p;
 	struct provider_proxy	 px;
 	FILE			*f;
 	char			*line = NULL, url[PROVIDER_URL_MAX];
@@ -148,6 +148,8 @@ provider_static_open(const char *path, struct provider **ret,
 		return r;
 	}
 	p = xcalloc(1, sizeof *p);
+	p->base.ops = &provider_static_ops;
+	p->base.base = base;
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		lineno++;
 		if ((r = provider_static_parse_line(line, &px, url, &why)) < 0) {
@@ -179,33 +181,61 @@ provider_static_open(const char *path, struct provider **ret,
 			goto fail;
 		}
 	}
+	p->listing = xcalloc(p->n, sizeof *p->listing);
+	for (i = 0; i < p->n; i++)
+		p->listing[i] = p->entries[i].px;
 	free(line);
 	fclose(f);
-	*ret = p;
+	*ret = &p->base;
 	return 0;
 fail:
 	free(line);
 	fclose(f);
-	provider_free(p);
+	provider_static_free(&p->base);
 	return r;
 }
 
-int
-provider_list(struct provider *p, provider_list_cb cb, void *arg)
+static void
+provider_static_list_cb(evutil_socket_t fd, short what, void *arg)
 {
-	size_t	i;
-	int	r;
+	struct provider_static_call	*call = arg;
+	struct provider_result		 r = {
+		.outcome = PROVIDER_OK,
+		.message = "",
+		.proxies = call->p->listing,
+		.n = call->p->n,
+	};
 
-	for (i = 0; i < p->n; i++)
-		if ((r = cb(&p->entries[i].px, arg)) != 0)
-			return r;
+	(void)fd;
+	(void)what;
+	call->cb(&r, call->arg);
+	free(call);
+}
+
+static int
+provider_static_list(struct provider *base, provider_cb cb, void *arg)
+{
+	struct provider_static		*p = (struct provider_static *)base;
+	struct provider_static_call	*call = xcalloc(1, sizeof *call);
+	struct timeval			 now = { 0, 0 };
+
+	call->p = p;
+	call->cb = cb;
+	call->arg = arg;
+	/* The file was read at start; answer from the loop, as promised. */
+	if (event_base_once(base->base, -1, EV_TIMEOUT, provider_static_list_cb,
+	    call, &now) < 0) {
+		free(call);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
-int
-provider_proxy_url(const struct provider *p, const char *key,
+static int
+provider_static_proxy_url(const struct provider *base, const char *key,
     char out[PROVIDER_URL_MAX])
 {
+	const struct provider_static	*p = (const struct provider_static *)base;
 	struct provider_static_entry	 k, *e;
 
 	if (util_strlcpy(k.px.key, key, sizeof k.px.key) < 0)
@@ -217,10 +247,18 @@ provider_proxy_url(const struct provider *p, const char *key,
 	return util_strlcpy(out, e->url, PROVIDER_URL_MAX) < 0 ? -E2BIG : 0;
 }
 
-void
-provider_free(struct provider *p)
+static const char *
+provider_static_zone(const struct provider *p)
 {
-	size_t	i;
+	(void)p;
+	return "";
+}
+
+static void
+provider_static_free(struct provider *base)
+{
+	struct provider_static	*p = (struct provider_static *)base;
+	size_t			 i;
 
 	if (p == NULL)
 		return;
@@ -229,5 +267,16 @@ provider_free(struct provider *p)
 		free(p->entries[i].url);
 	}
 	free(p->entries);
+	free(p->listing);
 	free(p);
 }
+
+static const struct provider_ops provider_static_ops = {
+	.name = "static",
+	.can_purchase = false,
+	.zone = provider_static_zone,
+	.list = provider_static_list,
+	.purchase = NULL,
+	.proxy_url = provider_static_proxy_url,
+	.free = provider_static_free,
+};

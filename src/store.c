@@ -308,3 +308,38 @@ store_batch_end(struct store *st)
 {
 	return st->ops->batch_end(st->backend);
 }
+
+static const char *const store_intent_state_names[] = {
+	[INTENT_PENDING] = "pending",
+	[INTENT_OWNED] = "owned",
+	[INTENT_FAILED] = "failed",
+	[INTENT_UNKNOWN] = "unknown",
+};
+
+const char *
+store_intent_state_name(enum intent_state s)
+{
+	if ((unsigned)s >= nitems(store_intent_state_names))
+		return "unknown";
+	return store_intent_state_names[s];
+}
+
+int
+store_intent_add(struct store *st, const struct intent *i, const char *self,
+    int64_t now, int64_t *ret_id)
+{
+	return st->ops->intent_add(st->backend, i, self, now, ret_id);
+}
+
+int
+store_intent_settle(struct store *st, int64_t id, enum intent_state state,
+    const char *error, int64_t now)
+{
+	return st->ops->intent_settle(st->backend, id, state, error, now);
+}
+
+int
+store_intent_list_open(struct store *st, store_intent_cb cb, void *arg)
+{
+	return st->ops->intent_list_open(st->backend, cb, arg);
+}

@@ -246,6 +246,37 @@ int	store_proxy_history(struct store *st, const char *phone,
 	    int64_t *ids, size_t max, size_t *ret_n);
 const char *store_proxy_state_name(enum proxy_state s);
 
+/* --- purchase intents --------------------------------------------------- */
+
+enum intent_state {
+	INTENT_PENDING,		/* written before the provider was asked */
+	INTENT_OWNED,		/* the IPs are ours and in proxies */
+	INTENT_FAILED,		/* certainly nothing bought */
+	INTENT_UNKNOWN,		/* the answer was lost: settle by listing */
+};
+
+struct intent {
+	int64_t			id;
+	char			provider[32];
+	char			zone[64];
+	char			country[COUNTRY_CODE_LEN];
+	int64_t			count;
+	enum intent_state	state;
+	int64_t			created_at;
+};
+
+typedef int (*store_intent_cb)(const struct intent *i, void *arg);
+
+/* A purchase about to be asked for: durable before the request leaves. */
+int	store_intent_add(struct store *st, const struct intent *i,
+	    const char *self, int64_t now, int64_t *ret_id);
+int	store_intent_settle(struct store *st, int64_t id,
+	    enum intent_state state, const char *error, int64_t now);
+/* Intents still pending or unknown, oldest first. */
+int	store_intent_list_open(struct store *st, store_intent_cb cb,
+	    void *arg);
+const char *store_intent_state_name(enum intent_state s);
+
 /* --- recovery runs ------------------------------------------------------ */
 
 struct recovery_run {

@@ -57,6 +57,11 @@ struct store_ops {
 		    size_t max, size_t *ret_n);
 	int	(*recovery_run_add)(void *b, const struct recovery_run *r,
 		    int64_t *ret_id);
+	int	(*intent_add)(void *b, const struct intent *i, const char *self,
+		    int64_t now, int64_t *ret_id);
+	int	(*intent_settle)(void *b, int64_t id, enum intent_state state,
+		    const char *error, int64_t now);
+	int	(*intent_list_open)(void *b, store_intent_cb cb, void *arg);
 	int	(*batch_begin)(void *b);
 	int	(*batch_end)(void *b);
 };

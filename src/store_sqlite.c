@@ -1222,6 +1222,116 @@ store_sqlite_recovery_run_add(void *p, const struct recovery_run *run,
 	return 0;
 }
 
+/*
+ * The intent row is committed on its own, outside any batch, because the
+ * provider must not be asked before it is on disk: a crash between the two
+ * would otherwise leave a paid IP nobody knows about.
+ */
+static int
+store_sqlite_intent_add(void *p, const struct intent *in, const char *self,
+    int64_t now, int64_t *ret_id)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	char			 detail[128];
+	int64_t			 id;
+	int			 r, depth = b->depth;
+
+	if (depth > 0 && (r = store_sqlite_exec(b, "COMMIT")) < 0)
+		return r;
+	b->depth = 0;
+	if ((r = store_sqlite_begin(b)) < 0)
+		goto out;
+	if ((r = store_sqlite_prepare(b, "INSERT INTO purchase_intents "
+	    "(provider, zone, country, count, state, instance_id, created_at) "
+	    "VALUES (?, ?, ?, ?, 'pending', ?, ?)", &st)) < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, in->provider, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, in->zone, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, in->country, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, in->count);
+	sqlite3_bind_text(st, 5, self, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, now);
+	if ((r = store_sqlite_step_done(b, st)) < 0)
+		goto fail;
+	id = sqlite3_last_insert_rowid(b->db);
+	snprintf(detail, sizeof detail, "{\"intent\":%lld,\"country\":\"%s\","
+	    "\"count\":%lld}", (long long)id, in->country, (long long)in->count);
+	if ((r = store_sqlite_event(b, now, self, 0, "purchase.intent",
+	    detail)) < 0 || (r = store_sqlite_commit(b)) < 0)
+		goto fail;
+	*ret_id = id;
+	r = 0;
+	goto out;
+fail:
+	store_sqlite_rollback(b);
+out:
+	if (depth > 0) {
+		b->depth = depth;
+		if (store_sqlite_exec(b, "BEGIN IMMEDIATE") < 0)
+			b->depth = 0;
+	}
+	return r;
+}
+
+static int
+store_sqlite_intent_settle(void *p, int64_t id, enum intent_state state,
+    const char *error, int64_t now)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	int			 r;
+
+	if ((r = store_sqlite_prepare(b, "UPDATE purchase_intents SET state = ?, "
+	    "error = ?, settled_at = CASE WHEN ? IN ('owned', 'failed') THEN ? "
+	    "ELSE settled_at END WHERE id = ?", &st)) < 0)
+		return r;
+	sqlite3_bind_text(st, 1, store_intent_state_name(state), -1,
+	    SQLITE_STATIC);
+	if (error != NULL)
+		sqlite3_bind_text(st, 2, error, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, store_intent_state_name(state), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_int64(st, 5, id);
+	r = store_sqlite_step_done(b, st);
+	return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+static int
+store_sqlite_intent_list_open(void *p, store_intent_cb cb, void *arg)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	struct intent		 in;
+	int			 r, rc;
+
+	if ((r = store_sqlite_prepare(b, "SELECT id, provider, zone, country, "
+	    "count, state, created_at FROM purchase_intents WHERE state IN "
+	    "('pending', 'unknown') ORDER BY id", &st)) < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&in, 0, sizeof in);
+		in.id = sqlite3_column_int64(st, 0);
+		(void)util_strlcpy(in.provider, store_sqlite_text(st, 1),
+		    sizeof in.provider);
+		(void)util_strlcpy(in.zone, store_sqlite_text(st, 2),
+		    sizeof in.zone);
+		(void)util_strlcpy(in.country, store_sqlite_text(st, 3),
+		    sizeof in.country);
+		in.count = sqlite3_column_int64(st, 4);
+		in.state = strcmp(store_sqlite_text(st, 5), "unknown") == 0 ?
+		    INTENT_UNKNOWN : INTENT_PENDING;
+		in.created_at = sqlite3_column_int64(st, 6);
+		if ((r = cb(&in, arg)) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = store_sqlite_fail(b, rc);
+	sqlite3_finalize(st);
+	return r;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = store_sqlite_open,
@@ -1250,6 +1360,9 @@ const struct store_ops store_sqlite_ops = {
 	.proxy_set_state = store_sqlite_proxy_set_state,
 	.proxy_history = store_sqlite_proxy_history,
 	.recovery_run_add = store_sqlite_recovery_run_add,
+	.intent_add = store_sqlite_intent_add,
+	.intent_settle = store_sqlite_intent_settle,
+	.intent_list_open = store_sqlite_intent_list_open,
 	.batch_begin = store_sqlite_batch_begin,
 	.batch_end = store_sqlite_batch_end,
 };

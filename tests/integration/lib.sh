@@ -147,3 +147,18 @@ count_status() {
 	"$RESPAWN" session ls --json | jq "[.[] | select(.status == \"$1\")] | length"
 }
 all_ready() { [ "$(count_status ready)" = "$1" ]; }
+
+# Environment for a daemon buying from the lab through its account API.
+serve_env_bd() {
+	serve_env
+	unset RESPAWN_STATIC_PROXIES
+	export RESPAWN_PROVIDER=brightdata
+	export BRIGHT_DATA_API_URL="$LAB_API" BRIGHT_DATA_CUSTOMER_ID=c_lab
+	export BRIGHT_DATA_ZONE=isp_lab BRIGHT_DATA_ZONE_PASSWORD=isp_lab_pw
+	export BRIGHT_DATA_API_KEY_SECRET=env:LAB_BD_KEY LAB_BD_KEY=lab-api-key
+	export BRIGHT_DATA_PROXY_HOST=127.0.0.1 BRIGHT_DATA_PROXY_PORT="$LAB_PROXY_PORT"
+}
+
+# IPs the lab has allocated now (not released), and the store's live ones.
+lab_allocated() { curl -s "$LAB_API/lab/ledger" | jq '[.allocations[] | select(.released_at == null)] | length'; }
+db_proxies() { sqlite3 "$RESPAWN_DB" "SELECT count(*) FROM proxies WHERE state NOT IN ('released', 'lost')"; }

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The daemon buying from Bright Data (respawn-lab's account API): twenty
+# sessions needing de cause one purchase call with count=20; a country
+# the provider has no IPs for falls back along its chain and buys there; a
+# restart after a host crash buys nothing and reactivates every IP; a
+# purchase whose answer is lost (commit, then the connection drops) is
+# settled from the listing, never bought twice; the lab's allocations
+# always equal the store's proxies.
+. "$(dirname "$0")/lib.sh"
+
+lab_start --ping-ms 500
+serve_env_bd
+
+for i in $(seq -w 1 20); do
+	"$RESPAWN" session add --user "de$i" --phone "+49151000000$i" --country de >/dev/null
+done
+"$RESPAWN" session add --user us1 --phone +14155550001 --country us >/dev/null
+"$RESPAWN" session add --user be1 --phone +32470000001 --country be >/dev/null
+N=22
+serve_start
+if wait_for 30 all_ready "$N"; then ok "all $N sessions ready on bought IPs"
+else not_ok "not ready: $("$RESPAWN" session ls)"; fi
+log=$T/serve.1.log
+expect_eq "$(grep -c 'event=purchase.start country=de count=20' "$log")" 1 "20 de sessions: one purchase call with count=20"
+expect_eq "$(grep -c 'event=purchase.start country=de' "$log")" 1 "no other de purchase"
+expect_in "$(cat "$log")" "event=purchase.sold_out country=be" "be is sold out at the provider"
+run sqlite3 "$RESPAWN_DB" "SELECT requested_country || '>' || country || ':' || fallback_used || ':' || reason FROM assignments WHERE phone = '+32470000001'"
+expect_eq "$out" "be>nl:1:purchased" "be fell back to nl and bought there"
+expect_eq "$(lab_allocated)" "$(db_proxies)" "the lab's allocations equal the store's proxies"
+expect_eq "$(db_proxies)" "$N" "one IP per session"
+run sqlite3 "$RESPAWN_DB" "SELECT group_concat(state) FROM (SELECT DISTINCT state FROM purchase_intents)"
+expect_eq "$(tr ',' '\n' <<<"$out" | sort | tr '\n' ' ')" "failed owned " "intents settled: owned, and failed for be"
+
+# A host crash: daemon and connectors killed; the restart buys nothing.
+kill_connectors() {
+	local p
+	for p in $(sqlite3 "$RESPAWN_DB" "SELECT connector_pid FROM sessions WHERE connector_pid > 1"); do
+		kill -KILL -- "-$p" 2>/dev/null
+	done
+}
+kill -KILL "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null
+kill_connectors
+before=$(lab_allocated)
+serve_start
+wait_for 10 grep -q 'event=recovery.completed' "$T/serve.2.log"
+if wait_for 20 all_ready "$N"; then ok "all ready after a host crash"
+else not_ok "after host crash: $("$RESPAWN" session ls)"; fi
+expect_eq "$(grep -c 'event=purchase.start' "$T/serve.2.log")" 0 "no purchase after the crash"
+expect_eq "$(lab_allocated)" "$before" "the lab allocated nothing new"
+expect_in "$(grep 'event=recovery.completed' "$T/serve.2.log")" "reactivated=$N" "every IP reactivated"
+
+# The answer of a purchase is lost: settled from the listing, bought once.
+curl -s -X POST -H 'Content-Type: application/json' \
+	--data '{"endpoint":"POST /zone/ips","kind":"commit_drop","count":1}' "$LAB_API/lab/faults" >/dev/null
+"$RESPAWN" session add --user fr1 --phone +33612345678 --country fr >/dev/null
+"$RESPAWN" session add --user fr2 --phone +33612345679 --country fr >/dev/null
+wait_for 20 all_ready $((N + 2))
+expect_eq "$(count_status ready)" $((N + 2)) "sessions of a lost purchase come up"
+expect_in "$(cat "$T/serve.2.log")" "event=purchase.unknown country=fr" "the lost answer is noticed"
+expect_in "$(cat "$T/serve.2.log")" "event=purchase.settled" "settled from the listing"
+expect_eq "$(grep -c 'event=purchase.start country=fr' "$T/serve.2.log")" 1 "fr was asked for once"
+expect_eq "$(lab_allocated)" "$(db_proxies)" "still: the lab's allocations equal the store's proxies"
+expect_eq "$(curl -s "$LAB_API/lab/ledger" | jq '[.allocations[] | select(.country == "fr")] | length')" 2 "two fr IPs, not four"
+
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID"
+expect_eq "$?" 0 "graceful stop"
+finish
