@@ -31,6 +31,7 @@ struct cli_command {
 extern const struct cli_command cmd_config_commands[];
 extern const struct cli_command cmd_session_commands[];
 extern const struct cli_command cmd_serve_commands[];
+extern const struct cli_command cmd_proxy_commands[];
 
 /* "respawn: CONTEXT: message" on stderr. */
 void	cli_error(const char *context, const char *fmt, ...)

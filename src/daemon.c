@@ -1050,6 +1050,88 @@ daemon_adopt(struct daemon *d, struct dsession *ds, const struct session *s)
 	return true;
 }
 
+/*
+ * Proxies the operator asked to release (`respawn proxy release`): taken
+ * out of the pool, given back to the provider, then marked released.  An
+ * unknown outcome stays releasing until a listing shows the IP gone.
+ */
+struct daemon_release {
+	struct daemon	*d;
+	int64_t		 id;
+	char		 key[PROVIDER_KEY_MAX];
+};
+
+static void
+daemon_release_done(const struct provider_result *r, void *arg)
+{
+	struct daemon_release	*rel = arg;
+	struct daemon		*d = rel->d;
+	const struct pool_proxy	*old = pool_get(d->pool, rel->id);
+	struct pool_proxy	 px;
+
+	if (r->outcome == PROVIDER_OK) {
+		(void)store_proxy_set_state(d->store, rel->id, PROXY_RELEASED,
+		    util_now_ms());
+		if (old != NULL) {
+			px = *old;
+			px.state = POOL_RELEASED;
+			px.listed = false;
+			pool_put(d->pool, &px);
+		}
+		log_info("proxy.released", LOGF_S("proxy", rel->key));
+	} else if (r->outcome == PROVIDER_FAILED) {
+		/* Still ours: back to the idle pool. */
+		(void)store_proxy_set_state(d->store, rel->id, PROXY_IDLE,
+		    util_now_ms());
+		if (old != NULL) {
+			px = *old;
+			px.state = POOL_IDLE;
+			pool_put(d->pool, &px);
+		}
+		log_error("proxy.release_failed", LOGF_S("proxy", rel->key),
+		    LOGF_S("error", r->message));
+	} else {
+		log_warn("proxy.release_unknown", LOGF_S("proxy", rel->key),
+		    LOGF_S("msg", "settled by the next listing"));
+	}
+	free(rel);
+}
+
+static int
+daemon_releasing_cb(const struct proxy_row *row, void *arg)
+{
+	struct daemon		*d = arg;
+	struct daemon_release	*rel;
+	const struct pool_proxy	*old;
+	const char		*keys[1];
+	struct pool_proxy	 px;
+
+	if (row->state != PROXY_RELEASING)
+		return 0;
+	old = pool_get(d->pool, row->id);
+	if (old != NULL && old->state == POOL_RELEASING)
+		return 0;	/* already asked */
+	if (old != NULL) {
+		px = *old;
+		px.state = POOL_RELEASING;
+		pool_put(d->pool, &px);
+	}
+	rel = xcalloc(1, sizeof *rel);
+	rel->d = d;
+	rel->id = row->id;
+	(void)util_strlcpy(rel->key, row->ip, sizeof rel->key);
+	keys[0] = rel->key;
+	log_info("proxy.releasing", LOGF_S("proxy", row->ip));
+	if (provider_release(d->provider, keys, 1, daemon_release_done,
+	    rel) < 0) {
+		struct provider_result	fail = { .outcome = PROVIDER_FAILED,
+			.message = "could not start the release" };
+
+		daemon_release_done(&fail, rel);
+	}
+	return 0;
+}
+
 static int
 daemon_load_cb(const struct session *s, void *arg)
 {
@@ -1182,6 +1264,7 @@ daemon_sync(struct daemon *d, bool startup)
 			    "the recovery window are not started"));
 	}
 	free(ld.list);
+	(void)store_proxy_list(d->store, daemon_releasing_cb, d);
 	if (startup)
 		return 0;
 	/* Sessions no longer in the store are stopped, then dropped. */
@@ -1483,14 +1566,20 @@ daemon_recon_pool_cb(const struct proxy_row *row, void *arg)
 		(void)util_strlcpy(px.ip, row->ip, sizeof px.ip);
 		memcpy(px.country, row->country, sizeof px.country);
 		px.state = row->state == PROXY_ACTIVE ? POOL_ACTIVE :
-		    row->state == PROXY_IDLE ? POOL_IDLE : POOL_LOST;
+		    row->state == PROXY_IDLE ? POOL_IDLE :
+		    row->state == PROXY_RELEASING ? POOL_RELEASING : POOL_LOST;
 		/* A proxy that had a session is kept for it: reactivation. */
 		px.reserved_for = row->state == PROXY_ACTIVE ?
 		    row->session_id : 0;
 		px.idle_since = row->idle_since;
 	}
 	px.listed = ours && daemon_recon_listed(rc, row->ip);
-	if (!px.listed && row->state != PROXY_LOST) {
+	if (!px.listed && row->state == PROXY_RELEASING) {
+		/* A release whose answer was lost did happen. */
+		(void)store_proxy_set_state(d->store, row->id, PROXY_RELEASED,
+		    util_now_ms());
+		px.state = POOL_RELEASED;
+	} else if (!px.listed && row->state != PROXY_LOST) {
 		log_warn("proxy.lost", LOGF_S("proxy", row->ip),
 		    LOGF_S("msg", "the provider no longer lists this proxy"));
 		(void)store_proxy_set_state(d->store, row->id, PROXY_LOST,

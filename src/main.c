@@ -27,6 +27,7 @@ static const struct cli_command *const main_tables[] = {
 	cmd_config_commands,
 	cmd_session_commands,
 	cmd_serve_commands,
+	cmd_proxy_commands,
 };
 
 static void

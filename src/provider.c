@@ -40,6 +40,13 @@ provider_purchase(struct provider *p, const char *country, int count,
 }
 
 int
+provider_release(struct provider *p, const char *const *keys, size_t n,
+    provider_cb cb, void *arg)
+{
+	return p->ops->release(p, keys, n, cb, arg);
+}
+
+int
 provider_proxy_url(const struct provider *p, const char *key,
     char out[PROVIDER_URL_MAX])
 {

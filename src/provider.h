@@ -56,6 +56,9 @@ const char	*provider_name(const struct provider *p);
 const char	*provider_zone(const struct provider *p);
 bool		 provider_can_purchase(const struct provider *p);
 int		 provider_list(struct provider *p, provider_cb cb, void *arg);
+/* Give proxies back (keys); the result lists the ones released. */
+int		 provider_release(struct provider *p, const char *const *keys,
+		    size_t n, provider_cb cb, void *arg);
 /* Buy count proxies in country; -ENOTSUP when the provider cannot. */
 int		 provider_purchase(struct provider *p, const char *country,
 		    int count, provider_cb cb, void *arg);
@@ -92,6 +95,8 @@ struct provider_ops {
 	int		(*list)(struct provider *p, provider_cb cb, void *arg);
 	int		(*purchase)(struct provider *p, const char *country,
 			    int count, provider_cb cb, void *arg);
+	int		(*release)(struct provider *p, const char *const *keys,
+			    size_t n, provider_cb cb, void *arg);
 	int		(*proxy_url)(const struct provider *p, const char *key,
 			    char out[PROVIDER_URL_MAX]);
 	void		(*free)(struct provider *p);

@@ -110,6 +110,22 @@ provider_bd_purchase(struct provider *base, const char *country, int count,
 }
 
 static int
+provider_bd_release(struct provider *base, const char *const *keys, size_t n,
+    provider_cb cb, void *arg)
+{
+	struct provider_bd	*p = (struct provider_bd *)base;
+	struct provider_bd_call	*call = xcalloc(1, sizeof *call);
+	int			 r;
+
+	call->cb = cb;
+	call->arg = arg;
+	if ((r = bdclient_remove(p->client, keys, n, provider_bd_done,
+	    call)) < 0)
+		free(call);
+	return r;
+}
+
+static int
 provider_bd_proxy_url(const struct provider *base, const char *key,
     char out[PROVIDER_URL_MAX])
 {
@@ -189,6 +205,7 @@ static const struct provider_ops provider_bd_ops = {
 	.zone = provider_bd_zone,
 	.list = provider_bd_list,
 	.purchase = provider_bd_purchase,
+	.release = provider_bd_release,
 	.proxy_url = provider_bd_proxy_url,
 	.free = provider_bd_free,
 };

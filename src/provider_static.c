@@ -231,6 +231,43 @@ provider_static_list(struct provider *base, provider_cb cb, void *arg)
 	return 0;
 }
 
+/*
+ * Nothing to give back to anyone: a released static proxy is simply no
+ * longer used.  The answer still comes from the loop.
+ */
+static void
+provider_static_release_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct provider_static_call	*call = arg;
+	struct provider_result		 r = { .outcome = PROVIDER_OK,
+					    .message = "" };
+
+	(void)fd;
+	(void)what;
+	call->cb(&r, call->arg);
+	free(call);
+}
+
+static int
+provider_static_release(struct provider *base, const char *const *keys,
+    size_t n, provider_cb cb, void *arg)
+{
+	struct provider_static_call	*call = xcalloc(1, sizeof *call);
+	struct timeval			 now = { 0, 0 };
+
+	(void)keys;
+	(void)n;
+	call->p = (struct provider_static *)base;
+	call->cb = cb;
+	call->arg = arg;
+	if (event_base_once(base->base, -1, EV_TIMEOUT,
+	    provider_static_release_cb, call, &now) < 0) {
+		free(call);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int
 provider_static_proxy_url(const struct provider *base, const char *key,
     char out[PROVIDER_URL_MAX])
@@ -277,6 +314,7 @@ static const struct provider_ops provider_static_ops = {
 	.zone = provider_static_zone,
 	.list = provider_static_list,
 	.purchase = NULL,
+	.release = provider_static_release,
 	.proxy_url = provider_static_proxy_url,
 	.free = provider_static_free,
 };

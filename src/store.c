@@ -343,3 +343,10 @@ store_intent_list_open(struct store *st, store_intent_cb cb, void *arg)
 {
 	return st->ops->intent_list_open(st->backend, cb, arg);
 }
+
+int
+store_proxy_request_release(struct store *st, const char *ip,
+    const char *actor, int64_t now, struct proxy_row *ret)
+{
+	return st->ops->proxy_request_release(st->backend, ip, actor, now, ret);
+}

@@ -241,6 +241,13 @@ int	store_proxy_unassign(struct store *st, int64_t proxy_id, bool keep,
 	    int64_t now);
 int	store_proxy_set_state(struct store *st, int64_t proxy_id,
 	    enum proxy_state state, int64_t now);
+/*
+ * The operator asks for an idle proxy (by its ip/key) to be given back: it
+ * becomes releasing, and the daemon asks the provider.  -ENOENT: no live
+ * proxy with this ip; -EBUSY: a session uses or keeps it.  *ret is the row.
+ */
+int	store_proxy_request_release(struct store *st, const char *ip,
+	    const char *actor, int64_t now, struct proxy_row *ret);
 /* The proxies a phone had, newest first (for reactivation and reuse). */
 int	store_proxy_history(struct store *st, const char *phone,
 	    int64_t *ids, size_t max, size_t *ret_n);

@@ -55,6 +55,8 @@ struct store_ops {
 		    enum proxy_state state, int64_t now);
 	int	(*proxy_history)(void *b, const char *phone, int64_t *ids,
 		    size_t max, size_t *ret_n);
+	int	(*proxy_request_release)(void *b, const char *ip,
+		    const char *actor, int64_t now, struct proxy_row *ret);
 	int	(*recovery_run_add)(void *b, const struct recovery_run *r,
 		    int64_t *ret_id);
 	int	(*intent_add)(void *b, const struct intent *i, const char *self,

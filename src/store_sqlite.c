@@ -1163,6 +1163,56 @@ store_sqlite_proxy_set_state(void *p, int64_t proxy_id,
 }
 
 static int
+store_sqlite_proxy_request_release(void *p, const char *ip, const char *actor,
+    int64_t now, struct proxy_row *ret)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	struct proxy_row	 row;
+	char			 detail[160];
+	int			 r, rc;
+
+	if ((r = store_sqlite_begin(b)) < 0)
+		return r;
+	if ((r = store_sqlite_prepare(b, "SELECT " STORE_SQLITE_PROXY_COLUMNS
+	    "FROM proxies WHERE ip = ? AND state NOT IN ('released', 'lost') "
+	    "ORDER BY id DESC LIMIT 1", &st)) < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		store_sqlite_row_proxy(st, &row);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? -ENOENT : store_sqlite_fail(b, rc);
+		goto fail;
+	}
+	if (row.session_id != 0 || row.state == PROXY_ACTIVE) {
+		r = -EBUSY;
+		*ret = row;
+		goto fail;
+	}
+	if ((r = store_sqlite_prepare(b, "UPDATE proxies SET state = "
+	    "'releasing', updated_at = ? WHERE id = ?", &st)) < 0)
+		goto fail;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, row.id);
+	if ((r = store_sqlite_step_done(b, st)) < 0)
+		goto fail;
+	snprintf(detail, sizeof detail, "{\"proxyId\":%lld}", (long long)row.id);
+	if ((r = store_sqlite_bump_generation(b)) < 0 ||
+	    (r = store_sqlite_event(b, now, actor, 0, "proxy.release_requested",
+	    detail)) < 0 || (r = store_sqlite_commit(b)) < 0)
+		goto fail;
+	row.state = PROXY_RELEASING;
+	*ret = row;
+	return 0;
+fail:
+	store_sqlite_rollback(b);
+	return r;
+}
+
+static int
 store_sqlite_proxy_history(void *p, const char *phone, int64_t *ids,
     size_t max, size_t *ret_n)
 {
@@ -1359,6 +1409,7 @@ const struct store_ops store_sqlite_ops = {
 	.proxy_unassign = store_sqlite_proxy_unassign,
 	.proxy_set_state = store_sqlite_proxy_set_state,
 	.proxy_history = store_sqlite_proxy_history,
+	.proxy_request_release = store_sqlite_proxy_request_release,
 	.recovery_run_add = store_sqlite_recovery_run_add,
 	.intent_add = store_sqlite_intent_add,
 	.intent_settle = store_sqlite_intent_settle,

@@ -62,6 +62,22 @@ expect_eq "$(grep -c 'event=purchase.start country=fr' "$T/serve.2.log")" 1 "fr 
 expect_eq "$(lab_allocated)" "$(db_proxies)" "still: the lab's allocations equal the store's proxies"
 expect_eq "$(curl -s "$LAB_API/lab/ledger" | jq '[.allocations[] | select(.country == "fr")] | length')" 2 "two fr IPs, not four"
 
+# The operator gives an idle IP back: the daemon releases it at the lab.
+"$RESPAWN" session stop +33612345679 >/dev/null
+wait_for 10 test "$("$RESPAWN" proxy ls --json | jq -r '[.[] | select(.country == "fr" and .state == "idle")] | length')" = 1
+ip=$("$RESPAWN" proxy ls --json | jq -r '.[] | select(.country == "fr" and .state == "idle") | .proxyIp')
+busy=$("$RESPAWN" proxy ls --json | jq -r '.[] | select(.country == "fr" and .state == "active") | .proxyIp')
+run "$RESPAWN" proxy release "$busy"
+expect_rc 65 "a proxy in use cannot be released"
+run "$RESPAWN" proxy release 203.0.113.9
+expect_rc 65 "an unknown proxy cannot be released"
+run "$RESPAWN" proxy release "$ip"
+expect_rc 0 "proxy release of the idle fr IP"
+wait_for 10 test "$(sqlite3 "$RESPAWN_DB" "SELECT state FROM proxies WHERE ip = '$ip' ORDER BY id DESC LIMIT 1")" = released
+expect_eq "$(sqlite3 "$RESPAWN_DB" "SELECT state FROM proxies WHERE ip = '$ip' ORDER BY id DESC LIMIT 1")" released "the daemon released it"
+expect_eq "$(curl -s "$LAB_API/lab/ledger" | jq -r --arg ip "$ip" '.allocations[] | select(.ip == $ip) | .released_at != null')" true "the lab stopped billing it"
+expect_eq "$(lab_allocated)" "$(db_proxies)" "the lab's allocations equal the store's proxies after the release"
+
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"
 expect_eq "$?" 0 "graceful stop"
