@@ -96,6 +96,12 @@ static const struct config_key config_keys[] = {
 	{ "RESPAWN_FALLBACK_OVERRIDES", CT_FALLBACK, OFF(fallback_overrides),
 	  "", 0, 0, 0, "Replace generated fallback chains, e.g. "
 	  "'be:nl,fr,de;bd:in,sg' (an empty chain: never fall back)." },
+	{ "RESPAWN_GSM_URL", CT_URL, OFF(gsm_url),
+	  "https://secretmanager.googleapis.com", 0, 0, 0,
+	  "Base URL of Google Secret Manager (projects/... secret references)." },
+	{ "RESPAWN_METADATA_URL", CT_URL, OFF(metadata_url),
+	  "http://metadata.google.internal", 0, 0, 0,
+	  "Base URL of the metadata server that gives Secret Manager tokens." },
 	{ "AUTO_RECONNECT", CT_BOOL, OFF(auto_reconnect), "true", 0, 0, 0,
 	  "Restart connectors that fail, and recover sessions at start." },
 	{ "MAX_RECONNECT_ATTEMPTS", CT_INT, OFF(max_reconnect_attempts), "3",

@@ -70,6 +70,8 @@ struct config {
 	const char	*bd_api_key_secret;	/* BRIGHT_DATA_API_KEY_SECRET */
 	const char	*bd_api_url;		/* BRIGHT_DATA_API_URL */
 	const char	*bd_proxy_host;		/* BRIGHT_DATA_PROXY_HOST */
+	const char	*gsm_url;		/* RESPAWN_GSM_URL */
+	const char	*metadata_url;		/* RESPAWN_METADATA_URL */
 	int64_t		 bd_proxy_port;		/* BRIGHT_DATA_PROXY_PORT */
 };
 

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "secret.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -146,6 +147,7 @@ main(int argc, char **argv)
 			goto out;
 		}
 		log_init(cfg->log_level, cfg->log_format, STDERR_FILENO);
+		secret_set_google(cfg->gsm_url, cfg->metadata_url);
 		cli.cfg = cfg;
 	}
 	ex = cmd->run(&cli, argc - optind, argv + optind);

@@ -11,10 +11,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
 
 #include "argv.h"
 #include "xmalloc.h"
@@ -26,6 +30,42 @@ struct secret {
 	size_t	len;
 	char	value[];	/* NUL-terminated */
 };
+
+static const char	*secret_gsm_url = SECRET_GSM_DEFAULT_URL;
+static const char	*secret_metadata_url = SECRET_METADATA_DEFAULT_URL;
+
+void
+secret_set_google(const char *gsm_url, const char *metadata_url)
+{
+	secret_gsm_url = gsm_url != NULL && *gsm_url != '\0' ? gsm_url :
+	    SECRET_GSM_DEFAULT_URL;
+	secret_metadata_url = metadata_url != NULL && *metadata_url != '\0' ?
+	    metadata_url : SECRET_METADATA_DEFAULT_URL;
+}
+
+/* projects/P/secrets/S/versions/V, each part [A-Za-z0-9_-]. */
+static int
+secret_gsm_check(const char *ref)
+{
+	static const char *const words[] = { "projects", "secrets", "versions" };
+	const char	*p = ref;
+	size_t		 i, n;
+
+	for (i = 0; i < 3; i++) {
+		n = strlen(words[i]);
+		if (strncmp(p, words[i], n) != 0 || p[n] != '/')
+			return -EINVAL;
+		p += n + 1;
+		n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789_-");
+		if (n == 0 || n > 255)
+			return -EINVAL;
+		p += n;
+		if (i < 2 && *p++ != '/')
+			return -EINVAL;
+	}
+	return *p == '\0' ? 0 : -EINVAL;
+}
 
 /* Error messages name the reference; a long one is cut, never overflows. */
 static void __attribute__((format(printf, 2, 3)))
@@ -72,11 +112,14 @@ secret_ref_check(const char *ref, const char **why)
 		return 0;
 	}
 	if (strncmp(ref, "projects/", 9) == 0) {
-		*why = "Google Secret Manager references are not supported by "
-		    "this version; use env:, file: or exec:";
-		return -EPROTONOSUPPORT;
+		if (secret_gsm_check(ref) < 0) {
+			*why = "Google Secret Manager references look like "
+			    "projects/P/secrets/S/versions/V";
+			return -EINVAL;
+		}
+		return 0;
 	}
-	*why = "must start with env:, file: or exec:";
+	*why = "must start with env:, file:, exec: or projects/";
 	return -EINVAL;
 }
 
@@ -172,6 +215,170 @@ secret_acc_free(struct secret_acc *a)
 	util_wipe(a->p, SECRET_VALUE_MAX);
 	free(a->p);
 	a->p = NULL;
+}
+
+/* Answers are gathered into a bounded buffer, wiped when freed. */
+static size_t
+secret_http_write(char *p, size_t size, size_t n, void *arg)
+{
+	struct secret_acc	*a = arg;
+
+	if (secret_acc_add(a, p, size * n) < 0)
+		return 0;	/* too big: curl stops with a write error */
+	return size * n;
+}
+
+/*
+ * One blocking GET, bounded in size and time.  It runs at start, in
+ * check-config and when a rotated key is re-read, like exec:.
+ */
+static int
+secret_http_get(const char *url, const char *header, struct secret_acc *a,
+    long *ret_status, char *err, const char *what)
+{
+	struct curl_slist	*h = NULL;
+	CURL			*c;
+	CURLcode		 rc;
+	long			 status = 0;
+
+	if ((c = curl_easy_init()) == NULL)
+		return -ENOMEM;
+	h = curl_slist_append(h, header);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)SECRET_HTTP_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, secret_http_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	/* The header may hold a token: wipe it. */
+	util_wipe(h->data, strlen(h->data));
+	curl_slist_free_all(h);
+	if (rc != CURLE_OK) {
+		secret_errf(err, "%s: %s", what, rc == CURLE_WRITE_ERROR ?
+		    "answer too large" : curl_easy_strerror(rc));
+		return rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
+	}
+	*ret_status = status;
+	return 0;
+}
+
+static int
+secret_b64_value(int ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	if (ch == '+' || ch == '-')
+		return 62;
+	if (ch == '/' || ch == '_')
+		return 63;
+	return -1;
+}
+
+/* Decode base64 (standard or URL alphabet) in place; returns the length. */
+static ssize_t
+secret_b64_decode(char *s)
+{
+	size_t		i, o = 0;
+	uint32_t	acc = 0;
+	int		bits = 0, v;
+
+	for (i = 0; s[i] != '\0' && s[i] != '='; i++) {
+		if ((v = secret_b64_value((unsigned char)s[i])) < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			s[o++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	return (ssize_t)o;
+}
+
+static int
+secret_from_gsm(const char *ref, struct secret **ret, char *err)
+{
+	struct secret_acc	 a;
+	json_t			*root = NULL;
+	json_error_t		 jerr;
+	const char		*tok, *data;
+	char			 url[2048], header[4096];
+	long			 status = 0;
+	ssize_t			 n;
+	int			 r;
+
+	secret_acc_init(&a);
+	snprintf(url, sizeof url, "%s/computeMetadata/v1/instance/"
+	    "service-accounts/default/token", secret_metadata_url);
+	if ((r = secret_http_get(url, "Metadata-Flavor: Google", &a, &status,
+	    err, "metadata server")) < 0)
+		goto out;
+	if (status != 200 || (root = json_loadb(a.p, a.len, 0, &jerr)) == NULL ||
+	    (tok = json_string_value(json_object_get(root, "access_token"))) ==
+	    NULL || strlen(tok) > 2048) {
+		secret_errf(err, "%s: metadata server gave no access token "
+		    "(HTTP %ld)", ref, status);
+		r = -EACCES;
+		goto out;
+	}
+	snprintf(header, sizeof header, "Authorization: Bearer %s", tok);
+	util_wipe((char *)tok, strlen(tok));
+	json_decref(root);
+	root = NULL;
+	util_wipe(a.p, a.len);
+	a.len = 0;
+	if (snprintf(url, sizeof url, "%s/v1/%s:access", secret_gsm_url, ref) >=
+	    (int)sizeof url) {
+		r = -E2BIG;
+		goto out;
+	}
+	r = secret_http_get(url, header, &a, &status, err,
+	    "Secret Manager");
+	util_wipe(header, sizeof header);
+	if (r < 0)
+		goto out;
+	if (status != 200) {
+		secret_errf(err, "%s: Secret Manager answered HTTP %ld", ref,
+		    status);
+		r = status == 404 ? -ENOENT : status == 401 || status == 403 ?
+		    -EACCES : -EIO;
+		goto out;
+	}
+	if ((root = json_loadb(a.p, a.len, 0, &jerr)) == NULL ||
+	    (data = json_string_value(json_object_get(json_object_get(root,
+	    "payload"), "data"))) == NULL) {
+		secret_errf(err, "%s: malformed answer from Secret Manager", ref);
+		r = -EBADMSG;
+		goto out;
+	}
+	/* Decode into our own buffer, so jansson's copy can be wiped too. */
+	util_wipe(a.p, a.len);
+	a.len = 0;
+	if ((r = secret_acc_add(&a, data, strlen(data) + 1)) < 0) {
+		secret_errf(err, "%s: value too large", ref);
+		goto out;
+	}
+	util_wipe((char *)data, strlen(data));
+	if ((n = secret_b64_decode(a.p)) < 0) {
+		secret_errf(err, "%s: payload is not base64", ref);
+		r = -EBADMSG;
+		goto out;
+	}
+	if ((r = secret_new(a.p, (size_t)n, ret)) < 0)
+		secret_errf(err, "%s: secret is empty", ref);
+out:
+	json_decref(root);
+	secret_acc_free(&a);
+	return r;
 }
 
 static int
@@ -407,6 +614,8 @@ secret_resolve(const char *ref, struct secret **ret, char err[SECRET_ERR_LEN])
 	}
 	if (strncmp(ref, "env:", 4) == 0)
 		return secret_from_env(ref + 4, ret, err);
+	if (strncmp(ref, "projects/", 9) == 0)
+		return secret_from_gsm(ref, ret, err);
 	if (strncmp(ref, "file:", 5) == 0)
 		return secret_from_file(ref + 5, ret, err);
 	return secret_from_exec(ref + 5, ret, err);

@@ -8,6 +8,10 @@
  *                   are refused
  *   exec:COMMAND    the standard output of COMMAND, split into argv and run
  *                   without a shell, bounded in output and time
+ *   projects/P/secrets/S/versions/V
+ *                   a Google Secret Manager version, fetched over its REST
+ *                   API with an access token from the metadata server (both
+ *                   base URLs configurable, so tests stand them in)
  *
  * A resolved value lives in memory that is excluded from core dumps
  * (MADV_DONTDUMP), locked when allowed, and wiped when freed.  It is reached
@@ -24,6 +28,17 @@
 #define SECRET_ERR_LEN		256
 
 struct secret;
+
+#define SECRET_GSM_DEFAULT_URL		"https://secretmanager.googleapis.com"
+#define SECRET_METADATA_DEFAULT_URL	"http://metadata.google.internal"
+#define SECRET_HTTP_TIMEOUT_MS		5000
+#define SECRET_HTTP_MAX			(64 * 1024)	/* an answer's bytes */
+
+/*
+ * Where Google Secret Manager and the metadata server are (NULL: the
+ * defaults above).  The strings must outlive every secret_resolve().
+ */
+void		 secret_set_google(const char *gsm_url, const char *metadata_url);
 
 /* Check a reference's form without resolving it. */
 int		 secret_ref_check(const char *ref, const char **why);

@@ -155,7 +155,9 @@ serve_env_bd() {
 	export RESPAWN_PROVIDER=brightdata
 	export BRIGHT_DATA_API_URL="$LAB_API" BRIGHT_DATA_CUSTOMER_ID=c_lab
 	export BRIGHT_DATA_ZONE=isp_lab BRIGHT_DATA_ZONE_PASSWORD=isp_lab_pw
-	export BRIGHT_DATA_API_KEY_SECRET=env:LAB_BD_KEY LAB_BD_KEY=lab-api-key
+	# The API key comes from the lab's Secret Manager stand-in.
+	export BRIGHT_DATA_API_KEY_SECRET=projects/lab/secrets/brightdata-api-key/versions/latest
+	export RESPAWN_GSM_URL="$LAB_API" RESPAWN_METADATA_URL="$LAB_API"
 	export BRIGHT_DATA_PROXY_HOST=127.0.0.1 BRIGHT_DATA_PROXY_PORT="$LAB_PROXY_PORT"
 }
 

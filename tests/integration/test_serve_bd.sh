@@ -11,6 +11,16 @@
 lab_start --ping-ms 500
 serve_env_bd
 
+# The key is a Google Secret Manager reference, resolved through the
+# metadata server's token, and never printed.
+run "$RESPAWN" check-config
+expect_rc 0 "check-config resolves the Secret Manager reference"
+expect_in "$out" "secret reference resolved" "reported as resolved"
+expect_not_in "$out$err" "lab-api-key" "the key is not printed"
+run env BRIGHT_DATA_API_KEY_SECRET=projects/lab/secrets/nope/versions/latest "$RESPAWN" check-config
+expect_rc 78 "an unknown secret is a configuration error"
+expect_in "$out" "HTTP 404" "and says why"
+
 for i in $(seq -w 1 20); do
 	"$RESPAWN" session add --user "de$i" --phone "+49151000000$i" --country de >/dev/null
 done

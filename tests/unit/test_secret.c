@@ -74,8 +74,9 @@ static const struct resolve_case resolve_cases[] = {
 	{ "exec:/nonexistent/helper --x", NULL, -ENOENT, "cannot run" },
 	{ "exec:true", NULL, -ENODATA, "printed nothing" },
 	{ "exec:head -c 70000 /dev/zero", NULL, -ENOBUFS, "larger than" },
-	{ "hunter2", NULL, -EINVAL, "env:, file: or exec:" },
-	{ "projects/p/secrets/s/versions/latest", NULL, -EPROTONOSUPPORT,
+	{ "hunter2", NULL, -EINVAL, "env:, file:, exec:" },
+	{ "projects/p/secrets/s", NULL, -EINVAL, "Google Secret Manager" },
+	{ "projects/p/secrets/s/versions/1/x", NULL, -EINVAL,
 	  "Google Secret Manager" },
 };
 
