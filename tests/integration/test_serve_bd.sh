@@ -88,6 +88,29 @@ expect_eq "$(sqlite3 "$RESPAWN_DB" "SELECT state FROM proxies WHERE ip = '$ip' O
 expect_eq "$(curl -s "$LAB_API/lab/ledger" | jq -r --arg ip "$ip" '.allocations[] | select(.ip == $ip) | .released_at != null')" true "the lab stopped billing it"
 expect_eq "$(lab_allocated)" "$(db_proxies)" "the lab's allocations equal the store's proxies after the release"
 
+# Killed between the intent and the answer: the purchase is slow (the lab
+# answers after 3 s) and the daemon dies meanwhile.  Restarted, it settles
+# the intent from the listing and converges: the lab's allocations equal
+# the store's proxies, and every session runs.
+curl -s -X POST -H 'Content-Type: application/json' \
+	--data '{"endpoint":"POST /zone/ips","kind":"latency","ms":3000,"count":1}' "$LAB_API/lab/faults" >/dev/null
+"$RESPAWN" session add --user es1 --phone +34612345678 --country es >/dev/null
+wait_for 10 grep -q 'event=purchase.start country=es' "$T/serve.2.log"
+sleep 0.5
+kill -KILL "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null
+run sqlite3 "$RESPAWN_DB" "SELECT state FROM purchase_intents WHERE country = 'es'"
+expect_eq "$out" pending "the intent was on disk before the answer"
+sleep 3
+serve_start
+wait_for 10 grep -q 'event=recovery' "$T/serve.3.log"
+M=$("$RESPAWN" session ls --json | jq '[.[] | select(.desiredState == "running")] | length')
+if wait_for 20 all_ready "$M"; then ok "all $M running sessions ready after a kill between intent and answer"
+else not_ok "not converged: $("$RESPAWN" session ls)"; fi
+expect_in "$(cat "$T/serve.3.log")" "event=purchase.settled" "the open intent was settled"
+expect_eq "$(sqlite3 "$RESPAWN_DB" "SELECT count(*) FROM purchase_intents WHERE state IN ('pending', 'unknown')")" 0 "no intent left open"
+expect_eq "$(lab_allocated)" "$(db_proxies)" "the lab's allocations equal the store's proxies after the kill"
+expect_eq "$(curl -s "$LAB_API/lab/ledger" | jq '[.allocations[] | select(.country == "es")] | length')" 1 "one es IP, not two"
+
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"
 expect_eq "$?" 0 "graceful stop"
