@@ -303,7 +303,7 @@ billing_daily_micros(const struct billing_model *m, int64_t ips,
 	if (__builtin_mul_overflow(ips, m->price_micros_per_ip_month, &prod))
 		return -ERANGE;
 	ip_part = (prod + m->days_per_month / 2) / m->days_per_month;
-	/* Whole GBs and the remainder apart, so large volumes cannot overflow. */
+	/* Whole GBs and the rest apart, so large volumes cannot overflow. */
 	gbs = residential_bytes / gb;
 	rest = residential_bytes % gb;
 	if (__builtin_mul_overflow(gbs, m->residential_price_micros_per_gb,
@@ -344,7 +344,8 @@ billing_policy_check(const struct billing_policy *p,
 	}
 	if (p->affinity_min_ms < 0 || p->affinity_max_ms < p->affinity_min_ms ||
 	    p->affinity_max_ms > BILLING_TIMEOUT_MAX_MS) {
-		*why = "affinity bounds must satisfy 0 <= min <= max <= 31 days";
+		*why = "affinity bounds must satisfy "
+		    "0 <= min <= max <= 31 days";
 		return -EINVAL;
 	}
 	return 0;
@@ -374,7 +375,7 @@ billing_decide_aware(const struct billing_model *m,
 	if ((r = billing_paid_until(m, ip->allocated_at, d->paid_until,
 	    &next_end)) < 0)
 		return r;
-	if (ip->owner_back_by != 0 && ip->owner_back_by >= now) {
+	if (billing_owner_expected(ip->owner_back_by, now)) {
 		d->action = BILLING_ACTION_KEEP;
 		d->reason = BILLING_WHY_OWNER;
 		d->recheck_at = next_end - p->margin_ms;
@@ -452,6 +453,12 @@ billing_expect_back(const struct billing_policy *p, const int64_t *gaps_ms,
 	if (span < p->affinity_min_ms)
 		span = p->affinity_min_ms;
 	return idle_since + span;
+}
+
+bool
+billing_owner_expected(int64_t owner_back_by, int64_t now)
+{
+	return owner_back_by != 0 && owner_back_by >= now;
 }
 
 int

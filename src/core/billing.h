@@ -226,6 +226,15 @@ int64_t	 billing_expect_back(const struct billing_policy *p,
 	    const int64_t *gaps_ms, size_t ngaps, int64_t idle_since);
 
 /*
+ * Whether an idle IP whose phone is expected back by owner_back_by (0:
+ * none) is still held for that phone at now.  The aware policy keeps such
+ * an IP over a boundary; a pool that wants the share of reconnects on the
+ * same IP high also offers it to no other phone meanwhile (bench/cost's
+ * "affinity pool"), buying instead.
+ */
+bool	 billing_owner_expected(int64_t owner_back_by, int64_t now);
+
+/*
  * Purchase limits, a plain record, from configuration; 0 means no limit.
  * The spending limit counts what today's purchases would add to today's
  * spend (one unit each); the rate limit counts purchases in the last

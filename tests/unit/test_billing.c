@@ -526,6 +526,16 @@ test_expect_back(void **state)
 	}
 }
 
+static void
+test_owner_expected(void **state)
+{
+	(void)state;
+	assert_false(billing_owner_expected(0, MAR1));
+	assert_true(billing_owner_expected(MAR1 + 1, MAR1));
+	assert_true(billing_owner_expected(MAR1, MAR1));
+	assert_false(billing_owner_expected(MAR1 - 1, MAR1));
+}
+
 struct purchase_case {
 	const char		*name;
 	struct billing_model	 m;
@@ -610,6 +620,7 @@ main(void)
 		cmocka_unit_test(test_decide),
 		cmocka_unit_test(test_aware_walk),
 		cmocka_unit_test(test_expect_back),
+		cmocka_unit_test(test_owner_expected),
 		cmocka_unit_test(test_may_purchase),
 		cmocka_unit_test(test_names),
 	};
