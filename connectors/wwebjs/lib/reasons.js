@@ -51,6 +51,10 @@ export function chromiumArgs({ proxyServer, userDataDir }) {
 		'--no-first-run', '--no-default-browser-check',
 		'--disable-background-networking', '--disable-component-update',
 		'--disable-sync', '--disable-dev-shm-usage', '--mute-audio',
+		'--disable-extensions', '--disable-default-apps',
+		'--disable-client-side-phishing-detection', '--disable-domain-reliability',
+		'--disable-features=Translate,OptimizationHints,MediaRouter,' +
+		    'DialMediaRouteProvider,AutofillServerCommunication',
 		`--proxy-server=${proxyServer}`, '--proxy-bypass-list=<-loopback>',
 		`--user-data-dir=${userDataDir}`,
 	];
