@@ -32,6 +32,7 @@ extern const struct cli_command cmd_config_commands[];
 extern const struct cli_command cmd_session_commands[];
 extern const struct cli_command cmd_serve_commands[];
 extern const struct cli_command cmd_proxy_commands[];
+extern const struct cli_command cmd_status_commands[];
 
 /* "respawn: CONTEXT: message" on stderr. */
 void	cli_error(const char *context, const char *fmt, ...)

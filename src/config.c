@@ -36,6 +36,8 @@ enum config_type {
 	CT_SENSITIVE,	/* a literal secret: never printed */
 	CT_PROVIDER,	/* a proxy provider's name */
 	CT_FALLBACK,	/* fallback chain overrides */
+	CT_MONEY,	/* "1.50": stored in micro-units */
+	CT_CHOICE,	/* one of the words in help's first parenthesis */
 };
 
 struct config_key {
@@ -102,6 +104,34 @@ static const struct config_key config_keys[] = {
 	{ "RESPAWN_METADATA_URL", CT_URL, OFF(metadata_url),
 	  "http://metadata.google.internal", 0, 0, 0,
 	  "Base URL of the metadata server that gives Secret Manager tokens." },
+	{ "RESPAWN_RELEASE_POLICY", CT_CHOICE, OFF(release_policy), "aware", 0,
+	  0, 0, "When idle IPs go back to the provider (aware|idle-timeout|"
+	  "keep): aware keeps an IP already paid for the current billing "
+	  "unit until shortly before the next; idle-timeout is the seed's "
+	  "release after RESPAWN_IDLE_TIMEOUT idle; keep never releases." },
+	{ "RESPAWN_RELEASE_MARGIN", CT_DURATION, OFF(release_margin_ms), "10m",
+	  0, 1800000, 1000, "How long before the next billing unit an aware "
+	  "release happens (bare number: seconds)." },
+	{ "RESPAWN_IDLE_TIMEOUT", CT_DURATION, OFF(idle_timeout_ms), "1h", 0,
+	  31LL * 86400000, 1000, "idle-timeout policy: release after this long "
+	  "idle (the seed's 1 hour; bare number: seconds)." },
+	{ "RESPAWN_BILLING_UNIT", CT_CHOICE, OFF(billing_unit), "day", 0, 0, 0,
+	  "The provider's billing unit for static IPs (day|month|hour): a "
+	  "partly used unit is charged." },
+	{ "RESPAWN_BILLING_BOUNDARY_HOUR", CT_INT, OFF(billing_boundary_hour),
+	  "0", 0, 23, 0, "The UTC hour at which a billing day starts." },
+	{ "RESPAWN_IP_MONTHLY_PRICE", CT_MONEY, OFF(ip_month_price_micros),
+	  "0", 0, 1000000, 0, "Price of one static IP per month, in the "
+	  "billing currency (for spend figures and limits)." },
+	{ "RESPAWN_DAILY_SPEND_LIMIT", CT_MONEY, OFF(daily_spend_limit_micros),
+	  "0", 0, 1000000000, 0, "No purchase beyond this spend a day (0: no "
+	  "limit); sessions are served from the idle pool or wait." },
+	{ "RESPAWN_PURCHASES_MAX", CT_INT, OFF(purchases_max), "0", 0, 1000000,
+	  0, "At most this many IPs bought per RESPAWN_PURCHASE_WINDOW (0: no "
+	  "limit)." },
+	{ "RESPAWN_PURCHASE_WINDOW", CT_DURATION, OFF(purchase_window_ms), "1h",
+	  1000, 31LL * 86400000, 1000, "The window of RESPAWN_PURCHASES_MAX "
+	  "(bare number: seconds)." },
 	{ "AUTO_RECONNECT", CT_BOOL, OFF(auto_reconnect), "true", 0, 0, 0,
 	  "Restart connectors that fail, and recover sessions at start." },
 	{ "MAX_RECONNECT_ATTEMPTS", CT_INT, OFF(max_reconnect_attempts), "3",
@@ -243,6 +273,55 @@ config_parse_countries(const char *v, struct config *pub, const char **why)
 	return 0;
 }
 
+/* "12", "1.5", "0.25": whole units and up to six decimals, in micros. */
+static int
+config_parse_money(const char *v, int64_t max_units, int64_t *ret)
+{
+	int64_t	units = 0, frac = 0;
+	int	digits = 0;
+	const char *p = v;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		units = units * 10 + (*p - '0');
+		if (units > max_units)
+			return -ERANGE;
+	}
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			if (++digits > 6)
+				return -EINVAL;
+			frac = frac * 10 + (*p - '0');
+		}
+		if (digits == 0)
+			return -EINVAL;
+	}
+	if (*p != '\0')
+		return -EINVAL;
+	for (; digits < 6; digits++)
+		frac *= 10;
+	*ret = units * 1000000 + frac;
+	return 0;
+}
+
+/* Is v one of the '|'-separated words in the help's first parenthesis? */
+static bool
+config_choice_ok(const char *help, const char *v)
+{
+	const char	*open = strchr(help, '('), *close, *p;
+	size_t		 len = strlen(v), n;
+
+	if (open == NULL || (close = strchr(open, ')')) == NULL || len == 0)
+		return false;
+	for (p = open + 1; p < close; p += n + 1) {
+		n = strcspn(p, "|)");
+		if (n == len && strncmp(p, v, n) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Validate one value of one key and, when valid, make it the effective
  * value.  On failure the load records a message and the value is dropped.
@@ -351,6 +430,24 @@ config_set(struct config_load *ld, size_t k, const char *v)
 			fallback_overrides_free(ov);
 		break;
 	}
+	case CT_MONEY:
+		if ((r = config_parse_money(v, key->max, &n)) < 0)
+			why = r == -ERANGE ? "is out of range" :
+			    "must be an amount such as 1.50";
+		else
+			*(int64_t *)field = n;
+		break;
+	case CT_CHOICE:
+		if (!config_choice_ok(key->help, v)) {
+			static char	 choices[128];
+			const char	*o = strchr(key->help, '(');
+
+			snprintf(choices, sizeof choices, "must be one of %.*s",
+			    (int)strcspn(o + 1, ")"), o + 1);
+			why = choices;
+			r = -EINVAL;
+		}
+		break;
 	case CT_PROVIDER:
 		if (strcmp(v, "static") != 0 && strcmp(v, "brightdata") != 0) {
 			why = "must be static or brightdata";
@@ -378,6 +475,7 @@ config_set(struct config_load *ld, size_t k, const char *v)
 	case CT_SECRET_REF:
 	case CT_PROVIDER:
 	case CT_FALLBACK:
+	case CT_CHOICE:
 		*(const char **)field = ld->c->values[k];
 		break;
 	default:

@@ -71,6 +71,15 @@ struct config {
 	const char	*bd_api_url;		/* BRIGHT_DATA_API_URL */
 	const char	*bd_proxy_host;		/* BRIGHT_DATA_PROXY_HOST */
 	const char	*gsm_url;		/* RESPAWN_GSM_URL */
+	const char	*release_policy;	/* RESPAWN_RELEASE_POLICY */
+	int64_t		 release_margin_ms;	/* RESPAWN_RELEASE_MARGIN */
+	int64_t		 idle_timeout_ms;	/* RESPAWN_IDLE_TIMEOUT */
+	const char	*billing_unit;		/* RESPAWN_BILLING_UNIT */
+	int64_t		 billing_boundary_hour;	/* RESPAWN_BILLING_BOUNDARY_HOUR */
+	int64_t		 ip_month_price_micros;	/* RESPAWN_IP_MONTHLY_PRICE */
+	int64_t		 daily_spend_limit_micros; /* RESPAWN_DAILY_SPEND_LIMIT */
+	int64_t		 purchases_max;		/* RESPAWN_PURCHASES_MAX */
+	int64_t		 purchase_window_ms;	/* RESPAWN_PURCHASE_WINDOW */
 	const char	*metadata_url;		/* RESPAWN_METADATA_URL */
 	int64_t		 bd_proxy_port;		/* BRIGHT_DATA_PROXY_PORT */
 };

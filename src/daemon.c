@@ -25,6 +25,7 @@
 
 #include "argv.h"
 #include "child.h"
+#include "core/billing.h"
 #include "core/fallback.h"
 #include "core/pool.h"
 #include "core/supervise.h"
@@ -56,6 +57,8 @@
 #define DAEMON_PURCHASE_WINDOW_MS	200	/* needs combined into one call */
 #define DAEMON_PURCHASE_MAX		100	/* IPs bought by one call */
 #define DAEMON_SOLD_OUT_MS		600000	/* a sold-out country rests */
+#define DAEMON_RELEASE_SWEEP_MS		60000	/* idle IPs looked at */
+#define DAEMON_PURCHASE_LOG		4096	/* purchase times remembered */
 
 struct daemon;
 struct daemon_demand;
@@ -83,6 +86,7 @@ struct dsession {
 	struct event		*timer;
 	bool			 queued;	/* waiting to be admitted */
 	struct daemon_demand	*demand;	/* waiting for a purchase */
+	bool			 waiting_proxy;	/* backoff: the pool had none */
 	bool			 bought;	/* its next proxy was bought for it */
 	bool			 removed;	/* gone from the store */
 	bool			 seen;		/* present in the last sync */
@@ -118,6 +122,14 @@ struct daemon {
 	int64_t			 last_reconcile;
 	bool			 recon_running, recon_failed, pool_loaded;
 	struct daemon_demand	*demand[26 * 26];	/* purchases per country */
+	struct billing_model	 billing;
+	struct billing_policy	 release;
+	struct billing_limits	 limits;
+	int64_t			 last_release_sweep;
+	int64_t			 spend_day;		/* start of the day below */
+	int64_t			 spent_today;		/* micros bought today */
+	int64_t			*purchase_times;	/* ring, for the rate */
+	size_t			 npurchase_times;
 	int64_t			 fp_count, fp_gen;	/* sessions fingerprint */
 	bool			 stopping;
 	uint64_t		 rng;
@@ -129,11 +141,13 @@ struct daemon {
 
 	/* Counters for logs (metrics come with the HTTP API). */
 	int64_t			 notify_dropped;
+	int64_t			 refused_purchases;
 	int64_t			 spawns;
 };
 
 static void	daemon_feed(struct dsession *ds, enum supervise_event ev,
 		    int status, bool keep_proxy);
+static void	daemon_offer_idle(struct daemon *d, const char *country);
 
 /* xorshift64*: jitter only, seeded from the kernel. */
 static double
@@ -236,6 +250,27 @@ daemon_schedule(struct dsession *ds)
 	evtimer_add(ds->timer, &tv);
 }
 
+/*
+ * A proxy of this country became idle: a session waiting for one (in
+ * backoff after the pool had none) tries again now instead of at its
+ * timer, so a freed IP serves a waiting session before anything is bought
+ * or released.
+ */
+static void
+daemon_offer_idle(struct daemon *d, const char *country)
+{
+	struct dsession	*ds;
+
+	TAILQ_FOREACH(ds, &d->all, link) {
+		if (ds->waiting_proxy && ds->sv.state == SV_BACKOFF &&
+		    strcmp(ds->country, country) == 0) {
+			ds->waiting_proxy = false;
+			daemon_feed(ds, SV_EV_TIMER, 0, false);
+			return;
+		}
+	}
+}
+
 /* Detach the session's proxy; keep: it stays reserved for the session. */
 static void
 daemon_proxy_release(struct dsession *ds, bool keep)
@@ -251,6 +286,8 @@ daemon_proxy_release(struct dsession *ds, bool keep)
 		    LOGF_I("session", ds->id),
 		    LOGF_S("error", store_errmsg(d->store)));
 	ds->proxy_id = 0;
+	if (!keep)
+		daemon_offer_idle(d, ds->country);
 }
 
 /*
@@ -271,6 +308,7 @@ struct daemon_demand {
 
 static void	daemon_acquire(struct dsession *ds);
 static void	daemon_reconcile(struct daemon *d);
+static void	daemon_purchase_record(struct daemon *d, int n);
 
 static void
 daemon_demand_remove(struct dsession *ds)
@@ -362,11 +400,13 @@ daemon_purchase_done(const struct provider_result *r, void *arg)
 			memcpy(px.country, row.country, sizeof px.country);
 			px.state = POOL_IDLE;
 			px.idle_since = now;
+			px.purchased_at = now;
 			px.listed = true;
 			pool_put(d->pool, &px);
 		}
 		(void)store_intent_settle(d->store, dm->intent_id, INTENT_OWNED,
 		    NULL, now);
+		daemon_purchase_record(d, (int)r->n);
 		log_info("purchase.done", LOGF_S("country", dm->country),
 		    LOGF_I("count", (int64_t)r->n), LOGF_I("intent",
 		    dm->intent_id));
@@ -417,6 +457,60 @@ daemon_purchase_done(const struct provider_result *r, void *arg)
 	store_batch_end(d->store);
 }
 
+/* How many of count purchases the limits allow now (0: none). */
+static int
+daemon_purchase_allowed(struct daemon *d, int count)
+{
+	int64_t		 now = util_now_ms(), day;
+	const char	*why = NULL;
+	size_t		 i;
+	int		 in_window = 0, r;
+
+	if (billing_day_start(&d->billing, now, &day) == 0 &&
+	    day != d->spend_day) {
+		d->spend_day = day;
+		d->spent_today = 0;
+	}
+	for (i = 0; i < d->npurchase_times; i++)
+		if (now - d->purchase_times[i] < d->limits.window_ms)
+			in_window++;
+	r = billing_may_purchase(&d->billing, &d->limits, d->spent_today,
+	    in_window, count, now, &why);
+	if (r < 0) {
+		log_warn("purchase.refused", LOGF_I("count", count),
+		    LOGF_S("why", why != NULL ? why : strerror(-r)),
+		    LOGF_I("spent_today_micros", d->spent_today));
+		d->refused_purchases += count;
+		return 0;
+	}
+	return r;
+}
+
+static void
+daemon_purchase_record(struct daemon *d, int n)
+{
+	int64_t	now = util_now_ms();
+	int	i;
+
+	d->spent_today += (int64_t)n * billing_unit_price(&d->billing);
+	for (i = 0; i < n; i++) {
+		if (d->npurchase_times < DAEMON_PURCHASE_LOG) {
+			d->purchase_times[d->npurchase_times++] = now;
+			continue;
+		}
+		/* Full: replace the oldest. */
+		{
+			size_t	k, old = 0;
+
+			for (k = 1; k < d->npurchase_times; k++)
+				if (d->purchase_times[k] <
+				    d->purchase_times[old])
+					old = k;
+			d->purchase_times[old] = now;
+		}
+	}
+}
+
 static void
 daemon_demand_fire(evutil_socket_t fd, short what, void *arg)
 {
@@ -431,6 +525,22 @@ daemon_demand_fire(evutil_socket_t fd, short what, void *arg)
 		return;
 	dm->count = dm->n < DAEMON_PURCHASE_MAX ? (int)dm->n :
 	    DAEMON_PURCHASE_MAX;
+	if ((r = daemon_purchase_allowed(d, dm->count)) <= 0) {
+		struct dsession	**w = dm->waiting;
+		size_t		  i, n = dm->n;
+
+		/* Refused: the waiters are served from the idle pool later. */
+		dm->waiting = NULL;
+		dm->n = dm->cap = 0;
+		for (i = 0; i < n; i++) {
+			w[i]->demand = NULL;
+			if (w[i]->sv.state == SV_STARTING && !w[i]->sv.spawned)
+				daemon_feed(w[i], SV_EV_PROXY_WAIT, 0, false);
+		}
+		free(w);
+		return;
+	}
+	dm->count = r;
 	(void)util_strlcpy(in.provider, provider_name(d->provider),
 	    sizeof in.provider);
 	(void)util_strlcpy(in.zone, provider_zone(d->provider), sizeof in.zone);
@@ -831,6 +941,7 @@ daemon_feed(struct dsession *ds, enum supervise_event ev, int status,
 
 	supervise_step(&ds->sv, &ds->d->sp, &in, util_mono_ms(),
 	    daemon_random(ds->d), &out);
+	ds->waiting_proxy = ev == SV_EV_PROXY_WAIT && out.to == SV_BACKOFF;
 	if (out.from != out.to)
 		log_debug("session.state", LOGF_I("session", ds->id),
 		    LOGF_S("event", supervise_event_name(ev)),
@@ -1097,31 +1208,28 @@ daemon_release_done(const struct provider_result *r, void *arg)
 	free(rel);
 }
 
-static int
-daemon_releasing_cb(const struct proxy_row *row, void *arg)
+/* Take a proxy out of the pool and ask the provider to take it back. */
+static void
+daemon_release_start(struct daemon *d, int64_t id, const char *key)
 {
-	struct daemon		*d = arg;
 	struct daemon_release	*rel;
-	const struct pool_proxy	*old;
+	const struct pool_proxy	*old = pool_get(d->pool, id);
 	const char		*keys[1];
 	struct pool_proxy	 px;
 
-	if (row->state != PROXY_RELEASING)
-		return 0;
-	old = pool_get(d->pool, row->id);
-	if (old != NULL && old->state == POOL_RELEASING)
-		return 0;	/* already asked */
 	if (old != NULL) {
 		px = *old;
 		px.state = POOL_RELEASING;
 		pool_put(d->pool, &px);
 	}
+	(void)store_proxy_set_state(d->store, id, PROXY_RELEASING,
+	    util_now_ms());
 	rel = xcalloc(1, sizeof *rel);
 	rel->d = d;
-	rel->id = row->id;
-	(void)util_strlcpy(rel->key, row->ip, sizeof rel->key);
+	rel->id = id;
+	(void)util_strlcpy(rel->key, key, sizeof rel->key);
 	keys[0] = rel->key;
-	log_info("proxy.releasing", LOGF_S("proxy", row->ip));
+	log_info("proxy.releasing", LOGF_S("proxy", key));
 	if (provider_release(d->provider, keys, 1, daemon_release_done,
 	    rel) < 0) {
 		struct provider_result	fail = { .outcome = PROVIDER_FAILED,
@@ -1129,7 +1237,67 @@ daemon_releasing_cb(const struct proxy_row *row, void *arg)
 
 		daemon_release_done(&fail, rel);
 	}
+}
+
+static int
+daemon_releasing_cb(const struct proxy_row *row, void *arg)
+{
+	struct daemon		*d = arg;
+	const struct pool_proxy	*old;
+
+	if (row->state != PROXY_RELEASING)
+		return 0;
+	old = pool_get(d->pool, row->id);
+	if (old != NULL && old->state == POOL_RELEASING)
+		return 0;	/* already asked */
+	daemon_release_start(d, row->id, row->ip);
 	return 0;
+}
+
+/*
+ * Idle IPs go back to the provider per RESPAWN_RELEASE_POLICY: with the
+ * default (aware), an IP already paid for the current billing unit stays
+ * for reuse until shortly before the next unit, then goes unless its
+ * country is expected to need it.  Static lists are paid elsewhere:
+ * nothing is given back.
+ */
+static void
+daemon_release_sweep(struct daemon *d)
+{
+	const struct pool_proxy	*px;
+	struct billing_decision	 dec;
+	struct billing_ip	 ip;
+	struct billing_demand	 dem;
+	int			 rank[26 * 26] = { 0 }, ci;
+	int64_t			 now = util_now_ms();
+	size_t			 i;
+
+	if (!provider_can_purchase(d->provider))
+		return;
+	for (i = 0; i < pool_count(d->pool); i++) {
+		px = pool_at(d->pool, i);
+		if (px->state != POOL_IDLE || px->sessions > 0 ||
+		    px->reserved_for != 0 || !px->listed)
+			continue;
+		ci = (px->country[0] - 'a') * 26 + (px->country[1] - 'a');
+		if (ci < 0 || ci >= 26 * 26)
+			continue;
+		ip.allocated_at = px->purchased_at ? px->purchased_at :
+		    px->idle_since;
+		ip.idle_since = px->idle_since ? px->idle_since : now;
+		if (ip.idle_since < ip.allocated_at)
+			ip.idle_since = ip.allocated_at;
+		ip.owner_back_by = 0;
+		ip.idle_rank = rank[ci]++;
+		dem.expected = d->demand[ci] != NULL ? (int)d->demand[ci]->n : 0;
+		if (billing_decide(&d->billing, &d->release, &ip, &dem, now,
+		    &dec) < 0 || dec.action != BILLING_ACTION_RELEASE)
+			continue;
+		log_info("proxy.release", LOGF_S("proxy", px->ip),
+		    LOGF_S("country", px->country), LOGF_S("why",
+		    billing_reason_name(dec.reason)));
+		daemon_release_start(d, px->id, px->ip);
+	}
 }
 
 static int
@@ -1444,6 +1612,14 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (d->pool_loaded && now - d->last_reconcile >= DAEMON_RECONCILE_MS)
 		daemon_reconcile(d);
+	/* Every minute, or oftener when the idle timeout is shorter. */
+	if (d->pool_loaded && now - d->last_release_sweep >=
+	    (d->release.kind == BILLING_IDLE_TIMEOUT &&
+	    d->release.idle_timeout_ms / 4 < DAEMON_RELEASE_SWEEP_MS ?
+	    d->release.idle_timeout_ms / 4 : DAEMON_RELEASE_SWEEP_MS)) {
+		d->last_release_sweep = now;
+		daemon_release_sweep(d);
+	}
 	/* Live changes from the CLI or the API, within a second. */
 	if (store_session_fingerprint(d->store, &count, &gen) == 0 &&
 	    (count != d->fp_count || gen != d->fp_gen)) {
@@ -1572,6 +1748,7 @@ daemon_recon_pool_cb(const struct proxy_row *row, void *arg)
 		px.reserved_for = row->state == PROXY_ACTIVE ?
 		    row->session_id : 0;
 		px.idle_since = row->idle_since;
+		px.purchased_at = row->purchased_at;
 	}
 	px.listed = ours && daemon_recon_listed(rc, row->ip);
 	if (!px.listed && row->state == PROXY_RELEASING) {
@@ -1770,6 +1947,34 @@ daemon_setup(struct daemon *d)
 	snprintf(d->instance_id, sizeof d->instance_id, "%.40s-%d-%lld-%08x",
 	    d->hostname, (int)getpid(), (long long)util_now_ms(), rnd);
 
+	{
+		const char	*why;
+
+		d->billing = (struct billing_model)BILLING_MODEL_DEFAULT;
+		d->billing.unit = strcmp(d->cfg->billing_unit, "month") == 0 ?
+		    BILLING_UNIT_MONTH : strcmp(d->cfg->billing_unit, "hour") ==
+		    0 ? BILLING_UNIT_HOUR : BILLING_UNIT_DAY;
+		d->billing.boundary_hour_utc = (int)d->cfg->billing_boundary_hour;
+		d->billing.price_micros_per_ip_month =
+		    d->cfg->ip_month_price_micros;
+		d->release = (struct billing_policy)BILLING_POLICY_DEFAULT;
+		d->release.kind = strcmp(d->cfg->release_policy, "keep") == 0 ?
+		    BILLING_KEEP : strcmp(d->cfg->release_policy,
+		    "idle-timeout") == 0 ? BILLING_IDLE_TIMEOUT : BILLING_AWARE;
+		d->release.margin_ms = d->cfg->release_margin_ms;
+		d->release.idle_timeout_ms = d->cfg->idle_timeout_ms;
+		d->limits.daily_spend_max_micros =
+		    d->cfg->daily_spend_limit_micros;
+		d->limits.purchases_max = (int)d->cfg->purchases_max;
+		d->limits.window_ms = d->cfg->purchase_window_ms;
+		if (billing_model_check(&d->billing, &why) < 0 ||
+		    billing_policy_check(&d->release, &d->billing, &why) < 0) {
+			log_error("daemon.billing_invalid", LOGF_S("error", why));
+			return -EINVAL;
+		}
+		d->purchase_times = xcalloc(DAEMON_PURCHASE_LOG,
+		    sizeof *d->purchase_times);
+	}
 	if (fallback_override_parse(d->cfg->fallback_overrides, &d->fallback,
 	    perr, sizeof perr) < 0) {
 		log_error("daemon.fallback_failed", LOGF_S("error", perr));
@@ -1914,6 +2119,7 @@ daemon_teardown(struct daemon *d)
 	intmap_free(d->by_pid);
 	argv_free(d->connector_argv);
 	free(d->queue);
+	free(d->purchase_times);
 	if (d->base != NULL)
 		event_base_free(d->base);
 }

@@ -29,6 +29,7 @@ static const struct cli_command *const main_tables[] = {
 	cmd_session_commands,
 	cmd_serve_commands,
 	cmd_proxy_commands,
+	cmd_status_commands,
 };
 
 static void

@@ -350,3 +350,9 @@ store_proxy_request_release(struct store *st, const char *ip,
 {
 	return st->ops->proxy_request_release(st->backend, ip, actor, now, ret);
 }
+
+int
+store_recovery_run_last(struct store *st, struct recovery_run *ret)
+{
+	return st->ops->recovery_run_last(st->backend, ret);
+}

@@ -304,5 +304,7 @@ struct recovery_run {
 
 int	store_recovery_run_add(struct store *st, const struct recovery_run *r,
 	    int64_t *ret_id);
+/* The most recent run; -ENOENT when there is none. */
+int	store_recovery_run_last(struct store *st, struct recovery_run *ret);
 
 #endif

@@ -64,6 +64,7 @@ struct store_ops {
 	int	(*intent_settle)(void *b, int64_t id, enum intent_state state,
 		    const char *error, int64_t now);
 	int	(*intent_list_open)(void *b, store_intent_cb cb, void *arg);
+	int	(*recovery_run_last)(void *b, struct recovery_run *ret);
 	int	(*batch_begin)(void *b);
 	int	(*batch_end)(void *b);
 };

@@ -1382,6 +1382,45 @@ store_sqlite_intent_list_open(void *p, store_intent_cb cb, void *arg)
 	return r;
 }
 
+static int
+store_sqlite_recovery_run_last(void *p, struct recovery_run *ret)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	struct recovery_run	 run;
+	int			 r, rc;
+
+	if ((r = store_sqlite_prepare(b, "SELECT instance_id, cause, started_at, "
+	    "coalesce(finished_at, 0), sessions_total, recovered, failed, "
+	    "reactivated, reused, purchased, fallbacks, total_recovery_ms, "
+	    "cost_micros FROM recovery_runs ORDER BY id DESC LIMIT 1", &st)) < 0)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? -ENOENT : store_sqlite_fail(b, rc);
+		sqlite3_finalize(st);
+		return r;
+	}
+	memset(&run, 0, sizeof run);
+	(void)util_strlcpy(run.instance_id, store_sqlite_text(st, 0),
+	    sizeof run.instance_id);
+	(void)util_strlcpy(run.cause, store_sqlite_text(st, 1), sizeof run.cause);
+	run.started_at = sqlite3_column_int64(st, 2);
+	run.finished_at = sqlite3_column_int64(st, 3);
+	run.sessions_total = sqlite3_column_int64(st, 4);
+	run.recovered = sqlite3_column_int64(st, 5);
+	run.failed = sqlite3_column_int64(st, 6);
+	run.reactivated = sqlite3_column_int64(st, 7);
+	run.reused = sqlite3_column_int64(st, 8);
+	run.purchased = sqlite3_column_int64(st, 9);
+	run.fallbacks = sqlite3_column_int64(st, 10);
+	run.total_recovery_ms = sqlite3_column_int64(st, 11);
+	run.cost_micros = sqlite3_column_int64(st, 12);
+	sqlite3_finalize(st);
+	*ret = run;
+	return 0;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = store_sqlite_open,
@@ -1414,6 +1453,7 @@ const struct store_ops store_sqlite_ops = {
 	.intent_add = store_sqlite_intent_add,
 	.intent_settle = store_sqlite_intent_settle,
 	.intent_list_open = store_sqlite_intent_list_open,
+	.recovery_run_last = store_sqlite_recovery_run_last,
 	.batch_begin = store_sqlite_batch_begin,
 	.batch_end = store_sqlite_batch_end,
 };

@@ -126,6 +126,19 @@ expect_eq "$(jq -r .status <<<"$out")" needs_auth "logged out: needs_auth"
 expect_eq "$(jq -r .proxyIp <<<"$out")" null "its proxy is returned to the pool"
 expect_in "$(cat "$T/serve.4.log")" "event=session.needs_auth" "needs-auth alert logged"
 
+# The operator's summary.
+run "$RESPAWN" status --json
+expect_rc 0 "respawn status --json"
+expect_eq "$(jq .sessions.total <<<"$out")" "$N" "status counts the sessions"
+expect_eq "$(jq .sessions.needs_auth <<<"$out")" 1 "status counts needs_auth"
+expect_eq "$(jq -r .lastRecovery.cause <<<"$out")" graceful "status shows the last recovery run (the handover adopted, recovered none)"
+expect_eq "$(jq '.instances | map(select(.status == "running")) | length' <<<"$out")" 1 "one running instance"
+run "$RESPAWN" status
+expect_in "$out" "last recovery (graceful" "the text summary"
+run timeout 10 "$RESPAWN" status --watch
+expect_rc 0 "status --watch ends once every session has settled"
+expect_in "$out" "ready $((N - 1))/$N" "plain progress lines when not a terminal"
+
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"
 expect_eq "$?" 0 "final graceful stop"
