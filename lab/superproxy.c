@@ -396,13 +396,19 @@ tunnel_start(struct tunnel *t, const struct httpreq *req)
 	}
 	t->zone = z;
 	superproxy_count(sp, z, (int64_t)t->headlen);
+	/*
+	 * The exit address is chosen first, so that a refused target (the
+	 * lab never leaves the machine) is still logged with the IP the
+	 * client came through: a test can prove a connector tried to reach
+	 * WhatsApp's real host through its session's IP.
+	 */
+	if (tunnel_exit(t, &u, target) != 0)
+		return;
 	if (tunnel_target(target, &dst) != 0) {
-		superproxy_log(sp, target, u.zone, 0, 403);
+		superproxy_log(sp, target, u.zone, t->exit_ip, 403);
 		tunnel_refuse(t, 403, "Target not reachable from the lab", NULL);
 		return;
 	}
-	if (tunnel_exit(t, &u, target) != 0)
-		return;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		log_warn("proxy.socket_failed", LOGF_I("errno", errno));

@@ -51,8 +51,8 @@ struct pool_proxy {
 	int			sessions;	/* sessions using it now */
 	int64_t			reserved_for;	/* session it is kept for, or 0 */
 	int64_t			idle_since;	/* when it last became unused */
-	int64_t			purchased_at;	/* when its billing began */
 	bool			listed;		/* the provider lists it */
+	int64_t			purchased_at;	/* when its billing began */
 };
 
 enum pool_choice_kind {
