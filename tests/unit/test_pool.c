@@ -16,14 +16,14 @@
 
 /* The world every case starts from. */
 static const struct pool_proxy world[] = {
-	/* id  ip            cc    state        sess reserved idle_since listed */
-	{ 1, "10.0.0.1", "us", POOL_IDLE, 0, 0, 500, true },
-	{ 2, "10.0.0.2", "us", POOL_IDLE, 0, 0, 100, true },
-	{ 3, "10.0.1.1", "de", POOL_ACTIVE, 0, 7, 0, true },	/* kept for 7 */
-	{ 4, "10.0.2.1", "nl", POOL_IDLE, 0, 0, 0, true },
-	{ 5, "10.0.3.1", "fr", POOL_IDLE, 0, 0, 0, false },	/* not listed */
-	{ 6, "10.0.4.1", "gb", POOL_ACTIVE, 1, 9, 0, true },	/* in use */
-	{ 7, "10.0.2.2", "nl", POOL_ACTIVE, 0, 40, 0, true },	/* kept for 40 */
+	/* id  ip            cc    state        sess reserved idle_since listed purchased_at */
+	{ 1, "10.0.0.1", "us", POOL_IDLE, 0, 0, 500, true, 0 },
+	{ 2, "10.0.0.2", "us", POOL_IDLE, 0, 0, 100, true, 0 },
+	{ 3, "10.0.1.1", "de", POOL_ACTIVE, 0, 7, 0, true, 0 },	/* kept for 7 */
+	{ 4, "10.0.2.1", "nl", POOL_IDLE, 0, 0, 0, true, 0 },
+	{ 5, "10.0.3.1", "fr", POOL_IDLE, 0, 0, 0, false, 0 },	/* not listed */
+	{ 6, "10.0.4.1", "gb", POOL_ACTIVE, 1, 9, 0, true, 0 },	/* in use */
+	{ 7, "10.0.2.2", "nl", POOL_ACTIVE, 0, 40, 0, true, 0 },	/* kept for 40 */
 };
 
 struct pool_case {
