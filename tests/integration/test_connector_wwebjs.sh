@@ -34,6 +34,8 @@ track_pid $!
 wait_for 10 test -s "$T/blackhole.port" || not_ok "blackhole did not start"
 "$BUILD/lab/respawn-lab-notify-recv" "$T/notify.sock" "$T/notify.out" &
 track_pid $!
+# The connector's first message must not race the receiver's bind.
+wait_for 10 test -S "$T/notify.sock" || not_ok "notify receiver did not start"
 mkdir -m 0700 "$T/standalone"
 (cd "$T/standalone" && exec env -i PATH="$PATH" HOME="$T" \
 	RESPAWN_SESSION_ID=1 RESPAWN_USER_ID=u RESPAWN_PHONE=+4915100000019 RESPAWN_COUNTRY=de \
