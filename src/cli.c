@@ -85,3 +85,37 @@ cli_store_error(struct store *st, const char *context, int r)
 		return EX_IOERR;
 	}
 }
+
+static void
+cli_subcommand_help(FILE *f, const char *usage,
+    const struct cli_command *table, size_t n)
+{
+	size_t	i;
+
+	fprintf(f, "usage: respawn %s\n\n", usage);
+	for (i = 0; i < n; i++)
+		fprintf(f, "  respawn %s\n      %s\n", table[i].usage,
+		    table[i].summary);
+}
+
+int
+cli_subcommand(struct cli *cli, const char *usage,
+    const struct cli_command *table, size_t n, int argc, char **argv)
+{
+	size_t	i;
+
+	if (argc < 2) {
+		cli_subcommand_help(stderr, usage, table, n);
+		return EX_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		cli_subcommand_help(stdout, usage, table, n);
+		return EX_OK;
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(argv[1], table[i].name) == 0)
+			return table[i].run(cli, argc - 1, argv + 1);
+	return cli_usage_error(usage, "%s: unknown command '%s'", argv[0],
+	    argv[1]);
+}

@@ -34,6 +34,14 @@ extern const struct cli_command cmd_serve_commands[];
 extern const struct cli_command cmd_proxy_commands[];
 extern const struct cli_command cmd_status_commands[];
 
+/*
+ * Run one of a group's subcommands (`respawn session add ...`): argv[1]
+ * names it; no name prints the group's help to stderr (usage error), and
+ * -h, --help or help print it to stdout.
+ */
+int	cli_subcommand(struct cli *cli, const char *usage,
+	    const struct cli_command *table, size_t n, int argc, char **argv);
+
 /* "respawn: CONTEXT: message" on stderr. */
 void	cli_error(const char *context, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

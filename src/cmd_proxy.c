@@ -179,36 +179,11 @@ static const struct cli_command proxy_subcommands[] = {
 	  "give an idle proxy back to the provider", true },
 };
 
-static void
-cmd_proxy_help(FILE *f)
-{
-	size_t	i;
-
-	fprintf(f, "usage: respawn %s\n\n", PROXY_USAGE);
-	for (i = 0; i < nitems(proxy_subcommands); i++)
-		fprintf(f, "  respawn %s\n      %s\n",
-		    proxy_subcommands[i].usage, proxy_subcommands[i].summary);
-}
-
 static int
 cmd_proxy(struct cli *cli, int argc, char **argv)
 {
-	size_t	i;
-
-	if (argc < 2) {
-		cmd_proxy_help(stderr);
-		return EX_USAGE;
-	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		cmd_proxy_help(stdout);
-		return EX_OK;
-	}
-	for (i = 0; i < nitems(proxy_subcommands); i++)
-		if (strcmp(argv[1], proxy_subcommands[i].name) == 0)
-			return proxy_subcommands[i].run(cli, argc - 1, argv + 1);
-	return cli_usage_error(PROXY_USAGE, "proxy: unknown command '%s'",
-	    argv[1]);
+	return cli_subcommand(cli, PROXY_USAGE, proxy_subcommands,
+	    nitems(proxy_subcommands), argc, argv);
 }
 
 const struct cli_command cmd_proxy_commands[] = {

@@ -442,37 +442,11 @@ static const struct cli_command session_subcommands[] = {
 	  "set a session's desired state to stopped", true },
 };
 
-static void
-cmd_session_help(FILE *f)
-{
-	size_t	i;
-
-	fprintf(f, "usage: respawn %s\n\n", SESSION_USAGE);
-	for (i = 0; i < nitems(session_subcommands); i++)
-		fprintf(f, "  respawn %s\n      %s\n",
-		    session_subcommands[i].usage, session_subcommands[i].summary);
-}
-
 static int
 cmd_session(struct cli *cli, int argc, char **argv)
 {
-	size_t	i;
-
-	if (argc < 2) {
-		cmd_session_help(stderr);
-		return EX_USAGE;
-	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		cmd_session_help(stdout);
-		return EX_OK;
-	}
-	for (i = 0; i < nitems(session_subcommands); i++)
-		if (strcmp(argv[1], session_subcommands[i].name) == 0)
-			return session_subcommands[i].run(cli, argc - 1,
-			    argv + 1);
-	return cli_usage_error(SESSION_USAGE, "session: unknown command '%s'",
-	    argv[1]);
+	return cli_subcommand(cli, SESSION_USAGE, session_subcommands,
+	    nitems(session_subcommands), argc, argv);
 }
 
 const struct cli_command cmd_session_commands[] = {
