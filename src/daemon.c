@@ -53,6 +53,7 @@
 #define DAEMON_ENV_MAX			64	/* connector environment entries */
 #define DAEMON_PATH_MAX			1024
 #define DAEMON_LOG_TRIM_MS		10000	/* connector log size check */
+#define DAEMON_ADMIT_BATCH		64	/* starts per loop iteration */
 #define DAEMON_RECONCILE_MS		300000	/* provider listing vs store */
 #define DAEMON_PURCHASE_WINDOW_MS	200	/* needs combined into one call */
 #define DAEMON_PURCHASE_MAX		100	/* IPs bought by one call */
@@ -114,7 +115,7 @@ struct daemon {
 	size_t			 qhead, qlen, qcap;
 	int64_t			 starting;	/* sessions in STARTING */
 
-	struct event		*ev_notify, *ev_tick;
+	struct event		*ev_notify, *ev_tick, *ev_admit;
 	struct event		*ev_sigterm, *ev_sigint, *ev_sigchld, *ev_sigusr2;
 	bool			 handover;	/* leave connectors running */
 	int64_t			 adopted;
@@ -148,6 +149,8 @@ struct daemon {
 static void	daemon_feed(struct dsession *ds, enum supervise_event ev,
 		    int status, bool keep_proxy);
 static void	daemon_offer_idle(struct daemon *d, const char *country);
+static void	daemon_notify_cb(evutil_socket_t fd, short what, void *arg);
+static void	daemon_schedule(struct dsession *ds);
 
 /* xorshift64*: jitter only, seeded from the kernel. */
 static double
@@ -227,6 +230,18 @@ daemon_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/*
+	 * A READY=1 or WATCHDOG=1 may be waiting in the socket: read it
+	 * before judging a readiness or watchdog timeout.
+	 */
+	if (ds->sv.state == SV_STARTING || ds->sv.state == SV_READY) {
+		daemon_notify_cb(-1, 0, ds->d);
+		/* What was read may have moved the deadline. */
+		if (ds->sv.deadline == 0 || ds->sv.deadline > util_mono_ms()) {
+			daemon_schedule(ds);
+			return;
+		}
+	}
 	store_batch_begin(ds->d->store);
 	daemon_feed(ds, SV_EV_TIMER, 0, false);
 	store_batch_end(ds->d->store);
@@ -980,9 +995,19 @@ static void
 daemon_admit(struct daemon *d)
 {
 	struct dsession	*ds;
+	int		 budget = DAEMON_ADMIT_BATCH;
 
 	while (d->qlen > 0 && !d->stopping &&
 	    d->starting < d->cfg->start_concurrency) {
+		/*
+		 * A bounded batch per loop iteration: the rest follows from
+		 * the loop, so READY=1 messages and exits are read in between
+		 * and no readiness timer is judged on a stale view.
+		 */
+		if (budget-- == 0) {
+			event_active(d->ev_admit, EV_TIMEOUT, 0);
+			return;
+		}
 		ds = d->queue[d->qhead++];
 		d->qlen--;
 		ds->queued = false;
@@ -996,6 +1021,18 @@ daemon_admit(struct daemon *d)
 			ds->recovery_t0 = util_mono_ms();
 		daemon_feed(ds, SV_EV_START, 0, false);
 	}
+}
+
+static void
+daemon_admit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon	*d = arg;
+
+	(void)fd;
+	(void)what;
+	store_batch_begin(d->store);
+	daemon_admit(d);
+	store_batch_end(d->store);
 }
 
 static struct dsession *
@@ -2100,6 +2137,8 @@ daemon_teardown(struct daemon *d)
 		event_free(d->ev_notify);
 	if (d->ev_tick != NULL)
 		event_free(d->ev_tick);
+	if (d->ev_admit != NULL)
+		event_free(d->ev_admit);
 	if (d->ev_sigterm != NULL)
 		event_free(d->ev_sigterm);
 	if (d->ev_sigint != NULL)
@@ -2157,6 +2196,7 @@ daemon_run(const struct config *cfg)
 		daemon_teardown(&d);
 		return 71;
 	}
+	d.ev_admit = event_new(d.base, -1, 0, daemon_admit_cb, &d);
 	/* Signals are events; SIGCHLD must be caught before any spawn. */
 	d.ev_sigusr2 = evsignal_new(d.base, SIGUSR2, daemon_signal_cb, &d);
 	evsignal_add(d.ev_sigusr2, NULL);
