@@ -101,6 +101,16 @@ wa_host=$(jq -r '[.connects[] | select(.target == "web.whatsapp.com:443" and .zo
 [ "$wa_host" -ge 3 ] && ok "(a) $wa_host CONNECTs to web.whatsapp.com:443 in the session's zone in the lab's log" || not_ok "(a) CONNECT log: $log"
 expect_eq "$(jq -r '[.connects[] | select(.target == "web.whatsapp.com:443" and .zone == "isp_lab") | .status] | unique | join(",")' <<<"$log")" \
 	"403" "(a) refused by the lab's super proxy (403: it never leaves the machine)"
+# Each attempt went out through the IP the session had then.
+ips_a=$(sqlite3 "$RESPAWN_DB" "SELECT DISTINCT ip FROM assignments WHERE phone = '$PA'" | sed -E 's/.*-ip-([0-9.]+)@.*/\1/' | tr '\n' ' ')
+wa_exits=$(jq -r '[.connects[] | select(.target == "web.whatsapp.com:443" and .zone == "isp_lab") | .exit_ip] | unique | join(" ")' <<<"$log")
+for ip in $wa_exits; do
+	case " $ips_a " in
+	*" $ip "*) ok "(a) web.whatsapp.com:443 was tried from the session's IP $ip" ;;
+	*) not_ok "(a) exit IP $ip is not one of the session's IPs ($ips_a)" ;;
+	esac
+done
+[ -n "$wa_exits" ] || not_ok "(a) no exit IP logged for web.whatsapp.com:443"
 expect_eq "$(grep -c "event=connector.exited.*status=75" "$T/serve.1.log")" 3 "(a) the connector exited 75 three times"
 expect_eq "$(grep -c "event=proxy.refused" "$T/serve.1.log")" 3 "(a) the daemon marked each IP bad"
 expect_in "$(cat "$T/serve.1.log")" "status=connecting" "(a) the daemon received STATUS=connecting"
