@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "core/billing.h"
 #include "util.h"
 
 #define STATUS_USAGE	"status [--json] [--watch]"
@@ -86,7 +87,7 @@ status_instance_cb(const struct instance *i, void *arg)
 
 /* Everything, as the JSON the --json form prints. */
 static json_t *
-status_collect(struct store *st, struct status_data *sd)
+status_collect(struct cli *cli, struct store *st, struct status_data *sd)
 {
 	struct recovery_run	 run;
 	json_t			*o, *s, *p;
@@ -116,6 +117,28 @@ status_collect(struct store *st, struct status_data *sd)
 		json_object_set_new(p, store_proxy_state_name(
 		    (enum proxy_state)i), json_integer(sd->by_state[i]));
 	json_object_set_new(p, "byCountry", sd->by_country);
+	/*
+	 * What the IPs held now cost: a month of each at RESPAWN_IP_MONTHLY_
+	 * PRICE, and today (every IP held today is charged for today, as the
+	 * billing unit is charged once touched).
+	 */
+	{
+		struct billing_model	 m = BILLING_MODEL_DEFAULT;
+		int64_t			 held = sd->by_state[PROXY_ACTIVE] +
+					    sd->by_state[PROXY_IDLE] +
+					    sd->by_state[PROXY_RELEASING];
+
+		m.price_micros_per_ip_month = cli->cfg->ip_month_price_micros;
+		m.boundary_hour_utc = (int)cli->cfg->billing_boundary_hour;
+		m.unit = strcmp(cli->cfg->billing_unit, "month") == 0 ?
+		    BILLING_UNIT_MONTH : strcmp(cli->cfg->billing_unit,
+		    "hour") == 0 ? BILLING_UNIT_HOUR : BILLING_UNIT_DAY;
+		json_object_set_new(p, "estimatedMonthlyCost", json_real(
+		    (double)(held * m.price_micros_per_ip_month) / 1e6));
+		json_object_set_new(p, "spendTodayHeld", json_real(
+		    m.unit == BILLING_UNIT_DAY ? (double)(held *
+		    billing_unit_price(&m)) / 1e6 : 0.0));
+	}
 	json_object_set_new(o, "proxies", p);
 	json_object_set_new(o, "instances", sd->instances);
 	if (store_recovery_run_last(st, &run) == 0) {
@@ -158,6 +181,9 @@ status_print_text(const json_t *o)
 		if (json_is_integer(v) && strcmp(key, "total") != 0 &&
 		    json_integer_value(v) > 0)
 			printf(" %s %lld", key, json_integer_value(v));
+	printf("\n          estimated monthly cost %.2f, today %.2f (IPs held now)",
+	    json_real_value(json_object_get(p, "estimatedMonthlyCost")),
+	    json_real_value(json_object_get(p, "spendTodayHeld")));
 	printf("\n          by country:");
 	json_object_foreach(json_object_get(p, "byCountry"), key, v)
 		printf(" %s=%lld", key, json_integer_value(json_object_get(v,
@@ -248,7 +274,7 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		return ex;
 	tty = isatty(STDOUT_FILENO);
 	for (n = 0;; n++) {
-		if ((o = status_collect(st, &sd)) == NULL) {
+		if ((o = status_collect(cli, st, &sd)) == NULL) {
 			ex = cli_store_error(st, "status", -EIO);
 			break;
 		}
