@@ -35,6 +35,7 @@
 #include "notify.h"
 #include "procinfo.h"
 #include "provider.h"
+#include "reconcile.h"
 #include "sdnotify.h"
 #include "store.h"
 #include "util.h"
@@ -1702,70 +1703,15 @@ daemon_crash_cb(const struct instance *i, void *arg)
 }
 
 /*
- * Reconciliation: the provider's listing against the store.  An IP the
- * provider bills but the store does not know is adopted as idle; one the
- * store has but the provider no longer lists is lost; purchase intents
- * whose answer was lost are settled from what turned up.  It runs at start
- * (before any session is recovered), every few minutes, and whenever a
- * purchase's outcome is unknown.
+ * Reconciliation (reconcile.c) and the pool: after the provider's listing
+ * has been compared with the store, the pool is brought in line with the
+ * store's rows.  It runs at start (before any session is recovered),
+ * every few minutes, and whenever a purchase's outcome is unknown.
  */
-struct daemon_recon {
-	struct daemon		*d;
-	const struct provider_proxy *listed;	/* sorted by key */
-	size_t			 nlisted;
-	char			 (*known)[PROVIDER_KEY_MAX];	/* store's keys */
-	size_t			 nknown, capknown;
-	int64_t			 adopted_by_cc[26 * 26];
-	int64_t			 adopted, lost;
-};
-
-static int
-daemon_key_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct provider_proxy *)a)->key,
-	    ((const struct provider_proxy *)b)->key);
-}
-
-static bool
-daemon_recon_listed(const struct daemon_recon *rc, const char *key)
-{
-	struct provider_proxy	k;
-
-	if (util_strlcpy(k.key, key, sizeof k.key) < 0)
-		return false;
-	return bsearch(&k, rc->listed, rc->nlisted, sizeof k,
-	    daemon_key_cmp) != NULL;
-}
-
-static int
-daemon_recon_known_cb(const struct proxy_row *row, void *arg)
-{
-	struct daemon_recon	*rc = arg;
-
-	if (strcmp(row->provider, provider_name(rc->d->provider)) != 0 ||
-	    strcmp(row->zone, provider_zone(rc->d->provider)) != 0)
-		return 0;
-	if (rc->nknown == rc->capknown) {
-		rc->capknown = rc->capknown ? rc->capknown * 2 : 256;
-		rc->known = xreallocarray(rc->known, rc->capknown,
-		    sizeof *rc->known);
-	}
-	(void)util_strlcpy(rc->known[rc->nknown++], row->ip, PROVIDER_KEY_MAX);
-	return 0;
-}
-
-static int
-daemon_str_cmp(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-/* Every store row into the pool, keeping what the pool knows in memory. */
 static int
 daemon_recon_pool_cb(const struct proxy_row *row, void *arg)
 {
-	struct daemon_recon	*rc = arg;
-	struct daemon		*d = rc->d;
+	struct daemon		*d = arg;
 	const struct pool_proxy	*old = pool_get(d->pool, row->id);
 	struct pool_proxy	 px = { 0 };
 	bool			 ours;
@@ -1773,60 +1719,59 @@ daemon_recon_pool_cb(const struct proxy_row *row, void *arg)
 	ours = strcmp(row->provider, provider_name(d->provider)) == 0 &&
 	    strcmp(row->zone, provider_zone(d->provider)) == 0;
 	if (old != NULL) {
+		/* What the pool knows in memory (who uses it) stands. */
 		px = *old;
 	} else {
 		px.id = row->id;
 		(void)util_strlcpy(px.ip, row->ip, sizeof px.ip);
 		memcpy(px.country, row->country, sizeof px.country);
 		px.state = row->state == PROXY_ACTIVE ? POOL_ACTIVE :
-		    row->state == PROXY_IDLE ? POOL_IDLE :
-		    row->state == PROXY_RELEASING ? POOL_RELEASING : POOL_LOST;
+		    row->state == PROXY_IDLE ? POOL_IDLE : POOL_LOST;
 		/* A proxy that had a session is kept for it: reactivation. */
 		px.reserved_for = row->state == PROXY_ACTIVE ?
 		    row->session_id : 0;
 		px.idle_since = row->idle_since;
 		px.purchased_at = row->purchased_at;
 	}
-	px.listed = ours && daemon_recon_listed(rc, row->ip);
-	if (!px.listed && row->state == PROXY_RELEASING) {
-		/* A release whose answer was lost did happen. */
-		(void)store_proxy_set_state(d->store, row->id, PROXY_RELEASED,
-		    util_now_ms());
-		px.state = POOL_RELEASED;
-	} else if (!px.listed && row->state != PROXY_LOST) {
-		log_warn("proxy.lost", LOGF_S("proxy", row->ip),
-		    LOGF_S("msg", "the provider no longer lists this proxy"));
-		(void)store_proxy_set_state(d->store, row->id, PROXY_LOST,
-		    util_now_ms());
+	if (row->state == PROXY_LOST)
 		px.state = POOL_LOST;
-		rc->lost++;
-	}
+	else if (row->state == PROXY_RELEASING)
+		px.state = POOL_RELEASING;
+	px.listed = ours && row->state != PROXY_LOST;
 	pool_put(d->pool, &px);
 	return 0;
 }
 
-static int
-daemon_recon_intent_cb(const struct intent *in, void *arg)
+static void
+daemon_recon_step(const struct reconcile_step *s, void *arg)
 {
-	struct daemon_recon	*rc = arg;
-	struct daemon		*d = rc->d;
-	int			 ci;
-	bool			 owned;
+	struct daemon	*d = arg;
 
-	if (strcmp(in->provider, provider_name(d->provider)) != 0)
-		return 0;
-	ci = (in->country[0] - 'a') * 26 + (in->country[1] - 'a');
-	owned = ci >= 0 && ci < 26 * 26 && rc->adopted_by_cc[ci] > 0;
-	if (owned)
-		rc->adopted_by_cc[ci] -= in->count;
-	log_info("purchase.settled", LOGF_I("intent", in->id),
-	    LOGF_S("country", in->country),
-	    LOGF_S("outcome", owned ? "owned" : "failed"),
-	    LOGF_S("msg", "settled from the provider's listing"));
-	(void)store_intent_settle(d->store, in->id, owned ? INTENT_OWNED :
-	    INTENT_FAILED, owned ? NULL : "not in the provider's listing",
-	    util_now_ms());
-	return 0;
+	switch (s->action) {
+	case RECONCILE_ADOPT:
+		/* A static list's first load is no news. */
+		if (d->pool_loaded || provider_can_purchase(d->provider))
+			log_info("proxy.adopted", LOGF_S("proxy", s->key),
+			    LOGF_S("country", s->country), LOGF_S("msg",
+			    "the provider bills an IP the store did not know: "
+			    "kept as idle"));
+		break;
+	case RECONCILE_LOST:
+		log_warn("proxy.lost", LOGF_S("proxy", s->key),
+		    LOGF_S("msg", "the provider no longer lists this proxy"));
+		break;
+	case RECONCILE_RELEASED:
+		log_info("proxy.released", LOGF_S("proxy", s->key),
+		    LOGF_S("msg", "its release went through"));
+		break;
+	case RECONCILE_INTENT_OWNED:
+	case RECONCILE_INTENT_FAILED:
+		log_info("purchase.settled", LOGF_I("intent", s->id),
+		    LOGF_S("country", s->country), LOGF_S("outcome",
+		    s->action == RECONCILE_INTENT_OWNED ? "owned" : "failed"),
+		    LOGF_S("msg", "settled from the provider's listing"));
+		break;
+	}
 }
 
 static void	daemon_setup_finish(struct daemon *d);
@@ -1836,92 +1781,42 @@ static void
 daemon_recon_done(const struct provider_result *r, void *arg)
 {
 	struct daemon		*d = arg;
-	struct daemon_recon	 rc = { .d = d };
-	struct provider_proxy	*sorted = NULL;
-	struct proxy_row	 row = { 0 };
-	size_t			 i;
-	int64_t			 id, now = util_now_ms();
-	int			 ci;
+	struct reconcile_report	 rep = { 0 };
 
 	d->recon_running = false;
-	store_batch_begin(d->store);
 	if (r->outcome != PROVIDER_OK) {
 		/*
-		 * Without a listing nothing is marked lost or adopted: the
+		 * Without a listing nothing is adopted or marked lost: the
 		 * store's view stands until the next reconciliation.
 		 */
 		log_error("reconcile.failed", LOGF_S("provider",
 		    provider_name(d->provider)), LOGF_S("error", r->message));
 		d->recon_failed = true;
 		if (d->pool_loaded) {
-			store_batch_end(d->store);
 			daemon_demand_retry_all(d);
 			return;
 		}
-		/* At start, trust the store: every row counts as listed. */
-		sorted = NULL;
 	} else {
 		d->recon_failed = false;
-		if (r->n > 0) {
-			sorted = xcalloc(r->n, sizeof *sorted);
-			memcpy(sorted, r->proxies, r->n * sizeof *sorted);
-			qsort(sorted, r->n, sizeof *sorted, daemon_key_cmp);
-		}
-		rc.listed = sorted;
-		rc.nlisted = r->n;
-	}
-	(void)store_proxy_list(d->store, daemon_recon_known_cb, &rc);
-	if (rc.nknown > 1)
-		qsort(rc.known, rc.nknown, sizeof *rc.known, daemon_str_cmp);
-	if (r->outcome != PROVIDER_OK) {
-		/* Pretend the store's rows are the listing. */
-		sorted = xcalloc(rc.nknown + 1, sizeof *sorted);
-		for (i = 0; i < rc.nknown; i++)
-			(void)util_strlcpy(sorted[i].key, rc.known[i],
-			    sizeof sorted[i].key);
-		rc.listed = sorted;
-		rc.nlisted = rc.nknown;
-	}
-	for (i = 0; r->outcome == PROVIDER_OK && i < r->n; i++) {
-		const struct provider_proxy *p = &r->proxies[i];
-
-		if (rc.nknown > 0 && bsearch(p->key, rc.known, rc.nknown,
-		    sizeof *rc.known, daemon_str_cmp) != NULL)
-			continue;
-		(void)util_strlcpy(row.provider, provider_name(d->provider),
-		    sizeof row.provider);
-		(void)util_strlcpy(row.zone, provider_zone(d->provider),
-		    sizeof row.zone);
-		(void)util_strlcpy(row.ip, p->key, sizeof row.ip);
-		memcpy(row.country, p->country, sizeof row.country);
-		row.type = PROXY_TYPE_ISP;
-		if (store_proxy_ensure(d->store, &row, now, &id) < 0) {
-			log_error("store.proxy_ensure_failed",
-			    LOGF_S("proxy", p->key),
-			    LOGF_S("error", store_errmsg(d->store)));
-			continue;
-		}
-		rc.adopted++;
-		ci = (p->country[0] - 'a') * 26 + (p->country[1] - 'a');
-		if (ci >= 0 && ci < 26 * 26)
-			rc.adopted_by_cc[ci]++;
-		if (d->pool_loaded || strcmp(provider_name(d->provider),
-		    "static") != 0)
-			log_info("proxy.adopted", LOGF_S("proxy", p->key),
-			    LOGF_S("country", p->country), LOGF_S("msg",
-			    "the provider bills an IP the store did not know: "
-			    "kept as idle"));
+		if (reconcile_run(d->store, provider_name(d->provider),
+		    provider_zone(d->provider), r->proxies, r->n, false,
+		    util_now_ms(), daemon_recon_step, d, &rep) < 0)
+			log_error("reconcile.store_failed", LOGF_S("error",
+			    store_errmsg(d->store)));
+		else if (rep.adopted > 0 || rep.lost > 0 || rep.released > 0 ||
+		    rep.intents_owned > 0 || rep.intents_failed > 0)
+			log_info("reconcile.done", LOGF_I("listed", rep.listed),
+			    LOGF_I("adopted", rep.adopted),
+			    LOGF_I("lost", rep.lost),
+			    LOGF_I("released", rep.released),
+			    LOGF_I("intents_owned", rep.intents_owned),
+			    LOGF_I("intents_failed", rep.intents_failed));
 	}
 	if (d->pool == NULL)
 		d->pool = pool_new((int)d->cfg->sessions_per_ip);
-	(void)store_proxy_list(d->store, daemon_recon_pool_cb, &rc);
-	(void)store_intent_list_open(d->store, daemon_recon_intent_cb, &rc);
+	store_batch_begin(d->store);
+	(void)store_proxy_list(d->store, daemon_recon_pool_cb, d);
 	store_batch_end(d->store);
-	if (rc.adopted > 0 || rc.lost > 0)
-		log_info("reconcile.done", LOGF_I("listed", (int64_t)rc.nlisted),
-		    LOGF_I("adopted", rc.adopted), LOGF_I("lost", rc.lost));
-	free(sorted);
-	free(rc.known);
 	if (!d->pool_loaded) {
 		d->pool_loaded = true;
 		daemon_setup_finish(d);
