@@ -114,4 +114,22 @@ expect_eq "$(curl -s "$LAB_API/lab/ledger" | jq '[.allocations[] | select(.count
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"
 expect_eq "$?" 0 "graceful stop"
+
+# By hand: an IP bought outside respawn, and one the provider took back.
+extra=$(lab_allocate gb)
+gone=$("$RESPAWN" proxy ls --json | jq -r '[.[] | select(.state == "active")][0].proxyIp')
+curl -s -X POST -H 'Content-Type: application/json' \
+	--data "{\"zone\":\"isp_lab\",\"ip\":\"$gone\"}" "$LAB_API/lab/ips/revoke" >/dev/null
+before=$(tree_sum "$T/state"; sqlite3 "$RESPAWN_DB" "SELECT count(*), group_concat(state) FROM proxies")
+run "$RESPAWN" proxy reconcile --dry-run
+expect_rc 0 "proxy reconcile --dry-run"
+expect_in "$out" "would adopt  $extra" "the dry run would adopt the unknown IP"
+expect_in "$out" "would lose   $gone" "the dry run would mark the revoked IP lost"
+expect_eq "$(tree_sum "$T/state"; sqlite3 "$RESPAWN_DB" "SELECT count(*), group_concat(state) FROM proxies")" "$before" "a dry run changes nothing"
+run "$RESPAWN" proxy reconcile
+expect_rc 0 "proxy reconcile"
+expect_in "$out" "1 adopted, 1 lost" "adopted one, lost one"
+expect_eq "$(lab_allocated)" "$(db_proxies)" "the lab's allocations equal the store's proxies after reconcile"
+run "$RESPAWN" proxy reconcile
+expect_in "$out" "0 adopted, 0 lost" "a second run finds nothing to do"
 finish
