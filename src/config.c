@@ -98,6 +98,14 @@ static const struct config_key config_keys[] = {
 	{ "RESPAWN_FALLBACK_OVERRIDES", CT_FALLBACK, OFF(fallback_overrides),
 	  "", 0, 0, 0, "Replace generated fallback chains, e.g. "
 	  "'be:nl,fr,de;bd:in,sg' (an empty chain: never fall back)." },
+	{ "BRIGHT_DATA_RESIDENTIAL_ZONE", CT_STRING, OFF(bd_res_zone), "", 0, 0,
+	  0, "Residential zone for sessions of proxy type residential." },
+	{ "BRIGHT_DATA_RESIDENTIAL_ZONE_PASSWORD", CT_SENSITIVE,
+	  OFF(bd_res_password), "", 0, 0, 0,
+	  "The residential zone's proxy password (never printed)." },
+	{ "RESPAWN_SESSION_SALT", CT_SENSITIVE, OFF(session_salt), "", 0, 0, 0,
+	  "Keys the residential session ids derived from phone numbers, so "
+	  "the provider cannot recover the numbers (never printed)." },
 	{ "RESPAWN_GSM_URL", CT_URL, OFF(gsm_url),
 	  "https://secretmanager.googleapis.com", 0, 0, 0,
 	  "Base URL of Google Secret Manager (projects/... secret references)." },

@@ -70,6 +70,9 @@ struct config {
 	const char	*bd_api_key_secret;	/* BRIGHT_DATA_API_KEY_SECRET */
 	const char	*bd_api_url;		/* BRIGHT_DATA_API_URL */
 	const char	*bd_proxy_host;		/* BRIGHT_DATA_PROXY_HOST */
+	const char	*bd_res_zone;		/* BRIGHT_DATA_RESIDENTIAL_ZONE */
+	const char	*bd_res_password;	/* BRIGHT_DATA_RESIDENTIAL_ZONE_PASSWORD */
+	const char	*session_salt;		/* RESPAWN_SESSION_SALT */
 	const char	*gsm_url;		/* RESPAWN_GSM_URL */
 	const char	*release_policy;	/* RESPAWN_RELEASE_POLICY */
 	int64_t		 release_margin_ms;	/* RESPAWN_RELEASE_MARGIN */

@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "argv.h"
+#include "bdclient.h"
 #include "child.h"
 #include "core/billing.h"
 #include "core/fallback.h"
@@ -89,6 +90,8 @@ struct dsession {
 	bool			 queued;	/* waiting to be admitted */
 	struct daemon_demand	*demand;	/* waiting for a purchase */
 	bool			 waiting_proxy;	/* backoff: the pool had none */
+	enum proxy_type		 ptype;
+	unsigned		 res_generation; /* bumped when a peer is refused */
 	bool			 bought;	/* its next proxy was bought for it */
 	bool			 removed;	/* gone from the store */
 	bool			 seen;		/* present in the last sync */
@@ -636,6 +639,24 @@ daemon_acquire(struct dsession *ds)
 	size_t			 n = 0;
 	int			 r;
 
+	/*
+	 * A residential session needs no IP of ours: the provider keeps a
+	 * sticky peer for its session id, derived from the phone.
+	 */
+	if (ds->ptype == PROXY_TYPE_RESIDENTIAL) {
+		if (strcmp(provider_name(d->provider), "brightdata") != 0 ||
+		    d->cfg->bd_res_zone[0] == '\0') {
+			log_warn("proxy.residential_unavailable",
+			    LOGF_I("session", ds->id), LOGF_S("msg",
+			    "residential sessions need RESPAWN_PROVIDER="
+			    "brightdata and BRIGHT_DATA_RESIDENTIAL_ZONE"));
+			daemon_feed(ds, SV_EV_PROXY_WAIT, 0, false);
+			return;
+		}
+		ds->proxy_how = POOL_WAIT;	/* none of ours: not counted */
+		daemon_feed(ds, SV_EV_PROXY_READY, 0, false);
+		return;
+	}
 	/* A restart after a failure keeps the proxy it had. */
 	if (ds->proxy_id != 0) {
 		daemon_feed(ds, SV_EV_PROXY_READY, 0, false);
@@ -758,6 +779,30 @@ daemon_env(struct dsession *ds, const char *proxy_url, const char *dir)
 	return env;
 }
 
+/*
+ * The residential URL: brd-customer-C-zone-Z-country-cc-session-ID, the id
+ * keyed by RESPAWN_SESSION_SALT, so a restart asks for the same peer.
+ */
+static int
+daemon_residential_url(struct dsession *ds, char url[PROVIDER_URL_MAX])
+{
+	const struct config	*cfg = ds->d->cfg;
+	char			 sid[BDCLIENT_SESSION_ID_LEN];
+	char			 user[BDCLIENT_USERNAME_MAX];
+	int			 r;
+
+	if ((r = bdclient_session_id(ds->phone, ds->res_generation,
+	    cfg->session_salt, sid)) < 0 ||
+	    (r = bdclient_proxy_username_residential(cfg->bd_customer_id,
+	    cfg->bd_res_zone, ds->country, sid, user, sizeof user)) < 0)
+		return r;
+	if (snprintf(url, PROVIDER_URL_MAX, "http://%s:%s@%s:%lld", user,
+	    cfg->bd_res_password, cfg->bd_proxy_host,
+	    (long long)cfg->bd_proxy_port) >= PROVIDER_URL_MAX)
+		return -E2BIG;
+	return 0;
+}
+
 static void
 daemon_spawn(struct dsession *ds)
 {
@@ -770,7 +815,14 @@ daemon_spawn(struct dsession *ds)
 	pid_t			 pid;
 	int			 r;
 
-	if (px == NULL || provider_proxy_url(d->provider, px->ip, url) < 0) {
+	if (ds->ptype == PROXY_TYPE_RESIDENTIAL) {
+		if (daemon_residential_url(ds, url) < 0) {
+			log_error("spawn.no_proxy_url", LOGF_I("session", ds->id));
+			daemon_feed(ds, SV_EV_SPAWN_FAILED, 0, false);
+			return;
+		}
+	} else if (px == NULL ||
+	    provider_proxy_url(d->provider, px->ip, url) < 0) {
 		log_error("spawn.no_proxy_url", LOGF_I("session", ds->id));
 		daemon_feed(ds, SV_EV_SPAWN_FAILED, 0, false);
 		return;
@@ -807,7 +859,8 @@ daemon_spawn(struct dsession *ds)
 		ds->start_ticks = 0;
 	intmap_put(d->by_pid, pid, ds);
 	log_debug("connector.started", LOGF_I("session", ds->id),
-	    LOGF_I("pid", pid), LOGF_S("proxy", px->ip));
+	    LOGF_I("pid", pid), LOGF_S("proxy", px != NULL ? px->ip :
+	    "residential"));
 	daemon_feed(ds, SV_EV_SPAWNED, 0, false);
 }
 
@@ -896,6 +949,14 @@ daemon_act(struct dsession *ds, const struct supervise_output *out)
 		log_warn("connector.killed", LOGF_I("session", ds->id),
 		    LOGF_I("pid", ds->pid));
 		(void)child_signal_group(ds->pid, SIGKILL);
+	}
+	if ((a & SV_ACT_MARK_IP_BAD) && ds->ptype == PROXY_TYPE_RESIDENTIAL) {
+		/* A new session id: the provider picks another peer. */
+		ds->res_generation++;
+		log_warn("proxy.refused", LOGF_I("session", ds->id),
+		    LOGF_S("phone", ds->phone), LOGF_S("proxy", "residential"),
+		    LOGF_I("generation", ds->res_generation));
+		a &= ~(unsigned)SV_ACT_MARK_IP_BAD;
 	}
 	if (a & SV_ACT_MARK_IP_BAD) {
 		const struct pool_proxy *px = pool_get(d->pool, ds->proxy_id);
@@ -1051,6 +1112,7 @@ daemon_session_new(struct daemon *d, const struct session *s)
 	ds->last_activity = s->last_activity_at ? s->last_activity_at :
 	    s->created_at;
 	ds->desired = s->desired;
+	ds->ptype = s->proxy_type;
 	ds->timer = evtimer_new(d->base, daemon_timer_cb, ds);
 	ds->pidfd = -1;
 	intmap_put(d->by_id, ds->id, ds);
