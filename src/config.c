@@ -23,6 +23,7 @@ enum config_type {
 	CT_STRING,	/* any text, may be empty */
 	CT_NONEMPTY,	/* text, must not be empty */
 	CT_URL,		/* http:// or https:// */
+	CT_URLS,	/* comma-separated http(s) URLs, may be empty */
 	CT_HOSTPORT,	/* host:port */
 	CT_COMMAND,	/* a command line, split without a shell */
 	CT_BOOL,
@@ -71,9 +72,26 @@ static const struct config_key config_keys[] = {
 	  "Sessions active within this window are recovered at start (bare "
 	  "number: seconds)." },
 	{ "RESPAWN_API_LISTEN", CT_HOSTPORT, OFF(api_listen), "127.0.0.1:8787",
-	  0, 0, 0, "Address of the HTTP API and /metrics." },
+	  0, 0, 0, "Address of the HTTP API and /metrics (port 0: one the "
+	  "kernel picks, written to RESPAWN_STATE_DIR/api.addr)." },
 	{ "RESPAWN_API_KEY_SECRET", CT_SECRET_REF, OFF(api_key_secret), "", 0,
-	  0, 0, "Secret reference to the HTTP API key (x-api-key)." },
+	  0, 0, "Secret reference to the HTTP API key (x-api-key or "
+	  "Authorization: Bearer); without it every /api/ route answers 401." },
+	{ "RESPAWN_WEBHOOK_URLS", CT_URLS, OFF(webhook_urls), "", 0, 0, 0,
+	  "Comma-separated http(s) URLs that receive session status changes "
+	  "as signed JSON POSTs (empty: no webhooks)." },
+	{ "RESPAWN_WEBHOOK_SECRET", CT_SECRET_REF, OFF(webhook_secret), "", 0,
+	  0, 0, "Secret reference to the HMAC-SHA256 key that signs webhook "
+	  "bodies (required with RESPAWN_WEBHOOK_URLS)." },
+	{ "RESPAWN_WEBHOOK_QUEUE", CT_INT, OFF(webhook_queue), "10000", 1,
+	  1000000, 0, "Webhook deliveries waiting at most; beyond it the "
+	  "oldest is dropped and counted." },
+	{ "RESPAWN_WEBHOOK_ATTEMPTS", CT_INT, OFF(webhook_attempts), "8", 1,
+	  100, 0, "Delivery attempts per webhook before it is given up "
+	  "(retried with full-jitter backoff)." },
+	{ "RESPAWN_WEBHOOK_TIMEOUT", CT_DURATION, OFF(webhook_timeout_ms),
+	  "5s", 100, 600000, 1000, "Time allowed for one webhook delivery "
+	  "(bare number: seconds)." },
 	{ "RESPAWN_CONNECTOR_ENV", CT_STRING, OFF(connector_env), "", 0, 0, 0,
 	  "Comma-separated names of environment variables passed on to "
 	  "connectors (besides PATH, HOME, LANG, TZ and the contract's)." },
@@ -237,9 +255,31 @@ config_parse_hostport(const char *v, const char **why)
 		return -EINVAL;
 	}
 	if (util_strlcpy(num, colon + 1, sizeof num) < 0 ||
-	    util_parse_i64(num, 1, 65535, &port) < 0) {
-		*why = "port must be a number from 1 to 65535";
+	    util_parse_i64(num, 0, 65535, &port) < 0) {
+		*why = "port must be a number from 0 to 65535";
 		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A list of webhook targets: each an http(s) URL without spaces. */
+static int
+config_parse_urls(const char *v, const char **why)
+{
+	size_t	len;
+
+	while (*v != '\0') {
+		while (*v == ' ' || *v == ',')
+			v++;
+		if (*v == '\0')
+			break;
+		len = strcspn(v, ", ");
+		if ((len < 8 || strncmp(v, "http://", 7) != 0) &&
+		    (len < 9 || strncmp(v, "https://", 8) != 0)) {
+			*why = "must be comma-separated http:// or https:// URLs";
+			return -EINVAL;
+		}
+		v += len;
 	}
 	return 0;
 }
@@ -373,6 +413,9 @@ config_set(struct config_load *ld, size_t k, const char *v)
 	case CT_HOSTPORT:
 		r = config_parse_hostport(v, &why);
 		break;
+	case CT_URLS:
+		r = config_parse_urls(v, &why);
+		break;
 	case CT_COMMAND:
 		if (*v == '\0')
 			break;
@@ -478,6 +521,7 @@ config_set(struct config_load *ld, size_t k, const char *v)
 	case CT_SENSITIVE:
 	case CT_NONEMPTY:
 	case CT_URL:
+	case CT_URLS:
 	case CT_HOSTPORT:
 	case CT_COMMAND:
 	case CT_SECRET_REF:

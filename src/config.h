@@ -47,6 +47,11 @@ struct config {
 	int64_t		 recovery_window_ms;	/* RESPAWN_RECOVERY_WINDOW */
 	const char	*api_listen;		/* RESPAWN_API_LISTEN */
 	const char	*api_key_secret;	/* RESPAWN_API_KEY_SECRET */
+	const char	*webhook_urls;		/* RESPAWN_WEBHOOK_URLS */
+	const char	*webhook_secret;	/* RESPAWN_WEBHOOK_SECRET */
+	int64_t		 webhook_queue;		/* RESPAWN_WEBHOOK_QUEUE */
+	int64_t		 webhook_attempts;	/* RESPAWN_WEBHOOK_ATTEMPTS */
+	int64_t		 webhook_timeout_ms;	/* RESPAWN_WEBHOOK_TIMEOUT */
 	const char	*connector_env;		/* RESPAWN_CONNECTOR_ENV */
 	int64_t		 ready_timeout_ms;	/* RESPAWN_READY_TIMEOUT */
 	int64_t		 stop_timeout_ms;	/* RESPAWN_STOP_TIMEOUT */
