@@ -30,6 +30,7 @@ static const struct cli_command *const main_tables[] = {
 	cmd_serve_commands,
 	cmd_proxy_commands,
 	cmd_status_commands,
+	cmd_demo_commands,
 };
 
 static void
