@@ -14,6 +14,7 @@
 #include "superproxy.h"
 #include "util.h"
 #include "wa.h"
+#include "webhooks.h"
 
 static bool
 admin_is(const struct httpreq *req, const char *method, const char *path)
@@ -356,6 +357,9 @@ admin_handle(struct lab *lab, const struct httpreq *req, const char *body,
 		    gsm_json(lab->gsm)));
 	else if (admin_is(req, "POST", "/lab/gsm/secrets"))
 		admin_gsm_add(lab, body, bodylen, resp);
+	else if (webhooks_owns(req->path))
+		webhooks_handle(lab->webhooks, lab_now(lab), req, body,
+		    bodylen, resp);
 	else
 		http_response_text(resp, 404, "No such lab endpoint; see "
 		    "docs/LAB.md\n");

@@ -1,8 +1,9 @@
 /*
  * The lab's own JSON API under /lab/ on the account API's port: the
  * ledger, the WhatsApp view, the super proxy's CONNECT log, fault
- * injection, revocation, inventory, the clock and state saving.  It needs
- * no key: the lab only ever listens on loopback.
+ * injection, revocation, inventory, the clock, state saving and the
+ * webhook sink (webhooks.h).  It needs no key: the lab only ever listens
+ * on loopback.
  */
 #ifndef LAB_ADMIN_H
 #define LAB_ADMIN_H

@@ -320,7 +320,7 @@ conf_usage(FILE *fp)
 "                   [--clock-start TIME] [--day-boundary-hour H]\n"
 "                   [--ping-ms N] [--customer ID] [--api-key KEY]\n"
 "                   [--inventory CC=N[,CC=N...]] [--max-tunnels N]\n"
-"                   [--proxy-workers N]\n"
+"                   [--proxy-workers N] [--webhook-secret S]\n"
 "                   [--log-level LEVEL] [--log-format logfmt|json]\n"
 "See docs/LAB.md.\n");
 }
@@ -373,7 +373,7 @@ enum {
 	OPT_WA_PORT, OPT_PORTS_FILE, OPT_STATE, OPT_SEED, OPT_CLOCK_SPEED,
 	OPT_CLOCK_START, OPT_DAY_BOUNDARY, OPT_PING_MS, OPT_CUSTOMER,
 	OPT_API_KEY, OPT_INVENTORY, OPT_MAX_TUNNELS, OPT_PROXY_WORKERS,
-	OPT_LOG_LEVEL,
+	OPT_WEBHOOK_SECRET, OPT_LOG_LEVEL,
 	OPT_LOG_FORMAT, OPT_HELP,
 };
 
@@ -395,6 +395,7 @@ static const struct option conf_options[] = {
 	{ "inventory", required_argument, NULL, OPT_INVENTORY },
 	{ "max-tunnels", required_argument, NULL, OPT_MAX_TUNNELS },
 	{ "proxy-workers", required_argument, NULL, OPT_PROXY_WORKERS },
+	{ "webhook-secret", required_argument, NULL, OPT_WEBHOOK_SECRET },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -475,6 +476,10 @@ conf_flag(struct labconf *c, int opt, const char *arg, char *err,
 		return util_parse_i64(arg, 0, RELAYWORKER_MAX,
 		    &c->proxy_workers) ? conf_err(err, errlen,
 		    "--proxy-workers: 0..16") : 0;
+	case OPT_WEBHOOK_SECRET:
+		return util_strlcpy(c->webhook_secret, arg,
+		    sizeof(c->webhook_secret)) ? conf_err(err, errlen,
+		    "--webhook-secret: too long") : 0;
 	case OPT_LOG_LEVEL:
 		return log_level_parse(arg, &c->log_level) ? conf_err(err,
 		    errlen, "--log-level: debug|info|warn|error") : 0;

@@ -21,6 +21,8 @@
 #define CONF_KEY_MAX		128
 #define CONF_MAX_COUNTRIES	WORLD_MAX_COUNTRIES
 #define CONF_MAX_FILE		(1024 * 1024)
+/* As WEBHOOKS_SECRET_MAX: the sink takes any secret the flag does. */
+#define CONF_WEBHOOK_SECRET_MAX	1024
 
 struct conf_zone {
 	char		name[WORLD_NAME_MAX];
@@ -61,6 +63,7 @@ struct labconf {
 	int64_t			max_wa_conns;
 	int64_t			connect_log_max;
 	int64_t			token_ttl_s;
+	char			webhook_secret[CONF_WEBHOOK_SECRET_MAX];
 	json_t			*secrets;	/* GSM: name -> value(s) */
 	enum log_level		log_level;
 	enum log_format		log_format;

@@ -17,6 +17,7 @@
 #include "superproxy.h"
 #include "util.h"
 #include "wa.h"
+#include "webhooks.h"
 #include "xmalloc.h"
 
 int64_t
@@ -58,6 +59,10 @@ lab_new(struct event_base *base, const struct labconf *conf,
 		    conf->countries[i].inventory);
 	if ((r = gsm_new(conf->secrets, conf->token_ttl_s, &lab->gsm)) != 0) {
 		(void)snprintf(err, errlen, "secrets: %s", strerror(-r));
+		goto fail;
+	}
+	if ((r = webhooks_new(conf->webhook_secret, &lab->webhooks)) != 0) {
+		(void)snprintf(err, errlen, "webhook sink: %s", strerror(-r));
 		goto fail;
 	}
 	if ((r = http_new(base, conf->bind, conf->api_port, api_handle, lab,
@@ -132,6 +137,7 @@ lab_free(struct lab *lab)
 	wa_free(lab->wa);
 	http_free(lab->http);
 	gsm_free(lab->gsm);
+	webhooks_free(lab->webhooks);
 	fault_set_free(lab->faults);
 	world_free(lab->world);
 	ledger_free(lab->ledger);

@@ -22,6 +22,7 @@ struct http;
 struct superproxy;
 struct wa;
 struct gsm;
+struct webhooks;
 
 struct lab {
 	struct event_base	*base;
@@ -32,6 +33,7 @@ struct lab {
 	struct world		*world;
 	struct fault_set	*faults;
 	struct gsm		*gsm;
+	struct webhooks		*webhooks;
 	struct http		*http;
 	struct superproxy	*proxy;
 	struct wa		*wa;
