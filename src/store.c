@@ -65,12 +65,10 @@ store_open(const char *url, struct store **ret, char err[STORE_ERROR_LEN])
 	int			 r;
 
 	if (strncasecmp(url, "postgresql://", 13) == 0 ||
-	    strncasecmp(url, "postgres://", 11) == 0) {
-		snprintf(err, STORE_ERROR_LEN, "RESPAWN_DB: PostgreSQL is not "
-		    "supported by this version yet; use a SQLite file path");
-		return -EPROTONOSUPPORT;
-	}
-	ops = &store_sqlite_ops;
+	    strncasecmp(url, "postgres://", 11) == 0)
+		ops = &store_pg_ops;
+	else
+		ops = &store_sqlite_ops;
 	if ((r = ops->open(url, &b, err)) < 0)
 		return r;
 	st = xcalloc(1, sizeof *st);
@@ -93,6 +91,16 @@ const char *
 store_errmsg(const struct store *st)
 {
 	return st->ops->errmsg(st->backend);
+}
+
+int
+store_set_lease(struct store *st, int64_t lease_ms)
+{
+	if (lease_ms <= 0)
+		return -EINVAL;
+	if (st->ops->set_lease == NULL)
+		return 0;
+	return st->ops->set_lease(st->backend, lease_ms);
 }
 
 int

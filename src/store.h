@@ -7,8 +7,8 @@
  * The interface is backend-neutral.  store.c picks the backend from the
  * RESPAWN_DB value (a file path: SQLite; postgresql://: PostgreSQL, for
  * fleet mode) and forwards each call through an operations table, so a
- * backend is one file (store_sqlite.c, later store_pg.c).  Records are
- * plain structs with fixed-size fields, owned by the caller.
+ * backend is one file (store_sqlite.c, store_pg.c).  Records are plain
+ * structs with fixed-size fields, owned by the caller.
  *
  * Every write is one transaction (BEGIN IMMEDIATE on SQLite) that also
  * appends its audit event, so the audit log cannot miss a change.  Calls
@@ -170,8 +170,20 @@ int	store_instance_list(struct store *st, store_instance_cb cb, void *arg);
 const char *store_instance_status_name(enum instance_status s);
 
 /*
+ * Fleet mode: how long an instance's lease lasts without a heartbeat
+ * before store_session_claim may take its sessions (default
+ * STORE_LEASE_MS).  Only PostgreSQL has leases; on SQLite, one host, an
+ * owner is live by its status, and this is a no-op.
+ */
+#define STORE_LEASE_MS		30000
+int	store_set_lease(struct store *st, int64_t lease_ms);
+
+/*
  * Take every session not owned by a live instance: owner becomes self and
- * the epoch goes up.  Returns the number taken.
+ * the epoch goes up.  Returns the number taken.  On PostgreSQL (fleet
+ * mode) an owner is live while its heartbeat is younger than the lease by
+ * the database's clock, and self takes at most its fair share:
+ * ceil(sessions / live instances) minus what it owns already.
  */
 int	store_session_claim(struct store *st, const char *self, int64_t now,
 	    int *ret_claimed);

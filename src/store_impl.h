@@ -1,5 +1,5 @@
 /*
- * The contract between store.c and a backend (store_sqlite.c, later
+ * The contract between store.c and a backend (store_sqlite.c,
  * store_pg.c).  Only store.c and backends include this file.
  */
 #ifndef RESPAWN_STORE_IMPL_H
@@ -67,8 +67,11 @@ struct store_ops {
 	int	(*recovery_run_last)(void *b, struct recovery_run *ret);
 	int	(*batch_begin)(void *b);
 	int	(*batch_end)(void *b);
+	/* Optional (NULL: the backend has no leases; see store_set_lease). */
+	int	(*set_lease)(void *b, int64_t lease_ms);
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 #endif

@@ -1,7 +1,14 @@
 /*
- * Tests of the SQLite state store: migrations (and refusing a newer
- * schema), session records and their constraints, the audit log written in
- * the same transaction, and two processes writing at once.
+ * Tests of the state store: migrations (and refusing a newer schema),
+ * session records and their constraints, the audit log written in the
+ * same transaction, batches, ownership and fencing, proxies and intents,
+ * and two processes writing at once.
+ *
+ * One table of cases runs on every backend: on SQLite (a new file per
+ * case), then on PostgreSQL when RESPAWN_TEST_PG_URL names a database
+ * (a new schema per case, through libpq's options=-csearch_path).
+ * tests/integration/test_store_pg.sh starts a throwaway cluster for that;
+ * without the variable the PostgreSQL run is skipped.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,24 +23,78 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "store.h"
 #include "util.h"
 
-static char tmpdir[] = "/tmp/respawn-test-store-XXXXXX";
-static char dbpath[600];
-static int  dbseq;
+#define SCHEMAS_MAX	64
 
-/* Each test gets a new database file. */
+static char tmpdir[] = "/tmp/respawn-test-store-XXXXXX";
+static const char *pg_base;	/* RESPAWN_TEST_PG_URL */
+static bool	on_pg;		/* the group running now */
+static char	dburl[1024];	/* the current case's database */
+static int	dbseq;
+static char	schemas[SCHEMAS_MAX][64];
+static int	nschemas;
+
+/* The SQL of the backend under test, where the two differ. */
+#define BOTH(sqlite, pg)	(on_pg ? (pg) : (sqlite))
+
+static void
+quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* Run SQL on a PostgreSQL connection of its own; the integer it returns. */
+static int64_t
+pg_sql(const char *conninfo, const char *sql)
+{
+	PGconn		*c;
+	PGresult	*res;
+	int64_t		 v = -1;
+
+	c = PQconnectdb(conninfo);
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connect: %s", PQerrorMessage(c));
+	(void)PQsetNoticeProcessor(c, quiet, NULL);
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 &&
+	    !PQgetisnull(res, 0, 0))
+		v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	PQfinish(c);
+	return v;
+}
+
+/* Each case gets a new database: a file, or a schema. */
 static struct store *
 open_new(void)
 {
 	struct store	*st;
-	char		 err[STORE_ERROR_LEN];
+	char		 err[STORE_ERROR_LEN], sql[128];
 
-	snprintf(dbpath, sizeof dbpath, "%s/t%d.db", tmpdir, ++dbseq);
-	if (store_open(dbpath, &st, err) != 0)
+	if (on_pg) {
+		assert_true(nschemas < SCHEMAS_MAX);
+		snprintf(schemas[nschemas], sizeof schemas[nschemas],
+		    "store_t%d_%d", (int)getpid(), ++dbseq);
+		snprintf(sql, sizeof sql, "CREATE SCHEMA %s",
+		    schemas[nschemas]);
+		(void)pg_sql(pg_base, sql);
+		snprintf(dburl, sizeof dburl, "%s%soptions=-csearch_path%%3D%s",
+		    pg_base, strchr(pg_base, '?') != NULL ? "&" : "?",
+		    schemas[nschemas]);
+		nschemas++;
+	} else {
+		snprintf(dburl, sizeof dburl, "%s/t%d.db", tmpdir, ++dbseq);
+	}
+	if (store_open(dburl, &st, err) != 0)
 		fail_msg("store_open: %s", err);
 	return st;
 }
@@ -48,7 +109,7 @@ fill(struct session_new *n, const char *user, const char *phone,
 	(void)util_strlcpy(n->country, cc, sizeof n->country);
 }
 
-/* Run one SQL query on the file directly and return its integer. */
+/* Run one SQL query on the database directly and return its integer. */
 static int64_t
 query_int(const char *sql)
 {
@@ -56,7 +117,9 @@ query_int(const char *sql)
 	sqlite3_stmt	*st;
 	int64_t		 v = -1;
 
-	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	if (on_pg)
+		return pg_sql(dburl, sql);
+	assert_int_equal(sqlite3_open(dburl, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
@@ -70,7 +133,11 @@ exec_sql(const char *sql)
 {
 	sqlite3	*db;
 
-	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	if (on_pg) {
+		(void)pg_sql(dburl, sql);
+		return;
+	}
+	assert_int_equal(sqlite3_open(dburl, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 }
@@ -88,39 +155,54 @@ test_migrations(void **state)
 	assert_int_equal(v, STORE_SCHEMA_VERSION);
 	store_close(st);
 	/* Every table of the data model exists. */
-	assert_int_equal(query_int("SELECT count(*) FROM sqlite_master WHERE "
-	    "type = 'table' AND name IN ('sessions', 'proxies', 'assignments', "
-	    "'instances', 'purchase_intents', 'recovery_runs', 'events')"), 7);
-	assert_int_equal(query_int("PRAGMA journal_mode = WAL") >= 0, 1);
+	assert_int_equal(query_int(BOTH("SELECT count(*) FROM sqlite_master "
+	    "WHERE type = 'table' AND name IN ('sessions', 'proxies', "
+	    "'assignments', 'instances', 'purchase_intents', 'recovery_runs', "
+	    "'events')", "SELECT count(*) FROM information_schema.tables "
+	    "WHERE table_schema = current_schema() AND table_name IN "
+	    "('sessions', 'proxies', 'assignments', 'instances', "
+	    "'purchase_intents', 'recovery_runs', 'events')")), 7);
+	if (!on_pg)
+		assert_true(query_int("PRAGMA journal_mode = WAL") >= 0);
 
 	/* Opening again is a no-op. */
-	assert_int_equal(store_open(dbpath, &st, err), 0);
+	assert_int_equal(store_open(dburl, &st, err), 0);
 	store_close(st);
 
 	/* A schema from a newer respawn is refused, not touched. */
-	exec_sql("PRAGMA user_version = 99");
-	assert_int_equal(store_open(dbpath, &st, err), -EPROTO);
+	exec_sql(BOTH("PRAGMA user_version = 99", "UPDATE meta SET value = 99 "
+	    "WHERE key = 'schema_version'"));
+	assert_int_equal(store_open(dburl, &st, err), -EPROTO);
 	assert_non_null(strstr(err, "newer"));
-	assert_int_equal(query_int("PRAGMA user_version"), 99);
+	assert_int_equal(query_int(BOTH("PRAGMA user_version", "SELECT value "
+	    "FROM meta WHERE key = 'schema_version'")), 99);
 }
 
+/* What is not a usable database fails with a message, never a secret. */
 static void
-test_not_a_database(void **state)
+test_bad_targets(void **state)
 {
 	struct store	*st;
 	char		 err[STORE_ERROR_LEN];
 	FILE		*f;
 
 	(void)state;
-	snprintf(dbpath, sizeof dbpath, "%s/garbage.db", tmpdir);
-	f = fopen(dbpath, "w");
+	snprintf(dburl, sizeof dburl, "%s/garbage.db", tmpdir);
+	f = fopen(dburl, "w");
 	fputs("this is not a database, just text that is long enough to be "
 	    "read as a header by SQLite and rejected by it\n", f);
 	fclose(f);
-	assert_int_not_equal(store_open(dbpath, &st, err), 0);
+	assert_int_not_equal(store_open(dburl, &st, err), 0);
 	assert_non_null(strstr(err, "garbage.db"));
-	assert_int_equal(store_open("postgresql://x/y", &st, err),
-	    -EPROTONOSUPPORT);
+
+	/* Nothing listens on port 1: refused at once, not a hang. */
+	assert_int_equal(store_open("postgresql://respawn:s3cret-pw@127.0.0.1:"
+	    "1/none?connect_timeout=2", &st, err), -EIO);
+	assert_non_null(strstr(err, "127.0.0.1"));
+	assert_null(strstr(err, "s3cret-pw"));
+	assert_int_equal(store_open("POSTGRES://respawn:s3cret-pw@127.0.0.1:"
+	    "1/none?connect_timeout=2", &st, err), -EIO);
+	assert_null(strstr(err, "s3cret-pw"));
 }
 
 static void
@@ -198,10 +280,324 @@ test_constraints(void **state)
 	fill(&n, "u1", "+14155551234", "usa");
 	n.country[2] = 'a';	/* three letters: not a country */
 	assert_int_equal(store_session_add(st, &n, "test", 1, &id), -EINVAL);
-	assert_non_null(strstr(store_errmsg(st), "CHECK"));
+	assert_non_null(strcasestr(store_errmsg(st), "check"));
 	store_close(st);
 	assert_int_equal(query_int("SELECT count(*) FROM sessions"), 0);
 	assert_int_equal(query_int("SELECT count(*) FROM events"), 0);
+}
+
+/*
+ * A batch is one transaction; a write failing inside it is undone alone,
+ * and a purchase intent commits on its own at once, with what the batch
+ * wrote so far.
+ */
+static void
+test_batches(void **state)
+{
+	struct store		*st;
+	struct session_new	 n;
+	struct intent		 in;
+	int64_t			 id;
+
+	(void)state;
+	st = open_new();
+	assert_int_equal(store_batch_begin(st), 0);
+	assert_int_equal(store_batch_begin(st), 0);
+	fill(&n, "u1", "+14155550001", "us");
+	assert_int_equal(store_session_add(st, &n, "test", 1, &id), 0);
+	assert_int_equal(store_session_add(st, &n, "test", 2, &id), -EEXIST);
+	fill(&n, "u2", "+14155550002", "us");
+	assert_int_equal(store_session_add(st, &n, "test", 3, &id), 0);
+	assert_int_equal(store_batch_end(st), 0);
+	assert_int_equal(store_batch_end(st), 0);
+	assert_int_equal(store_batch_end(st), -EINVAL);
+	assert_int_equal(query_int("SELECT count(*) FROM sessions"), 2);
+	assert_int_equal(query_int("SELECT count(*) FROM events"), 2);
+
+	assert_int_equal(store_batch_begin(st), 0);
+	fill(&n, "u3", "+14155550003", "us");
+	assert_int_equal(store_session_add(st, &n, "test", 4, &id), 0);
+	memset(&in, 0, sizeof in);
+	(void)util_strlcpy(in.provider, "static", sizeof in.provider);
+	(void)util_strlcpy(in.country, "us", sizeof in.country);
+	in.count = 2;
+	assert_int_equal(store_intent_add(st, &in, "i1", 5, &id), 0);
+	/* Durable before the provider is asked: visible to everyone now. */
+	assert_int_equal(query_int("SELECT count(*) FROM purchase_intents"), 1);
+	assert_int_equal(query_int("SELECT count(*) FROM sessions"), 3);
+	fill(&n, "u4", "+14155550004", "us");
+	assert_int_equal(store_session_add(st, &n, "test", 6, &id), 0);
+	assert_int_equal(store_batch_end(st), 0);
+	store_close(st);
+	assert_int_equal(query_int("SELECT count(*) FROM sessions"), 4);
+}
+
+static int
+instance_cb(const struct instance *i, void *arg)
+{
+	*(struct instance *)arg = *i;
+	return 0;
+}
+
+/* Claims bump the epoch, and only the owner at that epoch may report. */
+static void
+test_ownership(void **state)
+{
+	struct store		*st;
+	struct session_new	 n;
+	struct session		 s;
+	struct session_report	 rep;
+	struct instance		 inst, seen;
+	int64_t			 id, count, gen, gen2;
+	int			 claimed, i;
+	char			 phone[PHONE_LEN];
+
+	(void)state;
+	st = open_new();
+	for (i = 0; i < 3; i++) {
+		snprintf(phone, sizeof phone, "+1415555010%d", i);
+		fill(&n, "u", phone, "us");
+		assert_int_equal(store_session_add(st, &n, "test", 10, &id), 0);
+	}
+	assert_int_equal(store_session_fingerprint(st, &count, &gen), 0);
+	assert_int_equal(count, 3);
+	memset(&inst, 0, sizeof inst);
+	(void)util_strlcpy(inst.id, "i1", sizeof inst.id);
+	(void)util_strlcpy(inst.hostname, "host-a", sizeof inst.hostname);
+	inst.pid = 42;
+	inst.started_at = 1000;
+	inst.status = INSTANCE_STARTING;
+	assert_int_equal(store_instance_register(st, &inst), 0);
+	assert_int_equal(store_instance_register(st, &inst), -EEXIST);
+	assert_int_equal(store_instance_set_status(st, "i1", INSTANCE_RUNNING,
+	    1100), 0);
+
+	assert_int_equal(store_session_claim(st, "i1", 1200, &claimed), 0);
+	assert_int_equal(claimed, 3);
+	assert_int_equal(store_session_claim(st, "i1", 1300, &claimed), 0);
+	assert_int_equal(claimed, 0);
+	assert_int_equal(store_session_get(st, id, &s), 0);
+	assert_string_equal(s.owner, "i1");
+	assert_int_equal(s.epoch, 1);
+	/* Claims are not operator changes. */
+	assert_int_equal(store_session_fingerprint(st, &count, &gen2), 0);
+	assert_int_equal(gen2, gen);
+
+	memset(&rep, 0, sizeof rep);
+	rep.status = SESSION_STATUS_READY;
+	rep.attempts = 2;
+	rep.last_error = "flaky";
+	rep.connector_pid = 4242;
+	rep.connector_started_at = 777;
+	rep.touch_activity = true;
+	assert_int_equal(store_session_report(st, id, "i1", 1, &rep, 2000), 0);
+	assert_int_equal(store_session_get(st, id, &s), 0);
+	assert_int_equal(s.status, SESSION_STATUS_READY);
+	assert_int_equal(s.attempts, 2);
+	assert_string_equal(s.last_error, "flaky");
+	assert_int_equal(s.connector_pid, 4242);
+	assert_int_equal(s.connector_started_at, 777);
+	assert_int_equal(s.last_activity_at, 2000);
+	/* An old epoch, or another instance: fenced out. */
+	assert_int_equal(store_session_report(st, id, "i1", 0, &rep, 2100),
+	    -ESTALE);
+	assert_int_equal(store_session_report(st, id, "i2", 1, &rep, 2100),
+	    -ESTALE);
+	rep.status = SESSION_STATUS_BACKOFF;
+	rep.last_error = NULL;
+	rep.connector_pid = 0;
+	rep.touch_activity = false;
+	assert_int_equal(store_session_report(st, id, "i1", 1, &rep, 2200), 0);
+	assert_int_equal(store_session_get(st, id, &s), 0);
+	assert_string_equal(s.last_error, "");
+	assert_int_equal(s.connector_pid, 0);
+	assert_int_equal(s.last_activity_at, 2000);
+
+	assert_int_equal(store_instance_heartbeat(st, "i1", 3000, true, 3, 1),
+	    0);
+	assert_int_equal(store_instance_heartbeat(st, "nobody", 3000, false, 0,
+	    0), -ENOENT);
+	assert_int_equal(store_instance_list(st, instance_cb, &seen), 0);
+	assert_string_equal(seen.id, "i1");
+	assert_string_equal(seen.hostname, "host-a");
+	assert_int_equal(seen.status, INSTANCE_RUNNING);
+	assert_true(seen.recovery_in_progress);
+	assert_int_equal(seen.recovery_total, 3);
+	assert_int_equal(seen.recovery_done, 1);
+	assert_int_equal(store_instance_heartbeat(st, "i1", 3100, false, 3, 3),
+	    0);
+	assert_int_equal(store_instance_list(st, instance_cb, &seen), 0);
+	assert_false(seen.recovery_in_progress);
+	assert_int_equal(seen.recovery_completed_at, 3100);
+
+	/* A graceful stop gives every session up, marked as such. */
+	assert_int_equal(store_session_release_all(st, "i1", true, 4000), 0);
+	assert_int_equal(store_instance_set_status(st, "i1", INSTANCE_STOPPED,
+	    4000), 0);
+	assert_int_equal(store_session_get(st, id, &s), 0);
+	assert_string_equal(s.owner, "");
+	assert_true(s.graceful_shutdown);
+	assert_int_equal(s.shutdown_at, 4000);
+	assert_int_equal(store_session_report(st, id, "i1", 1, &rep, 4100),
+	    -ESTALE);
+
+	/* The next owner takes them all at a new epoch. */
+	assert_int_equal(store_session_claim(st, "i2", 5000, &claimed), 0);
+	assert_int_equal(claimed, 3);
+	assert_int_equal(store_session_get(st, id, &s), 0);
+	assert_string_equal(s.owner, "i2");
+	assert_int_equal(s.epoch, 2);
+	rep.status = SESSION_STATUS_READY;
+	assert_int_equal(store_session_report(st, id, "i2", 2, &rep, 5100), 0);
+	assert_int_equal(store_session_get(st, id, &s), 0);
+	assert_false(s.graceful_shutdown);
+	store_close(st);
+}
+
+static int
+proxy_cb(const struct proxy_row *p, void *arg)
+{
+	struct proxy_row	*rows = arg;
+
+	rows[0].id++;		/* rows[0]: the count; rows[1]: the last */
+	rows[1] = *p;
+	return 0;
+}
+
+static int
+intent_cb(const struct intent *in, void *arg)
+{
+	(void)in;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Proxies, their assignments and history, intents and recovery runs. */
+static void
+test_proxies(void **state)
+{
+	struct store		*st;
+	struct session_new	 n;
+	struct session		 s;
+	struct proxy_row	 px, rows[2], got;
+	struct intent		 in;
+	struct recovery_run	 run, last;
+	int64_t			 sid, pid, pid2, iid, hist[4], rid;
+	size_t			 nhist;
+	int			 open;
+	char			 big[STORE_DETAIL_MAX + 8];
+
+	(void)state;
+	st = open_new();
+	fill(&n, "u1", "+14155550200", "us");
+	assert_int_equal(store_session_add(st, &n, "test", 1, &sid), 0);
+	memset(&px, 0, sizeof px);
+	(void)util_strlcpy(px.provider, "static", sizeof px.provider);
+	(void)util_strlcpy(px.ip, "10.0.0.1", sizeof px.ip);
+	(void)util_strlcpy(px.country, "us", sizeof px.country);
+	px.type = PROXY_TYPE_ISP;
+	assert_int_equal(store_proxy_ensure(st, &px, 100, &pid), 0);
+	assert_int_equal(store_proxy_ensure(st, &px, 200, &pid2), 0);
+	assert_int_equal(pid2, pid);
+	memset(rows, 0, sizeof rows);
+	assert_int_equal(store_proxy_list(st, proxy_cb, rows), 0);
+	assert_int_equal(rows[0].id, 1);
+	assert_int_equal(rows[1].state, PROXY_IDLE);
+	assert_int_equal(rows[1].purchased_at, 100);
+	assert_int_equal(rows[1].idle_since, 100);
+
+	assert_int_equal(store_proxy_assign(st, pid, sid, n.phone, "us", false,
+	    "purchased", "i1", 300), 0);
+	assert_int_equal(store_proxy_assign(st, 99999, sid, n.phone, "us",
+	    false, "purchased", "i1", 300), -ENOENT);
+	assert_int_equal(store_session_get(st, sid, &s), 0);
+	assert_string_equal(s.proxy_ip, "10.0.0.1");
+	assert_int_equal(store_proxy_request_release(st, "10.0.0.1", "cli", 350,
+	    &got), -EBUSY);
+	assert_int_equal(got.session_id, sid);
+	assert_int_equal(store_proxy_request_release(st, "10.9.9.9", "cli", 350,
+	    &got), -ENOENT);
+	assert_int_equal(store_proxy_history(st, n.phone, hist, 4, &nhist), 0);
+	assert_int_equal(nhist, 1);
+	assert_int_equal(hist[0], pid);
+	assert_int_equal(query_int("SELECT count(*) FROM assignments WHERE "
+	    "ended_at IS NULL"), 1);
+
+	assert_int_equal(store_proxy_unassign(st, pid, true, 400), 0);
+	assert_int_equal(store_proxy_unassign(st, pid, false, 400), 0);
+	assert_int_equal(query_int("SELECT count(*) FROM assignments WHERE "
+	    "ended_at IS NULL"), 0);
+	memset(rows, 0, sizeof rows);
+	assert_int_equal(store_proxy_list(st, proxy_cb, rows), 0);
+	assert_int_equal(rows[1].state, PROXY_IDLE);
+	assert_int_equal(rows[1].session_id, 0);
+	assert_int_equal(rows[1].idle_since, 400);
+	assert_int_equal(store_proxy_request_release(st, "10.0.0.1", "cli", 450,
+	    &got), 0);
+	assert_int_equal(got.id, pid);
+	assert_int_equal(got.state, PROXY_RELEASING);
+	assert_int_equal(store_proxy_set_state(st, pid, PROXY_RELEASED, 500),
+	    0);
+	assert_int_equal(store_proxy_set_state(st, 99999, PROXY_LOST, 500),
+	    -ENOENT);
+	memset(rows, 0, sizeof rows);
+	assert_int_equal(store_proxy_list(st, proxy_cb, rows), 0);
+	assert_int_equal(rows[0].id, 0);
+	/* A released IP bought again is a new row. */
+	assert_int_equal(store_proxy_ensure(st, &px, 600, &pid2), 0);
+	assert_true(pid2 != pid);
+
+	memset(&in, 0, sizeof in);
+	(void)util_strlcpy(in.provider, "static", sizeof in.provider);
+	(void)util_strlcpy(in.country, "de", sizeof in.country);
+	in.count = 3;
+	assert_int_equal(store_intent_add(st, &in, "i1", 700, &iid), 0);
+	open = 0;
+	assert_int_equal(store_intent_list_open(st, intent_cb, &open), 0);
+	assert_int_equal(open, 1);
+	assert_int_equal(store_intent_settle(st, iid, INTENT_UNKNOWN, "timeout",
+	    800), 0);
+	open = 0;
+	assert_int_equal(store_intent_list_open(st, intent_cb, &open), 0);
+	assert_int_equal(open, 1);
+	assert_int_equal(store_intent_settle(st, iid, INTENT_OWNED, NULL, 900),
+	    0);
+	open = 0;
+	assert_int_equal(store_intent_list_open(st, intent_cb, &open), 0);
+	assert_int_equal(open, 0);
+	assert_int_equal(store_intent_settle(st, 99999, INTENT_FAILED, "x",
+	    900), -ENOENT);
+
+	assert_int_equal(store_recovery_run_last(st, &last), -ENOENT);
+	memset(&run, 0, sizeof run);
+	(void)util_strlcpy(run.instance_id, "i1", sizeof run.instance_id);
+	(void)util_strlcpy(run.cause, "crash", sizeof run.cause);
+	run.started_at = 1000;
+	run.finished_at = 2000;
+	run.sessions_total = 10;
+	run.recovered = 9;
+	run.failed = 1;
+	run.reused = 4;
+	run.purchased = 5;
+	run.cost_micros = 1234567;
+	assert_int_equal(store_recovery_run_add(st, &run, &rid), 0);
+	assert_true(rid > 0);
+	assert_int_equal(store_recovery_run_last(st, &last), 0);
+	assert_string_equal(last.instance_id, "i1");
+	assert_string_equal(last.cause, "crash");
+	assert_int_equal(last.finished_at, 2000);
+	assert_int_equal(last.recovered, 9);
+	assert_int_equal(last.purchased, 5);
+	assert_int_equal(last.cost_micros, 1234567);
+
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	assert_int_equal(store_event_add(st, 1, "test", sid, "x.big", big),
+	    -E2BIG);
+	assert_int_equal(store_event_add(st, 1, "test", 0, "x.small", NULL), 0);
+	store_close(st);
+	assert_int_equal(query_int("SELECT count(*) FROM events WHERE kind = "
+	    "'x.small' AND detail = '{}' AND session_id IS NULL"), 1);
 }
 
 static int
@@ -216,8 +612,9 @@ count_cb(const struct session *s, void *arg)
 #define PER_WRITER	150
 
 /*
- * Two processes add sessions to one file at the same time: with BEGIN
- * IMMEDIATE and the busy timeout, every insert lands and none fails.
+ * Two processes add sessions to one database at the same time: every
+ * insert lands and none fails (BEGIN IMMEDIATE and the busy timeout on
+ * SQLite; row locks on PostgreSQL).
  */
 static void
 test_two_writers(void **state)
@@ -237,7 +634,7 @@ test_two_writers(void **state)
 			int64_t			id;
 			int			i;
 
-			if (store_open(dbpath, &st, err) != 0)
+			if (store_open(dburl, &st, err) != 0)
 				_exit(2);
 			for (i = 0; i < PER_WRITER; i++) {
 				snprintf(phone, sizeof phone, "+1%d%09d", w + 2,
@@ -257,21 +654,22 @@ test_two_writers(void **state)
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
-	assert_int_equal(store_open(dbpath, &st, err), 0);
+	assert_int_equal(store_open(dburl, &st, err), 0);
 	assert_int_equal(store_session_list(st, count_cb, &count), 0);
 	assert_int_equal(count, WRITERS * PER_WRITER);
 	store_close(st);
 }
 
 static int
-setup(void **state)
+setup_sqlite(void **state)
 {
 	(void)state;
+	on_pg = false;
 	return mkdtemp(tmpdir) == NULL ? -1 : 0;
 }
 
 static int
-teardown(void **state)
+teardown_sqlite(void **state)
 {
 	char	cmd[600];
 
@@ -280,16 +678,65 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+static int
+setup_pg(void **state)
+{
+	PGconn	*c;
+	int	 ok;
+
+	(void)state;
+	c = PQconnectdb(pg_base);
+	if (!(ok = PQstatus(c) == CONNECTION_OK))
+		fprintf(stderr, "RESPAWN_TEST_PG_URL: %s", PQerrorMessage(c));
+	PQfinish(c);
+	if (!ok)
+		return -1;
+	on_pg = true;
+	/* A new directory for the cases that need files. */
+	(void)util_strlcpy(tmpdir, "/tmp/respawn-test-store-XXXXXX",
+	    sizeof tmpdir);
+	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+/* Every case's schema goes. */
+static int
+teardown_pg(void **state)
+{
+	char	sql[128];
+	int	i;
+
+	for (i = 0; i < nschemas; i++) {
+		snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schemas[i]);
+		(void)pg_sql(pg_base, sql);
+	}
+	nschemas = 0;
+	return teardown_sqlite(state);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_migrations),
-		cmocka_unit_test(test_not_a_database),
+		cmocka_unit_test(test_bad_targets),
 		cmocka_unit_test(test_sessions),
 		cmocka_unit_test(test_constraints),
+		cmocka_unit_test(test_batches),
+		cmocka_unit_test(test_ownership),
+		cmocka_unit_test(test_proxies),
 		cmocka_unit_test(test_two_writers),
 	};
+	int	failed;
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	failed = cmocka_run_group_tests_name("store on SQLite", tests,
+	    setup_sqlite, teardown_sqlite);
+	pg_base = getenv("RESPAWN_TEST_PG_URL");
+	if (pg_base == NULL || *pg_base == '\0') {
+		printf("[  SKIPPED ] store on PostgreSQL: RESPAWN_TEST_PG_URL "
+		    "is not set\n");
+		return failed;
+	}
+	failed += cmocka_run_group_tests_name("store on PostgreSQL", tests,
+	    setup_pg, teardown_pg);
+	return failed;
 }

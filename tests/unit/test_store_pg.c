@@ -1,0 +1,642 @@
+/*
+ * Tests of what only the PostgreSQL store has: fleet mode.  Fair-share
+ * claims by instances claiming at the same moment from their own
+ * connections, leases judged by the database's clock, writes of a stale
+ * epoch refused, lock timeouts, concurrent first starts migrating once,
+ * and surviving a lost connection and a restarted server.
+ *
+ * The cases run when RESPAWN_TEST_PG_URL names a database (each in a
+ * schema of its own); the restart case also needs RESPAWN_TEST_PG_CLUSTER
+ * and RESPAWN_TEST_PG_DIR (scripts/pg-cluster and its directory).
+ * tests/integration/test_store_pg.sh provides all three.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "store.h"
+#include "util.h"
+
+#define SCHEMAS_MAX	32
+
+static const char *pg_base;	/* RESPAWN_TEST_PG_URL */
+static char	dburl[1024];	/* the current case's schema */
+static int	dbseq;
+static char	schemas[SCHEMAS_MAX][64];
+static int	nschemas;
+
+static void
+quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* Run SQL on a connection of its own; the integer it returns. */
+static int64_t
+pg_sql(const char *conninfo, const char *sql)
+{
+	PGconn		*c;
+	PGresult	*res;
+	int64_t		 v = -1;
+
+	c = PQconnectdb(conninfo);
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connect: %s", PQerrorMessage(c));
+	(void)PQsetNoticeProcessor(c, quiet, NULL);
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 &&
+	    !PQgetisnull(res, 0, 0))
+		v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	PQfinish(c);
+	return v;
+}
+
+static int64_t
+query_int(const char *sql)
+{
+	return pg_sql(dburl, sql);
+}
+
+/*
+ * A new schema, and dburl pointing at it (with extra URL parameters, as
+ * "&application_name=x", when not NULL).
+ */
+static void
+new_schema(const char *extra)
+{
+	char	sql[128];
+
+	assert_true(nschemas < SCHEMAS_MAX);
+	snprintf(schemas[nschemas], sizeof schemas[nschemas], "store_pg%d_%d",
+	    (int)getpid(), ++dbseq);
+	snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schemas[nschemas]);
+	(void)pg_sql(pg_base, sql);
+	snprintf(dburl, sizeof dburl, "%s%soptions=-csearch_path%%3D%s%s",
+	    pg_base, strchr(pg_base, '?') != NULL ? "&" : "?",
+	    schemas[nschemas], extra != NULL ? extra : "");
+	nschemas++;
+}
+
+static struct store *
+open_url(void)
+{
+	struct store	*st;
+	char		 err[STORE_ERROR_LEN];
+
+	if (store_open(dburl, &st, err) != 0)
+		fail_msg("store_open: %s", err);
+	return st;
+}
+
+static void
+add_sessions(struct store *st, int n, const char *prefix)
+{
+	struct session_new	sn;
+	int64_t			id;
+	int			i;
+
+	assert_int_equal(store_batch_begin(st), 0);
+	for (i = 0; i < n; i++) {
+		memset(&sn, 0, sizeof sn);
+		(void)util_strlcpy(sn.user_id, "u", sizeof sn.user_id);
+		snprintf(sn.phone, sizeof sn.phone, "%s%06d", prefix, i);
+		(void)util_strlcpy(sn.country, "us", sizeof sn.country);
+		assert_int_equal(store_session_add(st, &sn, "test", 1, &id), 0);
+	}
+	assert_int_equal(store_batch_end(st), 0);
+}
+
+static void
+add_instance(struct store *st, const char *id, int64_t started_at)
+{
+	struct instance	in;
+
+	memset(&in, 0, sizeof in);
+	(void)util_strlcpy(in.id, id, sizeof in.id);
+	(void)util_strlcpy(in.hostname, "host", sizeof in.hostname);
+	in.pid = 1;
+	in.started_at = started_at;
+	in.status = INSTANCE_RUNNING;
+	assert_int_equal(store_instance_register(st, &in), 0);
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec	ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		continue;
+}
+
+#define FAIR_INSTANCES	3
+#define FAIR_SESSIONS	300
+
+struct claim_result {
+	int	who;
+	int	r;
+	int	claimed;
+};
+
+/*
+ * Three instances start at once on 300 sessions, each claiming from its
+ * own connection at the same moment: each takes its share of 100, and no
+ * session is taken twice.  When one of them goes silent, the two others
+ * split its sessions.
+ */
+static void
+test_fair_share(void **state)
+{
+	static const char *const ids[FAIR_INSTANCES] = { "fa", "fb", "fc" };
+	struct claim_result	 res[FAIR_INSTANCES], cr;
+	struct store		*st;
+	pid_t			 pids[FAIR_INSTANCES];
+	int			 ready[2], go[2], out[2];
+	int			 i, status, claimed;
+	char			 c;
+
+	(void)state;
+	new_schema(NULL);
+	st = open_url();
+	add_sessions(st, FAIR_SESSIONS, "+1555");
+	for (i = 0; i < FAIR_INSTANCES; i++)
+		add_instance(st, ids[i], 1000);
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(out), 0);
+	for (i = 0; i < FAIR_INSTANCES; i++) {
+		if ((pids[i] = fork()) == 0) {
+			struct store	*mine;
+			char		 err[STORE_ERROR_LEN];
+
+			memset(&cr, 0, sizeof cr);
+			cr.who = i;
+			if (store_open(dburl, &mine, err) != 0)
+				_exit(2);
+			if (write(ready[1], "r", 1) != 1 ||
+			    read(go[0], &c, 1) != 1)
+				_exit(3);
+			cr.r = store_session_claim(mine, ids[i], 0,
+			    &cr.claimed);
+			if (write(out[1], &cr, sizeof cr) != sizeof cr)
+				_exit(4);
+			store_close(mine);
+			_exit(0);
+		}
+		assert_true(pids[i] > 0);
+	}
+	for (i = 0; i < FAIR_INSTANCES; i++)
+		assert_int_equal(read(ready[0], &c, 1), 1);
+	for (i = 0; i < FAIR_INSTANCES; i++)
+		assert_int_equal(write(go[1], "g", 1), 1);
+	for (i = 0; i < FAIR_INSTANCES; i++) {
+		assert_int_equal(read(out[0], &cr, sizeof cr), sizeof cr);
+		assert_true(cr.who >= 0 && cr.who < FAIR_INSTANCES);
+		res[cr.who] = cr;
+	}
+	for (i = 0; i < FAIR_INSTANCES; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+	close(out[0]);
+	close(out[1]);
+	for (i = 0; i < FAIR_INSTANCES; i++) {
+		assert_int_equal(res[i].r, 0);
+		assert_int_equal(res[i].claimed,
+		    FAIR_SESSIONS / FAIR_INSTANCES);
+	}
+	/* Every session once: one owner, first epoch. */
+	assert_int_equal(query_int("SELECT count(*) FROM sessions WHERE "
+	    "epoch = 1 AND owner_instance IN ('fa', 'fb', 'fc')"),
+	    FAIR_SESSIONS);
+	assert_int_equal(query_int("SELECT count(DISTINCT owner_instance) "
+	    "FROM sessions"), FAIR_INSTANCES);
+	/* Nothing more to take while everyone is alive. */
+	for (i = 0; i < FAIR_INSTANCES; i++) {
+		assert_int_equal(store_session_claim(st, ids[i], 0, &claimed),
+		    0);
+		assert_int_equal(claimed, 0);
+	}
+
+	/* fc goes silent: the two others split its 100. */
+	assert_int_equal(store_set_lease(st, 1000), 0);
+	sleep_ms(1300);
+	assert_int_equal(store_instance_heartbeat(st, "fa", 0, false, 0, 0), 0);
+	assert_int_equal(store_instance_heartbeat(st, "fb", 0, false, 0, 0), 0);
+	assert_int_equal(store_session_claim(st, "fa", 0, &claimed), 0);
+	assert_int_equal(claimed, 50);
+	assert_int_equal(store_session_claim(st, "fb", 0, &claimed), 0);
+	assert_int_equal(claimed, 50);
+	assert_int_equal(query_int("SELECT count(*) FROM sessions WHERE "
+	    "owner_instance = 'fc'"), 0);
+	assert_int_equal(query_int("SELECT count(*) FROM sessions WHERE "
+	    "epoch = 2"), 100);
+	store_close(st);
+}
+
+static int
+find_instance_cb(const struct instance *i, void *arg)
+{
+	struct instance	*want = arg;
+
+	if (strcmp(i->id, want->id) == 0)
+		*want = *i;
+	return 0;
+}
+
+/*
+ * Liveness by the database's clock: whatever time the callers claim (an
+ * ancient one, a future one), an instance is live while its heartbeat,
+ * stamped by the database, is younger than the lease.
+ */
+static void
+test_lease_db_clock(void **state)
+{
+	struct store	*st;
+	struct instance	 seen;
+	struct session	 s;
+	int		 claimed, dead, deleted;
+	const int64_t	 future = INT64_MAX / 4;
+
+	(void)state;
+	new_schema(NULL);
+	st = open_url();
+	assert_int_equal(store_set_lease(st, 0), -EINVAL);
+	assert_int_equal(store_set_lease(st, 1000), 0);
+	add_sessions(st, 10, "+1666");
+	add_instance(st, "la", 1);
+	assert_int_equal(store_session_claim(st, "la", 1, &claimed), 0);
+	assert_int_equal(claimed, 10);
+
+	/* A newcomer with a clock far ahead cannot take la's sessions. */
+	add_instance(st, "lb", future);
+	assert_int_equal(store_session_claim(st, "lb", future, &claimed), 0);
+	assert_int_equal(claimed, 0);
+	assert_int_equal(store_instance_reap(st, "lb", future, 1000, 1000,
+	    &dead, &deleted), 0);
+	assert_int_equal(dead, 0);
+	assert_int_equal(store_instance_heartbeat(st, "la", 1, false, 0, 0), 0);
+	memset(&seen, 0, sizeof seen);
+	(void)util_strlcpy(seen.id, "la", sizeof seen.id);
+	assert_int_equal(store_instance_list(st, find_instance_cb, &seen), 0);
+	assert_true(seen.heartbeat_at > util_now_ms() - 600000);
+	assert_true(seen.heartbeat_at < util_now_ms() + 600000);
+	assert_int_equal(seen.started_at, 1);
+
+	/* la falls silent past its lease; lb sees it, whatever its clock. */
+	sleep_ms(1300);
+	assert_int_equal(store_instance_heartbeat(st, "lb", 1, false, 0, 0), 0);
+	assert_int_equal(store_session_claim(st, "lb", 1, &claimed), 0);
+	assert_int_equal(claimed, 10);
+	assert_int_equal(query_int("SELECT count(*) FROM sessions WHERE "
+	    "owner_instance = 'lb' AND epoch = 2"), 10);
+	assert_int_equal(store_instance_reap(st, "lb", 1, 1000, 3600000, &dead,
+	    &deleted), 0);
+	assert_int_equal(dead, 1);
+	assert_int_equal(deleted, 0);
+	(void)util_strlcpy(seen.id, "la", sizeof seen.id);
+	assert_int_equal(store_instance_list(st, find_instance_cb, &seen), 0);
+	assert_int_equal(seen.status, INSTANCE_DEAD);
+
+	/* Declared dead, la hears so, and cannot talk itself alive again. */
+	assert_int_equal(store_instance_heartbeat(st, "la", 1, false, 0, 0),
+	    -ESTALE);
+	assert_non_null(strstr(store_errmsg(st), "dead"));
+	assert_int_equal(store_instance_set_status(st, "la", INSTANCE_RUNNING,
+	    1), -ESTALE);
+	assert_int_equal(store_session_get_by_phone(st, "+1666000000", &s), 0);
+	assert_string_equal(s.owner, "lb");
+
+	/* Long dead ones go, by the database's clock too. */
+	sleep_ms(50);
+	assert_int_equal(store_instance_reap(st, "lb", future, 1000, 10, &dead,
+	    &deleted), 0);
+	assert_int_equal(dead, 0);
+	assert_int_equal(deleted, 1);
+	store_close(st);
+}
+
+/*
+ * Fencing: once another instance took a session over, the old owner's
+ * writes for it are refused, whatever they carry.
+ */
+static void
+test_stale_epoch(void **state)
+{
+	struct store		*a, *b;
+	struct session		 s;
+	struct session_report	 rep;
+	int			 claimed;
+
+	(void)state;
+	new_schema(NULL);
+	a = open_url();
+	b = open_url();
+	assert_int_equal(store_set_lease(a, 500), 0);
+	assert_int_equal(store_set_lease(b, 500), 0);
+	add_sessions(a, 1, "+1777");
+	add_instance(a, "ea", 1);
+	assert_int_equal(store_session_claim(a, "ea", 0, &claimed), 0);
+	assert_int_equal(claimed, 1);
+	assert_int_equal(store_session_get_by_phone(a, "+1777000000", &s), 0);
+	assert_int_equal(s.epoch, 1);
+	memset(&rep, 0, sizeof rep);
+	rep.status = SESSION_STATUS_READY;
+	assert_int_equal(store_session_report(a, s.id, "ea", 1, &rep, 10), 0);
+
+	/* ea pauses past its lease; eb takes over. */
+	sleep_ms(800);
+	add_instance(b, "eb", 1);
+	assert_int_equal(store_session_claim(b, "eb", 0, &claimed), 0);
+	assert_int_equal(claimed, 1);
+
+	/* ea wakes up and writes as if nothing happened: refused. */
+	rep.status = SESSION_STATUS_BACKOFF;
+	rep.last_error = "zombie";
+	assert_int_equal(store_session_report(a, s.id, "ea", 1, &rep, 20),
+	    -ESTALE);
+	assert_non_null(strstr(store_errmsg(a), "not owned"));
+	assert_int_equal(store_session_report(b, s.id, "eb", 1, &rep, 20),
+	    -ESTALE);
+	rep.last_error = NULL;
+	assert_int_equal(store_session_report(b, s.id, "eb", 2, &rep, 30), 0);
+	assert_int_equal(store_session_release_all(a, "ea", true, 40), 0);
+	assert_int_equal(store_session_get(a, s.id, &s), 0);
+	assert_string_equal(s.owner, "eb");
+	assert_int_equal(s.epoch, 2);
+	assert_int_equal(s.status, SESSION_STATUS_BACKOFF);
+	assert_string_equal(s.last_error, "");
+	assert_false(s.graceful_shutdown);
+	store_close(a);
+	store_close(b);
+}
+
+/*
+ * A lock held elsewhere past lock_timeout: -EBUSY, and inside a batch
+ * only that call is undone.
+ */
+static void
+test_lock_timeout(void **state)
+{
+	struct store		*st;
+	struct session_new	 sn;
+	struct session		 s;
+	PGconn			*c;
+	PGresult		*res;
+	int64_t			 id;
+
+	(void)state;
+	new_schema(NULL);
+	st = open_url();
+	add_instance(st, "lk", 1);
+	c = PQconnectdb(dburl);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	res = PQexec(c, "BEGIN; SELECT 1 FROM instances WHERE id = 'lk' FOR "
+	    "UPDATE");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	PQclear(res);
+
+	assert_int_equal(store_batch_begin(st), 0);
+	memset(&sn, 0, sizeof sn);
+	(void)util_strlcpy(sn.user_id, "u", sizeof sn.user_id);
+	(void)util_strlcpy(sn.country, "us", sizeof sn.country);
+	(void)util_strlcpy(sn.phone, "+1888000001", sizeof sn.phone);
+	assert_int_equal(store_session_add(st, &sn, "test", 1, &id), 0);
+	assert_int_equal(store_instance_heartbeat(st, "lk", 1, false, 0, 0),
+	    -EBUSY);
+	assert_non_null(strstr(store_errmsg(st), "lock"));
+	(void)util_strlcpy(sn.phone, "+1888000002", sizeof sn.phone);
+	assert_int_equal(store_session_add(st, &sn, "test", 1, &id), 0);
+	assert_int_equal(store_batch_end(st), 0);
+
+	res = PQexec(c, "COMMIT");
+	PQclear(res);
+	PQfinish(c);
+	assert_int_equal(store_instance_heartbeat(st, "lk", 1, false, 0, 0), 0);
+	assert_int_equal(store_session_get_by_phone(st, "+1888000001", &s), 0);
+	assert_int_equal(store_session_get_by_phone(st, "+1888000002", &s), 0);
+	store_close(st);
+}
+
+#define OPENERS	4
+
+/* Daemons starting at once on an empty database migrate it once. */
+static void
+test_concurrent_migrations(void **state)
+{
+	struct store	*st;
+	pid_t		 pids[OPENERS];
+	int		 go[2], i, status, v;
+	char		 c;
+
+	(void)state;
+	new_schema(NULL);
+	assert_int_equal(pipe(go), 0);
+	for (i = 0; i < OPENERS; i++) {
+		if ((pids[i] = fork()) == 0) {
+			char	err[STORE_ERROR_LEN];
+
+			close(go[1]);
+			if (read(go[0], &c, 1) != 0)
+				_exit(3);
+			if (store_open(dburl, &st, err) != 0) {
+				fprintf(stderr, "opener: %s\n", err);
+				_exit(1);
+			}
+			store_close(st);
+			_exit(0);
+		}
+		assert_true(pids[i] > 0);
+	}
+	close(go[0]);
+	close(go[1]);		/* every opener goes now */
+	for (i = 0; i < OPENERS; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	st = open_url();
+	assert_int_equal(store_schema_version(st, &v), 0);
+	assert_int_equal(v, STORE_SCHEMA_VERSION);
+	store_close(st);
+	assert_int_equal(query_int("SELECT count(*) FROM meta"), 2);
+}
+
+/* Kill the store's server process, as an operator or a failover would. */
+static void
+terminate(const char *appname)
+{
+	char	sql[256];
+
+	snprintf(sql, sizeof sql, "SELECT count(pg_terminate_backend(pid, "
+	    "5000)) FROM pg_stat_activity WHERE application_name = '%s'",
+	    appname);
+	assert_int_equal(pg_sql(pg_base, sql), 1);
+}
+
+/*
+ * The connection is killed: the call that finds out fails with -EIO, the
+ * next one reconnects.  Inside a batch, the writes before the loss are
+ * gone and store_batch_end says so; those after it commit.
+ */
+static void
+test_connection_terminated(void **state)
+{
+	struct store		*st;
+	struct session_new	 sn;
+	struct session		 s;
+	char			 app[64], extra[96];
+	int64_t			 id;
+
+	(void)state;
+	snprintf(app, sizeof app, "respawn_term_%d", (int)getpid());
+	snprintf(extra, sizeof extra, "&application_name=%s", app);
+	new_schema(extra);
+	st = open_url();
+	add_sessions(st, 1, "+1999");
+	terminate(app);
+	assert_int_equal(store_session_get_by_phone(st, "+1999000000", &s),
+	    -EIO);
+	assert_non_null(strstr(store_errmsg(st), "connection"));
+	assert_int_equal(store_session_get_by_phone(st, "+1999000000", &s), 0);
+
+	memset(&sn, 0, sizeof sn);
+	(void)util_strlcpy(sn.user_id, "u", sizeof sn.user_id);
+	(void)util_strlcpy(sn.country, "us", sizeof sn.country);
+	assert_int_equal(store_batch_begin(st), 0);
+	(void)util_strlcpy(sn.phone, "+1999000001", sizeof sn.phone);
+	assert_int_equal(store_session_add(st, &sn, "test", 1, &id), 0);
+	terminate(app);
+	(void)util_strlcpy(sn.phone, "+1999000002", sizeof sn.phone);
+	assert_int_equal(store_session_add(st, &sn, "test", 1, &id), -EIO);
+	(void)util_strlcpy(sn.phone, "+1999000003", sizeof sn.phone);
+	assert_int_equal(store_session_add(st, &sn, "test", 1, &id), 0);
+	assert_int_equal(store_batch_end(st), -EIO);
+	assert_non_null(strstr(store_errmsg(st), "batch"));
+	assert_int_equal(store_session_get_by_phone(st, "+1999000001", &s),
+	    -ENOENT);
+	assert_int_equal(store_session_get_by_phone(st, "+1999000002", &s),
+	    -ENOENT);
+	assert_int_equal(store_session_get_by_phone(st, "+1999000003", &s), 0);
+	store_close(st);
+}
+
+static int
+run_cluster(const char *script, const char *verb, const char *dir)
+{
+	char	cmd[2048];
+
+	snprintf(cmd, sizeof cmd, "'%s' %s '%s' >/dev/null", script, verb,
+	    dir);
+	return system(cmd);
+}
+
+#define RESTART_WAIT_MS	30000
+
+/*
+ * The whole server goes away and comes back: calls fail with -EIO, at
+ * once, meanwhile (never hang, never abort), and succeed again once it is
+ * back.
+ */
+static void
+test_cluster_restart(void **state)
+{
+	const char	*script = getenv("RESPAWN_TEST_PG_CLUSTER");
+	const char	*dir = getenv("RESPAWN_TEST_PG_DIR");
+	struct store	*st;
+	struct session	 s;
+	int64_t		 t0, took, count, gen;
+	int		 i, r, failures = 0;
+
+	(void)state;
+	if (script == NULL || dir == NULL)
+		skip();
+	new_schema(NULL);
+	st = open_url();
+	add_sessions(st, 1, "+1444");
+	assert_int_equal(run_cluster(script, "stop", dir), 0);
+	for (i = 0; i < 10; i++) {
+		t0 = util_mono_ms();
+		r = store_session_get_by_phone(st, "+1444000000", &s);
+		took = util_mono_ms() - t0;
+		assert_int_equal(r, -EIO);
+		assert_true(took < 2000);
+		assert_true(strlen(store_errmsg(st)) > 0);
+		sleep_ms(50);
+	}
+	assert_int_equal(run_cluster(script, "start", dir), 0);
+	t0 = util_mono_ms();
+	while ((r = store_session_fingerprint(st, &count, &gen)) != 0) {
+		assert_int_equal(r, -EIO);
+		failures++;
+		assert_true(util_mono_ms() - t0 < RESTART_WAIT_MS);
+		sleep_ms(100);
+	}
+	print_message("back %lld ms after the restart, %d calls failed "
+	    "meanwhile\n", (long long)(util_mono_ms() - t0), failures);
+	assert_int_equal(count, 1);
+	assert_int_equal(store_session_get_by_phone(st, "+1444000000", &s), 0);
+	add_sessions(st, 1, "+1445");
+	store_close(st);
+}
+
+static int
+teardown(void **state)
+{
+	char	sql[128];
+	int	i;
+
+	(void)state;
+	for (i = 0; i < nschemas; i++) {
+		snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE",
+		    schemas[i]);
+		(void)pg_sql(pg_base, sql);
+	}
+	nschemas = 0;
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fair_share),
+		cmocka_unit_test(test_lease_db_clock),
+		cmocka_unit_test(test_stale_epoch),
+		cmocka_unit_test(test_lock_timeout),
+		cmocka_unit_test(test_concurrent_migrations),
+		cmocka_unit_test(test_connection_terminated),
+		cmocka_unit_test(test_cluster_restart),
+	};
+
+	pg_base = getenv("RESPAWN_TEST_PG_URL");
+	if (pg_base == NULL || *pg_base == '\0') {
+		printf("[  SKIPPED ] store on PostgreSQL: RESPAWN_TEST_PG_URL "
+		    "is not set\n");
+		return 0;
+	}
+	return cmocka_run_group_tests_name("store, PostgreSQL only", tests,
+	    NULL, teardown);
+}
