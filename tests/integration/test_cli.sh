@@ -131,7 +131,7 @@ expect_in "$out$err" "NOT_SET_ANYWHERE" "message names the reference"
 # Every command has --help with a usage line, even with a broken config.
 for cmd in "check-config" "version" "session" "session add" "session ls" \
 	"session show" "session rm" "session start" "session stop" "serve" \
-	"proxy" "proxy ls" "proxy release" "proxy reconcile" "status"; do
+	"proxy" "proxy ls" "proxy release" "proxy reconcile" "status" "demo"; do
 	run "$RESPAWN" -c "$T/broken.ini" $cmd --help
 	expect_rc 0 "$cmd --help"
 	expect_in "$out" "usage: respawn $cmd" "$cmd usage line"
