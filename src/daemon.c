@@ -31,6 +31,7 @@
 #include "core/pool.h"
 #include "core/supervise.h"
 #include "daemon.h"
+#include "daemon_impl.h"
 #include "intmap.h"
 #include "log.h"
 #include "notify.h"
@@ -42,116 +43,6 @@
 #include "util.h"
 #include "xmalloc.h"
 
-#define DAEMON_TICK_MS			1000
-#define DAEMON_HEARTBEAT_MS		5000
-#define DAEMON_STALE_MS			30000	/* a silent instance is dead */
-#define DAEMON_DEAD_KEEP_MS		(7LL * 86400000)
-#define DAEMON_ACTIVITY_MS		60000	/* last_activity_at refresh */
-#define DAEMON_PROXY_WAIT_MS		5000
-#define DAEMON_STABLE_MS		60000
-#define DAEMON_BACKOFF_CAP_MS		300000
-#define DAEMON_START_BURST		5
-#define DAEMON_START_INTERVAL_MS	10000
-#define DAEMON_ENV_MAX			64	/* connector environment entries */
-#define DAEMON_PATH_MAX			1024
-#define DAEMON_LOG_TRIM_MS		10000	/* connector log size check */
-#define DAEMON_ADMIT_BATCH		64	/* starts per loop iteration */
-#define DAEMON_RECONCILE_MS		300000	/* provider listing vs store */
-#define DAEMON_PURCHASE_WINDOW_MS	200	/* needs combined into one call */
-#define DAEMON_PURCHASE_MAX		100	/* IPs bought by one call */
-#define DAEMON_SOLD_OUT_MS		600000	/* a sold-out country rests */
-#define DAEMON_RELEASE_SWEEP_MS		60000	/* idle IPs looked at */
-#define DAEMON_PURCHASE_LOG		4096	/* purchase times remembered */
-
-struct daemon;
-struct daemon_demand;
-
-/* One supervised session. */
-struct dsession {
-	TAILQ_ENTRY(dsession)	 link;
-	struct daemon		*d;
-	int64_t			 id;
-	int64_t			 epoch;
-	char			 user_id[USER_ID_LEN];
-	char			 phone[PHONE_LEN];
-	char			 country[COUNTRY_CODE_LEN];
-	int64_t			 priority;
-	int64_t			 last_activity;
-	enum session_desired	 desired;
-	struct supervise	 sv;
-	pid_t			 pid;
-	uint64_t		 start_ticks;	/* the connector's, from /proc */
-	int			 pidfd;		/* adopted: watches its exit */
-	struct event		*pidfd_ev;
-	int64_t			 proxy_id;	/* 0: none */
-	enum pool_choice_kind	 proxy_how;
-	bool			 proxy_fallback;
-	struct event		*timer;
-	bool			 queued;	/* waiting to be admitted */
-	struct daemon_demand	*demand;	/* waiting for a purchase */
-	bool			 waiting_proxy;	/* backoff: the pool had none */
-	enum proxy_type		 ptype;
-	unsigned		 res_generation; /* bumped when a peer is refused */
-	bool			 bought;	/* its next proxy was bought for it */
-	bool			 removed;	/* gone from the store */
-	bool			 seen;		/* present in the last sync */
-	bool			 recovering;	/* part of the start-up recovery */
-	int64_t			 recovery_t0;	/* monotonic ms */
-};
-
-struct daemon {
-	const struct config	*cfg;
-	struct event_base	*base;
-	struct store		*store;
-	struct provider		*provider;
-	struct pool		*pool;
-	struct fallback_overrides *fallback;
-	struct notify		*notify;
-	char			**connector_argv;
-	struct supervise_params	 sp;
-	char			 instance_id[STORE_ID_LEN];
-	char			 hostname[256];
-
-	TAILQ_HEAD(, dsession)	 all;
-	struct intmap		*by_id;		/* session id -> dsession */
-	struct intmap		*by_pid;	/* connector pid -> dsession */
-	struct dsession		**queue;	/* admission FIFO */
-	size_t			 qhead, qlen, qcap;
-	int64_t			 starting;	/* sessions in STARTING */
-
-	struct event		*ev_notify, *ev_tick, *ev_admit;
-	struct event		*ev_sigterm, *ev_sigint, *ev_sigchld, *ev_sigusr2;
-	bool			 handover;	/* leave connectors running */
-	int64_t			 adopted;
-	int64_t			 last_heartbeat, last_activity, last_log_trim;
-	int64_t			 last_reconcile;
-	bool			 recon_running, recon_failed, pool_loaded;
-	struct daemon_demand	*demand[26 * 26];	/* purchases per country */
-	struct billing_model	 billing;
-	struct billing_policy	 release;
-	struct billing_limits	 limits;
-	int64_t			 last_release_sweep;
-	int64_t			 spend_day;		/* start of the day below */
-	int64_t			 spent_today;		/* micros bought today */
-	int64_t			*purchase_times;	/* ring, for the rate */
-	size_t			 npurchase_times;
-	int64_t			 fp_count, fp_gen;	/* sessions fingerprint */
-	bool			 stopping;
-	uint64_t		 rng;
-
-	/* The start-up recovery run and its figures. */
-	struct recovery_run	 run;
-	int64_t			 run_pending;
-	bool			 run_open;
-
-	/* Counters for logs (metrics come with the HTTP API). */
-	int64_t			 notify_dropped;
-	int64_t			 refused_purchases;
-	int64_t			 spawns;
-};
-
-static void	daemon_feed(struct dsession *ds, enum supervise_event ev,
-		    int status, bool keep_proxy);
 static void	daemon_offer_idle(struct daemon *d, const char *country);
 static void	daemon_notify_cb(evutil_socket_t fd, short what, void *arg);
 static void	daemon_schedule(struct dsession *ds);
@@ -167,7 +58,7 @@ daemon_random(struct daemon *d)
 	    (double)(1ULL << 53);
 }
 
-static enum session_status
+enum session_status
 daemon_status_of(enum supervise_state s)
 {
 	switch (s) {
@@ -426,6 +317,7 @@ daemon_purchase_done(const struct provider_result *r, void *arg)
 		(void)store_intent_settle(d->store, dm->intent_id, INTENT_OWNED,
 		    NULL, now);
 		daemon_purchase_record(d, (int)r->n);
+		d->purchased += (int64_t)r->n;
 		log_info("purchase.done", LOGF_S("country", dm->country),
 		    LOGF_I("count", (int64_t)r->n), LOGF_I("intent",
 		    dm->intent_id));
@@ -710,6 +602,8 @@ daemon_acquire(struct dsession *ds)
 	ds->proxy_how = ch.kind;
 	ds->proxy_fallback = ch.fallback_used;
 	px = pool_get(d->pool, ch.proxy_id);
+	daemon_ops_assigned(ds, req.nhistory > 0 ? req.history[0] : 0,
+	    ch.country);
 	if (ch.kind == POOL_REACTIVATE)
 		log_info("proxy.reactivated", LOGF_S("msg",
 		    "reactivated existing proxy"), LOGF_I("session", ds->id),
@@ -893,14 +787,20 @@ daemon_recovery_settle(struct dsession *ds, bool ok)
 		return;
 	ds->recovering = false;
 	if (ok) {
+		int64_t	ms = util_mono_ms() - ds->recovery_t0;
+
 		d->run.recovered++;
-		d->run.total_recovery_ms += util_mono_ms() - ds->recovery_t0;
+		d->run.total_recovery_ms += ms;
+		metrics_hist_observe(&d->recovery_hist, (double)ms / 1000.0);
 		if (ds->proxy_how == POOL_REACTIVATE)
 			d->run.reactivated++;
 		else if (ds->proxy_how == POOL_REUSE)
 			d->run.reused++;
-		else if (ds->proxy_how == POOL_PURCHASE)
+		else if (ds->proxy_how == POOL_PURCHASE) {
+			/* A bought IP's first billing unit is the cost. */
 			d->run.purchased++;
+			d->run.cost_micros += billing_unit_price(&d->billing);
+		}
 		if (ds->proxy_fallback)
 			d->run.fallbacks++;
 	} else {
@@ -910,6 +810,8 @@ daemon_recovery_settle(struct dsession *ds, bool ok)
 		return;
 	d->run_open = false;
 	d->run.finished_at = util_now_ms();
+	metrics_hist_observe(&d->run_hist, (double)(d->run.finished_at -
+	    d->run.started_at) / 1000.0);
 	{
 		int64_t	id;
 
@@ -990,6 +892,7 @@ daemon_act(struct dsession *ds, const struct supervise_output *out)
 	if (a & SV_ACT_PERSIST)
 		daemon_persist(ds, false);
 	daemon_schedule(ds);
+	daemon_ops_transition(ds, out);
 
 	if (out->to == SV_READY && out->from != SV_READY)
 		daemon_recovery_settle(ds, true);
@@ -1008,7 +911,7 @@ daemon_act(struct dsession *ds, const struct supervise_output *out)
 		daemon_admit(d);
 }
 
-static void
+void
 daemon_feed(struct dsession *ds, enum supervise_event ev, int status,
     bool keep_proxy)
 {
@@ -1029,7 +932,7 @@ daemon_feed(struct dsession *ds, enum supervise_event ev, int status,
 		daemon_maybe_finish(ds->d);
 }
 
-static void
+void
 daemon_enqueue(struct daemon *d, struct dsession *ds)
 {
 	if (ds->queued)
@@ -1289,6 +1192,7 @@ daemon_release_done(const struct provider_result *r, void *arg)
 			px.listed = false;
 			pool_put(d->pool, &px);
 		}
+		d->released++;
 		log_info("proxy.released", LOGF_S("proxy", rel->key));
 	} else if (r->outcome == PROVIDER_FAILED) {
 		/* Still ours: back to the idle pool. */
@@ -1578,8 +1482,10 @@ daemon_notify_cb(evutil_socket_t fd, short what, void *arg)
 			d->notify_dropped++;
 			continue;
 		}
-		if (m.event == NOTIFY_EVENT_CONFLICT)
+		if (m.event == NOTIFY_EVENT_CONFLICT) {
+			d->conflicts++;
 			daemon_feed(ds, SV_EV_CONFLICT, 0, false);
+		}
 		if (m.has_status)
 			log_debug("connector.status", LOGF_I("session", ds->id),
 			    LOGF_S("status", m.status));
@@ -1683,9 +1589,13 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (now - d->last_heartbeat >= DAEMON_HEARTBEAT_MS) {
 		if (store_instance_heartbeat(d->store, d->instance_id, now,
 		    d->run_open, d->run.sessions_total,
-		    d->run.recovered + d->run.failed) < 0)
+		    d->run.recovered + d->run.failed) < 0) {
+			d->heartbeat_failures++;
 			log_error("store.heartbeat_failed",
 			    LOGF_S("error", store_errmsg(d->store)));
+		} else {
+			d->heartbeat_ok_at = now;
+		}
 		d->last_heartbeat = now;
 		if (d->run_open) {
 			snprintf(status, sizeof status, "STATUS=recovering "
@@ -2025,6 +1935,7 @@ daemon_setup(struct daemon *d)
 		return r;
 	}
 	d->last_heartbeat = util_now_ms();
+	d->heartbeat_ok_at = d->last_heartbeat;
 	log_info("daemon.started", LOGF_S("instance", d->instance_id),
 	    LOGF_S("version", RESPAWN_VERSION), LOGF_S("db", d->cfg->db));
 
@@ -2033,6 +1944,14 @@ daemon_setup(struct daemon *d)
 		log_error("daemon.notify_failed", LOGF_S("path", path),
 		    LOGF_S("error", strerror(-r)));
 		return r;
+	}
+	{
+		char	oerr[512];
+
+		if ((r = daemon_ops_start(d, oerr, sizeof oerr)) < 0) {
+			log_error("daemon.api_failed", LOGF_S("error", oerr));
+			return r;
+		}
 	}
 
 	(void)util_strlcpy(d->run.instance_id, d->instance_id,
@@ -2078,6 +1997,25 @@ daemon_setup_finish(struct daemon *d)
 	store_batch_end(d->store);
 	if (d->run_open && d->run_pending == 0)
 		d->run_open = false;
+	d->setup_done = true;
+}
+
+/* The API changed the store: act on it now rather than at the next tick. */
+void
+daemon_sync_now(struct daemon *d)
+{
+	int64_t	count, gen;
+
+	if (d->stopping || !d->setup_done)
+		return;
+	store_batch_begin(d->store);
+	if (store_session_fingerprint(d->store, &count, &gen) == 0) {
+		d->fp_count = count;
+		d->fp_gen = gen;
+	}
+	(void)daemon_sync(d, false);
+	store_batch_end(d->store);
+	daemon_admit(d);
 }
 
 static void
@@ -2104,6 +2042,7 @@ daemon_teardown(struct daemon *d)
 		event_free(d->ev_sigchld);
 	if (d->ev_sigusr2 != NULL)
 		event_free(d->ev_sigusr2);
+	daemon_ops_stop(d);
 	notify_close(d->notify);
 	for (i = 0; i < nitems(d->demand); i++)
 		daemon_demand_free(d->demand[i]);

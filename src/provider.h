@@ -18,7 +18,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/breaker.h"
 #include "country.h"
+#include "metrics.h"
 
 struct event_base;
 struct config;
@@ -71,6 +73,39 @@ int		 provider_proxy_url(const struct provider *p, const char *key,
 void		 provider_free(struct provider *p);
 
 /*
+ * What /metrics shows of the provider: each asynchronous operation's
+ * count by outcome and its latency from the call to the callback
+ * (retries included), measured here for every implementation.
+ */
+enum provider_op {
+	PROVIDER_OP_LIST,
+	PROVIDER_OP_PURCHASE,
+	PROVIDER_OP_RELEASE,
+	PROVIDER_OP_N
+};
+
+struct provider_op_stats {
+	uint64_t		calls;
+	uint64_t		outcomes[PROVIDER_UNKNOWN + 1];
+	uint64_t		refused;	/* failed before it began */
+	struct metrics_hist	latency;	/* seconds */
+};
+
+struct provider_health {
+	bool			has_breaker;
+	struct breaker_status	breaker;
+	uint64_t		requests;	/* HTTP requests sent */
+	uint64_t		retries;
+};
+
+const struct provider_op_stats *provider_op_stats(const struct provider *p,
+		    enum provider_op op);
+const char	*provider_op_name(enum provider_op op);
+/* The client's health; has_breaker false for providers without one. */
+void		 provider_health(const struct provider *p,
+		    struct provider_health *ret);
+
+/*
  * The static list: each line is "URL COUNTRY", '#' starts a comment, e.g.
  *   http://user:pass@127.0.0.1:3128 de
  * Errors name the file and line.
@@ -100,12 +135,16 @@ struct provider_ops {
 	int		(*proxy_url)(const struct provider *p, const char *key,
 			    char out[PROVIDER_URL_MAX]);
 	void		(*free)(struct provider *p);
+	/* Optional: the breaker and request counts. */
+	void		(*health)(const struct provider *p,
+			    struct provider_health *ret);
 };
 
 /* Every implementation's struct starts with this. */
 struct provider {
 	const struct provider_ops	*ops;
 	struct event_base		*base;
+	struct provider_op_stats	 stats[PROVIDER_OP_N];	/* provider.c's */
 };
 
 #endif

@@ -143,6 +143,19 @@ provider_bd_proxy_url(const struct provider *base, const char *key,
 	return 0;
 }
 
+static void
+provider_bd_health(const struct provider *base, struct provider_health *ret)
+{
+	const struct provider_bd	*p = (const struct provider_bd *)base;
+	struct bdclient_status		 st;
+
+	bdclient_status(p->client, util_mono_ms(), &st);
+	ret->has_breaker = true;
+	ret->breaker = st.breaker;
+	ret->requests = st.requests;
+	ret->retries = st.retries;
+}
+
 static const char *
 provider_bd_zone(const struct provider *base)
 {
@@ -208,4 +221,5 @@ static const struct provider_ops provider_bd_ops = {
 	.release = provider_bd_release,
 	.proxy_url = provider_bd_proxy_url,
 	.free = provider_bd_free,
+	.health = provider_bd_health,
 };

@@ -364,3 +364,23 @@ store_recovery_run_last(struct store *st, struct recovery_run *ret)
 {
 	return st->ops->recovery_run_last(st->backend, ret);
 }
+
+int
+store_recovery_run_list(struct store *st, int64_t before_id, size_t limit,
+    store_recovery_cb cb, void *arg)
+{
+	if (st->ops->recovery_run_list == NULL)
+		return -ENOTSUP;
+	return st->ops->recovery_run_list(st->backend, before_id, limit, cb,
+	    arg);
+}
+
+int
+store_event_list(struct store *st, int64_t before_id, int64_t session_id,
+    size_t limit, store_event_cb cb, void *arg)
+{
+	if (st->ops->event_list == NULL)
+		return -ENOTSUP;
+	return st->ops->event_list(st->backend, before_id, session_id, limit,
+	    cb, arg);
+}

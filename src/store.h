@@ -312,11 +312,39 @@ struct recovery_run {
 	int64_t	fallbacks;
 	int64_t	total_recovery_ms;
 	int64_t	cost_micros;
+	int64_t	id;		/* set when read back */
 };
+
+typedef int (*store_recovery_cb)(const struct recovery_run *r, void *arg);
 
 int	store_recovery_run_add(struct store *st, const struct recovery_run *r,
 	    int64_t *ret_id);
 /* The most recent run; -ENOENT when there is none. */
 int	store_recovery_run_last(struct store *st, struct recovery_run *ret);
+/* Runs newest first, with id below before_id (0: from the newest). */
+int	store_recovery_run_list(struct store *st, int64_t before_id,
+	    size_t limit, store_recovery_cb cb, void *arg);
+
+/* --- audit events ------------------------------------------------------- */
+
+#define STORE_KIND_LEN	64
+
+struct audit_event {
+	int64_t	id;
+	int64_t	at;
+	char	actor[STORE_ID_LEN];
+	int64_t	session_id;		/* 0: none */
+	char	kind[STORE_KIND_LEN];
+	char	detail[STORE_DETAIL_MAX];	/* JSON */
+};
+
+typedef int (*store_event_cb)(const struct audit_event *e, void *arg);
+
+/*
+ * Audit events newest first, with id below before_id (0: from the
+ * newest), of one session (0: all), at most limit of them.
+ */
+int	store_event_list(struct store *st, int64_t before_id,
+	    int64_t session_id, size_t limit, store_event_cb cb, void *arg);
 
 #endif

@@ -65,6 +65,11 @@ struct store_ops {
 		    const char *error, int64_t now);
 	int	(*intent_list_open)(void *b, store_intent_cb cb, void *arg);
 	int	(*recovery_run_last)(void *b, struct recovery_run *ret);
+	/* Optional (NULL: -ENOTSUP): paged reads for the HTTP API. */
+	int	(*recovery_run_list)(void *b, int64_t before_id, size_t limit,
+		    store_recovery_cb cb, void *arg);
+	int	(*event_list)(void *b, int64_t before_id, int64_t session_id,
+		    size_t limit, store_event_cb cb, void *arg);
 	int	(*batch_begin)(void *b);
 	int	(*batch_end)(void *b);
 	/* Optional (NULL: the backend has no leases; see store_set_lease). */

@@ -1382,6 +1382,33 @@ store_sqlite_intent_list_open(void *p, store_intent_cb cb, void *arg)
 	return r;
 }
 
+#define STORE_SQLITE_RUN_COLUMNS "instance_id, cause, started_at, " \
+	"coalesce(finished_at, 0), sessions_total, recovered, failed, " \
+	"reactivated, reused, purchased, fallbacks, total_recovery_ms, " \
+	"cost_micros, id"
+
+static void
+store_sqlite_run_row(sqlite3_stmt *st, struct recovery_run *run)
+{
+	memset(run, 0, sizeof *run);
+	(void)util_strlcpy(run->instance_id, store_sqlite_text(st, 0),
+	    sizeof run->instance_id);
+	(void)util_strlcpy(run->cause, store_sqlite_text(st, 1),
+	    sizeof run->cause);
+	run->started_at = sqlite3_column_int64(st, 2);
+	run->finished_at = sqlite3_column_int64(st, 3);
+	run->sessions_total = sqlite3_column_int64(st, 4);
+	run->recovered = sqlite3_column_int64(st, 5);
+	run->failed = sqlite3_column_int64(st, 6);
+	run->reactivated = sqlite3_column_int64(st, 7);
+	run->reused = sqlite3_column_int64(st, 8);
+	run->purchased = sqlite3_column_int64(st, 9);
+	run->fallbacks = sqlite3_column_int64(st, 10);
+	run->total_recovery_ms = sqlite3_column_int64(st, 11);
+	run->cost_micros = sqlite3_column_int64(st, 12);
+	run->id = sqlite3_column_int64(st, 13);
+}
+
 static int
 store_sqlite_recovery_run_last(void *p, struct recovery_run *ret)
 {
@@ -1390,10 +1417,8 @@ store_sqlite_recovery_run_last(void *p, struct recovery_run *ret)
 	struct recovery_run	 run;
 	int			 r, rc;
 
-	if ((r = store_sqlite_prepare(b, "SELECT instance_id, cause, started_at, "
-	    "coalesce(finished_at, 0), sessions_total, recovered, failed, "
-	    "reactivated, reused, purchased, fallbacks, total_recovery_ms, "
-	    "cost_micros FROM recovery_runs ORDER BY id DESC LIMIT 1", &st)) < 0)
+	if ((r = store_sqlite_prepare(b, "SELECT " STORE_SQLITE_RUN_COLUMNS
+	    " FROM recovery_runs ORDER BY id DESC LIMIT 1", &st)) < 0)
 		return r;
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
@@ -1401,24 +1426,77 @@ store_sqlite_recovery_run_last(void *p, struct recovery_run *ret)
 		sqlite3_finalize(st);
 		return r;
 	}
-	memset(&run, 0, sizeof run);
-	(void)util_strlcpy(run.instance_id, store_sqlite_text(st, 0),
-	    sizeof run.instance_id);
-	(void)util_strlcpy(run.cause, store_sqlite_text(st, 1), sizeof run.cause);
-	run.started_at = sqlite3_column_int64(st, 2);
-	run.finished_at = sqlite3_column_int64(st, 3);
-	run.sessions_total = sqlite3_column_int64(st, 4);
-	run.recovered = sqlite3_column_int64(st, 5);
-	run.failed = sqlite3_column_int64(st, 6);
-	run.reactivated = sqlite3_column_int64(st, 7);
-	run.reused = sqlite3_column_int64(st, 8);
-	run.purchased = sqlite3_column_int64(st, 9);
-	run.fallbacks = sqlite3_column_int64(st, 10);
-	run.total_recovery_ms = sqlite3_column_int64(st, 11);
-	run.cost_micros = sqlite3_column_int64(st, 12);
+	store_sqlite_run_row(st, &run);
 	sqlite3_finalize(st);
 	*ret = run;
 	return 0;
+}
+
+static int
+store_sqlite_recovery_run_list(void *p, int64_t before_id, size_t limit,
+    store_recovery_cb cb, void *arg)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	struct recovery_run	 run;
+	int			 r, rc;
+
+	if ((r = store_sqlite_prepare(b, "SELECT " STORE_SQLITE_RUN_COLUMNS
+	    " FROM recovery_runs WHERE id < ? ORDER BY id DESC LIMIT ?",
+	    &st)) < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, before_id > 0 ? before_id : INT64_MAX);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_sqlite_run_row(st, &run);
+		if ((r = cb(&run, arg)) != 0) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	r = rc == SQLITE_DONE ? 0 : store_sqlite_fail(b, rc);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int
+store_sqlite_event_list(void *p, int64_t before_id, int64_t session_id,
+    size_t limit, store_event_cb cb, void *arg)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	struct audit_event	*e;
+	int			 r, rc;
+
+	if ((r = store_sqlite_prepare(b, "SELECT id, at, actor, "
+	    "coalesce(session_id, 0), kind, detail FROM events WHERE id < ? "
+	    "AND (? = 0 OR session_id = ?) ORDER BY id DESC LIMIT ?", &st)) < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, before_id > 0 ? before_id : INT64_MAX);
+	sqlite3_bind_int64(st, 2, session_id);
+	sqlite3_bind_int64(st, 3, session_id);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
+	e = xmalloc(sizeof *e);	/* 4 KiB of detail: not on the stack */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		e->id = sqlite3_column_int64(st, 0);
+		e->at = sqlite3_column_int64(st, 1);
+		(void)util_strlcpy(e->actor, store_sqlite_text(st, 2),
+		    sizeof e->actor);
+		e->session_id = sqlite3_column_int64(st, 3);
+		(void)util_strlcpy(e->kind, store_sqlite_text(st, 4),
+		    sizeof e->kind);
+		(void)util_strlcpy(e->detail, store_sqlite_text(st, 5),
+		    sizeof e->detail);
+		if ((r = cb(e, arg)) != 0) {
+			sqlite3_finalize(st);
+			free(e);
+			return r;
+		}
+	}
+	r = rc == SQLITE_DONE ? 0 : store_sqlite_fail(b, rc);
+	sqlite3_finalize(st);
+	free(e);
+	return r;
 }
 
 const struct store_ops store_sqlite_ops = {
@@ -1454,6 +1532,8 @@ const struct store_ops store_sqlite_ops = {
 	.intent_settle = store_sqlite_intent_settle,
 	.intent_list_open = store_sqlite_intent_list_open,
 	.recovery_run_last = store_sqlite_recovery_run_last,
+	.recovery_run_list = store_sqlite_recovery_run_list,
+	.event_list = store_sqlite_event_list,
 	.batch_begin = store_sqlite_batch_begin,
 	.batch_end = store_sqlite_batch_end,
 };

@@ -131,6 +131,14 @@ serve_env() {
 	export RESPAWN_CONNECTOR_ENV=RESPAWN_LAB_WA_ADDR
 	export RESPAWN_LAB_WA_ADDR="127.0.0.1:$LAB_WA_PORT"
 	export RESPAWN_LOG_LEVEL=${RESPAWN_LOG_LEVEL:-info}
+	# The HTTP API on a port the kernel picks: tests run side by side.
+	export RESPAWN_API_LISTEN=127.0.0.1:0
+}
+
+# The running daemon's API base URL (waits for RESPAWN_STATE_DIR/api.addr).
+api_url() {
+	wait_for 10 test -s "$RESPAWN_STATE_DIR/api.addr" || { echo "no api.addr" >&2; return 1; }
+	echo "http://$(cat "$RESPAWN_STATE_DIR/api.addr")"
 }
 
 # Start the daemon in the background; its log is $T/serve.N.log.

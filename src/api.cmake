@@ -1,0 +1,9 @@
+# The HTTP API (httpd.c: the server; api.c: the routes) and the
+# Prometheus text writer, added to respawn_core.  Included from the
+# top-level CMakeLists.txt right after respawn_core is defined.
+target_sources(respawn_core PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/httpd.c
+  ${CMAKE_CURRENT_LIST_DIR}/metrics.c
+  ${CMAKE_CURRENT_LIST_DIR}/api.c)
+target_link_libraries(respawn_core PUBLIC m)
+target_sources(respawn_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/daemon_ops.c)

@@ -1,0 +1,177 @@
+/*
+ * The daemon's internal state, shared by the files that make up the
+ * daemon: daemon.c (the loop, supervision, proxies, recovery) and
+ * daemon_ops.c (what operators see and steer: the HTTP API's view,
+ * /metrics, webhooks).  Nothing else includes this file.
+ */
+#ifndef RESPAWN_DAEMON_IMPL_H
+#define RESPAWN_DAEMON_IMPL_H
+
+#include <sys/queue.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "api.h"
+#include "core/billing.h"
+#include "core/fallback.h"
+#include "core/pool.h"
+#include "core/supervise.h"
+#include "intmap.h"
+#include "metrics.h"
+#include "notify.h"
+#include "provider.h"
+#include "secret.h"
+#include "store.h"
+#include "webhook.h"
+
+#define DAEMON_TICK_MS			1000
+#define DAEMON_HEARTBEAT_MS		5000
+#define DAEMON_STALE_MS			30000	/* a silent instance is dead */
+#define DAEMON_DEAD_KEEP_MS		(7LL * 86400000)
+#define DAEMON_ACTIVITY_MS		60000	/* last_activity_at refresh */
+#define DAEMON_PROXY_WAIT_MS		5000
+#define DAEMON_STABLE_MS		60000
+#define DAEMON_BACKOFF_CAP_MS		300000
+#define DAEMON_START_BURST		5
+#define DAEMON_START_INTERVAL_MS	10000
+#define DAEMON_ENV_MAX			64	/* connector environment entries */
+#define DAEMON_PATH_MAX			1024
+#define DAEMON_LOG_TRIM_MS		10000	/* connector log size check */
+#define DAEMON_ADMIT_BATCH		64	/* starts per loop iteration */
+#define DAEMON_RECONCILE_MS		300000	/* provider listing vs store */
+#define DAEMON_PURCHASE_WINDOW_MS	200	/* needs combined into one call */
+#define DAEMON_PURCHASE_MAX		100	/* IPs bought by one call */
+#define DAEMON_SOLD_OUT_MS		600000	/* a sold-out country rests */
+#define DAEMON_RELEASE_SWEEP_MS		60000	/* idle IPs looked at */
+#define DAEMON_PURCHASE_LOG		4096	/* purchase times remembered */
+
+struct daemon;
+struct daemon_demand;
+
+/* One supervised session. */
+struct dsession {
+	TAILQ_ENTRY(dsession)	 link;
+	struct daemon		*d;
+	int64_t			 id;
+	int64_t			 epoch;
+	char			 user_id[USER_ID_LEN];
+	char			 phone[PHONE_LEN];
+	char			 country[COUNTRY_CODE_LEN];
+	int64_t			 priority;
+	int64_t			 last_activity;
+	enum session_desired	 desired;
+	struct supervise	 sv;
+	pid_t			 pid;
+	uint64_t		 start_ticks;	/* the connector's, from /proc */
+	int			 pidfd;		/* adopted: watches its exit */
+	struct event		*pidfd_ev;
+	int64_t			 proxy_id;	/* 0: none */
+	enum pool_choice_kind	 proxy_how;
+	bool			 proxy_fallback;
+	struct event		*timer;
+	bool			 queued;	/* waiting to be admitted */
+	struct daemon_demand	*demand;	/* waiting for a purchase */
+	bool			 waiting_proxy;	/* backoff: the pool had none */
+	enum proxy_type		 ptype;
+	unsigned		 res_generation; /* bumped when a peer is refused */
+	bool			 bought;	/* its next proxy was bought for it */
+	bool			 removed;	/* gone from the store */
+	bool			 seen;		/* present in the last sync */
+	bool			 recovering;	/* part of the start-up recovery */
+	int64_t			 recovery_t0;	/* monotonic ms */
+	bool			 restart;	/* start again once stopped */
+};
+
+struct daemon {
+	const struct config	*cfg;
+	struct event_base	*base;
+	struct store		*store;
+	struct provider		*provider;
+	struct pool		*pool;
+	struct fallback_overrides *fallback;
+	struct notify		*notify;
+	char			**connector_argv;
+	struct supervise_params	 sp;
+	char			 instance_id[STORE_ID_LEN];
+	char			 hostname[256];
+
+	TAILQ_HEAD(, dsession)	 all;
+	struct intmap		*by_id;		/* session id -> dsession */
+	struct intmap		*by_pid;	/* connector pid -> dsession */
+	struct dsession		**queue;	/* admission FIFO */
+	size_t			 qhead, qlen, qcap;
+	int64_t			 starting;	/* sessions in STARTING */
+
+	struct event		*ev_notify, *ev_tick, *ev_admit;
+	struct event		*ev_sigterm, *ev_sigint, *ev_sigchld, *ev_sigusr2;
+	bool			 handover;	/* leave connectors running */
+	int64_t			 adopted;
+	int64_t			 last_heartbeat, last_activity, last_log_trim;
+	int64_t			 last_reconcile;
+	bool			 recon_running, recon_failed, pool_loaded;
+	struct daemon_demand	*demand[26 * 26];	/* purchases per country */
+	struct billing_model	 billing;
+	struct billing_policy	 release;
+	struct billing_limits	 limits;
+	int64_t			 last_release_sweep;
+	int64_t			 spend_day;		/* start of the day below */
+	int64_t			 spent_today;		/* micros bought today */
+	int64_t			*purchase_times;	/* ring, for the rate */
+	size_t			 npurchase_times;
+	int64_t			 fp_count, fp_gen;	/* sessions fingerprint */
+	bool			 stopping;
+	uint64_t		 rng;
+
+	/* The start-up recovery run and its figures. */
+	struct recovery_run	 run;
+	int64_t			 run_pending;
+	bool			 run_open;
+
+	/* Counters, for logs and /metrics. */
+	int64_t			 notify_dropped;
+	int64_t			 refused_purchases;
+	int64_t			 spawns;
+	int64_t			 purchased;		/* IPs bought */
+	int64_t			 assigned[POOL_WAIT + 1]; /* by pool choice */
+	int64_t			 fallbacks;		/* assignments */
+	int64_t			 restarts;		/* exits, then backoff */
+	int64_t			 proxy_replaced;
+	int64_t			 conflicts;
+	int64_t			 released;		/* IPs given back */
+	int64_t			 heartbeat_ok_at;	/* wall ms */
+	int64_t			 heartbeat_failures;
+
+	/* Operator interfaces (daemon_ops.c). */
+	struct api		*api;
+	struct webhook		*webhook;
+	struct secret		*webhook_key;
+	struct event		*ev_sync;	/* API writes, coalesced */
+	bool			 setup_done;	/* recovery has begun */
+	struct metrics_hist	 recovery_hist;	/* one session's, seconds */
+	struct metrics_hist	 run_hist;	/* a whole run's, seconds */
+};
+
+
+#define DAEMON_SYNC_DELAY_MS	50	/* API writes acted on within */
+
+/* daemon.c, for daemon_ops.c */
+void	daemon_sync_now(struct daemon *d);
+void	daemon_enqueue(struct daemon *d, struct dsession *ds);
+void	daemon_feed(struct dsession *ds, enum supervise_event ev,
+	    int status, bool keep_proxy);
+enum session_status daemon_status_of(enum supervise_state s);
+
+/* daemon_ops.c, for daemon.c */
+int	daemon_ops_start(struct daemon *d, char *err, size_t errlen);
+void	daemon_ops_stop(struct daemon *d);
+/* A session's supervisor moved (webhooks, counters). */
+void	daemon_ops_transition(struct dsession *ds,
+	    const struct supervise_output *out);
+/* A proxy was given to a session by the pool. */
+void	daemon_ops_assigned(struct dsession *ds, int64_t previous_proxy,
+	    const char *country);
+
+#endif

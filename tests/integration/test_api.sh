@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# The HTTP API end to end: the daemon against respawn-lab, every route
+# called, authentication (none, wrong, x-api-key, Bearer, a rotated key),
+# every kind of invalid input (bad phone, unknown country, wrong types,
+# unknown fields and parameters, missing fields, malformed JSON, an
+# oversized body, a duplicate), session start/stop/restart/delete acted
+# on by the daemon, paging, and /metrics through a strict format checker.
+# Every answer is recorded and checked against docs/api/openapi.yaml.
+. "$(dirname "$0")/lib.sh"
+
+PY=/usr/bin/python3
+lab_start --ping-ms 200
+serve_env
+export RECONNECT_DELAY=200 RESPAWN_STOP_TIMEOUT=2s RESPAWN_IP_MONTHLY_PRICE=1.50
+# The key from a file, so the test can rotate it.
+printf 'key-one\n' >"$T/api.key"
+chmod 600 "$T/api.key"
+export RESPAWN_API_KEY_SECRET="file:$T/api.key"
+
+: >"$T/proxies.txt"
+for cc in de de de us us gb nl; do
+	for ip in $(lab_allocate $cc); do
+		echo "$(lab_proxy_url "$ip") $cc" >>"$T/proxies.txt"
+	done
+done
+run "$RESPAWN" session add --user u1 --phone +4915100000001 --country de
+run "$RESPAWN" session add --user u2 --phone +14155550001 --country us
+run "$RESPAWN" session add --user u3 --phone +32470000001 --country be
+serve_start
+URL=$(api_url) || { not_ok "the daemon wrote no api.addr"; finish; }
+ok "API listening at $URL"
+
+# call METHOD PATH [curl args...]: sets STATUS and BODY, records the call.
+mkdir -p "$T/calls"
+NCALL=0
+KEY=key-one
+call() {
+	local method=$1 path=$2 hdr
+	shift 2
+	NCALL=$((NCALL + 1))
+	hdr=$(mktemp "$T/hdr.XXXXXX")
+	BODY=$(curl -s -o - -D "$hdr" -X "$method" "$@" "$URL$path")
+	STATUS=$(awk 'NR == 1 { print $2 }' "$hdr")
+	CTYPE=$(awk -F': ' 'tolower($1) == "content-type" { sub(/\r$/, "", $2); print $2 }' "$hdr")
+	rm -f "$hdr"
+	jq -n --arg m "$method" --arg p "$path" --arg s "$STATUS" --arg c "$CTYPE" \
+		--arg b "$BODY" '{method: $m, path: $p, status: ($s | tonumber), contentType: $c, body: $b}' \
+		>"$T/calls/$(printf %04d $NCALL).json"
+}
+authed() { call "$1" "$2" -H "x-api-key: $KEY" "${@:3}"; }
+post_json() { authed POST "$1" -H 'Content-Type: application/json' --data-binary "$2"; }
+
+# --- health, readiness, authentication -------------------------------------
+call GET /healthz
+expect_eq "$STATUS $(jq -r .status <<<"$BODY")" "200 ok" "/healthz alive"
+if wait_for 20 curl -sf "$URL/readyz"; then ok "/readyz once recovery finished"
+else not_ok "/readyz never 200"; fi
+call GET /readyz
+expect_eq "$STATUS" 200 "/readyz 200"
+
+call GET /api/proxy/status
+expect_eq "$STATUS" 401 "no key: 401"
+expect_eq "$(jq -r .error <<<"$BODY")" unauthorized "401 body is a JSON error"
+call GET /api/proxy/status -H "x-api-key: key-two"
+expect_eq "$STATUS" 401 "wrong key: 401"
+call GET /api/sessions -H "Authorization: Bearer key-one"
+expect_eq "$STATUS" 200 "Authorization: Bearer accepted"
+authed GET /api/proxy/status
+expect_eq "$STATUS" 200 "x-api-key accepted"
+for route in /api/sessions /api/sessions/1 /api/proxies /api/instances /api/recovery /api/events; do
+	call GET "$route"
+	expect_eq "$STATUS" 401 "GET $route without a key: 401"
+done
+call POST /api/sessions/1/stop
+expect_eq "$STATUS" 401 "POST without a key: 401"
+call DELETE /api/sessions/1
+expect_eq "$STATUS" 401 "DELETE without a key: 401"
+
+if wait_for 20 all_ready 3; then ok "three sessions ready"; else not_ok "not ready: $("$RESPAWN" session ls)"; fi
+
+# --- the proxy status -------------------------------------------------------
+authed GET /api/proxy/status
+expect_eq "$(jq -r '[.total, .active, .idle] | join(" ")' <<<"$BODY")" "7 3 4" "status: 7 held, 3 active, 4 idle"
+expect_eq "$(jq -r '.byCountry.nl.active' <<<"$BODY")" 1 "byCountry: be fell back to nl"
+expect_eq "$(jq -r '.estimatedMonthlyCost' <<<"$BODY")" 10.5 "estimatedMonthlyCost: 7 IPs at 1.50"
+expect_eq "$(jq -r '.spendToday' <<<"$BODY")" 0 "nothing bought today (static list)"
+expect_eq "$(jq -r '.lastRecovery.inProgress' <<<"$BODY")" false "last recovery finished"
+expect_eq "$(jq -r '.sessions.ready' <<<"$BODY")" 3 "status counts ready sessions"
+
+# --- adding sessions, and every kind of invalid input ----------------------
+post_json /api/sessions '{"userId":"u4","phoneNumber":"+4915100000004","country":"DE","priority":5}'
+expect_eq "$STATUS" 201 "POST /api/sessions: 201"
+ID4=$(jq -r .id <<<"$BODY")
+expect_eq "$(jq -r '[.country, .priority, .desiredState] | join(" ")' <<<"$BODY")" "de 5 running" "the new session as stored"
+
+bad() {	# BODY FIELD WHAT
+	post_json /api/sessions "$1"
+	expect_eq "$STATUS $(jq -r '.field // "-"' <<<"$BODY")" "400 $2" "$3: 400 naming $2"
+}
+bad '{"userId":"u5","phoneNumber":"12345","country":"de"}' phoneNumber "phone without +"
+bad '{"userId":"u5","phoneNumber":"+1","country":"de"}' phoneNumber "phone too short"
+bad '{"userId":"u5","phoneNumber":"+4915100000005","country":"xx"}' country "unknown country"
+bad '{"userId":"u5","phoneNumber":"+4915100000005","country":"germany"}' country "country name"
+bad '{"userId":"u5","phoneNumber":"+4915100000005","country":"de","priority":"high"}' priority "priority as a string"
+bad '{"userId":"u5","phoneNumber":"+4915100000005","country":"de","priority":1.5}' priority "priority as a fraction"
+bad '{"userId":5,"phoneNumber":"+4915100000005","country":"de"}' userId "userId as a number"
+bad '{"userId":"u5","phoneNumber":"+4915100000005","country":"de","color":"red"}' color "unknown field"
+bad '{"userId":"u5","phoneNumber":"+4915100000005","country":"de","proxyType":"mobile"}' proxyType "unknown proxy type"
+bad '{"userId":"u5","phoneNumber":"+4915100000005","country":"de","desiredState":"maybe"}' desiredState "unknown desired state"
+bad '{"userId":"u5","country":"de"}' phoneNumber "missing phone"
+bad '{"phoneNumber":"+4915100000005","country":"de"}' userId "missing user"
+bad '{"userId":"","phoneNumber":"+4915100000005","country":"de"}' userId "empty user"
+bad '{"userId":"u5","phoneNumber":"+4915100000005","country":"de","userId":"u6"}' - "duplicate key"
+bad '{"userId":"u5",' - "malformed JSON"
+bad '[1,2]' - "an array body"
+bad '' - "no body"
+post_json /api/sessions '{"userId":"u9","phoneNumber":"+4915100000004","country":"de"}'
+expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "409 phoneNumber" "duplicate phone: 409"
+head -c 70000 /dev/zero | tr '\0' 'x' >"$T/big.json"
+authed POST /api/sessions -H 'Content-Type: application/json' --data-binary "@$T/big.json"
+expect_eq "$STATUS $(jq -r .error <<<"$BODY")" "413 payload_too_large" "70 kB body: 413 JSON"
+expect_eq "$("$RESPAWN" session ls --json | jq length)" 4 "nothing was added by the bad requests"
+
+# --- one session: show, ready, stop, start, restart, delete ----------------
+if wait_for 20 sh -c "curl -s -H 'x-api-key: $KEY' $URL/api/sessions/$ID4 | jq -e '.status == \"ready\"'"; then
+	ok "the session added through the API became ready"
+else not_ok "session $ID4 not ready"; fi
+authed GET "/api/sessions/$ID4"
+expect_eq "$STATUS $(jq -r .phoneNumber <<<"$BODY")" "200 +4915100000004" "GET /api/sessions/{id}"
+IP4=$(jq -r .proxyIp <<<"$BODY")
+authed GET /api/sessions/999999
+expect_eq "$STATUS $(jq -r .error <<<"$BODY")" "404 not_found" "unknown session: 404"
+authed GET /api/sessions/abc
+expect_eq "$STATUS" 404 "non-numeric id: 404"
+
+authed POST "/api/sessions/$ID4/stop"
+expect_eq "$STATUS $(jq -r .desiredState <<<"$BODY")" "202 stopped" "stop: 202"
+if wait_for 10 sh -c "curl -s -H 'x-api-key: $KEY' $URL/api/sessions/$ID4 | jq -e '.status == \"stopped\"'"; then
+	ok "the daemon stopped it"; else not_ok "not stopped"; fi
+authed POST "/api/sessions/$ID4/start"
+expect_eq "$STATUS $(jq -r .desiredState <<<"$BODY")" "202 running" "start: 202"
+if wait_for 20 sh -c "curl -s -H 'x-api-key: $KEY' $URL/api/sessions/$ID4 | jq -e '.status == \"ready\"'"; then
+	ok "the daemon started it again"; else not_ok "not started"; fi
+connects() { lab_wa | jq -r '.phones["+4915100000004"].connects'; }
+before=$(connects)
+authed POST "/api/sessions/$ID4/restart"
+expect_eq "$STATUS" 202 "restart: 202"
+if wait_for 20 sh -c "[ \$(curl -s $LAB_API/lab/wa | jq -r '.phones[\"+4915100000004\"].connects') -gt $before ]"; then
+	ok "restart reconnected the phone"; else not_ok "no reconnect after restart"; fi
+if wait_for 20 sh -c "curl -s -H 'x-api-key: $KEY' $URL/api/sessions/$ID4 | jq -e '.status == \"ready\"'"; then
+	ok "ready after the restart"; else not_ok "not ready after restart"; fi
+authed GET "/api/sessions/$ID4"
+expect_eq "$(jq -r .proxyIp <<<"$BODY")" "$IP4" "restart kept the IP"
+authed POST /api/sessions/999999/restart
+expect_eq "$STATUS" 404 "restart of an unknown session: 404"
+
+# --- lists and paging -------------------------------------------------------
+authed GET "/api/sessions?limit=2"
+expect_eq "$(jq -r '[(.sessions | length), (.nextAfter != null)] | join(" ")' <<<"$BODY")" "2 true" "first page of 2"
+next=$(jq -r .nextAfter <<<"$BODY")
+authed GET "/api/sessions?limit=2&after=$next"
+expect_eq "$(jq -r '[(.sessions | length), .nextAfter] | join(" ")' <<<"$BODY")" "2 " "last page of 2"
+authed GET "/api/sessions?status=ready&country=US"
+expect_eq "$(jq -r '.sessions | map(.phoneNumber) | join(",")' <<<"$BODY")" "+14155550001" "filter by status and country"
+for q in "limit=0" "limit=5000" "limit=x" "after=-1" "status=happy" "country=zz" "colour=red"; do
+	authed GET "/api/sessions?$q"
+	expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 ${q%%=*}" "GET /api/sessions?$q: 400 naming ${q%%=*}"
+done
+authed GET "/api/proxies?state=active&limit=100"
+expect_eq "$(jq -r '.proxies | length' <<<"$BODY")" 4 "four active proxies"
+authed GET "/api/proxies?state=gone"
+expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 state" "bad proxy state: 400"
+authed GET /api/instances
+expect_eq "$(jq -r '[.instances[] | select(.status == "running")] | length' <<<"$BODY")" 1 "one running instance"
+authed GET /api/instances?x=1
+expect_eq "$STATUS" 400 "instances: unknown parameter"
+authed GET /api/recovery
+expect_eq "$(jq -r '.runs[0].sessions' <<<"$BODY")" 3 "the recovery run of three sessions"
+authed GET "/api/recovery?limit=101"
+expect_eq "$STATUS" 400 "recovery: limit over 100"
+authed GET "/api/events?limit=3"
+expect_eq "$(jq -r '.events | length' <<<"$BODY")" 3 "three events"
+before_id=$(jq -r .nextBefore <<<"$BODY")
+authed GET "/api/events?limit=3&before=$before_id"
+expect_eq "$(jq -r "[.events[].id | . < $before_id] | all" <<<"$BODY")" true "the next page is older"
+authed GET "/api/events?sessionId=$ID4&limit=500"
+expect_eq "$(jq -r "[.events[].sessionId == $ID4] | all" <<<"$BODY")" true "events of one session"
+expect_in "$(jq -r '[.events[].kind] | join(" ")' <<<"$BODY")" "session.stop_requested" "the API's stop is audited"
+expect_eq "$(jq -r '[.events[] | select(.kind == "session.stop_requested")][0].actor' <<<"$BODY")" api "actor is api"
+
+# --- errors for unknown paths and methods -----------------------------------
+authed GET /api/nothing
+expect_eq "$STATUS $(jq -r .error <<<"$BODY")" "404 not_found" "unknown path: 404 JSON"
+authed PUT /api/sessions
+expect_eq "$STATUS $(jq -r .error <<<"$BODY")" "405 method_not_allowed" "PUT: 405 JSON"
+
+# --- delete -----------------------------------------------------------------
+authed DELETE "/api/sessions/$ID4"
+expect_eq "$STATUS" 204 "DELETE: 204"
+authed DELETE "/api/sessions/$ID4"
+expect_eq "$STATUS" 404 "DELETE again: 404"
+if wait_for 10 sh -c "[ \"\$(curl -s $LAB_API/lab/wa | jq -r '.phones[\"+4915100000004\"].connected')\" = false ]"; then
+	ok "its connector was stopped"; else not_ok "connector still connected"; fi
+
+# --- metrics ----------------------------------------------------------------
+call GET /metrics
+expect_eq "$STATUS" 200 "/metrics without a key"
+expect_in "$CTYPE" "text/plain; version=0.0.4" "exposition content type"
+printf '%s\n' "$BODY" >"$T/metrics.txt"
+run "$PY" "$SRC/tests/tools/promcheck.py" "$T/metrics.txt" respawn_sessions respawn_proxies \
+	respawn_spend_today respawn_proxies_estimated_monthly_cost respawn_proxy_purchased_total \
+	respawn_proxy_reactivated_total respawn_proxy_fallbacks_total respawn_proxy_purchases_refused_total \
+	respawn_recovery_session_duration_seconds respawn_recovery_duration_seconds \
+	respawn_provider_operation_duration_seconds respawn_provider_operations_total \
+	respawn_provider_breaker_state respawn_connector_restarts_total respawn_notify_dropped_total \
+	respawn_lease_held respawn_webhook_dropped_total
+expect_rc 0 "metrics pass the strict format check: $(tail -1 <<<"$out")"
+expect_in "$BODY" 'respawn_sessions{state="ready"} 3' "3 sessions ready in the metrics"
+expect_in "$BODY" 'respawn_proxies{state="active",country="nl"} 1' "the fallback proxy by country"
+expect_in "$BODY" 'respawn_recovery_session_duration_seconds_count 3' "three recoveries observed"
+expect_in "$BODY" 'respawn_api_unauthorized_total' "refused requests counted"
+# The checker itself fails on broken input.
+printf '# TYPE x counter\nx 1\n' >"$T/bad1.txt"
+printf '# TYPE y_total counter\ny_total{a="1} 1\n' >"$T/bad2.txt"
+printf '# TYPE h histogram\nh_bucket{le="1"} 5\nh_bucket{le="+Inf"} 3\nh_sum 1\nh_count 3\n' >"$T/bad3.txt"
+printf '# TYPE a_total counter\na_total 1\n# TYPE b gauge\nb 1\na_total{x="y"} 2\n' >"$T/bad4.txt"
+for f in bad1 bad2 bad3 bad4; do
+	run "$PY" "$SRC/tests/tools/promcheck.py" "$T/$f.txt"
+	expect_rc 1 "the format checker refuses $f"
+done
+
+# --- a rotated key ----------------------------------------------------------
+printf 'key-two\n' >"$T/api.key"
+sleep 5.2	# HTTPD_KEY_REREAD_MS: a failed request re-reads the reference
+KEY=key-two
+authed GET /api/instances
+expect_eq "$STATUS" 200 "the rotated key is accepted without a restart"
+call GET /api/instances -H "x-api-key: key-one"
+expect_eq "$STATUS" 401 "the old key is refused"
+
+# --- the whole record against the OpenAPI document --------------------------
+run "$PY" "$SRC/tests/tools/openapi_check.py" "$SRC/docs/api/openapi.yaml" "$SRC/src/api.c" "$T/calls"
+expect_rc 0 "every answer matches docs/api/openapi.yaml: $(tail -1 <<<"$out")"
+[ "$rc" = 0 ] || echo "$out" | head -30
+
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null
+expect_eq "$(test -e "$RESPAWN_STATE_DIR/api.addr" && echo left || echo gone)" gone "api.addr removed on stop"
+finish

@@ -1,0 +1,4 @@
+# Unit tests of the HTTP front (src/httpd.c: route matching, keys) and the
+# Prometheus writer (src/metrics.c).  Included from tests/CMakeLists.txt,
+# which defines respawn_unit_test().
+respawn_unit_test(test_httpd)
