@@ -384,3 +384,43 @@ store_event_list(struct store *st, int64_t before_id, int64_t session_id,
 	return st->ops->event_list(st->backend, before_id, session_id, limit,
 	    cb, arg);
 }
+
+int
+store_fleet_share(struct store *st, const char *self, int64_t *ret_share,
+    int64_t *ret_owned)
+{
+	if (st->ops->fleet_share == NULL)
+		return -ENOTSUP;
+	return st->ops->fleet_share(st->backend, self, ret_share, ret_owned);
+}
+
+int
+store_session_release(struct store *st, int64_t id, const char *self,
+    int64_t epoch, int64_t now)
+{
+	if (st->ops->session_release == NULL)
+		return -ENOTSUP;
+	return st->ops->session_release(st->backend, id, self, epoch, now);
+}
+
+int
+store_wake_fd(struct store *st)
+{
+	if (st->ops->wake_fd == NULL)
+		return -ENOTSUP;
+	return st->ops->wake_fd(st->backend);
+}
+
+int
+store_wake_drain(struct store *st)
+{
+	if (st->ops->wake_drain == NULL)
+		return -ENOTSUP;
+	return st->ops->wake_drain(st->backend);
+}
+
+const char *
+store_backend(const struct store *st)
+{
+	return st->ops->name;
+}

@@ -188,6 +188,34 @@ int	store_set_lease(struct store *st, int64_t lease_ms);
 int	store_session_claim(struct store *st, const char *self, int64_t now,
 	    int *ret_claimed);
 
+/*
+ * Fleet mode (PostgreSQL; -ENOTSUP elsewhere).
+ *
+ * store_fleet_share: this instance's fair share, ceil(sessions / live
+ * instances) with self counted live, and how many sessions it owns, both
+ * judged by the database's clock exactly as store_session_claim does.
+ *
+ * store_session_release: give one session up (rebalancing): its owner
+ * becomes NULL, if self still owns it with this epoch (-ESTALE if not), so
+ * another instance claims it; the proxy assignment is left as it is, for
+ * the next owner to reactivate.  Peers are woken (below).
+ *
+ * store_wake_fd: a descriptor that becomes readable when a peer released
+ * sessions (graceful stop, store_session_release) or joined the fleet;
+ * store_wake_drain consumes what arrived and returns how many wake-ups
+ * (0: none), re-establishing the channel after a lost connection.  The
+ * descriptor may change after a reconnection: call store_wake_fd again
+ * after every drain.
+ */
+int	store_fleet_share(struct store *st, const char *self,
+	    int64_t *ret_share, int64_t *ret_owned);
+int	store_session_release(struct store *st, int64_t id, const char *self,
+	    int64_t epoch, int64_t now);
+int	store_wake_fd(struct store *st);
+int	store_wake_drain(struct store *st);
+/* The backend's name: "sqlite" or "postgresql". */
+const char *store_backend(const struct store *st);
+
 /* What the supervisor reports for a session it owns. */
 struct session_report {
 	enum session_status	status;

@@ -74,6 +74,13 @@ struct store_ops {
 	int	(*batch_end)(void *b);
 	/* Optional (NULL: the backend has no leases; see store_set_lease). */
 	int	(*set_lease)(void *b, int64_t lease_ms);
+	/* Optional fleet operations (NULL: -ENOTSUP); see store.h. */
+	int	(*fleet_share)(void *b, const char *self, int64_t *ret_share,
+		    int64_t *ret_owned);
+	int	(*session_release)(void *b, int64_t id, const char *self,
+		    int64_t epoch, int64_t now);
+	int	(*wake_fd)(void *b);
+	int	(*wake_drain)(void *b);
 };
 
 extern const struct store_ops store_sqlite_ops;
