@@ -50,7 +50,7 @@
 #define DEMO_PATH_LEN		PATH_MAX
 #define DEMO_ENV_MAX		48	/* the daemon's environment */
 #define DEMO_LAB_START_MS	10000	/* until the lab's ports file appears */
-#define DEMO_PHASE_MS		30000	/* until every session is ready */
+#define DEMO_PHASE_MS		45000	/* until every session is ready */
 #define DEMO_DISCONNECT_MS	5000	/* until WhatsApp sees the crash */
 #define DEMO_STOP_MS		15000	/* a graceful stop (connectors: 10 s) */
 #define DEMO_KILL_MS		3000	/* a process killed with SIGKILL */
