@@ -77,6 +77,10 @@ static const struct config_key config_keys[] = {
 	{ "RESPAWN_API_KEY_SECRET", CT_SECRET_REF, OFF(api_key_secret), "", 0,
 	  0, 0, "Secret reference to the HTTP API key (x-api-key or "
 	  "Authorization: Bearer); without it every /api/ route answers 401." },
+	{ "RESPAWN_LEASE", CT_DURATION, OFF(lease_ms), "30s", 3000, 600000,
+	  1000, "Fleet mode (PostgreSQL): an instance's lease; it renews every "
+	  "sixth of it and fences itself after two thirds without a renewal "
+	  "(bare number: seconds)." },
 	{ "RESPAWN_WEBHOOK_URLS", CT_URLS, OFF(webhook_urls), "", 0, 0, 0,
 	  "Comma-separated http(s) URLs that receive session status changes "
 	  "as signed JSON POSTs (empty: no webhooks)." },

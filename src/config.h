@@ -47,6 +47,7 @@ struct config {
 	int64_t		 recovery_window_ms;	/* RESPAWN_RECOVERY_WINDOW */
 	const char	*api_listen;		/* RESPAWN_API_LISTEN */
 	const char	*api_key_secret;	/* RESPAWN_API_KEY_SECRET */
+	int64_t		 lease_ms;		/* RESPAWN_LEASE */
 	const char	*webhook_urls;		/* RESPAWN_WEBHOOK_URLS */
 	const char	*webhook_secret;	/* RESPAWN_WEBHOOK_SECRET */
 	int64_t		 webhook_queue;		/* RESPAWN_WEBHOOK_QUEUE */

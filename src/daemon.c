@@ -44,6 +44,13 @@
 #include "xmalloc.h"
 
 static void	daemon_offer_idle(struct daemon *d, const char *country);
+static void	daemon_shed_done(struct dsession *ds);
+static void	daemon_setup_finish_cb(evutil_socket_t fd, short what,
+		    void *arg);
+static void	daemon_wake_watch(struct daemon *d);
+static void	daemon_fleet_tick(struct daemon *d);
+static void	daemon_fence(struct daemon *d, const char *why);
+static void	daemon_pool_refresh(struct daemon *d);
 static void	daemon_notify_cb(evutil_socket_t fd, short what, void *arg);
 static void	daemon_schedule(struct dsession *ds);
 
@@ -190,6 +197,15 @@ daemon_proxy_release(struct dsession *ds, bool keep)
 
 	if (ds->proxy_id == 0)
 		return;
+	/*
+	 * A session a peer owns now: its proxy is the peer's to reactivate,
+	 * so the store is left alone and our pool keeps it reserved.
+	 */
+	if (ds->lost) {
+		(void)pool_detach(d->pool, ds->proxy_id, now, true);
+		ds->proxy_id = 0;
+		return;
+	}
 	(void)pool_detach(d->pool, ds->proxy_id, now, keep);
 	if (store_proxy_unassign(d->store, ds->proxy_id, keep, now) < 0)
 		log_error("store.proxy_unassign_failed",
@@ -709,6 +725,8 @@ daemon_spawn(struct dsession *ds)
 	pid_t			 pid;
 	int			 r;
 
+	if (d->fenced)
+		return;
 	if (ds->ptype == PROXY_TYPE_RESIDENTIAL) {
 		if (daemon_residential_url(ds, url) < 0) {
 			log_error("spawn.no_proxy_url", LOGF_I("session", ds->id));
@@ -893,6 +911,8 @@ daemon_act(struct dsession *ds, const struct supervise_output *out)
 		daemon_persist(ds, false);
 	daemon_schedule(ds);
 	daemon_ops_transition(ds, out);
+	if (out->to == SV_STOPPED && ds->shedding)
+		daemon_shed_done(ds);
 
 	if (out->to == SV_READY && out->from != SV_READY)
 		daemon_recovery_settle(ds, true);
@@ -921,6 +941,10 @@ daemon_feed(struct dsession *ds, enum supervise_event ev, int status,
 
 	supervise_step(&ds->sv, &ds->d->sp, &in, util_mono_ms(),
 	    daemon_random(ds->d), &out);
+	if (out.from != out.to) {
+		ds->d->sv_count[out.from]--;
+		ds->d->sv_count[out.to]++;
+	}
 	ds->waiting_proxy = ev == SV_EV_PROXY_WAIT && out.to == SV_BACKOFF;
 	if (out.from != out.to)
 		log_debug("session.state", LOGF_I("session", ds->id),
@@ -1018,6 +1042,7 @@ daemon_session_new(struct daemon *d, const struct session *s)
 	ds->ptype = s->proxy_type;
 	ds->timer = evtimer_new(d->base, daemon_timer_cb, ds);
 	ds->pidfd = -1;
+	d->sv_count[ds->sv.state]++;
 	intmap_put(d->by_id, ds->id, ds);
 	TAILQ_INSERT_TAIL(&d->all, ds, link);
 	return ds;
@@ -1028,6 +1053,7 @@ daemon_session_free(struct dsession *ds)
 {
 	if (ds == NULL)
 		return;
+	ds->d->sv_count[ds->sv.state]--;
 	daemon_demand_remove(ds);
 	if (ds->timer != NULL)
 		event_free(ds->timer);
@@ -1312,7 +1338,19 @@ daemon_load_cb(const struct session *s, void *arg)
 	struct dsession		*ds = intmap_get(d->by_id, s->id);
 	int64_t			 now = util_now_ms();
 
-	if (strcmp(s->owner, d->instance_id) != 0)
+	if (strcmp(s->owner, d->instance_id) != 0) {
+		/* Taken by a peer (or given up): stop ours, touch nothing. */
+		if (ds != NULL && !ds->removed && !ds->lost) {
+			ds->lost = true;
+			d->lost_sessions++;
+			log_warn("session.lost", LOGF_I("session", ds->id),
+			    LOGF_S("phone", ds->phone), LOGF_S("owner",
+			    s->owner[0] != '\0' ? s->owner : "none"));
+		}
+		return 0;
+	}
+	/* Still being dropped: taken up again at the next sync. */
+	if (ds != NULL && (ds->removed || ds->lost))
 		return 0;
 	if (ds == NULL) {
 		ds = daemon_session_new(d, s);
@@ -1328,7 +1366,9 @@ daemon_load_cb(const struct session *s, void *arg)
 			daemon_persist(ds, false);
 		/* Logged out: only the operator's start (after a QR scan) helps. */
 		if (s->status == SESSION_STATUS_NEEDS_AUTH) {
+			d->sv_count[ds->sv.state]--;
 			ds->sv.state = SV_NEEDS_AUTH;
+			d->sv_count[SV_NEEDS_AUTH]++;
 			daemon_persist(ds, false);
 			return 0;
 		}
@@ -1410,6 +1450,13 @@ daemon_sync(struct daemon *d, bool startup)
 		    LOGF_S("error", store_errmsg(d->store)));
 		return r;
 	}
+	if (claimed > 0) {
+		d->claimed += claimed;
+		if (!startup) {
+			log_info("fleet.claimed", LOGF_I("sessions", claimed));
+			daemon_pool_refresh(d);
+		}
+	}
 	TAILQ_FOREACH(ds, &d->all, link)
 		ds->seen = false;
 	if ((r = store_session_list(d->store, daemon_load_cb, &ld)) < 0) {
@@ -1444,12 +1491,14 @@ daemon_sync(struct daemon *d, bool startup)
 		next = TAILQ_NEXT(ds, link);
 		if (ds->seen || ds->removed)
 			continue;
-		log_info("session.removed", LOGF_I("session", ds->id),
-		    LOGF_S("phone", ds->phone));
+		if (!ds->lost)
+			log_info("session.removed", LOGF_I("session", ds->id),
+			    LOGF_S("phone", ds->phone));
 		ds->removed = true;
+		ds->queued = false;
 		ds->desired = SESSION_DESIRED_STOPPED;
 		if (ds->sv.state != SV_STOPPED)
-			daemon_feed(ds, SV_EV_STOP, 0, false);
+			daemon_feed(ds, SV_EV_STOP, 0, ds->lost);
 		daemon_session_reap(d, ds);
 	}
 	return 0;
@@ -1585,16 +1634,37 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 		sdnotify_send("WATCHDOG=1");
 	if (d->stopping)
 		return;
+	/*
+	 * First, before anything acts: after a pause (SIGSTOP, a stalled
+	 * VM) or a database outage, a lease not renewed in time may already
+	 * be a peer's to take.
+	 */
+	if (d->fleet && util_mono_ms() - d->lease_ok_mono >
+	    DAEMON_RENEW_DEADLINE_MS(d)) {
+		daemon_fence(d, "the lease was not renewed within its deadline");
+		return;
+	}
 	store_batch_begin(d->store);
-	if (now - d->last_heartbeat >= DAEMON_HEARTBEAT_MS) {
-		if (store_instance_heartbeat(d->store, d->instance_id, now,
+	if (now - d->last_heartbeat >= DAEMON_HEARTBEAT_MS(d)) {
+		int	hr;
+
+		hr = store_instance_heartbeat(d->store, d->instance_id, now,
 		    d->run_open, d->run.sessions_total,
-		    d->run.recovered + d->run.failed) < 0) {
+		    d->run.recovered + d->run.failed);
+		if (hr == -ESTALE && d->fleet) {
+			store_batch_end(d->store);
+			daemon_fence(d, "a peer declared this instance dead");
+			return;
+		}
+		if (hr < 0) {
 			d->heartbeat_failures++;
 			log_error("store.heartbeat_failed",
 			    LOGF_S("error", store_errmsg(d->store)));
 		} else {
 			d->heartbeat_ok_at = now;
+			d->lease_ok_mono = util_mono_ms();
+			if (d->fleet && d->setup_done)
+				daemon_fleet_tick(d);
 		}
 		d->last_heartbeat = now;
 		if (d->run_open) {
@@ -1790,7 +1860,23 @@ daemon_recon_done(const struct provider_result *r, void *arg)
 	(void)store_proxy_list(d->store, daemon_recon_pool_cb, d);
 	store_batch_end(d->store);
 	if (!d->pool_loaded) {
+		int64_t	wait = d->registered_mono + DAEMON_FLEET_SETTLE_MS -
+			    util_mono_ms();
+
 		d->pool_loaded = true;
+		/*
+		 * Peers started at the same moment register within this
+		 * time, so the first claim already counts them: each takes
+		 * its share instead of the first taking everything.
+		 */
+		if (d->fleet && wait > 0) {
+			struct timeval	tv = { wait / 1000,
+					    (wait % 1000) * 1000 };
+
+			event_base_once(d->base, -1, EV_TIMEOUT,
+			    daemon_setup_finish_cb, d, &tv);
+			return;
+		}
 		daemon_setup_finish(d);
 		return;
 	}
@@ -1811,6 +1897,225 @@ daemon_reconcile(struct daemon *d)
 		return;
 	}
 	d->recon_running = true;
+}
+
+/* --- fleet mode ------------------------------------------------------- */
+
+/*
+ * What the store says of proxies this instance does not use itself: a
+ * peer may have bought, assigned or released them since our pool was
+ * loaded.  Proxies our sessions use stay as the pool knows them.
+ */
+static int
+daemon_pool_refresh_cb(const struct proxy_row *row, void *arg)
+{
+	struct daemon		*d = arg;
+	const struct pool_proxy	*old = pool_get(d->pool, row->id);
+	struct pool_proxy	 px;
+
+	if (old == NULL || old->sessions > 0)
+		return daemon_recon_pool_cb(row, arg);
+	px = *old;
+	switch (row->state) {
+	case PROXY_ACTIVE:
+		px.state = POOL_ACTIVE;
+		px.reserved_for = row->session_id;
+		break;
+	case PROXY_IDLE:
+		px.state = POOL_IDLE;
+		px.reserved_for = 0;
+		px.idle_since = row->idle_since;
+		break;
+	case PROXY_RELEASING:
+		px.state = POOL_RELEASING;
+		break;
+	case PROXY_RELEASED:
+		px.state = POOL_RELEASED;
+		break;
+	default:
+		px.state = POOL_LOST;
+		break;
+	}
+	pool_put(d->pool, &px);
+	return 0;
+}
+
+static void
+daemon_pool_refresh(struct daemon *d)
+{
+	if (d->pool != NULL && store_proxy_list(d->store,
+	    daemon_pool_refresh_cb, d) < 0)
+		log_error("store.list_failed",
+		    LOGF_S("error", store_errmsg(d->store)));
+}
+
+/*
+ * The lease is lost (not renewed in time, or a peer declared us dead):
+ * stop every connector at once and buy nothing more, then exit so the
+ * service manager starts a fresh instance that claims its share anew.
+ * Nothing is written for the sessions: they are, or will be, a peer's.
+ */
+static void
+daemon_fence(struct daemon *d, const char *why)
+{
+	struct dsession	*ds;
+	int64_t		 n = 0;
+
+	if (d->fenced)
+		return;
+	d->fenced = true;
+	d->stopping = true;
+	TAILQ_FOREACH(ds, &d->all, link) {
+		if (ds->pid > 0) {
+			(void)child_signal_group(ds->pid, SIGKILL);
+			n++;
+		}
+	}
+	log_error("lease.lost", LOGF_S("why", why), LOGF_I("connectors", n),
+	    LOGF_I("silent_ms", util_mono_ms() - d->lease_ok_mono),
+	    LOGF_S("msg", "fencing: connectors and purchases stopped"));
+	sdnotify_send("STATUS=fenced: lease lost");
+	event_base_loopexit(d->base, NULL);
+}
+
+/* A session given up for rebalancing has stopped: release it. */
+static void
+daemon_shed_done(struct dsession *ds)
+{
+	struct daemon	*d = ds->d;
+	int		 r;
+
+	ds->shedding = false;
+	r = store_session_release(d->store, ds->id, d->instance_id, ds->epoch,
+	    util_now_ms());
+	if (r < 0 && r != -ESTALE) {
+		log_error("fleet.release_failed", LOGF_I("session", ds->id),
+		    LOGF_S("error", store_errmsg(d->store)));
+		/* Still ours: it runs again. */
+		if (ds->desired == SESSION_DESIRED_RUNNING && !d->stopping)
+			daemon_enqueue(d, ds);
+		return;
+	}
+	ds->lost = true;
+	ds->removed = true;
+	d->shed++;
+	log_info("fleet.shed", LOGF_I("session", ds->id),
+	    LOGF_S("phone", ds->phone));
+	daemon_session_reap(d, ds);
+}
+
+/* How eagerly a session is given up: idle ones first, then by priority. */
+static int
+daemon_shed_rank(const struct dsession *ds)
+{
+	switch (ds->sv.state) {
+	case SV_STOPPED:
+	case SV_FAILED:
+	case SV_NEEDS_AUTH:
+		return 0;
+	case SV_BACKOFF:
+		return 1;
+	case SV_STARTING:
+		return 2;
+	default:
+		return 3;
+	}
+}
+
+/*
+ * Gradual, idle-first rebalancing: above its fair share (a peer joined),
+ * an instance gives up to DAEMON_SHED_MAX sessions per heartbeat, the ones
+ * with no connector running first, then the lowest priority.  Each is
+ * stopped with its proxy kept, then released; the peer claims it and
+ * reactivates the same IP.
+ */
+static void
+daemon_fleet_rebalance(struct daemon *d)
+{
+	struct dsession	*ds, *best;
+	int64_t		 share, owned, shedding = 0, excess;
+	int		 i;
+
+	if (store_fleet_share(d->store, d->instance_id, &share, &owned) < 0)
+		return;
+	TAILQ_FOREACH(ds, &d->all, link)
+		if (ds->shedding)
+			shedding++;
+	excess = owned - shedding - share;
+	for (i = 0; i < DAEMON_SHED_MAX && excess > 0; i++, excess--) {
+		best = NULL;
+		TAILQ_FOREACH(ds, &d->all, link) {
+			if (ds->shedding || ds->removed || ds->lost)
+				continue;
+			if (best == NULL || daemon_shed_rank(ds) <
+			    daemon_shed_rank(best) || (daemon_shed_rank(ds) ==
+			    daemon_shed_rank(best) && ds->priority <
+			    best->priority))
+				best = ds;
+		}
+		if (best == NULL)
+			break;
+		best->shedding = true;
+		best->queued = false;
+		log_info("fleet.shedding", LOGF_I("session", best->id),
+		    LOGF_I("share", share), LOGF_I("owned", owned));
+		if (best->sv.state == SV_STOPPED || best->sv.state == SV_FAILED ||
+		    best->sv.state == SV_NEEDS_AUTH)
+			daemon_shed_done(best);
+		else
+			daemon_feed(best, SV_EV_STOP, 0, true);
+	}
+}
+
+/* Each heartbeat: dead peers marked, free sessions claimed, share kept. */
+static void
+daemon_fleet_tick(struct daemon *d)
+{
+	int	dead = 0, deleted = 0;
+
+	if (store_instance_reap(d->store, d->instance_id, util_now_ms(),
+	    DAEMON_STALE_MS(d), DAEMON_DEAD_KEEP_MS, &dead, &deleted) == 0 &&
+	    dead > 0)
+		log_warn("fleet.peer_dead", LOGF_I("instances", dead),
+		    LOGF_S("msg", "its sessions are claimed once its lease "
+		    "has expired"));
+	(void)daemon_sync(d, false);
+	daemon_fleet_rebalance(d);
+	daemon_wake_watch(d);
+}
+
+static void
+daemon_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon	*d = arg;
+	int		 n;
+
+	if ((n = store_wake_drain(d->store)) > 0 && d->setup_done &&
+	    !d->stopping) {
+		log_debug("fleet.woken", LOGF_I("notifications", n));
+		daemon_sync_now(d);
+	}
+	daemon_wake_watch(d);
+}
+
+/* (Re)arm the wake-up event on the store's descriptor, which may change. */
+static void
+daemon_wake_watch(struct daemon *d)
+{
+	int	fd = store_wake_fd(d->store);
+
+	if (fd == d->wake_fd && d->ev_wake != NULL)
+		return;
+	if (d->ev_wake != NULL) {
+		event_free(d->ev_wake);
+		d->ev_wake = NULL;
+	}
+	d->wake_fd = fd;
+	if (fd < 0)
+		return;
+	d->ev_wake = event_new(d->base, fd, EV_READ | EV_PERSIST,
+	    daemon_wake_cb, d);
+	event_add(d->ev_wake, NULL);
 }
 
 static int
@@ -1909,6 +2214,8 @@ daemon_setup(struct daemon *d)
 		log_error("daemon.store_failed", LOGF_S("error", err));
 		return r;
 	}
+	d->fleet = strcmp(store_backend(d->store), "postgresql") == 0;
+	(void)store_set_lease(d->store, d->cfg->lease_ms);
 
 	/* Tell a crash from a graceful shutdown, then clean up old instances. */
 	(void)store_instance_list(d->store, daemon_crash_cb, &cr);
@@ -1920,7 +2227,7 @@ daemon_setup(struct daemon *d)
 		    INSTANCE_DEAD, util_now_ms());
 	}
 	if (store_instance_reap(d->store, d->instance_id, util_now_ms(),
-	    DAEMON_STALE_MS, DAEMON_DEAD_KEEP_MS, &dead, &deleted) == 0 &&
+	    DAEMON_STALE_MS(d), DAEMON_DEAD_KEEP_MS, &dead, &deleted) == 0 &&
 	    (dead > 0 || deleted > 0))
 		log_info("instance.cleanup", LOGF_I("marked_dead", dead),
 		    LOGF_I("deleted", deleted));
@@ -1936,6 +2243,7 @@ daemon_setup(struct daemon *d)
 	}
 	d->last_heartbeat = util_now_ms();
 	d->heartbeat_ok_at = d->last_heartbeat;
+	d->lease_ok_mono = d->registered_mono = util_mono_ms();
 	log_info("daemon.started", LOGF_S("instance", d->instance_id),
 	    LOGF_S("version", RESPAWN_VERSION), LOGF_S("db", d->cfg->db));
 
@@ -1953,6 +2261,8 @@ daemon_setup(struct daemon *d)
 			return r;
 		}
 	}
+	if (d->fleet)
+		daemon_wake_watch(d);
 
 	(void)util_strlcpy(d->run.instance_id, d->instance_id,
 	    sizeof d->run.instance_id);
@@ -1965,6 +2275,15 @@ daemon_setup(struct daemon *d)
 	/* The rest follows the provider's listing (daemon_setup_finish). */
 	daemon_reconcile(d);
 	return d->recon_running ? 0 : -EIO;
+}
+
+static void
+daemon_setup_finish_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon	*d = arg;
+
+	if (!d->stopping)
+		daemon_setup_finish(d);
 }
 
 /* Second half of the start, once the pool matches the provider. */
@@ -2042,6 +2361,8 @@ daemon_teardown(struct daemon *d)
 		event_free(d->ev_sigchld);
 	if (d->ev_sigusr2 != NULL)
 		event_free(d->ev_sigusr2);
+	if (d->ev_wake != NULL)
+		event_free(d->ev_wake);
 	daemon_ops_stop(d);
 	notify_close(d->notify);
 	for (i = 0; i < nitems(d->demand); i++)
@@ -2062,7 +2383,7 @@ daemon_teardown(struct daemon *d)
 int
 daemon_run(const struct config *cfg)
 {
-	struct daemon	 d = { .cfg = cfg };
+	struct daemon	 d = { .cfg = cfg, .wake_fd = -1 };
 	struct timeval	 tick = { DAEMON_TICK_MS / 1000,
 			    (DAEMON_TICK_MS % 1000) * 1000 };
 	int		 ex = 0;
@@ -2113,6 +2434,14 @@ daemon_run(const struct config *cfg)
 	event_add(d.ev_tick, &tick);
 	event_base_dispatch(d.base);
 
+	if (d.fenced) {
+		/* Not ours any more: nothing is written for the sessions. */
+		log_error("daemon.fenced", LOGF_S("instance", d.instance_id),
+		    LOGF_S("msg", "stopped every connector and purchase; exit "
+		    "for a restart under a new instance id"));
+		daemon_teardown(&d);
+		return DAEMON_EXIT_FENCED;
+	}
 	/* Stopped by a signal: every connector has exited, or is handed over. */
 	if (store_session_release_all(d.store, d.instance_id, !d.handover,
 	    util_now_ms()) < 0 ||

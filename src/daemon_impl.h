@@ -28,8 +28,6 @@
 #include "webhook.h"
 
 #define DAEMON_TICK_MS			1000
-#define DAEMON_HEARTBEAT_MS		5000
-#define DAEMON_STALE_MS			30000	/* a silent instance is dead */
 #define DAEMON_DEAD_KEEP_MS		(7LL * 86400000)
 #define DAEMON_ACTIVITY_MS		60000	/* last_activity_at refresh */
 #define DAEMON_PROXY_WAIT_MS		5000
@@ -83,6 +81,8 @@ struct dsession {
 	bool			 recovering;	/* part of the start-up recovery */
 	int64_t			 recovery_t0;	/* monotonic ms */
 	bool			 restart;	/* start again once stopped */
+	bool			 shedding;	/* rebalancing: give up once stopped */
+	bool			 lost;		/* another instance owns it now */
 };
 
 struct daemon {
@@ -144,6 +144,19 @@ struct daemon {
 	int64_t			 heartbeat_ok_at;	/* wall ms */
 	int64_t			 heartbeat_failures;
 
+	int64_t			 sv_count[SV_NSTATES];	/* sessions by state */
+
+	/* Fleet mode (PostgreSQL): leases, fencing, rebalancing. */
+	bool			 fleet;
+	bool			 fenced;	/* lease lost: everything stopped */
+	int64_t			 lease_ok_mono;	/* last renewal, monotonic ms */
+	int64_t			 registered_mono;
+	struct event		*ev_wake;	/* peers released sessions */
+	int			 wake_fd;
+	int64_t			 claimed;	/* sessions claimed, ever */
+	int64_t			 shed;		/* sessions given up, ever */
+	int64_t			 lost_sessions;	/* taken by another instance */
+
 	/* Operator interfaces (daemon_ops.c). */
 	struct api		*api;
 	struct webhook		*webhook;
@@ -156,6 +169,19 @@ struct daemon {
 
 
 #define DAEMON_SYNC_DELAY_MS	50	/* API writes acted on within */
+/*
+ * An instance's lease is its heartbeat, valid RESPAWN_LEASE (by the
+ * database's clock in fleet mode); it renews every sixth of the lease and,
+ * in fleet mode, fences itself when no renewal succeeded for two thirds of
+ * it by its own monotonic clock: it has stopped before a peer may take its
+ * sessions.
+ */
+#define DAEMON_HEARTBEAT_MS(d)		((d)->cfg->lease_ms / 6)
+#define DAEMON_STALE_MS(d)		((d)->cfg->lease_ms)
+#define DAEMON_RENEW_DEADLINE_MS(d)	((d)->cfg->lease_ms * 2 / 3)
+#define DAEMON_SHED_MAX			8	/* sessions given up per heartbeat */
+#define DAEMON_FLEET_SETTLE_MS		2000	/* peers starting together */
+#define DAEMON_EXIT_FENCED		75	/* EX_TEMPFAIL: restart me */
 
 /* daemon.c, for daemon_ops.c */
 void	daemon_sync_now(struct daemon *d);

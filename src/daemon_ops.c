@@ -90,17 +90,38 @@ struct daemon_ops_counts {
 	int64_t	nsessions;
 };
 
+/* Proxies by country (two letters) and state, in a flat table. */
+#define DAEMON_OPS_CC(cc)	(((cc)[0] - 'a') * 26 + ((cc)[1] - 'a'))
+
+static bool
+daemon_ops_cc_ok(const char *cc)
+{
+	return cc[0] >= 'a' && cc[0] <= 'z' && cc[1] >= 'a' && cc[1] <= 'z' &&
+	    cc[2] == '\0';
+}
+
+/*
+ * One pass over the pool into plain counters (no allocation per proxy),
+ * then one JSON object per country present; sessions by state are kept
+ * up to date by the daemon at every transition.  At 10,000 sessions this
+ * is what keeps GET /api/proxy/status cheap.
+ */
 static void
 daemon_ops_count(struct daemon *d, struct daemon_ops_counts *c,
     json_t *by_country)
 {
+	static const enum pool_proxy_state shown[] = { POOL_ACTIVE, POOL_IDLE,
+	    POOL_RELEASING, POOL_PURCHASING };
+	int64_t			(*cc)[POOL_LOST + 1] = NULL;
 	const struct pool_proxy	*px;
-	struct dsession		*ds;
-	json_t			*cc;
-	const char		*state;
-	size_t			 i, n = d->pool != NULL ? pool_count(d->pool) : 0;
+	json_t			*o;
+	char			 code[3];
+	size_t			 i, k, n = d->pool != NULL ? pool_count(d->pool) : 0;
+	int64_t			 total;
 
 	memset(c, 0, sizeof *c);
+	if (by_country != NULL)
+		cc = xcalloc(26 * 26, sizeof *cc);
 	for (i = 0; i < n; i++) {
 		px = pool_at(d->pool, i);
 		if ((unsigned)px->state > POOL_LOST)
@@ -108,25 +129,28 @@ daemon_ops_count(struct daemon *d, struct daemon_ops_counts *c,
 		c->proxies[px->state]++;
 		if (px->state == POOL_IDLE && px->reserved_for != 0)
 			c->reserved++;
-		if (by_country == NULL || px->state == POOL_RELEASED ||
-		    px->state == POOL_LOST)
-			continue;
-		if ((cc = json_object_get(by_country, px->country)) == NULL) {
-			cc = json_pack("{s:i, s:i, s:i, s:i}", "total", 0,
-			    "active", 0, "idle", 0, "releasing", 0);
-			json_object_set_new(by_country, px->country, cc);
-		}
-		state = pool_state_name(px->state);
-		json_object_set_new(cc, "total", json_integer(
-		    json_integer_value(json_object_get(cc, "total")) + 1));
-		json_object_set_new(cc, state, json_integer(json_integer_value(
-		    json_object_get(cc, state)) + 1));
+		if (cc != NULL && daemon_ops_cc_ok(px->country))
+			cc[DAEMON_OPS_CC(px->country)][px->state]++;
 	}
-	TAILQ_FOREACH(ds, &d->all, link) {
-		if (ds->removed || (unsigned)ds->sv.state >= SV_NSTATES)
+	for (i = 0; cc != NULL && i < 26 * 26; i++) {
+		total = cc[i][POOL_ACTIVE] + cc[i][POOL_IDLE] +
+		    cc[i][POOL_RELEASING] + cc[i][POOL_PURCHASING];
+		if (total == 0)
 			continue;
-		c->sessions[ds->sv.state]++;
-		c->nsessions++;
+		code[0] = (char)('a' + i / 26);
+		code[1] = (char)('a' + i % 26);
+		code[2] = '\0';
+		o = json_pack("{s:I}", "total", (json_int_t)total);
+		for (k = 0; k < nitems(shown); k++)
+			if (shown[k] != POOL_PURCHASING || cc[i][shown[k]] > 0)
+				json_object_set_new(o, pool_state_name(shown[k]),
+				    json_integer(cc[i][shown[k]]));
+		json_object_set_new(by_country, code, o);
+	}
+	free(cc);
+	for (i = 0; i < SV_NSTATES; i++) {
+		c->sessions[i] = d->sv_count[i];
+		c->nsessions += d->sv_count[i];
 	}
 }
 
@@ -224,58 +248,40 @@ daemon_ops_proxy_status(void *arg)
 
 /* --- /metrics ----------------------------------------------------------- */
 
-struct daemon_ops_cc {
-	char	country[COUNTRY_CODE_LEN];
-	int64_t	n[POOL_LOST + 1];
-};
-
-static int
-daemon_ops_cc_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct daemon_ops_cc *)a)->country,
-	    ((const struct daemon_ops_cc *)b)->country);
-}
-
 /* respawn_proxies{state,country}: one series per pair that exists. */
 static int
 daemon_ops_metrics_proxies(struct daemon *d, struct buf *b)
 {
-	struct daemon_ops_cc	*cc = NULL, key, *hit;
+	int64_t			(*cc)[POOL_LOST + 1];
 	const struct pool_proxy	*px;
-	size_t			 i, j, n = 0, cap = 0, np;
+	char			 code[3];
+	size_t			 i, j, np;
+	int64_t			 any;
 	int			 r;
 
+	cc = xcalloc(26 * 26, sizeof *cc);
 	np = d->pool != NULL ? pool_count(d->pool) : 0;
 	for (i = 0; i < np; i++) {
 		px = pool_at(d->pool, i);
-		if ((unsigned)px->state > POOL_LOST)
-			continue;
-		memcpy(key.country, px->country, sizeof key.country);
-		hit = n > 0 ? bsearch(&key, cc, n, sizeof *cc,
-		    daemon_ops_cc_cmp) : NULL;
-		if (hit == NULL) {
-			if (n == cap) {
-				cap = cap ? cap * 2 : 64;
-				cc = xreallocarray(cc, cap, sizeof *cc);
-			}
-			memset(&cc[n], 0, sizeof cc[n]);
-			memcpy(cc[n].country, px->country,
-			    sizeof cc[n].country);
-			hit = &cc[n++];
-			qsort(cc, n, sizeof *cc, daemon_ops_cc_cmp);
-			hit = bsearch(&key, cc, n, sizeof *cc,
-			    daemon_ops_cc_cmp);
-		}
-		hit->n[px->state]++;
+		if ((unsigned)px->state <= POOL_LOST &&
+		    daemon_ops_cc_ok(px->country))
+			cc[DAEMON_OPS_CC(px->country)][px->state]++;
 	}
 	r = metrics_family(b, "respawn_proxies", METRICS_GAUGE, "Proxies "
 	    "known to this instance, by state and country.");
-	for (i = 0; i < n && r >= 0; i++)
+	for (i = 0; i < 26 * 26 && r >= 0; i++) {
+		for (j = 0, any = 0; j <= POOL_LOST; j++)
+			any += cc[i][j];
+		if (any == 0)
+			continue;
+		code[0] = (char)('a' + i / 26);
+		code[1] = (char)('a' + i % 26);
+		code[2] = '\0';
 		for (j = 0; j <= POOL_LOST && r >= 0; j++)
-			r = metrics_sample(b, "respawn_proxies",
-			    (double)cc[i].n[j], "state",
-			    pool_state_name((enum pool_proxy_state)j),
-			    "country", cc[i].country, NULL);
+			r = metrics_sample(b, "respawn_proxies", (double)cc[i][j],
+			    "state", pool_state_name((enum pool_proxy_state)j),
+			    "country", code, NULL);
+	}
 	free(cc);
 	return r;
 }
@@ -477,7 +483,7 @@ daemon_ops_metrics_rest(struct daemon *d, struct buf *b)
 		r = daemon_ops_gauge(b, "respawn_lease_held", "1 while this "
 		    "instance's heartbeat (its lease) is current.",
 		    d->heartbeat_ok_at > 0 && now - d->heartbeat_ok_at <
-		    DAEMON_STALE_MS ? 1 : 0);
+		    DAEMON_STALE_MS(d) ? 1 : 0);
 	if (r >= 0)
 		r = daemon_ops_gauge(b, "respawn_lease_age_seconds",
 		    "Seconds since the instance's heartbeat was last renewed.",

@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -420,7 +422,13 @@ httpd_listen(const char *where, int *ret_fd, char bound[HTTPD_ADDR_LEN],
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0);
+	/*
+	 * TCP_NODELAY (inherited by accepted sockets): libevent writes large
+	 * answers in 16 KiB pieces, and Nagle's algorithm would hold the last
+	 * piece for the client's delayed ACK, some 40 ms on every scrape.
+	 */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof one) < 0 || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 	    sizeof one) < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
 	    listen(fd, HTTPD_BACKLOG) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
