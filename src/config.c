@@ -56,8 +56,8 @@ struct config_key {
 
 static const struct config_key config_keys[] = {
 	{ "RESPAWN_DB", CT_NONEMPTY, OFF(db), "respawn.db", 0, 0, 0,
-	  "State database: a SQLite file path (postgresql:// URLs are "
-	  "reserved for fleet mode)." },
+	  "State database: a SQLite file path, or a postgresql:// URL for "
+	  "fleet mode (docs/FLEET.md); a password in it is never printed." },
 	{ "RESPAWN_STATE_DIR", CT_NONEMPTY, OFF(state_dir), "state", 0, 0, 0,
 	  "Directory for per-session auth directories and connector logs." },
 	{ "RESPAWN_LOG_LEVEL", CT_LOG_LEVEL, OFF(log_level), "info", 0, 0, 0,
@@ -755,10 +755,16 @@ config_source(const struct config *pub, const char *key)
  * secret reference is shown as the reference (a name, not a value).
  */
 static const char *
-config_shown_value(const struct config_impl *c, size_t k)
+config_shown_value(const struct config_impl *c, size_t k,
+    char buf[CONFIG_VALUE_MAX])
 {
 	if (config_keys[k].type == CT_SENSITIVE)
 		return c->values[k][0] == '\0' ? "" : "<redacted>";
+	/* A database URL may carry a password. */
+	if (config_keys[k].offset == OFF(db)) {
+		util_redact_url(c->values[k], buf, CONFIG_VALUE_MAX);
+		return buf;
+	}
 	return c->values[k];
 }
 
@@ -769,6 +775,7 @@ config_print(const struct config *pub, FILE *out, bool json, bool resolve)
 	json_t				*root = NULL, *obj;
 	struct secret			*s;
 	char				 err[SECRET_ERR_LEN];
+	char				*shown = xmalloc(CONFIG_VALUE_MAX);
 	const char			*status;
 	size_t				 k;
 	int				 failed = 0;
@@ -790,7 +797,8 @@ config_print(const struct config *pub, FILE *out, bool json, bool resolve)
 		}
 		if (json) {
 			obj = json_pack("{s:s, s:s}", "value",
-			    config_shown_value(c, k), "source", c->sources[k]);
+			    config_shown_value(c, k, shown), "source",
+			    c->sources[k]);
 			if (config_keys[k].type == CT_SENSITIVE)
 				json_object_set_new(obj, "redacted",
 				    json_true());
@@ -803,7 +811,7 @@ config_print(const struct config *pub, FILE *out, bool json, bool resolve)
 			json_object_set_new(root, config_keys[k].name, obj);
 		} else {
 			fprintf(out, "%s=%s", config_keys[k].name,
-			    config_shown_value(c, k));
+			    config_shown_value(c, k, shown));
 			fprintf(out, "\t# %s", c->sources[k]);
 			if (status != NULL)
 				fprintf(out, ", secret reference %s", status);
@@ -817,5 +825,6 @@ config_print(const struct config *pub, FILE *out, bool json, bool resolve)
 		fputc('\n', out);
 		json_decref(root);
 	}
+	free(shown);
 	return failed;
 }

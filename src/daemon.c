@@ -45,6 +45,7 @@
 
 static void	daemon_offer_idle(struct daemon *d, const char *country);
 static void	daemon_shed_done(struct dsession *ds);
+static void	daemon_orphan(struct daemon *d, const struct session *s);
 static void	daemon_setup_finish_cb(evutil_socket_t fd, short what,
 		    void *arg);
 static void	daemon_wake_watch(struct daemon *d);
@@ -611,6 +612,9 @@ daemon_acquire(struct dsession *ds)
 		log_error("store.proxy_assign_failed", LOGF_I("session", ds->id),
 		    LOGF_S("error", store_errmsg(d->store)));
 		(void)pool_detach(d->pool, ch.proxy_id, now, false);
+		/* A peer may hold it: learn what the store knows. */
+		if (d->fleet)
+			daemon_pool_refresh(d);
 		daemon_feed(ds, SV_EV_PROXY_WAIT, 0, false);
 		return;
 	}
@@ -1339,6 +1343,8 @@ daemon_load_cb(const struct session *s, void *arg)
 	int64_t			 now = util_now_ms();
 
 	if (strcmp(s->owner, d->instance_id) != 0) {
+		if (ld->startup && ds == NULL)
+			daemon_orphan(d, s);
 		/* Taken by a peer (or given up): stop ours, touch nothing. */
 		if (ds != NULL && !ds->removed && !ds->lost) {
 			ds->lost = true;
@@ -1902,6 +1908,34 @@ daemon_reconcile(struct daemon *d)
 /* --- fleet mode ------------------------------------------------------- */
 
 /*
+ * At start, in fleet mode: a session that a crashed daemon of this host
+ * ran and that this instance did not claim goes to a peer, which starts
+ * its own connector; the crashed daemon's connector must not stay
+ * connected beside it.  It is ours to stop only if it is provably that
+ * connector (pid, start time, session leader).
+ */
+static void
+daemon_orphan(struct daemon *d, const struct session *s)
+{
+	pid_t	pid = (pid_t)s->connector_pid;
+	int	i;
+
+	if (!d->fleet || pid <= 1)
+		return;
+	for (i = 0; i < d->ncrashed; i++)
+		if (strcmp(s->owner, d->crashed[i]) == 0)
+			break;
+	if (i == d->ncrashed ||
+	    !procinfo_same(pid, (uint64_t)s->connector_started_at) ||
+	    getsid(pid) != pid)
+		return;
+	log_warn("connector.orphan_stopped", LOGF_I("session", s->id),
+	    LOGF_S("phone", s->phone), LOGF_I("pid", pid), LOGF_S("msg",
+	    "a crashed daemon's connector for a session a peer will run"));
+	(void)child_signal_group(pid, SIGKILL);
+}
+
+/*
  * What the store says of proxies this instance does not use itself: a
  * peer may have bought, assigned or released them since our pool was
  * loaded.  Proxies our sessions use stay as the pool knows them.
@@ -2142,7 +2176,7 @@ daemon_setup(struct daemon *d)
 	struct instance		 inst = { 0 };
 	struct daemon_crash	 cr = { .d = d };
 	char			 err[STORE_ERROR_LEN], perr[PROVIDER_ERR_LEN];
-	char			 path[DAEMON_PATH_MAX];
+	char			 path[DAEMON_PATH_MAX], dbshown[512];
 	uint32_t		 rnd;
 	int			 i, dead = 0, deleted = 0, r;
 
@@ -2219,6 +2253,8 @@ daemon_setup(struct daemon *d)
 
 	/* Tell a crash from a graceful shutdown, then clean up old instances. */
 	(void)store_instance_list(d->store, daemon_crash_cb, &cr);
+	memcpy(d->crashed, cr.ids, sizeof d->crashed);
+	d->ncrashed = cr.nids;
 	for (i = 0; i < cr.nids; i++) {
 		log_warn("instance.crashed", LOGF_S("instance", cr.ids[i]),
 		    LOGF_S("msg", "previous instance on this host stopped "
@@ -2244,8 +2280,10 @@ daemon_setup(struct daemon *d)
 	d->last_heartbeat = util_now_ms();
 	d->heartbeat_ok_at = d->last_heartbeat;
 	d->lease_ok_mono = d->registered_mono = util_mono_ms();
+	util_redact_url(d->cfg->db, dbshown, sizeof dbshown);
 	log_info("daemon.started", LOGF_S("instance", d->instance_id),
-	    LOGF_S("version", RESPAWN_VERSION), LOGF_S("db", d->cfg->db));
+	    LOGF_S("version", RESPAWN_VERSION), LOGF_S("db", dbshown),
+	    LOGF_B("fleet", d->fleet));
 
 	snprintf(path, sizeof path, "%s/notify.sock", d->cfg->state_dir);
 	if ((r = notify_open(path, &d->notify)) < 0) {

@@ -156,6 +156,8 @@ struct daemon {
 	int64_t			 claimed;	/* sessions claimed, ever */
 	int64_t			 shed;		/* sessions given up, ever */
 	int64_t			 lost_sessions;	/* taken by another instance */
+	char			 crashed[8][STORE_ID_LEN]; /* same-host, at start */
+	int			 ncrashed;
 
 	/* Operator interfaces (daemon_ops.c). */
 	struct api		*api;

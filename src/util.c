@@ -162,3 +162,29 @@ util_wipe(void *p, size_t n)
 	if (p != NULL)
 		explicit_bzero(p, n);
 }
+
+void
+util_redact_url(const char *url, char *out, size_t size)
+{
+	const char	*auth, *at, *colon, *end;
+
+	if (size == 0)
+		return;
+	auth = strstr(url, "://");
+	if (auth == NULL) {
+		(void)util_strlcpy(out, url, size);
+		return;
+	}
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	/* The last '@' before the path ends the credentials. */
+	for (at = NULL, colon = auth; colon < end; colon++)
+		if (*colon == '@')
+			at = colon;
+	colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (colon == NULL) {
+		(void)util_strlcpy(out, url, size);
+		return;
+	}
+	snprintf(out, size, "%.*s<redacted>%s", (int)(colon + 1 - url), url, at);
+}

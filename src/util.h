@@ -37,5 +37,10 @@ void	 util_fmt_time(int64_t ms, char buf[UTIL_TIME_LEN]);
 
 /* Zero memory in a way the compiler may not elide. */
 void	 util_wipe(void *p, size_t n);
+/*
+ * A URL for logs and output: the password of "scheme://user:PASSWORD@..."
+ * replaced by "<redacted>"; anything else copied (cut to size).
+ */
+void	 util_redact_url(const char *url, char *out, size_t size);
 
 #endif

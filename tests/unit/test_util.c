@@ -249,10 +249,41 @@ test_fmt_time(void **state)
 	}
 }
 
+/* Database URLs in logs and check-config: the password never shows. */
+static void
+test_redact_url(void **state)
+{
+	static const struct {
+		const char	*in;
+		const char	*want;
+	} cases[] = {
+		{ "postgresql://u:pw@h:5432/db", "postgresql://u:<redacted>@h:5432/db" },
+		{ "postgres://u:p%40ss@h/db?sslmode=require",
+		  "postgres://u:<redacted>@h/db?sslmode=require" },
+		{ "postgresql://u:a@b@h/db", "postgresql://u:<redacted>@h/db" },
+		{ "postgresql://u@h/db", "postgresql://u@h/db" },
+		{ "postgresql://h/db?user=u", "postgresql://h/db?user=u" },
+		{ "postgresql://h/x@y", "postgresql://h/x@y" },
+		{ "/var/lib/respawn/respawn.db", "/var/lib/respawn/respawn.db" },
+		{ "", "" },
+	};
+	char	out[128];
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		util_redact_url(cases[i].in, out, sizeof out);
+		assert_string_equal(out, cases[i].want);
+	}
+	util_redact_url("postgresql://u:secret@host/db", out, 20);
+	assert_null(strstr(out, "secret"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_redact_url),
 		cmocka_unit_test(test_strlcpy),
 		cmocka_unit_test(test_parse_i64),
 		cmocka_unit_test(test_parse_bool),
