@@ -2361,15 +2361,11 @@ daemon_setup_finish(struct daemon *d)
 void
 daemon_sync_now(struct daemon *d)
 {
-	int64_t	count, gen;
-
 	if (d->stopping || !d->setup_done)
 		return;
 	store_batch_begin(d->store);
-	if (store_session_fingerprint(d->store, &count, &gen) == 0) {
-		d->fp_count = count;
-		d->fp_gen = gen;
-	}
+	/* Outputs are written only on success: the fields stay as they were. */
+	(void)store_session_fingerprint(d->store, &d->fp_count, &d->fp_gen);
 	(void)daemon_sync(d, false);
 	store_batch_end(d->store);
 	daemon_admit(d);
