@@ -46,14 +46,27 @@
  * single-host question.  Other times (created_at, activity, audit events)
  * are the caller's, as on SQLite: they are for people, not for fencing.
  *
+ * Wake-ups: the writes that change the fleet's shares (sessions given up
+ * one by one or all at a stop, an instance registered, stopped or
+ * declared dead) send NOTIFY respawn_fleet inside their transaction, so
+ * peers hear of them at commit, and never of a rollback.  Each store
+ * LISTENs on a second connection of its own, opened on the first
+ * store_wake_fd with the main one's options (and reopened, with the same
+ * backoff, after a loss), because the main connection is busy with the
+ * caller's statements; its socket goes into the caller's event loop.
+ *
  * Claims (store_session_claim) take sessions that are unowned or whose
  * owner's lease has expired, at most this instance's fair share, with a
  * conditional UPDATE over rows locked FOR UPDATE SKIP LOCKED, so instances
  * claiming at the same moment never wait for, nor take, each other's rows.
  * Each claim bumps the session's epoch, and every write acting for a
- * session is conditioned on owner and epoch (-ESTALE otherwise).
+ * session is conditioned on owner and epoch (-ESTALE otherwise).  A proxy
+ * is assigned only when idle or already the session's own (or shared by
+ * the same instance), so instances choosing from stale copies of the pool
+ * never give one IP to sessions of two instances (store_pg_proxy_assign).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +83,7 @@
 #define STORE_PG_STATEMENT_TIMEOUT_MS	"10000"
 #define STORE_PG_LOCK_TIMEOUT_MS	"5000"	/* as STORE_BUSY_TIMEOUT_MS */
 #define STORE_PG_IDLE_TX_TIMEOUT_MS	"60000"
+#define STORE_PG_WAKE_READS		4	/* reads per store_wake_drain */
 /* Serialises migrations of concurrent first starts: "rspw". */
 #define STORE_PG_MIGRATE_LOCK		"1920102519"
 
@@ -77,16 +91,29 @@
 #define STORE_PG_NOW_MS							\
 	"(SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint)"
 #define STORE_PG_LIVE	"('starting', 'running', 'stopping')"
+/* The LISTEN/NOTIFY channel of wake-ups (store_pg_notify). */
+#define STORE_PG_CHANNEL	"respawn_fleet"
+
+/* When to try a lost connection again: a doubling, bounded backoff. */
+struct store_pg_retry {
+	bool	 broken;	/* lost: reconnect before the next use */
+	int64_t	 at;		/* monotonic ms of the next attempt */
+	int64_t	 backoff_ms;
+};
 
 struct store_pg {
 	PGconn	*conn;
+	struct store_pg_retry retry;
 	int	 depth;		/* open store_batch_begin()s */
 	bool	 dirty;		/* the batch's transaction has writes */
 	bool	 batch_lost;	/* ...that a lost connection undid */
-	bool	 broken;	/* lost: reset before the next use */
-	int64_t	 retry_at;	/* monotonic ms of the next reset */
-	int64_t	 backoff_ms;
 	int64_t	 lease_ms;	/* store_set_lease() */
+	/*
+	 * The wake-up channel: a second connection, opened on first use,
+	 * that only LISTENs (store_pg_wake_fd).  NULL while closed.
+	 */
+	PGconn	*wake;
+	struct store_pg_retry wake_retry;
 	char	 err[STORE_ERROR_LEN];
 };
 
@@ -321,6 +348,49 @@ store_pg_notice(void *arg, const char *message)
 	(void)message;
 }
 
+/* A connection was found lost: the first attempt to restore it is due. */
+static void
+store_pg_retry_lost(struct store_pg_retry *rt)
+{
+	if (rt->broken)
+		return;
+	rt->broken = true;
+	rt->at = util_mono_ms();
+	rt->backoff_ms = STORE_PG_BACKOFF_MIN_MS;
+}
+
+/*
+ * Whether an attempt to reconnect is due; if not, err says when it is.
+ */
+static bool
+store_pg_retry_due(const struct store_pg_retry *rt, char *err, size_t len)
+{
+	int64_t	now = util_mono_ms();
+
+	if (now >= rt->at)
+		return true;
+	snprintf(err, len, "database connection lost; reconnecting in %lld ms",
+	    (long long)(rt->at - now));
+	return false;
+}
+
+/* An attempt failed: the next one waits, twice as long as the last. */
+static void
+store_pg_retry_failed(struct store_pg_retry *rt)
+{
+	rt->broken = true;
+	rt->at = util_mono_ms() + rt->backoff_ms;
+	if ((rt->backoff_ms *= 2) > STORE_PG_BACKOFF_MAX_MS)
+		rt->backoff_ms = STORE_PG_BACKOFF_MAX_MS;
+}
+
+static void
+store_pg_retry_ok(struct store_pg_retry *rt)
+{
+	rt->broken = false;
+	rt->backoff_ms = STORE_PG_BACKOFF_MIN_MS;
+}
+
 /*
  * The connection is gone: the next call resets it.  Writes of an open
  * batch were rolled back by the server with it.
@@ -328,11 +398,7 @@ store_pg_notice(void *arg, const char *message)
 static void
 store_pg_lost(struct store_pg *b)
 {
-	if (!b->broken) {
-		b->broken = true;
-		b->retry_at = util_mono_ms();
-		b->backoff_ms = STORE_PG_BACKOFF_MIN_MS;
-	}
+	store_pg_retry_lost(&b->retry);
 	if (b->depth > 0 && b->dirty)
 		b->batch_lost = true;
 	b->dirty = false;
@@ -471,31 +537,22 @@ static int
 store_pg_ready(struct store_pg *b)
 {
 	char	msg[STORE_ERROR_LEN];
-	int64_t	now;
 
-	if (!b->broken && PQstatus(b->conn) == CONNECTION_OK)
+	if (!b->retry.broken && PQstatus(b->conn) == CONNECTION_OK)
 		return 0;
-	if (!b->broken)
+	if (!b->retry.broken)
 		store_pg_lost(b);
-	now = util_mono_ms();
-	if (now < b->retry_at) {
-		snprintf(b->err, sizeof b->err, "database connection lost; "
-		    "reconnecting in %lld ms", (long long)(b->retry_at - now));
+	if (!store_pg_retry_due(&b->retry, b->err, sizeof b->err))
 		return -EIO;
-	}
 	PQreset(b->conn);
 	if (PQstatus(b->conn) == CONNECTION_OK && store_pg_setup(b) == 0) {
-		b->broken = false;
-		b->backoff_ms = STORE_PG_BACKOFF_MIN_MS;
+		store_pg_retry_ok(&b->retry);
 		return 0;
 	}
 	snprintf(msg, sizeof msg, "%s", PQerrorMessage(b->conn));
 	store_pg_setmsg(b, "database connection lost; reconnecting failed: ",
 	    msg);
-	b->broken = true;
-	b->retry_at = util_mono_ms() + b->backoff_ms;
-	if ((b->backoff_ms *= 2) > STORE_PG_BACKOFF_MAX_MS)
-		b->backoff_ms = STORE_PG_BACKOFF_MAX_MS;
+	store_pg_retry_failed(&b->retry);
 	return -EIO;
 }
 
@@ -536,7 +593,7 @@ store_pg_rollback(struct store_pg *b, enum store_pg_mode mode)
 {
 	char	saved[STORE_ERROR_LEN];
 
-	if (b->broken || PQstatus(b->conn) != CONNECTION_OK)
+	if (b->retry.broken || PQstatus(b->conn) != CONNECTION_OK)
 		return;
 	memcpy(saved, b->err, sizeof saved);
 	if (b->depth > 0) {
@@ -600,7 +657,7 @@ store_pg_batch_end(void *p)
 		return -EINVAL;
 	if (--b->depth > 0)
 		return 0;
-	if (!b->broken && PQstatus(b->conn) == CONNECTION_OK &&
+	if (!b->retry.broken && PQstatus(b->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(b->conn) != PQTRANS_IDLE)
 		r = store_pg_commit_tx(b);
 	lost = b->batch_lost;
@@ -733,6 +790,7 @@ store_pg_close(void *p)
 
 	if (b == NULL)
 		return;
+	PQfinish(b->wake);
 	PQfinish(b->conn);
 	free(b);
 }
@@ -781,7 +839,8 @@ store_pg_open(const char *url, void **ret, char *err)
 	vals[nitems(keys) - 2] = conninfo;
 	b = xcalloc(1, sizeof *b);
 	b->lease_ms = STORE_LEASE_MS;
-	b->backoff_ms = STORE_PG_BACKOFF_MIN_MS;
+	b->retry.backoff_ms = STORE_PG_BACKOFF_MIN_MS;
+	b->wake_retry.backoff_ms = STORE_PG_BACKOFF_MIN_MS;
 	b->conn = PQconnectdbParams(keys, vals, 1);
 	util_wipe(conninfo, strlen(conninfo));
 	free(conninfo);
@@ -871,6 +930,26 @@ store_pg_bump_generation(struct store_pg *b)
 {
 	return store_pg_run(b, "UPDATE meta SET value = value + 1 WHERE key "
 	    "= 'sessions_generation'", NULL, NULL);
+}
+
+/*
+ * Wake the fleet's daemons (store_pg_wake_fd): a peer joined, stopped,
+ * died or gave sessions up, so shares changed.  Sent inside the call's
+ * transaction, the notification is delivered when it commits, and not
+ * at all when it rolls back.  what is for people reading the traffic:
+ * "released", "joined"... and the instance it is about.
+ */
+static int
+store_pg_notify(struct store_pg *b, const char *what, const char *instance)
+{
+	struct store_pg_args	a = { .n = 0 };
+	char			payload[32 + STORE_ID_LEN];
+
+	snprintf(payload, sizeof payload, "%s%s%s", what,
+	    *instance != '\0' ? " " : "", instance);
+	store_pg_arg(&a, payload);
+	return store_pg_run(b, "SELECT pg_notify('" STORE_PG_CHANNEL "', $1)",
+	    &a, NULL);
 }
 
 static int
@@ -1121,17 +1200,19 @@ store_pg_instance_register(void *p, const struct instance *i)
 	struct store_pg_args	 a = { .n = 0 };
 	int			 r;
 
-	if ((r = store_pg_begin(b, STORE_PG_WRITE)) < 0)
+	if ((r = store_pg_begin(b, STORE_PG_TX)) < 0)
 		return r;
 	store_pg_arg(&a, i->id);
 	store_pg_arg(&a, i->hostname);
 	store_pg_arg_i64(&a, i->pid);
 	store_pg_arg_i64(&a, i->started_at);
 	store_pg_arg(&a, store_instance_status_name(i->status));
-	r = store_pg_run(b, "INSERT INTO instances (id, hostname, pid, "
+	/* A newcomer: every share shrinks, and the others may shed some. */
+	if ((r = store_pg_run(b, "INSERT INTO instances (id, hostname, pid, "
 	    "started_at, heartbeat_at, status) VALUES ($1, $2, $3::bigint, "
-	    "$4::bigint, " STORE_PG_NOW_MS ", $5)", &a, NULL);
-	return store_pg_end(b, STORE_PG_WRITE, r);
+	    "$4::bigint, " STORE_PG_NOW_MS ", $5)", &a, NULL)) == 0)
+		r = store_pg_notify(b, "joined", i->id);
+	return store_pg_end(b, STORE_PG_TX, r);
 }
 
 /*
@@ -1194,7 +1275,7 @@ store_pg_instance_set_status(void *p, const char *id,
 	int			 r;
 
 	(void)now;
-	if ((r = store_pg_begin(b, STORE_PG_WRITE)) < 0)
+	if ((r = store_pg_begin(b, STORE_PG_TX)) < 0)
 		return r;
 	store_pg_arg(&a, id);
 	store_pg_arg(&a, store_instance_status_name(status));
@@ -1210,7 +1291,10 @@ store_pg_instance_set_status(void *p, const char *id,
 			r = store_pg_instance_refused(b, res, id);
 		PQclear(res);
 	}
-	return store_pg_end(b, STORE_PG_WRITE, r);
+	/* One fewer live instance: the others' shares grow. */
+	if (r == 0 && (status == INSTANCE_STOPPED || status == INSTANCE_DEAD))
+		r = store_pg_notify(b, store_instance_status_name(status), id);
+	return store_pg_end(b, STORE_PG_TX, r);
 }
 
 static int
@@ -1234,6 +1318,8 @@ store_pg_instance_reap(void *p, const char *self, int64_t now,
 		goto out;
 	dead = store_pg_changes(res);
 	PQclear(res);
+	if (dead > 0 && (r = store_pg_notify(b, "dead", "")) < 0)
+		goto out;
 	a.n = 1;
 	store_pg_arg_i64(&a, delete_ms);
 	if ((r = store_pg_run(b, "DELETE FROM instances WHERE id <> $1 AND "
@@ -1294,34 +1380,28 @@ store_pg_instance_list(void *p, store_instance_cb cb, void *arg)
 }
 
 /*
- * Take this instance's fair share of the sessions nobody live owns.
- *
- * Live instances are those starting, running or stopping whose heartbeat
- * is younger than the lease by the database's clock; self always counts.
- * The share is ceil(sessions / live instances); this instance claims at
- * most its share minus what it owns already, choosing unowned sessions
- * and those of instances whose lease expired, highest priority first.
- * The candidate rows are locked FOR UPDATE SKIP LOCKED, so instances
- * claiming at the same moment each take different rows without waiting,
- * and a row that changed hands since the statement began is checked
- * again (READ COMMITTED re-evaluates the condition on the new version).
- * Each claimed session's epoch goes up, which fences out the previous
- * owner's writes.  Sessions already owned by a live instance are never
- * taken: rebalancing a running fleet is its owners' decision.
+ * The fleet as self sees it, by the database's clock, read in one
+ * statement: that clock (for the claim that follows), the live instances
+ * (self always counts), the sessions, and those self owns.  Live
+ * instances are those starting, running or stopping whose heartbeat is
+ * younger than the lease.  store_pg_session_claim and store_pg_fleet_share
+ * both judge by it, so they can never disagree on a share.
  */
+struct store_pg_fleet {
+	int64_t	clock_ms;
+	int64_t	live;
+	int64_t	total;
+	int64_t	owned;
+};
+
 static int
-store_pg_session_claim(void *p, const char *self, int64_t now,
-    int *ret_claimed)
+store_pg_fleet(struct store_pg *b, const char *self,
+    struct store_pg_fleet *ret)
 {
-	struct store_pg		*b = p;
 	struct store_pg_args	 a = { .n = 0 };
 	PGresult		*res = NULL;
-	int64_t			 clock_ms, live, total, owned, want;
-	int			 r, claimed = 0;
+	int			 r;
 
-	(void)now;	/* the database's clock decides; see the top */
-	if ((r = store_pg_begin(b, STORE_PG_TX)) < 0)
-		return r;
 	store_pg_arg(&a, self);
 	store_pg_arg_i64(&a, b->lease_ms);
 	if ((r = store_pg_run(b, "WITH c AS MATERIALIZED (SELECT "
@@ -1330,15 +1410,76 @@ store_pg_session_claim(void *p, const char *self, int64_t now,
 	    " AND i.heartbeat_at >= c.t - $2::bigint), (SELECT count(*) FROM "
 	    "sessions), (SELECT count(*) FROM sessions WHERE owner_instance = "
 	    "$1) FROM c", &a, &res)) < 0)
-		goto out;
-	clock_ms = store_pg_i64(res, 0, 0);
-	live = store_pg_i64(res, 0, 1) + 1;
-	total = store_pg_i64(res, 0, 2);
-	owned = store_pg_i64(res, 0, 3);
+		return r;
+	ret->clock_ms = store_pg_i64(res, 0, 0);
+	ret->live = store_pg_i64(res, 0, 1) + 1;
+	ret->total = store_pg_i64(res, 0, 2);
+	ret->owned = store_pg_i64(res, 0, 3);
 	PQclear(res);
-	want = (total + live - 1) / live - owned;
+	return 0;
+}
+
+/* ceil(sessions / live instances). */
+static int64_t
+store_pg_fleet_quota(const struct store_pg_fleet *f)
+{
+	return (f->total + f->live - 1) / f->live;
+}
+
+static int
+store_pg_fleet_share(void *p, const char *self, int64_t *ret_share,
+    int64_t *ret_owned)
+{
+	struct store_pg		*b = p;
+	struct store_pg_fleet	 f;
+	int			 r;
+
+	if ((r = store_pg_begin(b, STORE_PG_READ)) < 0)
+		return r;
+	if ((r = store_pg_end(b, STORE_PG_READ, store_pg_fleet(b, self,
+	    &f))) < 0)
+		return r;
+	*ret_share = store_pg_fleet_quota(&f);
+	*ret_owned = f.owned;
+	return 0;
+}
+
+/*
+ * Take this instance's fair share of the sessions nobody live owns.
+ *
+ * The share is ceil(sessions / live instances) (store_pg_fleet); this
+ * instance claims at most its share minus what it owns already, choosing
+ * unowned sessions and those of instances whose lease expired, highest
+ * priority first.  The candidate rows are locked FOR UPDATE SKIP LOCKED,
+ * so instances claiming at the same moment each take different rows
+ * without waiting, and a row that changed hands since the statement
+ * began is checked again (READ COMMITTED re-evaluates the condition on
+ * the new version).  Each claimed session's epoch goes up, which fences
+ * out the previous owner's writes.  Sessions already owned by a live
+ * instance are never taken: rebalancing a running fleet is its owners'
+ * decision (store_pg_session_release).
+ */
+static int
+store_pg_session_claim(void *p, const char *self, int64_t now,
+    int *ret_claimed)
+{
+	struct store_pg		*b = p;
+	struct store_pg_args	 a = { .n = 0 };
+	struct store_pg_fleet	 f;
+	PGresult		*res = NULL;
+	int64_t			 want;
+	int			 r, claimed = 0;
+
+	(void)now;	/* the database's clock decides; see the top */
+	if ((r = store_pg_begin(b, STORE_PG_TX)) < 0)
+		return r;
+	if ((r = store_pg_fleet(b, self, &f)) < 0)
+		goto out;
+	want = store_pg_fleet_quota(&f) - f.owned;
 	if (want > 0) {
-		store_pg_arg_i64(&a, clock_ms);
+		store_pg_arg(&a, self);
+		store_pg_arg_i64(&a, b->lease_ms);
+		store_pg_arg_i64(&a, f.clock_ms);
 		store_pg_arg_i64(&a, want);
 		if ((r = store_pg_run(b, "WITH cand AS (SELECT s.id FROM "
 		    "sessions s WHERE s.owner_instance IS NULL OR "
@@ -1406,24 +1547,88 @@ store_pg_session_report(void *p, int64_t id, const char *self,
 	return store_pg_end(b, STORE_PG_WRITE, r);
 }
 
+/*
+ * Give one session up, to rebalance a fleet: its owner becomes NULL, if
+ * self still owns it at this epoch, and the next claim (self's or a
+ * peer's, woken by the notification) takes it at a new epoch.  Its
+ * status, graceful_shutdown and proxy are left as they are: the proxy
+ * stays active for the session, reserved for whoever reactivates it.
+ * The generation goes up, as for operator changes, so that a peer that
+ * only watches the fingerprint notices too.
+ */
+static int
+store_pg_session_release(void *p, int64_t id, const char *self,
+    int64_t epoch, int64_t now)
+{
+	struct store_pg		*b = p;
+	struct store_pg_args	 a = { .n = 0 };
+	PGresult		*res = NULL;
+	char			 detail[64];
+	int			 r;
+
+	if ((r = store_pg_begin(b, STORE_PG_TX)) < 0)
+		return r;
+	store_pg_arg_i64(&a, id);
+	store_pg_arg(&a, self);
+	store_pg_arg_i64(&a, epoch);
+	store_pg_arg_i64(&a, now);
+	if ((r = store_pg_run(b, "WITH u AS (UPDATE sessions SET "
+	    "owner_instance = NULL, updated_at = $4::bigint WHERE id = "
+	    "$1::bigint AND owner_instance = $2 AND epoch = $3::bigint "
+	    "RETURNING 1) SELECT (SELECT count(*) FROM u), (SELECT count(*) "
+	    "FROM sessions WHERE id = $1::bigint)", &a, &res)) < 0)
+		goto out;
+	if (store_pg_i64(res, 0, 0) == 0) {
+		if (store_pg_i64(res, 0, 1) == 0) {
+			snprintf(b->err, sizeof b->err, "session %lld does not "
+			    "exist", (long long)id);
+			r = -ENOENT;
+		} else {
+			snprintf(b->err, sizeof b->err, "session %lld is not "
+			    "owned by '%s' at epoch %lld", (long long)id, self,
+			    (long long)epoch);
+			r = -ESTALE;
+		}
+		PQclear(res);
+		goto out;
+	}
+	PQclear(res);
+	snprintf(detail, sizeof detail, "{\"epoch\":%lld}", (long long)epoch);
+	if ((r = store_pg_bump_generation(b)) < 0 ||
+	    (r = store_pg_event(b, now, self, id, "session.released",
+	    detail)) < 0 ||
+	    (r = store_pg_notify(b, "released", self)) < 0)
+		goto out;
+	return store_pg_end(b, STORE_PG_TX, 0);
+out:
+	return store_pg_end(b, STORE_PG_TX, r);
+}
+
+/* A graceful stop or a handover: the peers are woken to claim them. */
 static int
 store_pg_session_release_all(void *p, const char *self, bool graceful,
     int64_t now)
 {
 	struct store_pg		*b = p;
 	struct store_pg_args	 a = { .n = 0 };
+	PGresult		*res = NULL;
 	int			 r;
 
-	if ((r = store_pg_begin(b, STORE_PG_WRITE)) < 0)
+	if ((r = store_pg_begin(b, STORE_PG_TX)) < 0)
 		return r;
 	store_pg_arg_bool(&a, graceful);
 	store_pg_arg_i64(&a, now);
 	store_pg_arg(&a, self);
-	r = store_pg_run(b, "UPDATE sessions SET owner_instance = NULL, "
+	if ((r = store_pg_run(b, "UPDATE sessions SET owner_instance = NULL, "
 	    "graceful_shutdown = $1::boolean, shutdown_at = CASE WHEN "
 	    "$1::boolean THEN $2::bigint ELSE shutdown_at END WHERE "
-	    "owner_instance = $3", &a, NULL);
-	return store_pg_end(b, STORE_PG_WRITE, r);
+	    "owner_instance = $3", &a, &res)) < 0)
+		goto out;
+	if (store_pg_changes(res) > 0)
+		r = store_pg_notify(b, "released", self);
+	PQclear(res);
+out:
+	return store_pg_end(b, STORE_PG_TX, r);
 }
 
 static int
@@ -1560,6 +1765,57 @@ store_pg_proxy_list(void *p, store_proxy_cb cb, void *arg)
 	return r;
 }
 
+/*
+ * Why a proxy could not be assigned: gone or not usable (-ENOENT), or in
+ * use by another session (-EBUSY).
+ */
+static int
+store_pg_proxy_refused(struct store_pg *b, int64_t proxy_id,
+    int64_t session_id)
+{
+	struct store_pg_args	 a = { .n = 0 };
+	PGresult		*res = NULL;
+	int			 r;
+
+	store_pg_arg_i64(&a, proxy_id);
+	if ((r = store_pg_run(b, "SELECT p.state, p.ip, coalesce(p.session_id, "
+	    "0), coalesce(s.owner_instance, '') FROM proxies p LEFT JOIN "
+	    "sessions s ON s.id = p.session_id WHERE p.id = $1::bigint", &a,
+	    &res)) < 0)
+		return r;
+	if (PQntuples(res) == 0 ||
+	    (strcmp(store_pg_text(res, 0, 0), "active") != 0 &&
+	    strcmp(store_pg_text(res, 0, 0), "idle") != 0)) {
+		snprintf(b->err, sizeof b->err, "proxy %lld is not active or "
+		    "idle", (long long)proxy_id);
+		r = -ENOENT;
+	} else if (store_pg_i64(res, 0, 2) == 0) {
+		/* Freed since the UPDATE looked: a race, not a refusal. */
+		snprintf(b->err, sizeof b->err, "proxy %lld changed while "
+		    "being assigned; try again", (long long)proxy_id);
+		r = -EBUSY;
+	} else {
+		snprintf(b->err, sizeof b->err, "proxy %lld (%s) is in use by "
+		    "session %lld (owner '%s'): not given to session %lld",
+		    (long long)proxy_id, store_pg_text(res, 0, 1),
+		    (long long)store_pg_i64(res, 0, 2),
+		    store_pg_text(res, 0, 3), (long long)session_id);
+		r = -EBUSY;
+	}
+	PQclear(res);
+	return r;
+}
+
+/*
+ * A proxy goes to a session only when it is idle, or already active for
+ * that very session (a reactivation).  Instances of a fleet each choose
+ * from their own copy of the pool, which may be stale: the condition,
+ * checked on the locked row, is what keeps two of them from giving one IP
+ * to two sessions.  One exception: a proxy active for another session of
+ * self's own, which self shares on purpose (RESPAWN_SESSIONS_PER_IP > 1,
+ * counted by its pool); a session of a peer, or one unowned and keeping
+ * its proxy for its next owner, is never shared.
+ */
 static int
 store_pg_proxy_assign(void *p, int64_t proxy_id, int64_t session_id,
     const char *phone, const char *requested, bool fallback_used,
@@ -1576,17 +1832,18 @@ store_pg_proxy_assign(void *p, int64_t proxy_id, int64_t session_id,
 	store_pg_arg_i64(&a, session_id);
 	store_pg_arg_i64(&a, now);
 	store_pg_arg_i64(&a, proxy_id);
-	if ((r = store_pg_run(b, "UPDATE proxies SET state = 'active', "
+	store_pg_arg(&a, self);
+	if ((r = store_pg_run(b, "UPDATE proxies p SET state = 'active', "
 	    "session_id = $1::bigint, assigned_at = $2::bigint, idle_since = "
-	    "NULL, updated_at = $2::bigint WHERE id = $3::bigint AND state IN "
-	    "('active', 'idle')", &a, &res)) < 0)
+	    "NULL, updated_at = $2::bigint WHERE p.id = $3::bigint AND "
+	    "(p.state = 'idle' OR (p.state = 'active' AND (p.session_id = "
+	    "$1::bigint OR EXISTS (SELECT 1 FROM sessions s WHERE s.id = "
+	    "p.session_id AND s.owner_instance = $4))))", &a, &res)) < 0)
 		goto out;
 	r = store_pg_changes(res);
 	PQclear(res);
 	if (r == 0) {
-		snprintf(b->err, sizeof b->err, "proxy %lld is not active or "
-		    "idle", (long long)proxy_id);
-		r = -ENOENT;
+		r = store_pg_proxy_refused(b, proxy_id, session_id);
 		goto out;
 	}
 	a.n = 2;
@@ -1892,6 +2149,36 @@ store_pg_intent_list_open(void *p, store_intent_cb cb, void *arg)
 	return r;
 }
 
+/* --- paged reads, for the HTTP API -------------------------------------- */
+
+/* Those of store_sqlite.c, in the same order. */
+#define STORE_PG_RUN_COLUMNS						\
+	"instance_id, cause, started_at, coalesce(finished_at, 0), "	\
+	"sessions_total, recovered, failed, reactivated, reused, "	\
+	"purchased, fallbacks, total_recovery_ms, cost_micros, id "
+
+static void
+store_pg_row_run(const PGresult *res, int i, struct recovery_run *run)
+{
+	memset(run, 0, sizeof *run);
+	(void)util_strlcpy(run->instance_id, store_pg_text(res, i, 0),
+	    sizeof run->instance_id);
+	(void)util_strlcpy(run->cause, store_pg_text(res, i, 1),
+	    sizeof run->cause);
+	run->started_at = store_pg_i64(res, i, 2);
+	run->finished_at = store_pg_i64(res, i, 3);
+	run->sessions_total = store_pg_i64(res, i, 4);
+	run->recovered = store_pg_i64(res, i, 5);
+	run->failed = store_pg_i64(res, i, 6);
+	run->reactivated = store_pg_i64(res, i, 7);
+	run->reused = store_pg_i64(res, i, 8);
+	run->purchased = store_pg_i64(res, i, 9);
+	run->fallbacks = store_pg_i64(res, i, 10);
+	run->total_recovery_ms = store_pg_i64(res, i, 11);
+	run->cost_micros = store_pg_i64(res, i, 12);
+	run->id = store_pg_i64(res, i, 13);
+}
+
 static int
 store_pg_recovery_run_last(void *p, struct recovery_run *ret)
 {
@@ -1900,35 +2187,250 @@ store_pg_recovery_run_last(void *p, struct recovery_run *ret)
 	struct recovery_run	 run;
 	int			 r;
 
-	if ((r = store_pg_read(b, "SELECT instance_id, cause, started_at, "
-	    "coalesce(finished_at, 0), sessions_total, recovered, failed, "
-	    "reactivated, reused, purchased, fallbacks, total_recovery_ms, "
-	    "cost_micros FROM recovery_runs ORDER BY id DESC LIMIT 1", NULL,
-	    &res)) < 0)
+	if ((r = store_pg_read(b, "SELECT " STORE_PG_RUN_COLUMNS "FROM "
+	    "recovery_runs ORDER BY id DESC LIMIT 1", NULL, &res)) < 0)
 		return r;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		return -ENOENT;
 	}
-	memset(&run, 0, sizeof run);
-	(void)util_strlcpy(run.instance_id, store_pg_text(res, 0, 0),
-	    sizeof run.instance_id);
-	(void)util_strlcpy(run.cause, store_pg_text(res, 0, 1),
-	    sizeof run.cause);
-	run.started_at = store_pg_i64(res, 0, 2);
-	run.finished_at = store_pg_i64(res, 0, 3);
-	run.sessions_total = store_pg_i64(res, 0, 4);
-	run.recovered = store_pg_i64(res, 0, 5);
-	run.failed = store_pg_i64(res, 0, 6);
-	run.reactivated = store_pg_i64(res, 0, 7);
-	run.reused = store_pg_i64(res, 0, 8);
-	run.purchased = store_pg_i64(res, 0, 9);
-	run.fallbacks = store_pg_i64(res, 0, 10);
-	run.total_recovery_ms = store_pg_i64(res, 0, 11);
-	run.cost_micros = store_pg_i64(res, 0, 12);
+	store_pg_row_run(res, 0, &run);
 	PQclear(res);
 	*ret = run;
 	return 0;
+}
+
+/* A page's bounds as parameters: below before_id (0: none), limit rows. */
+static void
+store_pg_arg_page(struct store_pg_args *a, int64_t before_id, size_t limit)
+{
+	store_pg_arg_i64(a, before_id > 0 ? before_id : INT64_MAX);
+	store_pg_arg_i64(a, limit > (size_t)INT64_MAX ? INT64_MAX :
+	    (int64_t)limit);
+}
+
+static int
+store_pg_recovery_run_list(void *p, int64_t before_id, size_t limit,
+    store_recovery_cb cb, void *arg)
+{
+	struct store_pg		*b = p;
+	struct store_pg_args	 a = { .n = 0 };
+	PGresult		*res;
+	struct recovery_run	 run;
+	int			 i, n, r;
+
+	store_pg_arg_page(&a, before_id, limit);
+	if ((r = store_pg_read(b, "SELECT " STORE_PG_RUN_COLUMNS "FROM "
+	    "recovery_runs WHERE id < $1::bigint ORDER BY id DESC LIMIT "
+	    "$2::bigint", &a, &res)) < 0)
+		return r;
+	n = PQntuples(res);
+	for (i = 0; i < n; i++) {
+		store_pg_row_run(res, i, &run);
+		if ((r = cb(&run, arg)) != 0)
+			break;
+	}
+	PQclear(res);
+	return r;
+}
+
+static int
+store_pg_event_list(void *p, int64_t before_id, int64_t session_id,
+    size_t limit, store_event_cb cb, void *arg)
+{
+	struct store_pg		*b = p;
+	struct store_pg_args	 a = { .n = 0 };
+	PGresult		*res;
+	struct audit_event	*e;
+	int			 i, n, r;
+
+	store_pg_arg_page(&a, before_id, limit);
+	store_pg_arg_i64(&a, session_id);
+	if ((r = store_pg_read(b, "SELECT id, at, actor, coalesce(session_id, "
+	    "0), kind, detail FROM events WHERE id < $1::bigint AND "
+	    "($3::bigint = 0 OR session_id = $3::bigint) ORDER BY id DESC "
+	    "LIMIT $2::bigint", &a, &res)) < 0)
+		return r;
+	e = xmalloc(sizeof *e);	/* 4 KiB of detail: not on the stack */
+	n = PQntuples(res);
+	for (i = 0; i < n; i++) {
+		e->id = store_pg_i64(res, i, 0);
+		e->at = store_pg_i64(res, i, 1);
+		(void)util_strlcpy(e->actor, store_pg_text(res, i, 2),
+		    sizeof e->actor);
+		e->session_id = store_pg_i64(res, i, 3);
+		(void)util_strlcpy(e->kind, store_pg_text(res, i, 4),
+		    sizeof e->kind);
+		(void)util_strlcpy(e->detail, store_pg_text(res, i, 5),
+		    sizeof e->detail);
+		if ((r = cb(e, arg)) != 0)
+			break;
+	}
+	free(e);
+	PQclear(res);
+	return r;
+}
+
+/* --- wake-ups: LISTEN on a connection of their own ---------------------- */
+
+/*
+ * Open the wake-up connection, with the options of the main one (libpq
+ * keeps them, so the URL itself is not kept), and LISTEN on it.  A
+ * connection of its own, because the main one is busy with the caller's
+ * statements and transactions, and a notification waits for none of
+ * them.  Bounded like every connection: connect_timeout, keepalives and
+ * tcp_user_timeout come with the options, so a dead server or network
+ * makes the socket readable (an error) in seconds.
+ */
+static int
+store_pg_wake_open(struct store_pg *b)
+{
+	PQconninfoOption	*opts, *o;
+	const char		**keys, **vals;
+	PGresult		*res;
+	char			 msg[STORE_ERROR_LEN];
+	size_t			 n = 0;
+
+	if ((opts = PQconninfo(b->conn)) == NULL) {
+		snprintf(b->err, sizeof b->err, "wake-ups: out of memory");
+		return -ENOMEM;
+	}
+	for (o = opts; o->keyword != NULL; o++)
+		n++;
+	keys = xcalloc(n + 1, sizeof *keys);
+	vals = xcalloc(n + 1, sizeof *vals);
+	n = 0;
+	for (o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL)
+			continue;
+		keys[n] = o->keyword;
+		vals[n++] = o->val;
+	}
+	b->wake = PQconnectdbParams(keys, vals, 0);
+	for (o = opts; o->keyword != NULL; o++)
+		if (o->val != NULL && strcmp(o->keyword, "password") == 0)
+			util_wipe(o->val, strlen(o->val));
+	PQconninfoFree(opts);
+	free(keys);
+	free(vals);
+	if (b->wake == NULL) {
+		snprintf(b->err, sizeof b->err, "wake-ups: out of memory");
+		return -ENOMEM;
+	}
+	(void)PQsetNoticeProcessor(b->wake, store_pg_notice, NULL);
+	if (PQstatus(b->wake) == CONNECTION_OK) {
+		res = PQexec(b->wake, "LISTEN " STORE_PG_CHANNEL);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+			PQclear(res);
+			return 0;
+		}
+		PQclear(res);
+	}
+	snprintf(msg, sizeof msg, "%s", PQerrorMessage(b->wake));
+	store_pg_setmsg(b, "wake-ups: ", msg);
+	PQfinish(b->wake);
+	b->wake = NULL;
+	return -EIO;
+}
+
+/* Lost: its socket, readable for ever, must go at once. */
+static void
+store_pg_wake_lost(struct store_pg *b)
+{
+	PQfinish(b->wake);
+	b->wake = NULL;
+	store_pg_retry_lost(&b->wake_retry);
+}
+
+/*
+ * A listening connection, (re)opened when needed but no oftener than
+ * the backoff allows (the main connection's pacing); until then -EIO.
+ */
+static int
+store_pg_wake_ready(struct store_pg *b)
+{
+	int	r;
+
+	if (b->wake != NULL && PQstatus(b->wake) == CONNECTION_OK)
+		return 0;
+	if (b->wake != NULL)
+		store_pg_wake_lost(b);
+	if (b->wake_retry.broken && !store_pg_retry_due(&b->wake_retry, b->err,
+	    sizeof b->err))
+		return -EIO;
+	if ((r = store_pg_wake_open(b)) < 0) {
+		store_pg_retry_failed(&b->wake_retry);
+		return r;
+	}
+	store_pg_retry_ok(&b->wake_retry);
+	return 0;
+}
+
+static int
+store_pg_wake_fd(void *p)
+{
+	struct store_pg	*b = p;
+	int		 r, fd;
+
+	if ((r = store_pg_wake_ready(b)) < 0)
+		return r;
+	if ((fd = PQsocket(b->wake)) < 0) {
+		snprintf(b->err, sizeof b->err, "wake-ups: no socket");
+		return -EIO;
+	}
+	return fd;
+}
+
+/* Whether fd has more to read now (data, or the peer's close). */
+static bool
+store_pg_pending(int fd)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
+/*
+ * Count the notifications that arrived, but not those this store sent
+ * itself (same backend as the main connection): a daemon is not woken by
+ * its own writes.  The socket is read until it has nothing more, a few
+ * times at most: a server going away sends an error and then closes, and
+ * only the read after the error sees the close.  A lost connection is
+ * closed at once (its socket would stay readable) and reopened when the
+ * backoff allows: 0 when that worked, -EIO when not yet.  Either way the
+ * caller asks store_pg_wake_fd for the new socket.  Notifications sent
+ * while it was down are lost; the caller's periodic claims make up for
+ * them.
+ */
+static int
+store_pg_wake_drain(void *p)
+{
+	struct store_pg	*b = p;
+	PGnotify	*nf;
+	bool		 ok = true;
+	int		 i, r, n = 0, self_pid;
+
+	if (b->wake == NULL || PQstatus(b->wake) != CONNECTION_OK)
+		return store_pg_wake_ready(b);
+	for (i = 0; i < STORE_PG_WAKE_READS; i++) {
+		if (!PQconsumeInput(b->wake)) {
+			ok = false;
+			break;
+		}
+		if (!store_pg_pending(PQsocket(b->wake)))
+			break;
+	}
+	self_pid = PQbackendPID(b->conn);
+	while ((nf = PQnotifies(b->wake)) != NULL) {
+		if (nf->be_pid != self_pid || self_pid == 0)
+			n++;
+		PQfreemem(nf);
+	}
+	if (ok && PQstatus(b->wake) == CONNECTION_OK)
+		return n;
+	store_pg_wake_lost(b);
+	r = store_pg_wake_ready(b);
+	return r < 0 && n == 0 ? r : n;
 }
 
 const struct store_ops store_pg_ops = {
@@ -1967,4 +2469,10 @@ const struct store_ops store_pg_ops = {
 	.batch_begin = store_pg_batch_begin,
 	.batch_end = store_pg_batch_end,
 	.set_lease = store_pg_set_lease,
+	.recovery_run_list = store_pg_recovery_run_list,
+	.event_list = store_pg_event_list,
+	.fleet_share = store_pg_fleet_share,
+	.session_release = store_pg_session_release,
+	.wake_fd = store_pg_wake_fd,
+	.wake_drain = store_pg_wake_drain,
 };

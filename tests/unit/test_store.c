@@ -2,7 +2,8 @@
  * Tests of the state store: migrations (and refusing a newer schema),
  * session records and their constraints, the audit log written in the
  * same transaction, batches, ownership and fencing, proxies and intents,
- * and two processes writing at once.
+ * the paged reads of events and recovery runs, the fleet operations
+ * (PostgreSQL only), and two processes writing at once.
  *
  * One table of cases runs on every backend: on SQLite (a new file per
  * case), then on PostgreSQL when RESPAWN_TEST_PG_URL names a database
@@ -600,6 +601,209 @@ test_proxies(void **state)
 	    "'x.small' AND detail = '{}' AND session_id IS NULL"), 1);
 }
 
+#define PAGE_MAX	16
+
+/* What one page of a paged read delivered. */
+struct page {
+	int			n;
+	int			stop_after;	/* 0: take everything */
+	int64_t			ids[PAGE_MAX];
+	int64_t			sessions[PAGE_MAX];
+	int64_t			started[PAGE_MAX];
+	struct audit_event	first;
+	struct recovery_run	first_run;
+};
+
+static int
+event_page_cb(const struct audit_event *e, void *arg)
+{
+	struct page	*pg = arg;
+
+	assert_true(pg->n < PAGE_MAX);
+	if (pg->n == 0)
+		pg->first = *e;
+	pg->ids[pg->n] = e->id;
+	pg->sessions[pg->n++] = e->session_id;
+	return pg->n == pg->stop_after ? 7 : 0;
+}
+
+static int
+run_page_cb(const struct recovery_run *run, void *arg)
+{
+	struct page	*pg = arg;
+
+	assert_true(pg->n < PAGE_MAX);
+	if (pg->n == 0)
+		pg->first_run = *run;
+	pg->ids[pg->n] = run->id;
+	pg->started[pg->n++] = run->started_at;
+	return pg->n == pg->stop_after ? 7 : 0;
+}
+
+/* Pages of one read, newest first; how many rows they held in all. */
+static int
+page_all(struct store *st, bool runs, int64_t session_id, size_t limit)
+{
+	struct page	pg;
+	int64_t		before = 0;
+	int		i, total = 0;
+
+	for (;;) {
+		memset(&pg, 0, sizeof pg);
+		if (runs)
+			assert_int_equal(store_recovery_run_list(st, before,
+			    limit, run_page_cb, &pg), 0);
+		else
+			assert_int_equal(store_event_list(st, before,
+			    session_id, limit, event_page_cb, &pg), 0);
+		assert_true((size_t)pg.n <= limit);
+		for (i = 0; i < pg.n; i++) {
+			if (before > 0 || i > 0)
+				assert_true(pg.ids[i] < (i > 0 ?
+				    pg.ids[i - 1] : before));
+			if (!runs && session_id != 0)
+				assert_int_equal(pg.sessions[i], session_id);
+		}
+		total += pg.n;
+		if ((size_t)pg.n < limit)
+			return total;
+		before = pg.ids[pg.n - 1];
+	}
+}
+
+/*
+ * The paged reads of the HTTP API: audit events and recovery runs newest
+ * first, below an id, of one session or all, at most a limit of them; a
+ * callback's non-zero return stops the walk and is returned.
+ */
+static void
+test_paging(void **state)
+{
+	struct store		*st;
+	struct session_new	 n;
+	struct recovery_run	 run, last;
+	struct page		 pg;
+	int64_t			 s1, s2, rid;
+	int			 i;
+
+	(void)state;
+	st = open_new();
+	memset(&pg, 0, sizeof pg);
+	assert_int_equal(store_event_list(st, 0, 0, 10, event_page_cb, &pg), 0);
+	assert_int_equal(pg.n, 0);
+	assert_int_equal(store_recovery_run_list(st, 0, 10, run_page_cb, &pg),
+	    0);
+	assert_int_equal(pg.n, 0);
+
+	fill(&n, "u1", "+14155550301", "us");
+	assert_int_equal(store_session_add(st, &n, "test", 10, &s1), 0);
+	fill(&n, "u2", "+14155550302", "us");
+	assert_int_equal(store_session_add(st, &n, "test", 11, &s2), 0);
+	for (i = 0; i < 7; i++)
+		assert_int_equal(store_event_add(st, 100 + i, "pager",
+		    i % 2 == 0 ? s1 : 0, "x.paged", i == 6 ?
+		    "{\"last\":true}" : NULL), 0);
+	/* 2 session.added, 7 x.paged (4 of s1): 9 events, 5 of s1. */
+	assert_int_equal(query_int("SELECT count(*) FROM events"), 9);
+
+	memset(&pg, 0, sizeof pg);
+	assert_int_equal(store_event_list(st, 0, 0, 3, event_page_cb, &pg), 0);
+	assert_int_equal(pg.n, 3);
+	assert_int_equal(pg.first.at, 106);
+	assert_string_equal(pg.first.actor, "pager");
+	assert_string_equal(pg.first.kind, "x.paged");
+	assert_string_equal(pg.first.detail, "{\"last\":true}");
+	assert_int_equal(pg.first.session_id, s1);
+	assert_int_equal(pg.first.id, query_int("SELECT max(id) FROM events"));
+	assert_int_equal(page_all(st, false, 0, 3), 9);
+	assert_int_equal(page_all(st, false, 0, 4), 9);
+	assert_int_equal(page_all(st, false, 0, 100), 9);
+	assert_int_equal(page_all(st, false, s1, 2), 5);
+	assert_int_equal(page_all(st, false, s2, 2), 1);
+	assert_int_equal(page_all(st, false, 999999, 2), 0);
+	/* Nothing below the oldest; nothing at all with a limit of 0. */
+	memset(&pg, 0, sizeof pg);
+	assert_int_equal(store_event_list(st, query_int("SELECT min(id) FROM "
+	    "events"), 0, 10, event_page_cb, &pg), 0);
+	assert_int_equal(pg.n, 0);
+	assert_int_equal(store_event_list(st, 0, 0, 0, event_page_cb, &pg), 0);
+	assert_int_equal(pg.n, 0);
+	/* The callback stops the walk, and its value is returned. */
+	pg.stop_after = 2;
+	assert_int_equal(store_event_list(st, 0, 0, 10, event_page_cb, &pg), 7);
+	assert_int_equal(pg.n, 2);
+
+	memset(&run, 0, sizeof run);
+	(void)util_strlcpy(run.instance_id, "i1", sizeof run.instance_id);
+	(void)util_strlcpy(run.cause, "first_start", sizeof run.cause);
+	for (i = 0; i < 5; i++) {
+		run.started_at = 1000 + i;
+		run.finished_at = i == 4 ? 0 : 2000 + i;
+		run.recovered = i;
+		run.cost_micros = 10 * i;
+		assert_int_equal(store_recovery_run_add(st, &run, &rid), 0);
+	}
+	memset(&pg, 0, sizeof pg);
+	assert_int_equal(store_recovery_run_list(st, 0, 2, run_page_cb, &pg),
+	    0);
+	assert_int_equal(pg.n, 2);
+	assert_int_equal(pg.first_run.id, rid);
+	assert_string_equal(pg.first_run.instance_id, "i1");
+	assert_string_equal(pg.first_run.cause, "first_start");
+	assert_int_equal(pg.first_run.started_at, 1004);
+	assert_int_equal(pg.first_run.finished_at, 0);
+	assert_int_equal(pg.first_run.recovered, 4);
+	assert_int_equal(pg.first_run.cost_micros, 40);
+	assert_int_equal(pg.started[1], 1003);
+	assert_int_equal(store_recovery_run_last(st, &last), 0);
+	assert_int_equal(last.id, rid);
+	assert_int_equal(page_all(st, true, 0, 2), 5);
+	assert_int_equal(page_all(st, true, 0, 5), 5);
+	memset(&pg, 0, sizeof pg);
+	assert_int_equal(store_recovery_run_list(st, rid, 10, run_page_cb,
+	    &pg), 0);
+	assert_int_equal(pg.n, 4);
+	assert_int_equal(pg.started[0], 1003);
+	assert_int_equal(pg.started[3], 1000);
+	store_close(st);
+}
+
+/*
+ * The fleet operations exist on PostgreSQL only: SQLite says so
+ * (-ENOTSUP) rather than pretending.
+ */
+static void
+test_fleet_ops(void **state)
+{
+	struct store	*st;
+	int64_t		 share, owned;
+	int		 fd;
+
+	(void)state;
+	st = open_new();
+	if (!on_pg) {
+		assert_string_equal(store_backend(st), "sqlite");
+		assert_int_equal(store_fleet_share(st, "i1", &share, &owned),
+		    -ENOTSUP);
+		assert_int_equal(store_session_release(st, 1, "i1", 1, 1),
+		    -ENOTSUP);
+		assert_int_equal(store_wake_fd(st), -ENOTSUP);
+		assert_int_equal(store_wake_drain(st), -ENOTSUP);
+		store_close(st);
+		return;
+	}
+	assert_string_equal(store_backend(st), "postgresql");
+	assert_int_equal(store_fleet_share(st, "i1", &share, &owned), 0);
+	assert_int_equal(share, 0);
+	assert_int_equal(owned, 0);
+	assert_int_equal(store_session_release(st, 1, "i1", 1, 1), -ENOENT);
+	fd = store_wake_fd(st);
+	assert_true(fd >= 0);
+	assert_int_equal(store_wake_drain(st), 0);
+	assert_int_equal(store_wake_fd(st), fd);
+	store_close(st);
+}
+
 static int
 count_cb(const struct session *s, void *arg)
 {
@@ -724,6 +928,8 @@ main(void)
 		cmocka_unit_test(test_batches),
 		cmocka_unit_test(test_ownership),
 		cmocka_unit_test(test_proxies),
+		cmocka_unit_test(test_paging),
+		cmocka_unit_test(test_fleet_ops),
 		cmocka_unit_test(test_two_writers),
 	};
 	int	failed;

@@ -2,8 +2,11 @@
  * Tests of what only the PostgreSQL store has: fleet mode.  Fair-share
  * claims by instances claiming at the same moment from their own
  * connections, leases judged by the database's clock, writes of a stale
- * epoch refused, lock timeouts, concurrent first starts migrating once,
- * and surviving a lost connection and a restarted server.
+ * epoch refused, the fair share as the daemon asks for it, giving one
+ * session up, wake-ups from peers (LISTEN/NOTIFY) surviving a lost
+ * connection, proxies never given to two instances' sessions, lock
+ * timeouts, concurrent first starts migrating once, and surviving a lost
+ * connection and a restarted server.
  *
  * The cases run when RESPAWN_TEST_PG_URL names a database (each in a
  * schema of its own); the restart case also needs RESPAWN_TEST_PG_CLUSTER
@@ -17,6 +20,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -394,6 +398,364 @@ test_stale_epoch(void **state)
 }
 
 /*
+ * The fair share the daemon sheds down to: ceil(sessions / live
+ * instances), self counted, liveness by the lease as for claims.
+ */
+static void
+test_fleet_share(void **state)
+{
+	struct store	*st;
+	int64_t		 share, owned;
+	int		 claimed;
+
+	(void)state;
+	new_schema(NULL);
+	st = open_url();
+	add_sessions(st, FAIR_SESSIONS, "+1333");
+	add_instance(st, "sa", 1);
+	assert_int_equal(store_fleet_share(st, "sa", &share, &owned), 0);
+	assert_int_equal(share, FAIR_SESSIONS);
+	assert_int_equal(owned, 0);
+	assert_int_equal(store_session_claim(st, "sa", 0, &claimed), 0);
+	assert_int_equal(claimed, FAIR_SESSIONS);
+	assert_int_equal(store_fleet_share(st, "sa", &share, &owned), 0);
+	assert_int_equal(share, FAIR_SESSIONS);
+	assert_int_equal(owned, FAIR_SESSIONS);
+
+	/* Two more join: sa's share is a third, and it owns too many. */
+	add_instance(st, "sb", 2);
+	add_instance(st, "sc", 3);
+	assert_int_equal(store_fleet_share(st, "sa", &share, &owned), 0);
+	assert_int_equal(share, FAIR_SESSIONS / 3);
+	assert_int_equal(owned, FAIR_SESSIONS);
+	assert_int_equal(store_fleet_share(st, "sb", &share, &owned), 0);
+	assert_int_equal(share, FAIR_SESSIONS / 3);
+	assert_int_equal(owned, 0);
+	/* Self counts even before it registered. */
+	assert_int_equal(store_fleet_share(st, "sd", &share, &owned), 0);
+	assert_int_equal(share, FAIR_SESSIONS / 4);
+	/* A stopped peer does not count. */
+	assert_int_equal(store_instance_set_status(st, "sc", INSTANCE_STOPPED,
+	    0), 0);
+	assert_int_equal(store_fleet_share(st, "sa", &share, &owned), 0);
+	assert_int_equal(share, FAIR_SESSIONS / 2);
+
+	/* Nor does a silent one, past its lease by the database's clock. */
+	assert_int_equal(store_set_lease(st, 1000), 0);
+	sleep_ms(1300);
+	assert_int_equal(store_instance_heartbeat(st, "sa", 0, false, 0, 0), 0);
+	assert_int_equal(store_fleet_share(st, "sa", &share, &owned), 0);
+	assert_int_equal(share, FAIR_SESSIONS);
+	assert_int_equal(owned, FAIR_SESSIONS);
+	store_close(st);
+}
+
+static void
+add_proxy(struct store *st, const char *ip, int64_t *ret_id)
+{
+	struct proxy_row	px;
+
+	memset(&px, 0, sizeof px);
+	(void)util_strlcpy(px.provider, "static", sizeof px.provider);
+	(void)util_strlcpy(px.ip, ip, sizeof px.ip);
+	(void)util_strlcpy(px.country, "us", sizeof px.country);
+	px.type = PROXY_TYPE_ISP;
+	assert_int_equal(store_proxy_ensure(st, &px, 1, ret_id), 0);
+}
+
+/*
+ * Giving one session up: only its owner at its epoch may; the session
+ * keeps its state and its proxy, and the next claim takes it at a new
+ * epoch.
+ */
+static void
+test_session_release(void **state)
+{
+	struct store		*a, *b;
+	struct session		 s, t;
+	struct session_report	 rep;
+	int64_t			 pid, count, gen, gen2;
+	int			 claimed;
+
+	(void)state;
+	new_schema(NULL);
+	a = open_url();
+	b = open_url();
+	add_sessions(a, 2, "+1222");
+	add_instance(a, "ra", 1);
+	assert_int_equal(store_session_claim(a, "ra", 0, &claimed), 0);
+	assert_int_equal(claimed, 2);
+	assert_int_equal(store_session_get_by_phone(a, "+1222000000", &s), 0);
+	assert_int_equal(s.epoch, 1);
+	add_proxy(a, "10.1.0.1", &pid);
+	assert_int_equal(store_proxy_assign(a, pid, s.id, s.phone, "us", false,
+	    "purchased", "ra", 5), 0);
+	memset(&rep, 0, sizeof rep);
+	rep.status = SESSION_STATUS_READY;
+	rep.attempts = 3;
+	assert_int_equal(store_session_report(a, s.id, "ra", 1, &rep, 6), 0);
+	assert_int_equal(store_session_fingerprint(a, &count, &gen), 0);
+
+	/* A wrong epoch, a wrong owner, no such session: refused. */
+	assert_int_equal(store_session_release(a, s.id, "ra", 0, 10), -ESTALE);
+	assert_non_null(strstr(store_errmsg(a), "not owned"));
+	assert_int_equal(store_session_release(b, s.id, "rb", 1, 10), -ESTALE);
+	assert_int_equal(store_session_release(a, 999999, "ra", 1, 10),
+	    -ENOENT);
+	assert_non_null(strstr(store_errmsg(a), "999999"));
+	assert_int_equal(query_int("SELECT count(*) FROM events WHERE kind = "
+	    "'session.released'"), 0);
+
+	assert_int_equal(store_session_release(a, s.id, "ra", 1, 20), 0);
+	assert_int_equal(store_session_get(a, s.id, &t), 0);
+	assert_string_equal(t.owner, "");
+	assert_int_equal(t.epoch, 1);
+	assert_int_equal(t.status, SESSION_STATUS_READY);
+	assert_int_equal(t.attempts, 3);
+	assert_false(t.graceful_shutdown);
+	assert_string_equal(t.proxy_ip, "10.1.0.1");
+	assert_int_equal(store_session_fingerprint(a, &count, &gen2), 0);
+	assert_true(gen2 > gen);
+	assert_int_equal(query_int("SELECT count(*) FROM events WHERE kind = "
+	    "'session.released' AND actor = 'ra' AND at = 20"), 1);
+	/* Once given up, it is no longer ra's to report on or give up. */
+	assert_int_equal(store_session_report(a, s.id, "ra", 1, &rep, 21),
+	    -ESTALE);
+	assert_int_equal(store_session_release(a, s.id, "ra", 1, 22), -ESTALE);
+
+	/* Another instance's claim takes it, at a new epoch, proxy and all. */
+	add_instance(b, "rb", 2);
+	assert_int_equal(store_session_claim(b, "rb", 0, &claimed), 0);
+	assert_int_equal(claimed, 1);
+	assert_int_equal(store_session_get(b, s.id, &t), 0);
+	assert_string_equal(t.owner, "rb");
+	assert_int_equal(t.epoch, 2);
+	assert_int_equal(store_proxy_assign(b, pid, s.id, s.phone, "us", false,
+	    "reactivated", "rb", 30), 0);
+	assert_int_equal(store_session_get_by_phone(a, "+1222000001", &t), 0);
+	assert_string_equal(t.owner, "ra");
+	store_close(a);
+	store_close(b);
+}
+
+#define WAKE_WAIT_MS	5000	/* a wake-up arrives within this */
+#define QUIET_WAIT_MS	300	/* ...and none comes within this */
+
+static bool
+readable(int fd, int ms)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+	int		r;
+
+	while ((r = poll(&pfd, 1, ms)) < 0 && errno == EINTR)
+		continue;
+	return r > 0;
+}
+
+/*
+ * st's wake-up descriptor becomes readable, the drain counts at least
+ * one wake-up, and then none.
+ */
+static void
+expect_woken(struct store *st, const char *after)
+{
+	int64_t	t0 = util_mono_ms();
+	int	fd, n = 0, r;
+
+	while (n == 0) {
+		if (util_mono_ms() - t0 > WAKE_WAIT_MS)
+			fail_msg("no wake-up within %d ms after %s",
+			    WAKE_WAIT_MS, after);
+		fd = store_wake_fd(st);
+		assert_true(fd >= 0);
+		if (!readable(fd, 100))
+			continue;
+		r = store_wake_drain(st);
+		assert_true(r >= 0);
+		n += r;
+	}
+	assert_int_equal(store_wake_drain(st), 0);
+}
+
+/* No wake-up comes (the descriptor may stir, the drain counts none). */
+static void
+expect_quiet(struct store *st)
+{
+	int	fd = store_wake_fd(st);
+
+	assert_true(fd >= 0);
+	if (readable(fd, QUIET_WAIT_MS))
+		assert_int_equal(store_wake_drain(st), 0);
+}
+
+/*
+ * Peers are woken, by NOTIFY on commit, when an instance gives sessions
+ * up (one, or all of them at a stop), joins, stops or is declared dead;
+ * not by a write that failed, nor by their own writes.  A lost listening
+ * connection is reopened by the drain.
+ */
+static void
+test_wake(void **state)
+{
+	struct store	*a, *b;
+	struct session	 s;
+	char		 app[64], extra[96], sql[256];
+	int		 claimed, dead, deleted, fd, i;
+	int64_t		 pid;
+
+	(void)state;
+	snprintf(app, sizeof app, "respawn_wake_%d", (int)getpid());
+	snprintf(extra, sizeof extra, "&application_name=%s", app);
+	new_schema(extra);
+	a = open_url();
+	b = open_url();
+	add_sessions(b, 4, "+1211");
+	add_instance(b, "wb", 1);
+	assert_int_equal(store_session_claim(b, "wb", 0, &claimed), 0);
+	assert_int_equal(claimed, 4);
+	fd = store_wake_fd(a);
+	assert_true(fd >= 0);
+	assert_int_equal(store_wake_fd(a), fd);
+	assert_int_equal(store_wake_drain(a), 0);
+
+	assert_int_equal(store_session_get_by_phone(b, "+1211000000", &s), 0);
+	assert_int_equal(store_session_release(b, s.id, "wb", 1, 1), 0);
+	expect_woken(a, "store_session_release");
+	assert_int_equal(store_session_release(b, s.id, "wb", 1, 1), -ESTALE);
+	expect_quiet(a);
+	assert_int_equal(store_session_release_all(b, "wb", true, 2), 0);
+	expect_woken(a, "store_session_release_all");
+	add_instance(b, "wc", 2);
+	expect_woken(a, "store_instance_register");
+	assert_int_equal(store_instance_set_status(b, "wc", INSTANCE_RUNNING,
+	    3), 0);
+	expect_quiet(a);
+	assert_int_equal(store_instance_set_status(b, "wc", INSTANCE_STOPPED,
+	    3), 0);
+	expect_woken(a, "store_instance_set_status(stopped)");
+	add_instance(b, "wd", 4);
+	expect_woken(a, "store_instance_register");
+	sleep_ms(50);
+	assert_int_equal(store_instance_reap(b, "wb", 0, 10, 3600000, &dead,
+	    &deleted), 0);
+	assert_int_equal(dead, 1);
+	expect_woken(a, "store_instance_reap");
+
+	/* a's own writes do not wake a. */
+	add_instance(a, "wa", 5);
+	assert_int_equal(store_session_claim(a, "wa", 0, &claimed), 0);
+	assert_int_equal(claimed, 2);
+	assert_int_equal(store_session_release_all(a, "wa", true, 6), 0);
+	expect_quiet(a);
+
+	/* The listening connection is killed: the drain reopens it. */
+	snprintf(sql, sizeof sql, "SELECT pid FROM pg_stat_activity WHERE "
+	    "application_name = '%s' AND query LIKE 'LISTEN%%'", app);
+	pid = pg_sql(pg_base, sql);
+	assert_true(pid > 0);
+	snprintf(sql, sizeof sql, "SELECT count(pg_terminate_backend(%lld, "
+	    "5000))", (long long)pid);
+	assert_int_equal(pg_sql(pg_base, sql), 1);
+	assert_true(readable(fd, WAKE_WAIT_MS));
+	for (i = 0; i < 50; i++) {
+		snprintf(sql, sizeof sql, "SELECT count(*) FROM "
+		    "pg_stat_activity WHERE application_name = '%s' AND query "
+		    "LIKE 'LISTEN%%' AND pid <> %lld", app, (long long)pid);
+		if (pg_sql(pg_base, sql) == 1)
+			break;
+		assert_int_equal(store_wake_drain(a), 0);
+		if ((fd = store_wake_fd(a)) >= 0)
+			(void)readable(fd, 100);
+	}
+	assert_true(i < 50);
+	assert_true(store_wake_fd(a) >= 0);
+	assert_int_equal(store_session_claim(b, "wb", 0, &claimed), 0);
+	assert_int_equal(claimed, 2);
+	assert_int_equal(store_session_release_all(b, "wb", false, 7), 0);
+	expect_woken(a, "store_session_release_all after a reconnection");
+	store_close(a);
+	store_close(b);
+}
+
+/*
+ * A proxy goes to a session only when idle, or active for that very
+ * session (reactivation), or shared by its own instance
+ * (RESPAWN_SESSIONS_PER_IP): never to a peer's session, nor away from a
+ * session that gave it up and keeps it for its next owner.
+ */
+static void
+test_proxy_assign_fleet(void **state)
+{
+	struct store	*a, *b;
+	struct session	 x, y, z;
+	int64_t		 p1, p2;
+	int		 claimed;
+
+	(void)state;
+	new_schema(NULL);
+	a = open_url();
+	b = open_url();
+	add_sessions(a, 4, "+1232");
+	add_instance(a, "pa", 1);
+	add_instance(b, "pb", 2);
+	assert_int_equal(store_session_claim(a, "pa", 0, &claimed), 0);
+	assert_int_equal(claimed, 2);
+	assert_int_equal(store_session_claim(b, "pb", 0, &claimed), 0);
+	assert_int_equal(claimed, 2);
+	assert_int_equal(store_session_get_by_phone(a, "+1232000000", &x), 0);
+	assert_int_equal(store_session_get_by_phone(a, "+1232000001", &z), 0);
+	assert_int_equal(store_session_get_by_phone(a, "+1232000002", &y), 0);
+	assert_string_equal(x.owner, "pa");
+	assert_string_equal(z.owner, "pa");
+	assert_string_equal(y.owner, "pb");
+	add_proxy(a, "10.2.0.1", &p1);
+	add_proxy(a, "10.2.0.2", &p2);
+
+	assert_int_equal(store_proxy_assign(a, p1, x.id, x.phone, "us", false,
+	    "purchased", "pa", 10), 0);
+	/* pb's pool thought it idle: refused, saying why. */
+	assert_int_equal(store_proxy_assign(b, p1, y.id, y.phone, "us", false,
+	    "reused", "pb", 11), -EBUSY);
+	assert_non_null(strstr(store_errmsg(b), "in use"));
+	assert_non_null(strstr(store_errmsg(b), "10.2.0.1"));
+	assert_int_equal(store_session_get(b, y.id, &y), 0);
+	assert_string_equal(y.proxy_ip, "");
+	assert_int_equal(query_int("SELECT count(*) FROM assignments"), 1);
+	/* Reactivation for the same session, and sharing within pa. */
+	assert_int_equal(store_proxy_assign(a, p1, x.id, x.phone, "us", false,
+	    "reactivated", "pa", 12), 0);
+	assert_int_equal(store_proxy_assign(a, p1, z.id, z.phone, "us", false,
+	    "reused", "pa", 13), 0);
+	/* Gone or released: -ENOENT as before. */
+	assert_int_equal(store_proxy_assign(a, 999999, x.id, x.phone, "us",
+	    false, "reused", "pa", 14), -ENOENT);
+
+	/* x gives p2 up with itself: p2 stays x's, for x's next owner. */
+	assert_int_equal(store_proxy_assign(a, p2, x.id, x.phone, "us", false,
+	    "purchased", "pa", 20), 0);
+	assert_int_equal(store_proxy_unassign(a, p2, true, 21), 0);
+	assert_int_equal(store_session_release(a, x.id, "pa", 1, 22), 0);
+	assert_int_equal(store_proxy_assign(a, p2, z.id, z.phone, "us", false,
+	    "reused", "pa", 23), -EBUSY);
+	assert_int_equal(store_proxy_assign(b, p2, y.id, y.phone, "us", false,
+	    "reused", "pb", 23), -EBUSY);
+	assert_int_equal(store_session_claim(b, "pb", 0, &claimed), 0);
+	assert_int_equal(claimed, 0);	/* pb has its share */
+	assert_int_equal(store_instance_set_status(a, "pa", INSTANCE_STOPPED,
+	    24), 0);
+	assert_int_equal(store_session_claim(b, "pb", 0, &claimed), 0);
+	assert_int_equal(claimed, 2);
+	assert_int_equal(store_proxy_assign(b, p2, x.id, x.phone, "us", false,
+	    "reactivated", "pb", 25), 0);
+	/* Idle again, anyone may have it. */
+	assert_int_equal(store_proxy_unassign(b, p2, false, 26), 0);
+	assert_int_equal(store_proxy_assign(b, p2, y.id, y.phone, "us", false,
+	    "reused", "pb", 27), 0);
+	store_close(a);
+	store_close(b);
+}
+
+/*
  * A lock held elsewhere past lock_timeout: -EBUSY, and inside a batch
  * only that call is undone.
  */
@@ -568,7 +930,7 @@ test_cluster_restart(void **state)
 	struct store	*st;
 	struct session	 s;
 	int64_t		 t0, took, count, gen;
-	int		 i, r, failures = 0;
+	int		 i, r, fd, failures = 0;
 
 	(void)state;
 	if (script == NULL || dir == NULL)
@@ -576,7 +938,15 @@ test_cluster_restart(void **state)
 	new_schema(NULL);
 	st = open_url();
 	add_sessions(st, 1, "+1444");
+	fd = store_wake_fd(st);
+	assert_true(fd >= 0);
 	assert_int_equal(run_cluster(script, "stop", dir), 0);
+	/* The listening socket says so, and the drain fails, at once. */
+	assert_true(readable(fd, WAKE_WAIT_MS));
+	t0 = util_mono_ms();
+	assert_int_equal(store_wake_drain(st), -EIO);
+	assert_int_equal(store_wake_fd(st), -EIO);
+	assert_true(util_mono_ms() - t0 < 2000);
 	for (i = 0; i < 10; i++) {
 		t0 = util_mono_ms();
 		r = store_session_get_by_phone(st, "+1444000000", &s);
@@ -596,6 +966,13 @@ test_cluster_restart(void **state)
 	}
 	print_message("back %lld ms after the restart, %d calls failed "
 	    "meanwhile\n", (long long)(util_mono_ms() - t0), failures);
+	/* The wake-ups come back too, within the backoff's bound. */
+	while ((fd = store_wake_fd(st)) < 0) {
+		assert_int_equal(fd, -EIO);
+		assert_true(util_mono_ms() - t0 < RESTART_WAIT_MS);
+		sleep_ms(100);
+	}
+	assert_int_equal(store_wake_drain(st), 0);
 	assert_int_equal(count, 1);
 	assert_int_equal(store_session_get_by_phone(st, "+1444000000", &s), 0);
 	add_sessions(st, 1, "+1445");
@@ -625,6 +1002,10 @@ main(void)
 		cmocka_unit_test(test_fair_share),
 		cmocka_unit_test(test_lease_db_clock),
 		cmocka_unit_test(test_stale_epoch),
+		cmocka_unit_test(test_fleet_share),
+		cmocka_unit_test(test_session_release),
+		cmocka_unit_test(test_wake),
+		cmocka_unit_test(test_proxy_assign_fleet),
 		cmocka_unit_test(test_lock_timeout),
 		cmocka_unit_test(test_concurrent_migrations),
 		cmocka_unit_test(test_connection_terminated),
