@@ -1072,7 +1072,10 @@ daemon_session_free(struct dsession *ds)
 static void
 daemon_session_reap(struct daemon *d, struct dsession *ds)
 {
-	if (!ds->removed || ds->sv.state != SV_STOPPED || ds->queued)
+	/* Only once no process of it is left (stopped, failed, logged out). */
+	if (!ds->removed || ds->queued || ds->pid > 0 ||
+	    (ds->sv.state != SV_STOPPED && ds->sv.state != SV_FAILED &&
+	    ds->sv.state != SV_NEEDS_AUTH))
 		return;
 	daemon_proxy_release(ds, false);
 	intmap_del(d->by_id, ds->id);
@@ -2030,12 +2033,12 @@ daemon_shed_done(struct dsession *ds)
 			daemon_enqueue(d, ds);
 		return;
 	}
+	/* Dropped by the caller's reap, never here: it may still use ds. */
 	ds->lost = true;
 	ds->removed = true;
 	d->shed++;
 	log_info("fleet.shed", LOGF_I("session", ds->id),
 	    LOGF_S("phone", ds->phone));
-	daemon_session_reap(d, ds);
 }
 
 /* How eagerly a session is given up: idle ones first, then by priority. */
@@ -2098,6 +2101,8 @@ daemon_fleet_rebalance(struct daemon *d)
 			daemon_shed_done(best);
 		else
 			daemon_feed(best, SV_EV_STOP, 0, true);
+		/* Gone now if it has stopped (no connector to wait for). */
+		daemon_session_reap(d, best);
 	}
 }
 
