@@ -1,11 +1,9 @@
 /*
  * The Bright Data account API client: see bdclient.h.
  *
- * libcurl's multi interface runs on the daemon's libevent loop, the
- * "socket action" way libcurl documents (the hiperfifo pattern): curl
- * tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when to
- * wake it (CURLMOPT_TIMERFUNCTION); libevent tells curl what happened
- * (curl_multi_socket_action).  Nothing waits on the network.
+ * libcurl's multi interface runs on the daemon's libevent loop through
+ * curlev.c, the "socket action" way libcurl documents (the hiperfifo
+ * pattern).  Nothing waits on the network.
  *
  * Each operation is a struct bdreq with one timer event that drives it:
  * first to send (always from the loop, so a callback is never called from
@@ -16,7 +14,6 @@
  */
 #include <sys/queue.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,14 +30,13 @@
 #include "bdclient.h"
 #include "bdjson.h"
 #include "buf.h"
+#include "curlev.h"
 #include "log.h"
 #include "secret.h"
 #include "util.h"
 #include "validate.h"
 #include "xmalloc.h"
 
-/* Retry-After and Date values longer than this are not dates. */
-#define BDCLIENT_HEADER_LEN	128
 #ifndef RESPAWN_VERSION
 #define RESPAWN_VERSION		"0"
 #endif
@@ -51,13 +46,6 @@ enum bdreq_state {
 	BDREQ_WAIT_SEND,	/* timer armed: send (first time or again) */
 	BDREQ_IN_FLIGHT,	/* the easy handle is in the multi */
 	BDREQ_WAIT_DELIVER,	/* timer armed: call back */
-};
-
-struct bdsock {
-	LIST_ENTRY(bdsock)	 link;
-	struct bdclient		*c;
-	curl_socket_t		 fd;
-	struct event		*ev;
 };
 
 struct bdreq {
@@ -79,8 +67,7 @@ struct bdreq {
 	struct curl_slist	*headers;	/* holds the key: wiped */
 	struct buf		 resp;
 	bool			 resp_over;
-	char			 retry_after[BDCLIENT_HEADER_LEN];
-	char			 date[BDCLIENT_HEADER_LEN];
+	struct curlev_retry	 hdr;		/* Retry-After, Date */
 	char			 curl_err[CURL_ERROR_SIZE];
 	uint64_t		 key_gen;	/* of the key it was sent with */
 	bool			 reloaded;
@@ -93,8 +80,7 @@ struct bdreq {
 
 struct bdclient {
 	struct event_base	*base;
-	CURLM			*multi;
-	struct event		*timer;		/* curl's timeout */
+	struct curlev		*curl;
 	char			*base_url;
 	char			*customer;
 	char			*zone;
@@ -112,15 +98,12 @@ struct bdclient {
 
 	TAILQ_HEAD(, bdreq)	 reqs;
 	size_t			 pending;
-	LIST_HEAD(, bdsock)	 socks;
 
 	uint64_t		 requests;
 	uint64_t		 retries;
 	uint64_t		 reloads;
 	uint64_t		 unknown;
 };
-
-static void	bdclient_check_done(struct bdclient *c);
 
 static int __attribute__((format(printf, 3, 4)))
 bdclient_errf(char *err, size_t errlen, const char *fmt, ...)
@@ -356,142 +339,6 @@ bdclient_write(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* Keep one header's value, trimmed, if it fits. */
-static void
-bdclient_keep_header(const char *line, size_t n, size_t namelen,
-    char out[BDCLIENT_HEADER_LEN])
-{
-	const char	*v = line + namelen, *end = line + n;
-
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
-	    end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	if ((size_t)(end - v) >= BDCLIENT_HEADER_LEN)
-		return;
-	memcpy(out, v, (size_t)(end - v));
-	out[end - v] = '\0';
-}
-
-static size_t
-bdclient_header(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct bdreq	*req = arg;
-	size_t		 n = size * nmemb;
-
-	/* A new status line (after a 100 Continue) starts a new answer. */
-	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-		req->retry_after[0] = '\0';
-		req->date[0] = '\0';
-	} else if (n > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
-		bdclient_keep_header(p, n, 12, req->retry_after);
-	else if (n > 5 && strncasecmp(p, "Date:", 5) == 0)
-		bdclient_keep_header(p, n, 5, req->date);
-	return n;
-}
-
-/* Every socket close-on-exec from birth: connectors must not inherit it. */
-static curl_socket_t
-bdclient_opensocket(void *arg, curlsocktype purpose,
-    struct curl_sockaddr *addr)
-{
-	int	fd;
-
-	(void)arg;
-	(void)purpose;
-	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC,
-	    addr->protocol);
-	return fd < 0 ? CURL_SOCKET_BAD : fd;
-}
-
-static void
-bdsock_free(struct bdsock *bs)
-{
-	if (bs == NULL)
-		return;
-	LIST_REMOVE(bs, link);
-	if (bs->ev != NULL)
-		event_free(bs->ev);
-	free(bs);
-}
-
-static void
-bdclient_sock_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct bdsock	*bs = arg;
-	struct bdclient	*c = bs->c;
-	int		 action = 0, running;
-
-	if (what & EV_READ)
-		action |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		action |= CURL_CSELECT_OUT;
-	/* bs may be freed inside; only c is used afterwards. */
-	(void)curl_multi_socket_action(c->multi, fd, action, &running);
-	bdclient_check_done(c);
-}
-
-static int
-bdclient_sock_cb(CURL *e, curl_socket_t fd, int what, void *arg,
-    void *sockp)
-{
-	struct bdclient	*c = arg;
-	struct bdsock	*bs = sockp;
-	short		 events = EV_PERSIST;
-
-	(void)e;
-	if (what == CURL_POLL_REMOVE) {
-		bdsock_free(bs);
-		return 0;
-	}
-	if (bs == NULL) {
-		bs = xcalloc(1, sizeof(*bs));
-		bs->c = c;
-		bs->fd = fd;
-		LIST_INSERT_HEAD(&c->socks, bs, link);
-		(void)curl_multi_assign(c->multi, fd, bs);
-	}
-	if (what & CURL_POLL_IN)
-		events |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		events |= EV_WRITE;
-	if (bs->ev != NULL)
-		event_free(bs->ev);
-	bs->ev = event_new(c->base, fd, events, bdclient_sock_event, bs);
-	if (bs->ev == NULL || event_add(bs->ev, NULL) != 0)
-		return -1;
-	return 0;
-}
-
-static void
-bdclient_timer_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct bdclient	*c = arg;
-	int		 running;
-
-	(void)fd;
-	(void)what;
-	(void)curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0,
-	    &running);
-	bdclient_check_done(c);
-}
-
-/* curl asks to be woken in ms; -1 cancels.  Never act from in here. */
-static int
-bdclient_timer_cb(CURLM *multi, long ms, void *arg)
-{
-	struct bdclient	*c = arg;
-	struct timeval	 tv;
-
-	(void)multi;
-	if (ms < 0)
-		return evtimer_del(c->timer) == 0 ? 0 : -1;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	return evtimer_add(c->timer, &tv) == 0 ? 0 : -1;
-}
-
 /* --- Requests ---------------------------------------------------------- */
 
 static void
@@ -540,7 +387,7 @@ static void
 bdreq_free(struct bdreq *req)
 {
 	if (req->easy != NULL) {
-		(void)curl_multi_remove_handle(req->c->multi, req->easy);
+		curlev_remove(req->c->curl, req->easy);
 		curl_easy_cleanup(req->easy);
 	}
 	bdclient_headers_free(req->headers);
@@ -572,16 +419,19 @@ bdreq_easy(struct bdreq *req)
 	struct bdclient	*c = req->c;
 	CURL		*e;
 	CURLcode	 rc = CURLE_OK;
+	int		 r;
 
 	if ((req->headers = bdclient_headers(c, req->body != NULL)) == NULL)
 		return -ENOMEM;
-	if ((e = curl_easy_init()) == NULL)
-		return -ENOMEM;
+	/* The API is reached directly, whatever *_proxy says. */
+	if ((r = curlev_easy_new(c->timeout_ms, BDCLIENT_CONNECT_TIMEOUT_MS,
+	    &e)) != 0)
+		return r;
 	req->easy = e;
 	req->key_gen = c->key_gen;
 	buf_reset(&req->resp);
 	req->resp_over = false;
-	req->retry_after[0] = req->date[0] = req->curl_err[0] = '\0';
+	req->hdr.retry_after[0] = req->hdr.date[0] = req->curl_err[0] = '\0';
 
 #define BDSET(opt, val) do {						\
 	if (rc == CURLE_OK)						\
@@ -589,27 +439,14 @@ bdreq_easy(struct bdreq *req)
 } while (0)
 	BDSET(CURLOPT_URL, req->url);
 	BDSET(CURLOPT_PRIVATE, req);
-	BDSET(CURLOPT_NOSIGNAL, 1L);
-	BDSET(CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-	BDSET(CURLOPT_CONNECTTIMEOUT_MS, (long)(c->timeout_ms <
-	    BDCLIENT_CONNECT_TIMEOUT_MS ? c->timeout_ms :
-	    BDCLIENT_CONNECT_TIMEOUT_MS));
-	BDSET(CURLOPT_PROTOCOLS_STR, "http,https");
-	BDSET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	BDSET(CURLOPT_FOLLOWLOCATION, 0L);
-	/* The API is reached directly, whatever *_proxy says. */
-	BDSET(CURLOPT_NOPROXY, "*");
-	BDSET(CURLOPT_OPENSOCKETFUNCTION, bdclient_opensocket);
-	BDSET(CURLOPT_OPENSOCKETDATA, req);
 	BDSET(CURLOPT_HTTPHEADER, req->headers);
 	BDSET(CURLOPT_USERAGENT, BDCLIENT_USER_AGENT);
 	BDSET(CURLOPT_WRITEFUNCTION, bdclient_write);
 	BDSET(CURLOPT_WRITEDATA, req);
-	BDSET(CURLOPT_HEADERFUNCTION, bdclient_header);
-	BDSET(CURLOPT_HEADERDATA, req);
+	BDSET(CURLOPT_HEADERFUNCTION, curlev_retry_header);
+	BDSET(CURLOPT_HEADERDATA, &req->hdr);
 	BDSET(CURLOPT_ERRORBUFFER, req->curl_err);
 	BDSET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)BDJSON_BODY_MAX);
-	BDSET(CURLOPT_TCP_KEEPALIVE, 1L);
 	if (req->mutating) {
 		/*
 		 * A fresh connection for every purchase and release: on a
@@ -650,7 +487,7 @@ bdreq_send(struct bdreq *req)
 		return;
 	}
 	if ((r = bdreq_easy(req)) != 0 ||
-	    curl_multi_add_handle(c->multi, req->easy) != CURLM_OK) {
+	    curlev_add(c->curl, req->easy) != 0) {
 		/* Our own failure, not the provider's. */
 		breaker_record(c->breaker, util_mono_ms(), true);
 		bdclient_headers_free(req->headers);
@@ -854,9 +691,10 @@ bdreq_retry(struct bdreq *req)
 		bdreq_finish(req, BDCLIENT_FAILED);
 		return;
 	}
-	if (req->retry_after[0] != '\0' &&
-	    backoff_retry_after_parse(req->retry_after,
-	    req->date[0] != '\0' ? req->date : NULL, util_now_ms(), &ra) != 0)
+	if (req->hdr.retry_after[0] != '\0' &&
+	    backoff_retry_after_parse(req->hdr.retry_after,
+	    req->hdr.date[0] != '\0' ? req->hdr.date : NULL, util_now_ms(),
+	    &ra) != 0)
 		ra = -1;
 	delay = backoff_next_ms(&c->policy, req->result.attempts - 1,
 	    bdclient_rand(c), ra);
@@ -906,7 +744,7 @@ bdreq_done(struct bdreq *req, CURLcode rc)
 		    a.http_status, snip[0] != '\0' ? snip : "(no text)");
 	}
 
-	(void)curl_multi_remove_handle(c->multi, req->easy);
+	curlev_remove(c->curl, req->easy);
 	curl_easy_cleanup(req->easy);
 	req->easy = NULL;
 	bdclient_headers_free(req->headers);
@@ -938,23 +776,12 @@ bdreq_done(struct bdreq *req, CURLcode rc)
 	}
 }
 
+/* curlev's done callback: priv is the request (CURLOPT_PRIVATE). */
 static void
-bdclient_check_done(struct bdclient *c)
+bdclient_transfer_done(void *priv, CURLcode rc, void *arg)
 {
-	struct bdreq	*req;
-	CURLMsg		*m;
-	char		*priv;
-	int		 left;
-
-	while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		priv = NULL;
-		(void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
-		    &priv);
-		if ((req = (struct bdreq *)(void *)priv) != NULL)
-			bdreq_done(req, m->data.result);
-	}
+	(void)arg;
+	bdreq_done(priv, rc);
 }
 
 /* Queue an operation: it is sent from the loop, never from here. */
@@ -1177,14 +1004,16 @@ bdclient_new(struct event_base *base, const struct bdclient_config *cfg,
 		return bdclient_errf(err, errlen, "no loop or configuration");
 	if ((r = bdclient_check_config(cfg, err, errlen)) != 0)
 		return r;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		(void)bdclient_errf(err, errlen, "curl_global_init failed");
-		return -EIO;
-	}
 	c = xcalloc(1, sizeof(*c));
 	c->base = base;
 	TAILQ_INIT(&c->reqs);
-	LIST_INIT(&c->socks);
+	/* First, as curl_global_init was: nothing before it may use curl. */
+	if ((r = curlev_new(base, (long)BDCLIENT_CONNECTIONS_MAX,
+	    bdclient_transfer_done, c, &c->curl)) != 0) {
+		(void)bdclient_errf(err, errlen, r == -EIO ?
+		    "curl_global_init failed" : "cannot set up libcurl");
+		goto fail;
+	}
 	c->base_url = xstrdup(cfg->base_url != NULL ? cfg->base_url :
 	    BDCLIENT_DEFAULT_URL);
 	n = strlen(c->base_url);
@@ -1214,20 +1043,6 @@ bdclient_new(struct event_base *base, const struct bdclient_config *cfg,
 	}
 	if ((r = bdclient_load_key(c->key_ref, &c->key, err, errlen)) != 0)
 		goto fail;
-	if ((c->multi = curl_multi_init()) == NULL ||
-	    (c->timer = evtimer_new(base, bdclient_timer_event, c)) == NULL) {
-		(void)bdclient_errf(err, errlen, "cannot set up libcurl");
-		r = -ENOMEM;
-		goto fail;
-	}
-	(void)curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION,
-	    bdclient_sock_cb);
-	(void)curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-	(void)curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION,
-	    bdclient_timer_cb);
-	(void)curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-	(void)curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-	    (long)BDCLIENT_CONNECTIONS_MAX);
 	*ret = c;
 	return 0;
 fail:
@@ -1239,7 +1054,6 @@ void
 bdclient_free(struct bdclient *c)
 {
 	struct bdreq	*req;
-	struct bdsock	*bs;
 
 	if (c == NULL)
 		return;
@@ -1261,13 +1075,8 @@ bdclient_free(struct bdclient *c)
 		req->cb(&req->result, req->arg);
 		bdreq_free(req);
 	}
-	if (c->multi != NULL)
-		(void)curl_multi_cleanup(c->multi);
-	/* Sockets curl did not report closed before the multi went away. */
-	while ((bs = LIST_FIRST(&c->socks)) != NULL)
-		bdsock_free(bs);
-	if (c->timer != NULL)
-		event_free(c->timer);
+	/* After the requests, which took their handles out of the multi. */
+	curlev_free(c->curl);
 	secret_free(c->key);
 	breaker_free(c->breaker);
 	backoff_budget_free(c->budget);
@@ -1277,7 +1086,6 @@ bdclient_free(struct bdclient *c)
 	free(c->key_ref);
 	free(c->count_plan);
 	free(c);
-	curl_global_cleanup();
 }
 
 void

@@ -1,9 +1,9 @@
 /*
  * Webhook delivery: see webhook.h and docs/WEBHOOKS.md.
  *
- * libcurl's multi interface runs on the daemon's libevent loop the way
- * bdclient.c drives it (the hiperfifo pattern): curl says which sockets to
- * watch and when to wake it, libevent says what happened.
+ * libcurl's multi interface runs on the daemon's libevent loop through
+ * curlev.c, as bdclient.c's does (the hiperfifo pattern): curl says which
+ * sockets to watch and when to wake it, libevent says what happened.
  *
  * Every delivery (one event to one URL) is in exactly one state:
  *
@@ -23,7 +23,6 @@
  */
 #include <sys/queue.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <errno.h>
@@ -32,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -42,6 +40,7 @@
 #include <openssl/params.h>
 
 #include "core/backoff.h"
+#include "curlev.h"
 #include "log.h"
 #include "util.h"
 #include "webhook.h"
@@ -53,8 +52,6 @@
 #define WEBHOOK_USER_AGENT	"respawn/" RESPAWN_VERSION
 /* "scheme://host:port" of a URL, for log lines. */
 #define WEBHOOK_LABEL_MAX	300
-/* Retry-After and Date values longer than this are not dates. */
-#define WEBHOOK_HEADER_LEN	128
 /* A header line we build: the longest is the signature's. */
 #define WEBHOOK_HEADER_LINE_MAX	160
 /* Drops are logged at most this often; the counter has every one. */
@@ -108,24 +105,14 @@ struct whslot {
 	struct curl_slist	*headers;
 	size_t			 resp_bytes;
 	bool			 resp_over;
-	char			 retry_after[WEBHOOK_HEADER_LEN];
-	char			 date[WEBHOOK_HEADER_LEN];
+	struct curlev_retry	 hdr;		/* Retry-After, Date */
 	char			 err[CURL_ERROR_SIZE];
-};
-
-struct whsock {
-	LIST_ENTRY(whsock)	 link;
-	struct webhook		*w;
-	curl_socket_t		 fd;
-	struct event		*ev;
 };
 
 struct webhook {
 	struct event_base	*base;
-	CURLM			*multi;
-	struct event		*curl_timer;
+	struct curlev		*curl;
 	struct event		*kick;
-	LIST_HEAD(, whsock)	 socks;
 
 	struct whtarget		 targets[WEBHOOK_URLS_MAX];
 	size_t			 ntargets;
@@ -154,8 +141,6 @@ struct webhook {
 	int64_t			 waiting;
 	int64_t			 in_flight;
 };
-
-static void	webhook_check_done(struct webhook *w);
 
 static int __attribute__((format(printf, 2, 3)))
 webhook_errf(char err[WEBHOOK_ERR_LEN], const char *fmt, ...)
@@ -386,138 +371,6 @@ webhook_write(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static void
-webhook_keep_header(const char *line, size_t n, size_t namelen,
-    char out[WEBHOOK_HEADER_LEN])
-{
-	const char	*v = line + namelen, *end = line + n;
-
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
-	    end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	if ((size_t)(end - v) >= WEBHOOK_HEADER_LEN)
-		return;
-	memcpy(out, v, (size_t)(end - v));
-	out[end - v] = '\0';
-}
-
-static size_t
-webhook_header(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct whslot	*s = arg;
-	size_t		 n = size * nmemb;
-
-	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0)
-		s->retry_after[0] = s->date[0] = '\0';
-	else if (n > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
-		webhook_keep_header(p, n, 12, s->retry_after);
-	else if (n > 5 && strncasecmp(p, "Date:", 5) == 0)
-		webhook_keep_header(p, n, 5, s->date);
-	return n;
-}
-
-/* Every socket close-on-exec from birth: connectors must not inherit it. */
-static curl_socket_t
-webhook_opensocket(void *arg, curlsocktype purpose,
-    struct curl_sockaddr *addr)
-{
-	int	fd;
-
-	(void)arg;
-	(void)purpose;
-	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC,
-	    addr->protocol);
-	return fd < 0 ? CURL_SOCKET_BAD : fd;
-}
-
-static void
-webhook_sock_free(struct whsock *ws)
-{
-	if (ws == NULL)
-		return;
-	LIST_REMOVE(ws, link);
-	if (ws->ev != NULL)
-		event_free(ws->ev);
-	free(ws);
-}
-
-static void
-webhook_sock_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct whsock	*ws = arg;
-	struct webhook	*w = ws->w;
-	int		 action = 0, running;
-
-	if (what & EV_READ)
-		action |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		action |= CURL_CSELECT_OUT;
-	/* ws may be freed inside; only w is used afterwards. */
-	(void)curl_multi_socket_action(w->multi, fd, action, &running);
-	webhook_check_done(w);
-}
-
-static int
-webhook_sock_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
-{
-	struct webhook	*w = arg;
-	struct whsock	*ws = sockp;
-	short		 events = EV_PERSIST;
-
-	(void)e;
-	if (what == CURL_POLL_REMOVE) {
-		webhook_sock_free(ws);
-		return 0;
-	}
-	if (ws == NULL) {
-		ws = xcalloc(1, sizeof(*ws));
-		ws->w = w;
-		ws->fd = fd;
-		LIST_INSERT_HEAD(&w->socks, ws, link);
-		(void)curl_multi_assign(w->multi, fd, ws);
-	}
-	if (what & CURL_POLL_IN)
-		events |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		events |= EV_WRITE;
-	if (ws->ev != NULL)
-		event_free(ws->ev);
-	ws->ev = event_new(w->base, fd, events, webhook_sock_event, ws);
-	if (ws->ev == NULL || event_add(ws->ev, NULL) != 0)
-		return -1;
-	return 0;
-}
-
-static void
-webhook_curl_timer_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct webhook	*w = arg;
-	int		 running;
-
-	(void)fd;
-	(void)what;
-	(void)curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0,
-	    &running);
-	webhook_check_done(w);
-}
-
-/* curl asks to be woken in ms; -1 cancels.  Never act from in here. */
-static int
-webhook_curl_timer_cb(CURLM *multi, long ms, void *arg)
-{
-	struct webhook	*w = arg;
-	struct timeval	 tv;
-
-	(void)multi;
-	if (ms < 0)
-		return evtimer_del(w->curl_timer) == 0 ? 0 : -1;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	return evtimer_add(w->curl_timer, &tv) == 0 ? 0 : -1;
-}
-
 /* --- Deliveries -------------------------------------------------------- */
 
 static void
@@ -569,7 +422,7 @@ webhook_slot_release(struct whslot *s)
 	struct webhook	*w = s->w;
 
 	if (s->easy != NULL) {
-		(void)curl_multi_remove_handle(w->multi, s->easy);
+		curlev_remove(w->curl, s->easy);
 		curl_easy_cleanup(s->easy);
 		s->easy = NULL;
 	}
@@ -734,12 +587,17 @@ webhook_slot_easy(struct whslot *s, struct whdel *d)
 		return r;
 	if ((r = webhook_slot_headers(s, d->ev, ts, sig)) != 0)
 		return r;
-	if ((e = curl_easy_init()) == NULL)
-		return -ENOMEM;
+	/*
+	 * A redirect is an answer that is not 2xx: retried, never followed.
+	 * Receivers are reached directly, whatever *_proxy says.
+	 */
+	if ((r = curlev_easy_new(w->timeout_ms, WEBHOOK_CONNECT_TIMEOUT_MS,
+	    &e)) != 0)
+		return r;
 	s->easy = e;
 	s->resp_bytes = 0;
 	s->resp_over = false;
-	s->retry_after[0] = s->date[0] = s->err[0] = '\0';
+	s->hdr.retry_after[0] = s->hdr.date[0] = s->err[0] = '\0';
 
 #define WHSET(opt, val) do {						\
 	if (rc == CURLE_OK)						\
@@ -747,19 +605,6 @@ webhook_slot_easy(struct whslot *s, struct whdel *d)
 } while (0)
 	WHSET(CURLOPT_URL, d->t->url);
 	WHSET(CURLOPT_PRIVATE, s);
-	WHSET(CURLOPT_NOSIGNAL, 1L);
-	WHSET(CURLOPT_TIMEOUT_MS, (long)w->timeout_ms);
-	WHSET(CURLOPT_CONNECTTIMEOUT_MS, (long)(w->timeout_ms <
-	    WEBHOOK_CONNECT_TIMEOUT_MS ? w->timeout_ms :
-	    WEBHOOK_CONNECT_TIMEOUT_MS));
-	WHSET(CURLOPT_PROTOCOLS_STR, "http,https");
-	WHSET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	/* A redirect is an answer that is not 2xx: retried, never followed. */
-	WHSET(CURLOPT_FOLLOWLOCATION, 0L);
-	/* Receivers are reached directly, whatever *_proxy says. */
-	WHSET(CURLOPT_NOPROXY, "*");
-	WHSET(CURLOPT_OPENSOCKETFUNCTION, webhook_opensocket);
-	WHSET(CURLOPT_OPENSOCKETDATA, s);
 	WHSET(CURLOPT_HTTPHEADER, s->headers);
 	WHSET(CURLOPT_USERAGENT, WEBHOOK_USER_AGENT);
 	WHSET(CURLOPT_POST, 1L);
@@ -767,11 +612,10 @@ webhook_slot_easy(struct whslot *s, struct whdel *d)
 	WHSET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)d->ev->bodylen);
 	WHSET(CURLOPT_WRITEFUNCTION, webhook_write);
 	WHSET(CURLOPT_WRITEDATA, s);
-	WHSET(CURLOPT_HEADERFUNCTION, webhook_header);
-	WHSET(CURLOPT_HEADERDATA, s);
+	WHSET(CURLOPT_HEADERFUNCTION, curlev_retry_header);
+	WHSET(CURLOPT_HEADERDATA, &s->hdr);
 	WHSET(CURLOPT_ERRORBUFFER, s->err);
 	WHSET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)WEBHOOK_RESPONSE_MAX);
-	WHSET(CURLOPT_TCP_KEEPALIVE, 1L);
 #undef WHSET
 	return rc == CURLE_OK ? 0 : -EINVAL;
 }
@@ -799,7 +643,7 @@ webhook_send(struct webhook *w, struct whdel *d)
 	d->t->in_flight++;
 	w->in_flight++;
 	if ((r = webhook_slot_easy(s, d)) != 0 ||
-	    curl_multi_add_handle(w->multi, s->easy) != CURLM_OK) {
+	    curlev_add(w->curl, s->easy) != 0) {
 		/* Our own failure; it still counts against the attempts. */
 		webhook_slot_release(s);
 		webhook_del_failed(d, 0, "cannot start the request", -1);
@@ -867,9 +711,9 @@ webhook_slot_done(struct whslot *s, CURLcode rc)
 		return;
 	}
 	if (status == 429 || status == 503) {
-		if (s->retry_after[0] == '\0' || backoff_retry_after_parse(
-		    s->retry_after, s->date[0] != '\0' ? s->date : NULL,
-		    util_now_ms(), &ra) != 0)
+		if (s->hdr.retry_after[0] == '\0' || backoff_retry_after_parse(
+		    s->hdr.retry_after, s->hdr.date[0] != '\0' ?
+		    s->hdr.date : NULL, util_now_ms(), &ra) != 0)
 			ra = -1;
 	}
 	if (status != 0)
@@ -881,29 +725,21 @@ webhook_slot_done(struct whslot *s, CURLcode rc)
 	webhook_del_failed(d, (int)status, why, ra);
 }
 
+/*
+ * curlev's done callback: priv is the slot (CURLOPT_PRIVATE).  A slot
+ * freed up is a reason to start more; the kick is a timer, so requests
+ * are still started from the loop, never from in here.
+ */
 static void
-webhook_check_done(struct webhook *w)
+webhook_transfer_done(void *priv, CURLcode rc, void *arg)
 {
-	struct whslot	*s;
-	CURLMsg		*m;
-	char		*priv;
-	int		 left;
-	bool		 any = false;
+	struct whslot	*s = priv;
+	struct webhook	*w = arg;
 
-	while ((m = curl_multi_info_read(w->multi, &left)) != NULL) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		priv = NULL;
-		(void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
-		    &priv);
-		if ((s = (struct whslot *)(void *)priv) != NULL &&
-		    s->d != NULL) {
-			webhook_slot_done(s, m->data.result);
-			any = true;
-		}
-	}
-	if (any)
-		webhook_kick(w);
+	if (s->d == NULL)
+		return;
+	webhook_slot_done(s, rc);
+	webhook_kick(w);
 }
 
 /* --- The API ----------------------------------------------------------- */
@@ -1081,16 +917,18 @@ webhook_new(struct event_base *base, const struct webhook_params *p,
 		return webhook_errf(err, "no loop or parameters");
 	if ((r = webhook_check_params(p, err)) != 0)
 		return r;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		(void)webhook_errf(err, "curl_global_init failed");
-		return -EIO;
-	}
 	w = xcalloc(1, sizeof(*w));
 	w->base = base;
-	LIST_INIT(&w->socks);
 	TAILQ_INIT(&w->dels);
 	for (i = 0; i < WEBHOOK_INFLIGHT_MAX; i++)
 		w->slots[i].w = w;
+	/* First, as curl_global_init was: the URLs are checked with curl. */
+	if ((r = curlev_new(base, (long)WEBHOOK_INFLIGHT_MAX,
+	    webhook_transfer_done, w, &w->curl)) != 0) {
+		(void)webhook_errf(err, r == -EIO ? "curl_global_init failed" :
+		    "cannot set up libcurl");
+		goto fail;
+	}
 	if ((r = webhook_add_urls(w, p->urls, err)) != 0)
 		goto fail;
 	w->key = xmalloc(p->secret_len);
@@ -1121,22 +959,11 @@ webhook_new(struct event_base *base, const struct webhook_params *p,
 	    (ssize_t)sizeof(w->rng))
 		w->rng = (uint64_t)util_now_ms() ^ ((uint64_t)getpid() << 32);
 	w->rng |= 1;
-	if ((w->multi = curl_multi_init()) == NULL ||
-	    (w->curl_timer = evtimer_new(base, webhook_curl_timer_event,
-	    w)) == NULL ||
-	    (w->kick = evtimer_new(base, webhook_kick_event, w)) == NULL) {
+	if ((w->kick = evtimer_new(base, webhook_kick_event, w)) == NULL) {
 		r = -ENOMEM;
 		(void)webhook_errf(err, "cannot set up libcurl");
 		goto fail;
 	}
-	(void)curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION,
-	    webhook_sock_cb);
-	(void)curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
-	(void)curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION,
-	    webhook_curl_timer_cb);
-	(void)curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
-	(void)curl_multi_setopt(w->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-	    (long)WEBHOOK_INFLIGHT_MAX);
 	*ret = w;
 	return 0;
 fail:
@@ -1148,7 +975,6 @@ void
 webhook_free(struct webhook *w)
 {
 	struct whdel	*d;
-	struct whsock	*ws;
 	int64_t		 abandoned;
 	size_t		 i;
 
@@ -1165,13 +991,8 @@ webhook_free(struct webhook *w)
 		webhook_del_unwait(d);
 		webhook_del_free(d);
 	}
-	if (w->multi != NULL)
-		(void)curl_multi_cleanup(w->multi);
-	/* Sockets curl did not report closed before the multi went away. */
-	while ((ws = LIST_FIRST(&w->socks)) != NULL)
-		webhook_sock_free(ws);
-	if (w->curl_timer != NULL)
-		event_free(w->curl_timer);
+	/* After the slots, which took their handles out of the multi. */
+	curlev_free(w->curl);
 	if (w->kick != NULL)
 		event_free(w->kick);
 	for (i = 0; i < w->ntargets; i++)
@@ -1182,5 +1003,4 @@ webhook_free(struct webhook *w)
 	}
 	free(w->instance);
 	free(w);
-	curl_global_cleanup();
 }
