@@ -62,8 +62,13 @@ expect_in "$(grep 'event=recovery.completed' "$T/serve.2.log")" "reactivated=$N"
 # The answer of a purchase is lost: settled from the listing, bought once.
 curl -s -X POST -H 'Content-Type: application/json' \
 	--data '{"endpoint":"POST /zone/ips","kind":"commit_drop","count":1}' "$LAB_API/lab/faults" >/dev/null
-"$RESPAWN" session add --user fr1 --phone +33612345678 --country fr >/dev/null
-"$RESPAWN" session add --user fr2 --phone +33612345679 --country fr >/dev/null
+# Both needs must reach the daemon in one look at the store (it looks
+# once a second): added stopped, then started together in one transaction.
+"$RESPAWN" session add --stopped --user fr1 --phone +33612345678 --country fr >/dev/null
+"$RESPAWN" session add --stopped --user fr2 --phone +33612345679 --country fr >/dev/null
+sqlite3 "$RESPAWN_DB" "BEGIN IMMEDIATE; UPDATE sessions SET desired = 'running' \
+	WHERE phone IN ('+33612345678', '+33612345679'); UPDATE meta SET value = value + 1 \
+	WHERE key = 'sessions_generation'; COMMIT;"
 wait_for 20 all_ready $((N + 2))
 expect_eq "$(count_status ready)" $((N + 2)) "sessions of a lost purchase come up"
 expect_in "$(cat "$T/serve.2.log")" "event=purchase.unknown country=fr" "the lost answer is noticed"
