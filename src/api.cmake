@@ -7,3 +7,7 @@ target_sources(respawn_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/api.c)
 target_link_libraries(respawn_core PUBLIC m)
 target_sources(respawn_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/daemon_ops.c)
+# The fleet lease renewer runs in a thread of its own.
+find_package(Threads REQUIRED)
+target_sources(respawn_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/lease.c)
+target_link_libraries(respawn_core PUBLIC Threads::Threads)

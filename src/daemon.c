@@ -301,6 +301,9 @@ daemon_purchase_done(const struct provider_result *r, void *arg)
 	size_t			 i, n;
 
 	dm->in_flight = false;
+	/* Cancelled by the teardown: the demand is freed there. */
+	if (d->tearing_down)
+		return;
 	store_batch_begin(d->store);
 	switch (r->outcome) {
 	case PROVIDER_OK:
@@ -1213,8 +1216,14 @@ daemon_release_done(const struct provider_result *r, void *arg)
 {
 	struct daemon_release	*rel = arg;
 	struct daemon		*d = rel->d;
-	const struct pool_proxy	*old = pool_get(d->pool, rel->id);
+	const struct pool_proxy	*old;
 	struct pool_proxy	 px;
+
+	if (d->tearing_down) {
+		free(rel);
+		return;
+	}
+	old = pool_get(d->pool, rel->id);
 
 	if (r->outcome == PROVIDER_OK) {
 		(void)store_proxy_set_state(d->store, rel->id, PROXY_RELEASED,
@@ -1648,13 +1657,44 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 	 * VM) or a database outage, a lease not renewed in time may already
 	 * be a peer's to take.
 	 */
-	if (d->fleet && util_mono_ms() - d->lease_ok_mono >
-	    DAEMON_RENEW_DEADLINE_MS(d)) {
+	if (d->lease != NULL && util_mono_ms() -
+	    lease_renewed_mono(d->lease) > DAEMON_RENEW_DEADLINE_MS(d)) {
 		daemon_fence(d, "the lease was not renewed within its deadline");
 		return;
 	}
 	store_batch_begin(d->store);
-	if (now - d->last_heartbeat >= DAEMON_HEARTBEAT_MS(d)) {
+	if (d->lease != NULL) {
+		int64_t	mono = util_mono_ms();
+
+		d->lease_ok_mono = lease_renewed_mono(d->lease);
+		d->heartbeat_ok_at = now - (mono - d->lease_ok_mono);
+		if (lease_failures(d->lease) > d->heartbeat_failures) {
+			d->heartbeat_failures = lease_failures(d->lease);
+			log_warn("lease.renew_failed", LOGF_I("failures",
+			    d->heartbeat_failures), LOGF_I("silent_ms", mono -
+			    d->lease_ok_mono), LOGF_S("msg", "the database did "
+			    "not take the lease renewal; fencing after "
+			    "two thirds of the lease"));
+		}
+		lease_progress(d->lease, d->run_open, d->run.sessions_total,
+		    d->run.recovered + d->run.failed);
+		if (lease_state(d->lease) == LEASE_TAKEN) {
+			store_batch_end(d->store);
+			daemon_fence(d, "a peer declared this instance dead");
+			return;
+		}
+		if (lease_state(d->lease) == LEASE_EXPIRED) {
+			store_batch_end(d->store);
+			daemon_fence(d, "the lease was not renewed within its "
+			    "deadline");
+			return;
+		}
+		if (d->setup_done && now - d->last_fleet_tick >=
+		    DAEMON_HEARTBEAT_MS(d)) {
+			d->last_fleet_tick = now;
+			daemon_fleet_tick(d);
+		}
+	} else if (now - d->last_heartbeat >= DAEMON_HEARTBEAT_MS(d)) {
 		int	hr;
 
 		hr = store_instance_heartbeat(d->store, d->instance_id, now,
@@ -1709,8 +1749,12 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 		d->last_release_sweep = now;
 		daemon_release_sweep(d);
 	}
-	/* Live changes from the CLI or the API, within a second. */
-	if (store_session_fingerprint(d->store, &count, &gen) == 0 &&
+	/*
+	 * Live changes from the CLI or the API, within a second; not before
+	 * the start-up recovery has begun (it does the first sync itself).
+	 */
+	if (d->setup_done &&
+	    store_session_fingerprint(d->store, &count, &gen) == 0 &&
 	    (count != d->fp_count || gen != d->fp_gen)) {
 		d->fp_count = count;
 		d->fp_gen = gen;
@@ -1835,6 +1879,8 @@ daemon_recon_done(const struct provider_result *r, void *arg)
 	struct reconcile_report	 rep = { 0 };
 
 	d->recon_running = false;
+	if (d->tearing_down)
+		return;
 	if (r->outcome != PROVIDER_OK) {
 		/*
 		 * Without a listing nothing is adopted or marked lost: the
@@ -2304,8 +2350,22 @@ daemon_setup(struct daemon *d)
 			return r;
 		}
 	}
-	if (d->fleet)
+	if (d->fleet) {
+		struct lease_params	lp = {
+			.db = d->cfg->db,
+			.instance_id = d->instance_id,
+			.period_ms = DAEMON_HEARTBEAT_MS(d),
+			.deadline_ms = DAEMON_RENEW_DEADLINE_MS(d),
+			.lease_ms = d->cfg->lease_ms,
+		};
+
+		if ((r = lease_start(&lp, &d->lease, err)) < 0) {
+			log_error("daemon.lease_failed", LOGF_S("error", err));
+			return r;
+		}
+		d->lease_ok_mono = lease_renewed_mono(d->lease);
 		daemon_wake_watch(d);
+	}
 
 	(void)util_strlcpy(d->run.instance_id, d->instance_id,
 	    sizeof d->run.instance_id);
@@ -2382,6 +2442,14 @@ daemon_teardown(struct daemon *d)
 	struct dsession	*ds;
 	size_t		 i;
 
+	/*
+	 * The provider first: freeing it calls back every operation still in
+	 * flight (purchases, releases, a listing), and those callbacks must
+	 * find the daemon whole; tearing_down makes them do nothing.
+	 */
+	d->tearing_down = true;
+	provider_free(d->provider);
+	d->provider = NULL;
 	while ((ds = TAILQ_FIRST(&d->all)) != NULL) {
 		TAILQ_REMOVE(&d->all, ds, link);
 		daemon_session_free(ds);
@@ -2400,6 +2468,7 @@ daemon_teardown(struct daemon *d)
 		event_free(d->ev_sigchld);
 	if (d->ev_sigusr2 != NULL)
 		event_free(d->ev_sigusr2);
+	lease_stop(d->lease);
 	if (d->ev_wake != NULL)
 		event_free(d->ev_wake);
 	daemon_ops_stop(d);
@@ -2408,7 +2477,6 @@ daemon_teardown(struct daemon *d)
 		daemon_demand_free(d->demand[i]);
 	pool_free(d->pool);
 	fallback_overrides_free(d->fallback);
-	provider_free(d->provider);
 	store_close(d->store);
 	intmap_free(d->by_id);
 	intmap_free(d->by_pid);
@@ -2473,6 +2541,9 @@ daemon_run(const struct config *cfg)
 	event_add(d.ev_tick, &tick);
 	event_base_dispatch(d.base);
 
+	/* No renewal after this: the status written below is final. */
+	lease_stop(d.lease);
+	d.lease = NULL;
 	if (d.fenced) {
 		/* Not ours any more: nothing is written for the sessions. */
 		log_error("daemon.fenced", LOGF_S("instance", d.instance_id),

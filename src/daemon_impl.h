@@ -20,6 +20,7 @@
 #include "core/pool.h"
 #include "core/supervise.h"
 #include "intmap.h"
+#include "lease.h"
 #include "metrics.h"
 #include "notify.h"
 #include "provider.h"
@@ -123,6 +124,7 @@ struct daemon {
 	size_t			 npurchase_times;
 	int64_t			 fp_count, fp_gen;	/* sessions fingerprint */
 	bool			 stopping;
+	bool			 tearing_down;	/* provider callbacks do nothing */
 	uint64_t		 rng;
 
 	/* The start-up recovery run and its figures. */
@@ -149,6 +151,8 @@ struct daemon {
 	/* Fleet mode (PostgreSQL): leases, fencing, rebalancing. */
 	bool			 fleet;
 	bool			 fenced;	/* lease lost: everything stopped */
+	struct lease		*lease;		/* the renewer thread */
+	int64_t			 last_fleet_tick;
 	int64_t			 lease_ok_mono;	/* last renewal, monotonic ms */
 	int64_t			 registered_mono;
 	struct event		*ev_wake;	/* peers released sessions */

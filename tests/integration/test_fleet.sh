@@ -115,7 +115,7 @@ for k in 1 2 3; do kill -0 "${PID[$k]}" 2>/dev/null && alive=$((alive + 1)); don
 expect_eq "$alive" 3 "all three instances carry on after a PostgreSQL restart ($down ms down)"
 if within 30 all_ready; then ok "all $N still ready"; else not_ok "$(ready_count) ready after the restart"; fi
 expect_eq "$(conflicts)" 0 "no conflict across the PostgreSQL restart"
-expect_in "$(cat "$T"/serve.*.log)" "event=store.heartbeat_failed" "the outage was seen (and survived)"
+expect_in "$(cat "$T"/serve.*.log)" "event=lease.renew_failed" "the outage was seen (and survived)"
 
 # --- 3. kill -9 of one instance and its connectors --------------------------
 victim=1
