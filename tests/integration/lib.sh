@@ -85,6 +85,18 @@ LAB_CONNECTOR="$BUILD/lab/respawn-lab-connector"
 LAB_KEY='Authorization: Bearer lab-api-key'
 
 # Wait until a command succeeds, polling every 50 ms, for up to $1 seconds.
+# wait_eq SECONDS WANT CMD...: until CMD prints WANT (run again at each
+# try; `wait_for N test "$(CMD)" = WANT` would run CMD only once).
+wait_eq() {
+	local limit=$(($1 * 20)) i=0 want=$2
+	shift 2
+	until [ "$("$@" 2>/dev/null)" = "$want" ]; do
+		i=$((i + 1))
+		[ "$i" -lt "$limit" ] || return 1
+		sleep 0.05
+	done
+}
+
 wait_for() {
 	local limit=$(($1 * 20)) i=0
 	shift

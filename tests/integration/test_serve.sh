@@ -8,6 +8,8 @@
 # needs_auth, a crash-looping connector in failed after its attempts, and
 # a shell-script connector using systemd-notify --ready works.
 . "$(dirname "$0")/lib.sh"
+connected_of() { lab_wa | jq -r ".phones[\"$1\"].connected"; }
+status_show() { "$RESPAWN" session show "$1" --json | jq -r .status; }
 
 lab_start --ping-ms 200
 serve_env
@@ -105,22 +107,22 @@ expect_eq "$(lab_wa | jq '[.phones[].connects] | add')" "$connects" "zero reconn
 
 # Live changes: stop, start, add, remove, each within a second or two.
 run "$RESPAWN" session stop +14155550002
-wait_for 5 test "$(lab_wa | jq -r '.phones["+14155550002"].connected')" = false
+wait_eq 5 false connected_of +14155550002
 expect_eq "$(lab_wa | jq -r '.phones["+14155550002"].connected')" false "session stop takes effect"
 run "$RESPAWN" session start +14155550002
-wait_for 5 test "$(lab_wa | jq -r '.phones["+14155550002"].connected')" = true
+wait_eq 5 true connected_of +14155550002
 expect_eq "$(lab_wa | jq -r '.phones["+14155550002"].connected')" true "session start takes effect"
 run "$RESPAWN" session add --user late --phone +4915100000009 --country de
-wait_for 5 test "$(lab_wa | jq -r '.phones["+4915100000009"].connected')" = true
+wait_eq 5 true connected_of +4915100000009
 expect_eq "$(lab_wa | jq -r '.phones["+4915100000009"].connected')" true "a new session starts"
 run "$RESPAWN" session rm +4915100000009
-wait_for 5 test "$(lab_wa | jq -r '.phones["+4915100000009"].connected')" = false
+wait_eq 5 false connected_of +4915100000009
 expect_eq "$(lab_wa | jq -r '.phones["+4915100000009"].connected')" false "a removed session stops"
 
 # (e) logged out: needs_auth, not restarted, its proxy back in the pool.
 curl -s -X POST -H 'Content-Type: application/json' \
 	--data '{"phone":"+447700900001","state":"logged_out"}' "$LAB_API/lab/wa/phone" >/dev/null
-wait_for 5 test "$("$RESPAWN" session show +447700900001 --json | jq -r .status)" = needs_auth
+wait_eq 5 needs_auth status_show +447700900001
 run "$RESPAWN" session show +447700900001 --json
 expect_eq "$(jq -r .status <<<"$out")" needs_auth "logged out: needs_auth"
 expect_eq "$(jq -r .proxyIp <<<"$out")" null "its proxy is returned to the pool"

@@ -79,7 +79,8 @@ expect_eq "$(curl -s "$LAB_API/lab/ledger" | jq '[.allocations[] | select(.count
 
 # The operator gives an idle IP back: the daemon releases it at the lab.
 "$RESPAWN" session stop +33612345679 >/dev/null
-wait_for 10 test "$("$RESPAWN" proxy ls --json | jq -r '[.[] | select(.country == "fr" and .state == "idle")] | length')" = 1
+idle_fr() { "$RESPAWN" proxy ls --json | jq -r '[.[] | select(.country == "fr" and .state == "idle")] | length'; }
+wait_eq 10 1 idle_fr
 ip=$("$RESPAWN" proxy ls --json | jq -r '.[] | select(.country == "fr" and .state == "idle") | .proxyIp')
 busy=$("$RESPAWN" proxy ls --json | jq -r '.[] | select(.country == "fr" and .state == "active") | .proxyIp')
 run "$RESPAWN" proxy release "$busy"
@@ -88,7 +89,8 @@ run "$RESPAWN" proxy release 203.0.113.9
 expect_rc 65 "an unknown proxy cannot be released"
 run "$RESPAWN" proxy release "$ip"
 expect_rc 0 "proxy release of the idle fr IP"
-wait_for 10 test "$(sqlite3 "$RESPAWN_DB" "SELECT state FROM proxies WHERE ip = '$ip' ORDER BY id DESC LIMIT 1")" = released
+proxy_state() { sqlite3 "$RESPAWN_DB" "SELECT state FROM proxies WHERE ip = '$1' ORDER BY id DESC LIMIT 1"; }
+wait_eq 10 released proxy_state "$ip"
 expect_eq "$(sqlite3 "$RESPAWN_DB" "SELECT state FROM proxies WHERE ip = '$ip' ORDER BY id DESC LIMIT 1")" released "the daemon released it"
 expect_eq "$(curl -s "$LAB_API/lab/ledger" | jq -r --arg ip "$ip" '.allocations[] | select(.ip == $ip) | .released_at != null')" true "the lab stopped billing it"
 expect_eq "$(lab_allocated)" "$(db_proxies)" "the lab's allocations equal the store's proxies after the release"

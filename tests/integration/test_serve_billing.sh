@@ -30,7 +30,8 @@ expect_eq "$("$RESPAWN" session show +4915100000003 --json | jq -r .status)" bac
 # Session a stops: its IP goes to the waiting session, not back to Bright Data.
 ip_a=$(lab_wa | jq -r '.phones["+4915100000001"].ip')
 "$RESPAWN" session stop +4915100000001 >/dev/null
-wait_for 15 test "$("$RESPAWN" session show +4915100000003 --json | jq -r .status)" = ready
+status_show() { "$RESPAWN" session show "$1" --json | jq -r .status; }
+wait_eq 15 ready status_show +4915100000003
 expect_eq "$("$RESPAWN" session show +4915100000003 --json | jq -r .status)" ready "the waiting session is served from the idle pool"
 expect_eq "$(lab_wa | jq -r '.phones["+4915100000003"].ip')" "$ip_a" "on the freed IP"
 expect_eq "$(lab_allocated)" 2 "still two IPs"
@@ -38,7 +39,7 @@ expect_eq "$(lab_allocated)" 2 "still two IPs"
 # Session b stops and nobody wants its IP: released after the idle timeout.
 ip_b=$(lab_wa | jq -r '.phones["+4915100000002"].ip')
 "$RESPAWN" session stop +4915100000002 >/dev/null
-wait_for 15 test "$(lab_allocated)" = 1
+wait_eq 15 1 lab_allocated
 expect_eq "$(lab_allocated)" 1 "the idle IP is given back after the idle timeout"
 expect_in "$(grep 'event=proxy.release ' "$T/serve.1.log")" "$ip_b" "the released IP is b's"
 expect_in "$(grep 'event=proxy.release ' "$T/serve.1.log")" "why=idle_long" "because it was idle too long"

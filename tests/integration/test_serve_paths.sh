@@ -47,14 +47,14 @@ status_of() { "$RESPAWN" session show "$1" --json | jq -r .status; }
 
 # (h) the shell-script connector.
 if [ -x /usr/bin/systemd-notify ]; then
-	wait_for 10 test "$(status_of +19990000002)" = ready
+	wait_eq 10 ready status_of +19990000002
 	expect_eq "$(status_of +19990000002)" ready "a script using systemd-notify --ready becomes ready"
 else
 	ok "systemd-notify not installed: skipped"
 fi
 
 # (d) the crash loop: 1 start + 2 attempts, then failed, auth kept.
-wait_for 15 test "$(status_of +19990000001)" = failed
+wait_eq 15 failed status_of +19990000001
 run "$RESPAWN" session show +19990000001 --json
 expect_eq "$(jq -r .status <<<"$out")" failed "a crash loop ends in failed"
 expect_eq "$(jq -r .lastError <<<"$out")" "exit status 3" "last error says why"
@@ -66,7 +66,7 @@ test -d "$T/state/sessions/$id" && ok "the session directory (auth) is kept" ||
 	not_ok "session directory removed"
 
 # Readiness timeout: never ready, stopped and retried, then failed.
-wait_for 15 test "$(status_of +19990000003)" = failed
+wait_eq 15 failed status_of +19990000003
 expect_eq "$(status_of +19990000003)" failed "never ready: failed after the attempts"
 expect_in "$(cat "$T/serve.1.log")" "event=connector.exited session=4" "never-ready connector was stopped"
 run "$RESPAWN" session show +19990000003 --json
@@ -74,15 +74,15 @@ expect_eq "$(jq -r .lastError <<<"$out")" ready_timeout "last error: ready_timeo
 
 # A session idle beyond the recovery window is dormant: not started, until
 # the operator starts it.
-wait_for 5 test "$(status_of +4915100000005)" = dormant
+wait_eq 5 dormant status_of +4915100000005
 expect_eq "$(status_of +4915100000005)" dormant "idle beyond the window: dormant"
 expect_eq "$(lab_wa | jq -r '.phones["+4915100000005"].connected')" null "a dormant session is not started"
 "$RESPAWN" session start +4915100000005 >/dev/null
-wait_for 10 test "$(status_of +4915100000005)" = ready
+wait_eq 10 ready status_of +4915100000005
 expect_eq "$(status_of +4915100000005)" ready "session start wakes a dormant session"
 
 # (f) a revoked IP is replaced by another of the same country.
-wait_for 10 test "$(status_of +4915100000001)" = ready
+wait_eq 10 ready status_of +4915100000001
 old_ip=$(lab_wa | jq -r '.phones["+4915100000001"].ip')
 curl -s -X POST -H 'Content-Type: application/json' \
 	--data "{\"zone\":\"isp_lab\",\"ip\":\"$old_ip\"}" "$LAB_API/lab/ips/revoke" >/dev/null
