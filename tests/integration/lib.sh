@@ -162,6 +162,10 @@ serve_start() {
 	track_pid "$SERVE_PID"
 }
 
+# One session's status (by id or phone), and a phone's connection at the lab.
+status_of() { "$RESPAWN" session show "$1" --json | jq -r .status; }
+connected_of() { lab_wa | jq -r ".phones[\"$1\"].connected"; }
+
 # How many sessions have a given status.
 count_status() {
 	"$RESPAWN" session ls --json | jq "[.[] | select(.status == \"$1\")] | length"

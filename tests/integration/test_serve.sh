@@ -8,8 +8,6 @@
 # needs_auth, a crash-looping connector in failed after its attempts, and
 # a shell-script connector using systemd-notify --ready works.
 . "$(dirname "$0")/lib.sh"
-connected_of() { lab_wa | jq -r ".phones[\"$1\"].connected"; }
-status_show() { "$RESPAWN" session show "$1" --json | jq -r .status; }
 
 lab_start --ping-ms 200
 serve_env
@@ -122,7 +120,7 @@ expect_eq "$(lab_wa | jq -r '.phones["+4915100000009"].connected')" false "a rem
 # (e) logged out: needs_auth, not restarted, its proxy back in the pool.
 curl -s -X POST -H 'Content-Type: application/json' \
 	--data '{"phone":"+447700900001","state":"logged_out"}' "$LAB_API/lab/wa/phone" >/dev/null
-wait_eq 5 needs_auth status_show +447700900001
+wait_eq 5 needs_auth status_of +447700900001
 run "$RESPAWN" session show +447700900001 --json
 expect_eq "$(jq -r .status <<<"$out")" needs_auth "logged out: needs_auth"
 expect_eq "$(jq -r .proxyIp <<<"$out")" null "its proxy is returned to the pool"

@@ -30,8 +30,7 @@ expect_eq "$("$RESPAWN" session show +4915100000003 --json | jq -r .status)" bac
 # Session a stops: its IP goes to the waiting session, not back to Bright Data.
 ip_a=$(lab_wa | jq -r '.phones["+4915100000001"].ip')
 "$RESPAWN" session stop +4915100000001 >/dev/null
-status_show() { "$RESPAWN" session show "$1" --json | jq -r .status; }
-wait_eq 15 ready status_show +4915100000003
+wait_eq 15 ready status_of +4915100000003
 expect_eq "$("$RESPAWN" session show +4915100000003 --json | jq -r .status)" ready "the waiting session is served from the idle pool"
 expect_eq "$(lab_wa | jq -r '.phones["+4915100000003"].ip')" "$ip_a" "on the freed IP"
 expect_eq "$(lab_allocated)" 2 "still two IPs"

@@ -43,7 +43,6 @@ export RESPAWN_CONNECTOR_ENV=RESPAWN_LAB_WA_ADDR,PATH
 sqlite3 "$RESPAWN_DB" "UPDATE sessions SET last_activity_at = \
 	(strftime('%s', 'now') - 2 * 86400) * 1000 WHERE phone = '+4915100000005'"
 serve_start
-status_of() { "$RESPAWN" session show "$1" --json | jq -r .status; }
 
 # (h) the shell-script connector.
 if [ -x /usr/bin/systemd-notify ]; then

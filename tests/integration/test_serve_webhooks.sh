@@ -101,11 +101,10 @@ expect_eq "$(awk '$1 == "respawn_webhook_attempts_failed_total" { print $2 }' "$
 curl -s -X POST --data '{"fail_next":1000000}' "$LAB_API/lab/webhooks/config" >/dev/null
 before=$(hooks | jq '.deliveries | length')
 refused=$(all_hooks | jq .failed)
-status_is() { [ "$("$RESPAWN" session show "$1" --json | jq -r .status)" = "$2" ]; }
 run "$RESPAWN" session stop +4915100000001
-wait_for 10 status_is +4915100000001 stopped
+wait_eq 10 stopped status_of +4915100000001
 run "$RESPAWN" session start +4915100000001
-if wait_for 10 status_is +4915100000001 ready; then
+if wait_eq 10 ready status_of +4915100000001; then
 	ok "sessions still start while the sink fails"; else not_ok "not ready again"; fi
 refused_more() { [ "$(all_hooks | jq .failed)" -gt "$refused" ]; }
 if wait_for 10 refused_more; then ok "the new event was tried and refused"; else not_ok "no attempt during the outage"; fi
