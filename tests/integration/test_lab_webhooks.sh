@@ -15,11 +15,12 @@ sign() {
 	    openssl dgst -sha256 -hmac "${3:-$SECRET}" -r | cut -d' ' -f1
 }
 
-# deliver ID BODY [SIGNATURE]: posts one delivery the way respawn does and
-# prints the status the sink answered.
+# deliver ID BODY [SIGNATURE [TS]]: posts one delivery the way respawn does
+# and prints the status the sink answered. A caller that signs the body
+# itself passes the timestamp it signed, so a second boundary between the two
+# cannot make a good signature fail.
 deliver() {
-	local id=$1 body=$2 ts sig
-	ts=$(date +%s)
+	local id=$1 body=$2 ts=${4:-$(date +%s)} sig
 	sig=${3-sha256=$(sign "$ts" "$body")}
 	curl -s -o /dev/null -w '%{http_code}' -X POST \
 	    -H 'Content-Type: application/json' -H 'User-Agent: respawn/test' \
@@ -61,10 +62,10 @@ expect_eq 200 "$(jq '.deliveries[0].status' <<<"$out")" "status recorded"
 expect_eq 200 "$(deliver id-2 "$body" "sha256=$(sign 1 "$body" wrong)")" \
     "a delivery signed with another key is still recorded"
 ts=$(date +%s)
-expect_eq 200 "$(deliver id-3 '{"tampered":true}' "sha256=$(sign "$ts" "$body")")" \
+expect_eq 200 "$(deliver id-3 '{"tampered":true}' "sha256=$(sign "$ts" "$body")" "$ts")" \
     "a tampered body is still recorded"
 expect_eq 200 "$(deliver id-4 "$body" '')" "an unsigned delivery is recorded"
-expect_eq 200 "$(deliver id-5 "$body" "sha1=$(sign "$ts" "$body")")" \
+expect_eq 200 "$(deliver id-5 "$body" "sha1=$(sign "$ts" "$body")" "$ts")" \
     "another scheme is recorded"
 expect_eq 'false,false,false,false' \
     "$(hooks | jq -r '[.deliveries[1:][] | .verified] | map(tostring) | join(",")')" \
@@ -104,13 +105,14 @@ expect_eq '{"fail_next":0,"secret_set":true}' \
     "$(admin POST /lab/webhooks/config '{"secret":"rotated"}' | jq -cS .)" \
     "secret changed"
 ts=$(date +%s)
-deliver rot-1 "$body" "sha256=$(sign "$ts" "$body" rotated)" >/dev/null
+deliver rot-1 "$body" "sha256=$(sign "$ts" "$body" rotated)" "$ts" >/dev/null
 deliver rot-2 "$body" >/dev/null
 expect_eq true,false \
     "$(hooks | jq -r '[.deliveries[-2:][] | .verified] | map(tostring) | join(",")')" \
     "the new secret verifies, the old one no longer does"
 admin POST /lab/webhooks/config '{"secret":""}' >/dev/null
-deliver rot-3 "$body" "sha256=$(sign "$(date +%s)" "$body" rotated)" >/dev/null
+ts=$(date +%s)
+deliver rot-3 "$body" "sha256=$(sign "$ts" "$body" rotated)" "$ts" >/dev/null
 expect_eq false "$(hooks | jq '.deliveries[-1].verified')" \
     "without a secret nothing verifies"
 
