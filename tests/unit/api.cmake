@@ -2,3 +2,5 @@
 # Prometheus writer (src/metrics.c).  Included from tests/CMakeLists.txt,
 # which defines respawn_unit_test().
 respawn_unit_test(test_httpd)
+# The store's worker (src/storeq.c), both modes.
+respawn_unit_test(test_storeq)
