@@ -13,6 +13,7 @@
 #include "log.h"
 #include "session_json.h"
 #include "store.h"
+#include "storeq.h"
 #include "util.h"
 #include "validate.h"
 #include "xmalloc.h"
@@ -20,6 +21,7 @@
 struct api {
 	struct httpd		*httpd;
 	struct store		*store;
+	struct storeq		*q;		/* NULL: routes run inline */
 	const struct config	*cfg;
 	struct api_daemon	 d;
 	char			 addr[HTTPD_ADDR_LEN];
@@ -37,12 +39,22 @@ api_time(int64_t ms)
 	return json_string(buf);
 }
 
+/*
+ * The store a handler uses: the worker's connection when the route runs
+ * off the loop (fleet mode), else the daemon's.
+ */
+static struct store *
+api_st(const struct api *a, const struct httpd_request *rq)
+{
+	return rq->worker != NULL ? rq->worker : a->store;
+}
+
 /* A store failure the client cannot fix: 503, with the backend's words. */
 static void
-api_store_error(struct api *a, struct httpd_response *rs, int r)
+api_store_error(struct store *st, struct httpd_response *rs, int r)
 {
 	log_warn("api.store_error", LOGF_I("error", r),
-	    LOGF_S("message", store_errmsg(a->store)));
+	    LOGF_S("message", store_errmsg(st)));
 	httpd_error(rs, r == -EBUSY ? 503 : 500, NULL, "the state store "
 	    "failed: %s", r == -EBUSY ? "busy, try again" : "see the "
 	    "daemon's log");
@@ -179,9 +191,9 @@ api_sessions_list(void *arg, const struct httpd_request *rq,
 	}
 	pg.limit = (size_t)limit;
 	pg.items = json_array();
-	if ((r = store_session_list(a->store, api_session_page_cb, &pg)) < 0) {
+	if ((r = store_session_list(api_st(a, rq), api_session_page_cb, &pg)) < 0) {
 		json_decref(pg.items);
-		api_store_error(a, rs, r);
+		api_store_error(api_st(a, rq), rs, r);
 		return;
 	}
 	rs->json = api_page_answer(&pg, "sessions");
@@ -334,17 +346,17 @@ api_sessions_add(void *arg, const struct httpd_request *rq,
 
 	if (api_session_parse(rq->body, rq->bodylen, &n, rs) < 0)
 		return;
-	r = store_session_add(a->store, &n, API_ACTOR, util_now_ms(), &id);
+	r = store_session_add(api_st(a, rq), &n, API_ACTOR, util_now_ms(),
+	    &id);
 	if (r == -EEXIST) {
 		httpd_error(rs, 409, "phoneNumber", "phoneNumber: %s already "
 		    "has a session", n.phone);
 		return;
 	}
-	if (r < 0 || (r = store_session_get(a->store, id, &s)) < 0) {
-		api_store_error(a, rs, r);
+	if (r < 0 || (r = store_session_get(api_st(a, rq), id, &s)) < 0) {
+		api_store_error(api_st(a, rq), rs, r);
 		return;
 	}
-	a->d.changed(a->d.arg);
 	rs->status = 201;
 	rs->json = session_json_new(&s);
 }
@@ -356,13 +368,13 @@ api_session_of(struct api *a, const struct httpd_request *rq,
 {
 	int	r;
 
-	if ((r = store_session_get(a->store, rq->id, s)) == -ENOENT) {
+	if ((r = store_session_get(api_st(a, rq), rq->id, s)) == -ENOENT) {
 		httpd_error(rs, 404, NULL, "no session %lld",
 		    (long long)rq->id);
 		return r;
 	}
 	if (r < 0) {
-		api_store_error(a, rs, r);
+		api_store_error(api_st(a, rq), rs, r);
 		return r;
 	}
 	return 0;
@@ -386,27 +398,32 @@ api_session_delete(void *arg, const struct httpd_request *rq,
 	struct api	*a = arg;
 	int		 r;
 
-	r = store_session_remove(a->store, rq->id, API_ACTOR, util_now_ms());
+	r = store_session_remove(api_st(a, rq), rq->id, API_ACTOR,
+	    util_now_ms());
 	if (r == -ENOENT) {
 		httpd_error(rs, 404, NULL, "no session %lld",
 		    (long long)rq->id);
 		return;
 	}
 	if (r < 0) {
-		api_store_error(a, rs, r);
+		api_store_error(api_st(a, rq), rs, r);
 		return;
 	}
-	a->d.changed(a->d.arg);
 	rs->status = 204;
 }
 
-/* start, stop and restart answer 202 with the session as it is now. */
+/*
+ * start, stop and restart answer 202 with the session as it is now; the
+ * daemon is told (and a restart carried out) by api_after_restart and
+ * api_after_change, on the loop.
+ */
 static void
 api_session_action(struct api *a, const struct httpd_request *rq,
-    struct httpd_response *rs, enum session_desired desired, bool restart)
+    struct httpd_response *rs, enum session_desired desired)
 {
-	struct session	s;
-	int		r;
+	struct store	*st = api_st(a, rq);
+	struct session	 s;
+	int		 r;
 
 	if (api_session_of(a, rq, &s, rs) < 0)
 		return;
@@ -414,44 +431,57 @@ api_session_action(struct api *a, const struct httpd_request *rq,
 	 * Always written, even when unchanged: starting a failed or
 	 * logged-out session is how an operator says it may try again.
 	 */
-	if ((r = store_session_set_desired(a->store, s.id, desired, API_ACTOR,
-	    util_now_ms())) < 0) {
-		api_store_error(a, rs, r);
-		return;
-	}
-	a->d.changed(a->d.arg);
-	if (restart && (r = a->d.restart(a->d.arg, s.id)) < 0 && r != -ENOENT) {
-		httpd_error(rs, 409, NULL, "session %lld cannot be restarted "
-		    "now", (long long)s.id);
-		return;
-	}
-	if ((r = store_session_get(a->store, s.id, &s)) < 0) {
-		api_store_error(a, rs, r);
+	if ((r = store_session_set_desired(st, s.id, desired, API_ACTOR,
+	    util_now_ms())) < 0 || (r = store_session_get(st, s.id, &s)) < 0) {
+		api_store_error(st, rs, r);
 		return;
 	}
 	rs->status = 202;
 	rs->json = session_json_new(&s);
 }
 
+/* After a write that succeeded, on the loop: the daemon acts on it now. */
+static void
+api_after_change(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	struct api	*a = arg;
+
+	(void)rq;
+	if (rs->status >= 200 && rs->status < 300)
+		a->d.changed(a->d.arg);
+}
+
+static void
+api_after_restart(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	struct api	*a = arg;
+	int		 r;
+
+	if (rs->status < 200 || rs->status >= 300)
+		return;
+	a->d.changed(a->d.arg);
+	if ((r = a->d.restart(a->d.arg, rq->id)) < 0 && r != -ENOENT) {
+		json_decref(rs->json);
+		rs->json = NULL;
+		httpd_error(rs, 409, NULL, "session %lld cannot be restarted "
+		    "now", (long long)rq->id);
+	}
+}
+
 static void
 api_session_start(void *arg, const struct httpd_request *rq,
     struct httpd_response *rs)
 {
-	api_session_action(arg, rq, rs, SESSION_DESIRED_RUNNING, false);
+	api_session_action(arg, rq, rs, SESSION_DESIRED_RUNNING);
 }
 
 static void
 api_session_stop(void *arg, const struct httpd_request *rq,
     struct httpd_response *rs)
 {
-	api_session_action(arg, rq, rs, SESSION_DESIRED_STOPPED, false);
-}
-
-static void
-api_session_restart(void *arg, const struct httpd_request *rq,
-    struct httpd_response *rs)
-{
-	api_session_action(arg, rq, rs, SESSION_DESIRED_RUNNING, true);
+	api_session_action(arg, rq, rs, SESSION_DESIRED_STOPPED);
 }
 
 /* --- proxies, instances, recovery runs, events -------------------------- */
@@ -515,9 +545,9 @@ api_proxies(void *arg, const struct httpd_request *rq,
 	}
 	pg.limit = (size_t)limit;
 	pg.items = json_array();
-	if ((r = store_proxy_list(a->store, api_proxy_page_cb, &pg)) < 0) {
+	if ((r = store_proxy_list(api_st(a, rq), api_proxy_page_cb, &pg)) < 0) {
 		json_decref(pg.items);
-		api_store_error(a, rs, r);
+		api_store_error(api_st(a, rq), rs, r);
 		return;
 	}
 	rs->json = api_page_answer(&pg, "proxies");
@@ -551,9 +581,9 @@ api_instances(void *arg, const struct httpd_request *rq,
 	if (httpd_query_check(rq, allowed, rs) < 0)
 		return;
 	list = json_array();
-	if ((r = store_instance_list(a->store, api_instance_cb, list)) < 0) {
+	if ((r = store_instance_list(api_st(a, rq), api_instance_cb, list)) < 0) {
 		json_decref(list);
-		api_store_error(a, rs, r);
+		api_store_error(api_st(a, rq), rs, r);
 		return;
 	}
 	rs->json = json_pack("{s:o}", "instances", list);
@@ -603,10 +633,10 @@ api_recovery(void *arg, const struct httpd_request *rq,
 	    httpd_query_i64(rq, "before", 0, 0, INT64_MAX, &before, rs) < 0)
 		return;
 	l.items = json_array();
-	if ((r = store_recovery_run_list(a->store, before, (size_t)limit,
+	if ((r = store_recovery_run_list(api_st(a, rq), before, (size_t)limit,
 	    api_run_cb, &l)) < 0) {
 		json_decref(l.items);
-		api_store_error(a, rs, r);
+		api_store_error(api_st(a, rq), rs, r);
 		return;
 	}
 	rs->json = json_pack("{s:o, s:o}", "runs", l.items, "nextBefore",
@@ -648,10 +678,10 @@ api_events(void *arg, const struct httpd_request *rq,
 	    httpd_query_i64(rq, "sessionId", 0, 1, INT64_MAX, &sid, rs) < 0)
 		return;
 	l.items = json_array();
-	if ((r = store_event_list(a->store, before, sid, (size_t)limit,
+	if ((r = store_event_list(api_st(a, rq), before, sid, (size_t)limit,
 	    api_event_cb, &l)) < 0) {
 		json_decref(l.items);
-		api_store_error(a, rs, r);
+		api_store_error(api_st(a, rq), rs, r);
 		return;
 	}
 	rs->json = json_pack("{s:o, s:o}", "events", l.items, "nextBefore",
@@ -659,24 +689,56 @@ api_events(void *arg, const struct httpd_request *rq,
 	    json_integer(l.last) : json_null());
 }
 
+/*
+ * Routes that read or write the store run off the loop (offload), so a
+ * slow database never stalls it; what only the daemon knows is answered
+ * on the loop.
+ */
 const struct httpd_route api_routes[] = {
-	{ HTTPD_GET, "/healthz", false, api_healthz },
-	{ HTTPD_GET, "/readyz", false, api_readyz },
-	{ HTTPD_GET, "/metrics", false, api_metrics },
-	{ HTTPD_GET, "/api/proxy/status", true, api_proxy_status },
-	{ HTTPD_GET, "/api/sessions", true, api_sessions_list },
-	{ HTTPD_POST, "/api/sessions", true, api_sessions_add },
-	{ HTTPD_GET, "/api/sessions/{id}", true, api_session_show },
-	{ HTTPD_DELETE, "/api/sessions/{id}", true, api_session_delete },
-	{ HTTPD_POST, "/api/sessions/{id}/start", true, api_session_start },
-	{ HTTPD_POST, "/api/sessions/{id}/stop", true, api_session_stop },
-	{ HTTPD_POST, "/api/sessions/{id}/restart", true, api_session_restart },
-	{ HTTPD_GET, "/api/proxies", true, api_proxies },
-	{ HTTPD_GET, "/api/instances", true, api_instances },
-	{ HTTPD_GET, "/api/recovery", true, api_recovery },
-	{ HTTPD_GET, "/api/events", true, api_events },
-	{ HTTPD_OTHER, NULL, false, NULL },
+	{ HTTPD_GET, "/healthz", false, api_healthz, false, NULL },
+	{ HTTPD_GET, "/readyz", false, api_readyz, false, NULL },
+	{ HTTPD_GET, "/metrics", false, api_metrics, false, NULL },
+	{ HTTPD_GET, "/api/proxy/status", true, api_proxy_status, false, NULL },
+	{ HTTPD_GET, "/api/sessions", true, api_sessions_list, true, NULL },
+	{ HTTPD_POST, "/api/sessions", true, api_sessions_add, true,
+	    api_after_change },
+	{ HTTPD_GET, "/api/sessions/{id}", true, api_session_show, true, NULL },
+	{ HTTPD_DELETE, "/api/sessions/{id}", true, api_session_delete, true,
+	    api_after_change },
+	{ HTTPD_POST, "/api/sessions/{id}/start", true, api_session_start, true,
+	    api_after_change },
+	{ HTTPD_POST, "/api/sessions/{id}/stop", true, api_session_stop, true,
+	    api_after_change },
+	/* A restart is a start, then the connector's restart on the loop. */
+	{ HTTPD_POST, "/api/sessions/{id}/restart", true, api_session_start,
+	    true, api_after_restart },
+	{ HTTPD_GET, "/api/proxies", true, api_proxies, true, NULL },
+	{ HTTPD_GET, "/api/instances", true, api_instances, true, NULL },
+	{ HTTPD_GET, "/api/recovery", true, api_recovery, true, NULL },
+	{ HTTPD_GET, "/api/events", true, api_events, true, NULL },
+	{ HTTPD_OTHER, NULL, false, NULL, false, NULL },
 };
+
+static int
+api_call_run(struct store *st, void *arg)
+{
+	httpd_call_run(arg, st);
+	return 0;
+}
+
+static void
+api_call_done(int result, void *arg)
+{
+	httpd_call_finish(arg, result);
+}
+
+static int
+api_offload(void *arg, struct httpd_call *c)
+{
+	struct api	*a = arg;
+
+	return storeq_submit(a->q, api_call_run, api_call_done, c);
+}
 
 /* RESPAWN_STATE_DIR/api.addr, replaced atomically, for scripts and tests. */
 static void
@@ -706,12 +768,14 @@ api_write_addr(const struct config *cfg, const char *addr)
 
 int
 api_new(struct event_base *base, const struct config *cfg, struct store *st,
-    const struct api_daemon *d, struct api **ret, char err[HTTPD_ERR_LEN])
+    struct storeq *q, const struct api_daemon *d, struct api **ret,
+    char err[HTTPD_ERR_LEN])
 {
 	struct api	*a = xcalloc(1, sizeof *a);
 	int		 r;
 
 	a->store = st;
+	a->q = q;
 	a->cfg = cfg;
 	a->d = *d;
 	if ((r = httpd_new(base, cfg->api_listen, api_routes, a,
@@ -719,6 +783,8 @@ api_new(struct event_base *base, const struct config *cfg, struct store *st,
 		free(a);
 		return r;
 	}
+	if (q != NULL)
+		httpd_set_offload(a->httpd, api_offload, a);
 	api_write_addr(cfg, a->addr);
 	log_info("api.listening", LOGF_S("address", a->addr),
 	    LOGF_B("key", cfg->api_key_secret[0] != '\0'));

@@ -25,6 +25,7 @@
 struct config;
 struct event_base;
 struct store;
+struct storeq;
 
 #define API_PAGE_MAX		1000	/* sessions or proxies per page */
 #define API_PAGE_DEFAULT	100
@@ -53,11 +54,12 @@ struct api;
 
 /*
  * Serve the API on cfg's RESPAWN_API_LISTEN; the address bound is also
- * written to RESPAWN_STATE_DIR/api.addr.
+ * written to RESPAWN_STATE_DIR/api.addr.  With q, the routes that use the
+ * store run through it, off the loop; q must be freed before api_free.
  */
 int	api_new(struct event_base *base, const struct config *cfg,
-	    struct store *st, const struct api_daemon *d, struct api **ret,
-	    char err[HTTPD_ERR_LEN]);
+	    struct store *st, struct storeq *q, const struct api_daemon *d,
+	    struct api **ret, char err[HTTPD_ERR_LEN]);
 void	api_free(struct api *a);
 /* The address listened on, e.g. "127.0.0.1:8787". */
 const char *api_address(const struct api *a);

@@ -49,11 +49,39 @@ static void	daemon_orphan(struct daemon *d, const struct session *s);
 static void	daemon_setup_finish_cb(evutil_socket_t fd, short what,
 		    void *arg);
 static void	daemon_wake_watch(struct daemon *d);
+static void	daemon_wake_cb(evutil_socket_t fd, short what, void *arg);
+static void	daemon_setup_failed(struct daemon *d);
+static void	daemon_setup_continue(struct daemon *d);
+static void	daemon_fleet_rebalance(struct daemon *d, int64_t share,
+		    int64_t owned);
+static int	daemon_pool_refresh_cb(const struct proxy_row *row, void *arg);
+static int	daemon_releasing_cb(const struct proxy_row *row, void *arg);
+static void	daemon_admit(struct daemon *d);
 static void	daemon_fleet_tick(struct daemon *d);
 static void	daemon_fence(struct daemon *d, const char *why);
 static void	daemon_pool_refresh(struct daemon *d);
 static void	daemon_notify_cb(evutil_socket_t fd, short what, void *arg);
 static void	daemon_schedule(struct dsession *ds);
+
+/*
+ * One batch (one transaction, one fsync) for what a callback writes.  Only
+ * inline (SQLite): in fleet mode the loop never touches its connection,
+ * and the worker commits each job on its own.
+ */
+static void
+daemon_batch_begin(struct daemon *d)
+{
+	if (!storeq_threaded(d->q))
+		(void)store_batch_begin(d->store);
+}
+
+static void
+daemon_batch_end(struct daemon *d)
+{
+	if (!storeq_threaded(d->q) && store_batch_end(d->store) < 0)
+		log_error("store.batch_failed",
+		    LOGF_S("error", store_errmsg(d->store)));
+}
 
 /* xorshift64*: jitter only, seeded from the kernel. */
 static double
@@ -95,7 +123,6 @@ daemon_persist(struct dsession *ds, bool touch)
 	struct daemon		*d = ds->d;
 	struct session_report	 rep = { 0 };
 	char			 err[128];
-	int			 r;
 
 	if (ds->removed)
 		return;
@@ -116,14 +143,7 @@ daemon_persist(struct dsession *ds, bool touch)
 	rep.connector_pid = ds->pid;
 	rep.connector_started_at = (int64_t)ds->start_ticks;
 	rep.touch_activity = touch || ds->sv.state == SV_READY;
-	r = store_session_report(d->store, ds->id, d->instance_id, ds->epoch,
-	    &rep, util_now_ms());
-	if (r == -ESTALE)
-		log_warn("session.not_owned", LOGF_I("session", ds->id),
-		    LOGF_S("phone", ds->phone));
-	else if (r < 0)
-		log_error("store.report_failed", LOGF_I("session", ds->id),
-		    LOGF_S("error", store_errmsg(d->store)));
+	daemon_store_report(d, ds, &rep);
 }
 
 static void
@@ -145,9 +165,9 @@ daemon_timer_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 	}
-	store_batch_begin(ds->d->store);
+	daemon_batch_begin(ds->d);
 	daemon_feed(ds, SV_EV_TIMER, 0, false);
-	store_batch_end(ds->d->store);
+	daemon_batch_end(ds->d);
 }
 
 static void
@@ -208,10 +228,7 @@ daemon_proxy_release(struct dsession *ds, bool keep)
 		return;
 	}
 	(void)pool_detach(d->pool, ds->proxy_id, now, keep);
-	if (store_proxy_unassign(d->store, ds->proxy_id, keep, now) < 0)
-		log_error("store.proxy_unassign_failed",
-		    LOGF_I("session", ds->id),
-		    LOGF_S("error", store_errmsg(d->store)));
+	daemon_store_proxy_unassign(d, ds->proxy_id, keep);
 	ds->proxy_id = 0;
 	if (!keep)
 		daemon_offer_idle(d, ds->country);
@@ -282,11 +299,98 @@ daemon_demand_retry_all(struct daemon *d)
 {
 	size_t	i;
 
-	store_batch_begin(d->store);
+	daemon_batch_begin(d);
 	for (i = 0; i < nitems(d->demand); i++)
 		if (d->demand[i] != NULL && !d->demand[i]->in_flight)
 			daemon_demand_retry(d->demand[i]);
-	store_batch_end(d->store);
+	daemon_batch_end(d);
+}
+
+/*
+ * What a purchase brought, recorded by the store's worker: a proxy row per
+ * IP (ids come back for the pool), then the intent settled as owned.
+ */
+struct daemon_bought {
+	struct daemon_demand	*dm;
+	int64_t			 intent_id;
+	int64_t			 now;
+	size_t			 n;
+	struct proxy_row	 rows[DAEMON_PURCHASE_MAX];
+	int64_t			 ids[DAEMON_PURCHASE_MAX];	/* 0: failed */
+	char			 err[STORE_ERROR_LEN];
+};
+
+static int
+daemon_bought_run(struct store *st, void *arg)
+{
+	struct daemon_bought	*b = arg;
+	size_t			 i;
+	int			 r, first = 0;
+
+	for (i = 0; i < b->n; i++) {
+		if ((r = store_proxy_ensure(st, &b->rows[i], b->now,
+		    &b->ids[i])) < 0) {
+			b->ids[i] = 0;
+			if (first == 0) {
+				first = r;
+				(void)util_strlcpy(b->err, store_errmsg(st),
+				    sizeof b->err);
+			}
+		}
+	}
+	if ((r = store_intent_settle(st, b->intent_id, INTENT_OWNED, NULL,
+	    b->now)) < 0 && first == 0) {
+		first = r;
+		(void)util_strlcpy(b->err, store_errmsg(st), sizeof b->err);
+	}
+	return first;
+}
+
+static void
+daemon_bought_done(int result, void *arg)
+{
+	struct daemon_bought	*b = arg;
+	struct daemon_demand	*dm = b->dm;
+	struct daemon		*d = dm->d;
+	struct pool_proxy	 px;
+	struct dsession		**w;
+	size_t			 i, n, got = 0;
+
+	dm->in_flight = false;
+	if (d->tearing_down) {
+		free(b);
+		return;
+	}
+	if (result < 0)
+		log_error("store.purchase_record_failed", LOGF_I("intent",
+		    b->intent_id), LOGF_S("error", b->err));
+	for (i = 0; i < b->n; i++) {
+		if (b->ids[i] == 0)
+			continue;
+		memset(&px, 0, sizeof px);
+		px.id = b->ids[i];
+		(void)util_strlcpy(px.ip, b->rows[i].ip, sizeof px.ip);
+		memcpy(px.country, b->rows[i].country, sizeof px.country);
+		px.state = POOL_IDLE;
+		px.idle_since = b->now;
+		px.purchased_at = b->now;
+		px.listed = true;
+		pool_put(d->pool, &px);
+		got++;
+	}
+	daemon_purchase_record(d, (int)b->n);
+	d->purchased += (int64_t)b->n;
+	log_info("purchase.done", LOGF_S("country", dm->country),
+	    LOGF_I("count", (int64_t)b->n), LOGF_I("intent", b->intent_id));
+	/* The first waiters get what was bought for them. */
+	w = dm->waiting;
+	n = dm->n < got ? dm->n : got;
+	for (i = 0; i < n; i++)
+		w[i]->bought = true;
+	free(b);
+	daemon_batch_begin(d);
+	daemon_demand_retry(dm);
+	daemon_batch_end(d);
 }
 
 static void
@@ -294,63 +398,49 @@ daemon_purchase_done(const struct provider_result *r, void *arg)
 {
 	struct daemon_demand	*dm = arg;
 	struct daemon		*d = dm->d;
-	struct proxy_row	 row = { 0 };
-	struct pool_proxy	 px = { 0 };
+	struct daemon_bought	*b;
 	struct dsession		**w;
-	int64_t			 now = util_now_ms(), id;
+	int64_t			 now = util_now_ms();
 	size_t			 i, n;
 
 	dm->in_flight = false;
 	/* Cancelled by the teardown: the demand is freed there. */
 	if (d->tearing_down)
 		return;
-	store_batch_begin(d->store);
+	daemon_batch_begin(d);
 	switch (r->outcome) {
 	case PROVIDER_OK:
-		for (i = 0; i < r->n; i++) {
-			(void)util_strlcpy(row.provider,
-			    provider_name(d->provider), sizeof row.provider);
-			(void)util_strlcpy(row.zone, provider_zone(d->provider),
-			    sizeof row.zone);
-			(void)util_strlcpy(row.ip, r->proxies[i].key,
-			    sizeof row.ip);
-			memcpy(row.country, r->proxies[i].country,
-			    sizeof row.country);
-			row.type = PROXY_TYPE_ISP;
-			row.purchased_at = now;
-			if (store_proxy_ensure(d->store, &row, now, &id) < 0) {
-				log_error("store.proxy_ensure_failed",
-				    LOGF_S("proxy", row.ip), LOGF_S("error",
-				    store_errmsg(d->store)));
-				continue;
-			}
-			memset(&px, 0, sizeof px);
-			px.id = id;
-			(void)util_strlcpy(px.ip, row.ip, sizeof px.ip);
-			memcpy(px.country, row.country, sizeof px.country);
-			px.state = POOL_IDLE;
-			px.idle_since = now;
-			px.purchased_at = now;
-			px.listed = true;
-			pool_put(d->pool, &px);
+		/* Still in flight until the store has the rows. */
+		b = xcalloc(1, sizeof *b);
+		b->dm = dm;
+		b->intent_id = dm->intent_id;
+		b->now = now;
+		for (i = 0; i < r->n && b->n < DAEMON_PURCHASE_MAX; i++) {
+			struct proxy_row	*row = &b->rows[b->n++];
+
+			(void)util_strlcpy(row->provider,
+			    provider_name(d->provider), sizeof row->provider);
+			(void)util_strlcpy(row->zone, provider_zone(d->provider),
+			    sizeof row->zone);
+			(void)util_strlcpy(row->ip, r->proxies[i].key,
+			    sizeof row->ip);
+			memcpy(row->country, r->proxies[i].country,
+			    sizeof row->country);
+			row->type = PROXY_TYPE_ISP;
+			row->purchased_at = now;
 		}
-		(void)store_intent_settle(d->store, dm->intent_id, INTENT_OWNED,
-		    NULL, now);
-		daemon_purchase_record(d, (int)r->n);
-		d->purchased += (int64_t)r->n;
-		log_info("purchase.done", LOGF_S("country", dm->country),
-		    LOGF_I("count", (int64_t)r->n), LOGF_I("intent",
-		    dm->intent_id));
-		/* The first waiters get what was bought for them. */
-		w = dm->waiting;
-		n = dm->n < r->n ? dm->n : r->n;
-		for (i = 0; i < n; i++)
-			w[i]->bought = true;
-		daemon_demand_retry(dm);
+		if (daemon_submit(d, daemon_bought_run, daemon_bought_done, b,
+		    "purchase_record") < 0) {
+			/* The listing will adopt the IPs: they are not lost. */
+			free(b);
+			daemon_reconcile(d);
+			break;
+		}
+		dm->in_flight = true;
 		break;
 	case PROVIDER_FAILED:
-		(void)store_intent_settle(d->store, dm->intent_id,
-		    INTENT_FAILED, r->message, now);
+		daemon_store_intent_settle(d, dm->intent_id, INTENT_FAILED,
+		    r->message);
 		if (r->sold_out) {
 			log_warn("purchase.sold_out", LOGF_S("country",
 			    dm->country), LOGF_S("msg", "no IPs for sale there: "
@@ -376,8 +466,8 @@ daemon_purchase_done(const struct provider_result *r, void *arg)
 		break;
 	case PROVIDER_UNKNOWN:
 		/* Never asked again: the listing tells what was bought. */
-		(void)store_intent_settle(d->store, dm->intent_id,
-		    INTENT_UNKNOWN, r->message, now);
+		daemon_store_intent_settle(d, dm->intent_id, INTENT_UNKNOWN,
+		    r->message);
 		log_warn("purchase.unknown", LOGF_S("country", dm->country),
 		    LOGF_I("intent", dm->intent_id), LOGF_S("error",
 		    r->message), LOGF_S("msg", "settling from the provider's "
@@ -385,7 +475,7 @@ daemon_purchase_done(const struct provider_result *r, void *arg)
 		daemon_reconcile(d);
 		break;
 	}
-	store_batch_end(d->store);
+	daemon_batch_end(d);
 }
 
 /* How many of count purchases the limits allow now (0: none). */
@@ -442,12 +532,67 @@ daemon_purchase_record(struct daemon *d, int n)
 	}
 }
 
+/* A purchase's intent, written by the store's worker before it is sent. */
+struct daemon_intent {
+	struct daemon_demand	*dm;
+	struct intent		 in;
+	char			 self[STORE_ID_LEN];
+	int64_t			 now;
+	int64_t			 id;
+	char			 err[STORE_ERROR_LEN];
+};
+
+static int
+daemon_intent_run(struct store *st, void *arg)
+{
+	struct daemon_intent	*it = arg;
+	int			 r;
+
+	if ((r = store_intent_add(st, &it->in, it->self, it->now,
+	    &it->id)) < 0)
+		(void)util_strlcpy(it->err, store_errmsg(st), sizeof it->err);
+	return r;
+}
+
+static void
+daemon_intent_done(int result, void *arg)
+{
+	struct daemon_intent	*it = arg;
+	struct daemon_demand	*dm = it->dm;
+	struct daemon		*d = dm->d;
+	int			 r;
+
+	dm->in_flight = false;
+	if (d->tearing_down || d->stopping) {
+		free(it);
+		return;
+	}
+	if (result < 0) {
+		/* Nothing asked: the waiters are served when they retry. */
+		log_error("store.intent_failed", LOGF_S("error", it->err));
+		free(it);
+		return;
+	}
+	dm->intent_id = it->id;
+	free(it);
+	log_info("purchase.start", LOGF_S("country", dm->country),
+	    LOGF_I("count", dm->count), LOGF_I("intent", dm->intent_id));
+	dm->in_flight = true;
+	if ((r = provider_purchase(d->provider, dm->country, dm->count,
+	    daemon_purchase_done, dm)) < 0) {
+		struct provider_result	fail = { .outcome = PROVIDER_FAILED,
+			.error = r, .message = strerror(-r) };
+
+		daemon_purchase_done(&fail, dm);
+	}
+}
+
 static void
 daemon_demand_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon_demand	*dm = arg;
 	struct daemon		*d = dm->d;
-	struct intent		 in = { 0 };
+	struct daemon_intent	*it;
 	int			 r;
 
 	(void)fd;
@@ -472,27 +617,20 @@ daemon_demand_fire(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	dm->count = r;
-	(void)util_strlcpy(in.provider, provider_name(d->provider),
-	    sizeof in.provider);
-	(void)util_strlcpy(in.zone, provider_zone(d->provider), sizeof in.zone);
-	memcpy(in.country, dm->country, sizeof in.country);
-	in.count = dm->count;
-	/* On disk before the provider is asked: a crash cannot leak an IP. */
-	if (store_intent_add(d->store, &in, d->instance_id, util_now_ms(),
-	    &dm->intent_id) < 0) {
-		log_error("store.intent_failed", LOGF_S("error",
-		    store_errmsg(d->store)));
-		return;
-	}
-	log_info("purchase.start", LOGF_S("country", dm->country),
-	    LOGF_I("count", dm->count), LOGF_I("intent", dm->intent_id));
-	if ((r = provider_purchase(d->provider, dm->country, dm->count,
-	    daemon_purchase_done, dm)) < 0) {
-		struct provider_result	fail = { .outcome = PROVIDER_FAILED,
-			.error = r, .message = strerror(-r) };
-
-		dm->in_flight = true;
-		daemon_purchase_done(&fail, dm);
+	it = xcalloc(1, sizeof *it);
+	it->dm = dm;
+	(void)util_strlcpy(it->in.provider, provider_name(d->provider),
+	    sizeof it->in.provider);
+	(void)util_strlcpy(it->in.zone, provider_zone(d->provider),
+	    sizeof it->in.zone);
+	memcpy(it->in.country, dm->country, sizeof it->in.country);
+	it->in.count = dm->count;
+	(void)util_strlcpy(it->self, d->instance_id, sizeof it->self);
+	it->now = util_now_ms();
+	/* In the store before the provider is asked: a crash cannot leak. */
+	if (daemon_submit(d, daemon_intent_run, daemon_intent_done, it,
+	    "intent_add") < 0) {
+		free(it);
 		return;
 	}
 	dm->in_flight = true;
@@ -538,18 +676,198 @@ daemon_demand_free(struct daemon_demand *dm)
 	free(dm);
 }
 
+/*
+ * Acquiring a proxy takes two answers from the store's worker: the phone's
+ * proxy history (for reactivation and reuse), then the assignment of the
+ * pool's choice (which the store refuses if a peer's session holds the
+ * IP).  Each answer finds its session by id and generation: a session
+ * that was stopped, removed or asked again in between has moved on, and
+ * what the answer would have given it is undone.
+ */
+struct daemon_acq {
+	struct daemon		*d;
+	int64_t			 session;
+	int64_t			 gen;
+	char			 phone[PHONE_LEN];
+	char			 country[COUNTRY_CODE_LEN];
+	char			 self[STORE_ID_LEN];
+	int64_t			 history[POOL_MAX_HISTORY];
+	size_t			 nhistory;
+	/* The assignment. */
+	struct pool_choice	 ch;
+	const char		*reason;
+	int64_t			 now;
+	char			 err[STORE_ERROR_LEN];
+};
+
+/* The session an answer was for, if it still waits for it. */
+static struct dsession *
+daemon_acq_session(struct daemon_acq *a)
+{
+	struct dsession	*ds = intmap_get(a->d->by_id, a->session);
+
+	if (ds == NULL || ds->acq_gen != a->gen || ds->removed || ds->lost ||
+	    ds->sv.state != SV_STARTING || ds->sv.spawned || ds->proxy_id != 0)
+		return NULL;
+	return ds;
+}
+
+static int
+daemon_acq_history_run(struct store *st, void *arg)
+{
+	struct daemon_acq	*a = arg;
+	size_t			 n = 0;
+
+	/* No history is no reason not to go on: a new IP will do. */
+	if (store_proxy_history(st, a->phone, a->history, POOL_MAX_HISTORY,
+	    &n) == 0)
+		a->nhistory = n;
+	return 0;
+}
+
+static int
+daemon_acq_assign_run(struct store *st, void *arg)
+{
+	struct daemon_acq	*a = arg;
+	int			 r;
+
+	if ((r = store_proxy_assign(st, a->ch.proxy_id, a->session, a->phone,
+	    a->country, a->ch.fallback_used, a->reason, a->self, a->now)) < 0)
+		(void)util_strlcpy(a->err, store_errmsg(st), sizeof a->err);
+	return r;
+}
+
+static void
+daemon_acq_assigned(int result, void *arg)
+{
+	struct daemon_acq	*a = arg;
+	struct daemon		*d = a->d;
+	struct dsession		*ds;
+	const struct pool_proxy	*px;
+	int64_t			 now = util_now_ms();
+
+	if (d->tearing_down) {
+		free(a);
+		return;
+	}
+	daemon_batch_begin(d);
+	if ((ds = daemon_acq_session(a)) == NULL) {
+		/* Moved on: the proxy goes back, in the store too. */
+		(void)pool_detach(d->pool, a->ch.proxy_id, now, false);
+		if (result == 0)
+			daemon_store_proxy_unassign(d, a->ch.proxy_id, false);
+		goto out;
+	}
+	ds->acq_gen = 0;
+	if (result < 0) {
+		log_error("store.proxy_assign_failed", LOGF_I("session", ds->id),
+		    LOGF_S("error", a->err));
+		(void)pool_detach(d->pool, a->ch.proxy_id, now, false);
+		/* A peer may hold it: learn what the store knows. */
+		if (d->fleet)
+			daemon_pool_refresh(d);
+		daemon_feed(ds, SV_EV_PROXY_WAIT, 0, false);
+		goto out;
+	}
+	ds->proxy_id = a->ch.proxy_id;
+	ds->proxy_how = a->ch.kind;
+	ds->proxy_fallback = a->ch.fallback_used;
+	px = pool_get(d->pool, a->ch.proxy_id);
+	daemon_ops_assigned(ds, a->nhistory > 0 ? a->history[0] : 0,
+	    a->ch.country);
+	if (a->ch.kind == POOL_REACTIVATE)
+		log_info("proxy.reactivated", LOGF_S("msg",
+		    "reactivated existing proxy"), LOGF_I("session", ds->id),
+		    LOGF_S("phone", ds->phone), LOGF_S("proxy", px != NULL ?
+		    px->ip : ""));
+	if (a->ch.fallback_used)
+		log_info("proxy.fallback", LOGF_S("msg",
+		    "using fallback country"), LOGF_I("session", ds->id),
+		    LOGF_S("requestedCountry", ds->country),
+		    LOGF_S("country", a->ch.country));
+	daemon_feed(ds, SV_EV_PROXY_READY, 0, false);
+out:
+	daemon_batch_end(d);
+	free(a);
+}
+
+/* With the history known: the pool's choice, then its assignment. */
+static void
+daemon_acq_choose(int result, void *arg)
+{
+	struct daemon_acq	*a = arg;
+	struct daemon		*d = a->d;
+	struct dsession		*ds;
+	struct pool_request	 req = { 0 };
+	size_t			 i;
+
+	(void)result;
+	if (d->tearing_down || (ds = daemon_acq_session(a)) == NULL) {
+		free(a);
+		return;
+	}
+	daemon_batch_begin(d);
+	req.session_id = ds->id;
+	req.phone = ds->phone;
+	req.country = ds->country;
+	req.can_purchase = provider_can_purchase(d->provider);
+	{
+		const char	*chain[FALLBACK_MAX];
+		size_t		 nchain = 0;
+
+		if (fallback_lookup(d->fallback, ds->country, chain,
+		    &nchain) == 0)
+			for (i = 0; i < nchain && i < POOL_MAX_CHAIN; i++)
+				req.chain[req.nchain++] = chain[i];
+	}
+	for (i = 0; i < a->nhistory; i++)
+		req.history[i] = a->history[i];
+	req.nhistory = a->nhistory;
+	a->now = util_now_ms();
+	pool_choose(d->pool, &req, a->now, &a->ch);
+	if (a->ch.kind == POOL_PURCHASE) {
+		ds->acq_gen = 0;
+		daemon_demand_add(d, a->ch.country, ds);
+		goto done;
+	}
+	if (a->ch.kind == POOL_WAIT) {
+		ds->acq_gen = 0;
+		log_info("proxy.unavailable", LOGF_I("session", ds->id),
+		    LOGF_S("phone", ds->phone), LOGF_S("country", ds->country));
+		daemon_feed(ds, SV_EV_PROXY_WAIT, 0, false);
+		goto done;
+	}
+	if (pool_attach(d->pool, a->ch.proxy_id, ds->id) < 0) {
+		ds->acq_gen = 0;
+		daemon_feed(ds, SV_EV_PROXY_WAIT, 0, false);
+		goto done;
+	}
+	a->reason = a->ch.kind == POOL_REACTIVATE ? "reactivated" :
+	    ds->bought ? "purchased" : "reused";
+	if (ds->bought && a->ch.kind == POOL_REUSE)
+		a->ch.kind = POOL_PURCHASE;	/* for the figures */
+	ds->bought = false;
+	memcpy(a->country, ds->country, sizeof a->country);
+	if (daemon_submit(d, daemon_acq_assign_run, daemon_acq_assigned, a,
+	    "proxy_assign") < 0) {
+		ds->acq_gen = 0;
+		(void)pool_detach(d->pool, a->ch.proxy_id, a->now, false);
+		daemon_feed(ds, SV_EV_PROXY_WAIT, 0, false);
+		goto done;
+	}
+	daemon_batch_end(d);
+	return;
+done:
+	daemon_batch_end(d);
+	free(a);
+}
+
 /* Ask the pool for a proxy, and tell the supervisor what came of it. */
 static void
 daemon_acquire(struct dsession *ds)
 {
 	struct daemon		*d = ds->d;
-	struct pool_request	 req = { 0 };
-	struct pool_choice	 ch;
-	const struct pool_proxy	*px;
-	const char		*reason;
-	int64_t			 now = util_now_ms();
-	size_t			 n = 0;
-	int			 r;
+	struct daemon_acq	*a;
 
 	/*
 	 * A residential session needs no IP of ours: the provider keeps a
@@ -574,69 +892,18 @@ daemon_acquire(struct dsession *ds)
 		daemon_feed(ds, SV_EV_PROXY_READY, 0, false);
 		return;
 	}
-	req.session_id = ds->id;
-	req.phone = ds->phone;
-	req.country = ds->country;
-	req.can_purchase = provider_can_purchase(d->provider);
-	{
-		const char	*chain[FALLBACK_MAX];
-		size_t		 i, nchain = 0;
-
-		if (fallback_lookup(d->fallback, ds->country, chain,
-		    &nchain) == 0)
-			for (i = 0; i < nchain && i < POOL_MAX_CHAIN; i++)
-				req.chain[req.nchain++] = chain[i];
-	}
-	if (store_proxy_history(d->store, ds->phone, req.history,
-	    POOL_MAX_HISTORY, &n) == 0)
-		req.nhistory = n;
-	pool_choose(d->pool, &req, now, &ch);
-	if (ch.kind == POOL_PURCHASE) {
-		daemon_demand_add(d, ch.country, ds);
-		return;
-	}
-	if (ch.kind == POOL_WAIT) {
-		log_info("proxy.unavailable", LOGF_I("session", ds->id),
-		    LOGF_S("phone", ds->phone), LOGF_S("country", ds->country));
+	a = xcalloc(1, sizeof *a);
+	a->d = d;
+	a->session = ds->id;
+	a->gen = ds->acq_gen = ++d->acq_seq;
+	memcpy(a->phone, ds->phone, sizeof a->phone);
+	(void)util_strlcpy(a->self, d->instance_id, sizeof a->self);
+	if (daemon_submit(d, daemon_acq_history_run, daemon_acq_choose, a,
+	    "proxy_history") < 0) {
+		ds->acq_gen = 0;
+		free(a);
 		daemon_feed(ds, SV_EV_PROXY_WAIT, 0, false);
-		return;
 	}
-	if ((r = pool_attach(d->pool, ch.proxy_id, ds->id)) < 0) {
-		daemon_feed(ds, SV_EV_PROXY_WAIT, 0, false);
-		return;
-	}
-	reason = ch.kind == POOL_REACTIVATE ? "reactivated" : ds->bought ?
-	    "purchased" : "reused";
-	if (ds->bought && ch.kind == POOL_REUSE)
-		ch.kind = POOL_PURCHASE;	/* for the figures */
-	ds->bought = false;
-	if (store_proxy_assign(d->store, ch.proxy_id, ds->id, ds->phone,
-	    ds->country, ch.fallback_used, reason, d->instance_id, now) < 0) {
-		log_error("store.proxy_assign_failed", LOGF_I("session", ds->id),
-		    LOGF_S("error", store_errmsg(d->store)));
-		(void)pool_detach(d->pool, ch.proxy_id, now, false);
-		/* A peer may hold it: learn what the store knows. */
-		if (d->fleet)
-			daemon_pool_refresh(d);
-		daemon_feed(ds, SV_EV_PROXY_WAIT, 0, false);
-		return;
-	}
-	ds->proxy_id = ch.proxy_id;
-	ds->proxy_how = ch.kind;
-	ds->proxy_fallback = ch.fallback_used;
-	px = pool_get(d->pool, ch.proxy_id);
-	daemon_ops_assigned(ds, req.nhistory > 0 ? req.history[0] : 0,
-	    ch.country);
-	if (ch.kind == POOL_REACTIVATE)
-		log_info("proxy.reactivated", LOGF_S("msg",
-		    "reactivated existing proxy"), LOGF_I("session", ds->id),
-		    LOGF_S("phone", ds->phone), LOGF_S("proxy", px->ip));
-	if (ch.fallback_used)
-		log_info("proxy.fallback", LOGF_S("msg",
-		    "using fallback country"), LOGF_I("session", ds->id),
-		    LOGF_S("requestedCountry", ds->country),
-		    LOGF_S("country", ch.country));
-	daemon_feed(ds, SV_EV_PROXY_READY, 0, false);
 }
 
 /* Add "NAME=value" to an environment under construction. */
@@ -783,18 +1050,69 @@ daemon_spawn(struct dsession *ds)
 	daemon_feed(ds, SV_EV_SPAWNED, 0, false);
 }
 
+/* After a conflict: is the session still ours?  The store's worker asks. */
+struct daemon_owner {
+	struct daemon	*d;
+	int64_t		 session;
+	int64_t		 gen;
+	int64_t		 epoch;
+	char		 self[STORE_ID_LEN];
+	bool		 ours;
+};
+
+static int
+daemon_owner_run(struct store *st, void *arg)
+{
+	struct daemon_owner	*o = arg;
+	struct session		 s;
+	int			 r;
+
+	if ((r = store_session_get(st, o->session, &s)) == 0)
+		o->ours = strcmp(s.owner, o->self) == 0 && s.epoch == o->epoch;
+	return r;
+}
+
+static void
+daemon_owner_done(int result, void *arg)
+{
+	struct daemon_owner	*o = arg;
+	struct daemon		*d = o->d;
+	struct dsession		*ds;
+
+	if (!d->tearing_down &&
+	    (ds = intmap_get(d->by_id, o->session)) != NULL &&
+	    ds->owner_gen == o->gen && ds->sv.state == SV_BACKOFF &&
+	    ds->sv.conflict) {
+		/* A failed read says nothing: not ours is the safe answer. */
+		ds->owner_gen = 0;
+		log_info("session.conflict_checked", LOGF_I("session", ds->id),
+		    LOGF_S("phone", ds->phone), LOGF_B("owner", o->ours),
+		    LOGF_I("result", result));
+		daemon_batch_begin(d);
+		daemon_feed(ds, o->ours ? SV_EV_OWNER_OK : SV_EV_OWNER_LOST,
+		    0, false);
+		daemon_batch_end(d);
+	}
+	free(o);
+}
+
 static void
 daemon_check_owner(struct dsession *ds)
 {
-	struct daemon	*d = ds->d;
-	struct session	 s;
-	bool		 ours;
+	struct daemon		*d = ds->d;
+	struct daemon_owner	*o = xcalloc(1, sizeof *o);
 
-	ours = store_session_get(d->store, ds->id, &s) == 0 &&
-	    strcmp(s.owner, d->instance_id) == 0 && s.epoch == ds->epoch;
-	log_info("session.conflict_checked", LOGF_I("session", ds->id),
-	    LOGF_S("phone", ds->phone), LOGF_B("owner", ours));
-	daemon_feed(ds, ours ? SV_EV_OWNER_OK : SV_EV_OWNER_LOST, 0, false);
+	o->d = d;
+	o->session = ds->id;
+	o->gen = ds->owner_gen = ++d->acq_seq;
+	o->epoch = ds->epoch;
+	(void)util_strlcpy(o->self, d->instance_id, sizeof o->self);
+	if (daemon_submit(d, daemon_owner_run, daemon_owner_done, o,
+	    "owner_check") < 0) {
+		free(o);
+		ds->owner_gen = 0;
+		daemon_feed(ds, SV_EV_OWNER_LOST, 0, false);
+	}
 }
 
 static void	daemon_admit(struct daemon *d);
@@ -837,13 +1155,7 @@ daemon_recovery_settle(struct dsession *ds, bool ok)
 	d->run.finished_at = util_now_ms();
 	metrics_hist_observe(&d->run_hist, (double)(d->run.finished_at -
 	    d->run.started_at) / 1000.0);
-	{
-		int64_t	id;
-
-		if (store_recovery_run_add(d->store, &d->run, &id) < 0)
-			log_error("store.recovery_run_failed",
-			    LOGF_S("error", store_errmsg(d->store)));
-	}
+	daemon_store_recovery_run(d, &d->run);
 	log_info("recovery.completed", LOGF_S("msg",
 	    "session recovery completed"), LOGF_S("cause", d->run.cause),
 	    LOGF_I("sessions", d->run.sessions_total),
@@ -897,22 +1209,22 @@ daemon_act(struct dsession *ds, const struct supervise_output *out)
 	}
 	if (a & SV_ACT_RELEASE_PROXY)
 		daemon_proxy_release(ds, false);
-	if (a & SV_ACT_CANCEL_ACQUIRE)
+	if (a & SV_ACT_CANCEL_ACQUIRE) {
+		ds->acq_gen = 0;	/* an answer on its way is undone */
 		daemon_demand_remove(ds);
+	}
 	if (a & SV_ACT_ALERT_FAILED) {
 		log_error("session.failed", LOGF_I("session", ds->id),
 		    LOGF_S("phone", ds->phone), LOGF_I("attempts",
 		    ds->sv.attempts), LOGF_S("cause",
 		    supervise_cause_name(ds->sv.cause)));
-		(void)store_event_add(d->store, util_now_ms(), d->instance_id,
-		    ds->id, "session.failed", NULL);
+		daemon_store_event(d, ds->id, "session.failed");
 	}
 	if (a & SV_ACT_ALERT_AUTH) {
 		log_warn("session.needs_auth", LOGF_I("session", ds->id),
 		    LOGF_S("phone", ds->phone), LOGF_S("msg",
 		    "logged out: the customer must scan a QR code"));
-		(void)store_event_add(d->store, util_now_ms(), d->instance_id,
-		    ds->id, "session.needs_auth", NULL);
+		daemon_store_event(d, ds->id, "session.needs_auth");
 	}
 	if (a & SV_ACT_PERSIST)
 		daemon_persist(ds, false);
@@ -1026,9 +1338,9 @@ daemon_admit_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	store_batch_begin(d->store);
+	daemon_batch_begin(d);
 	daemon_admit(d);
-	store_batch_end(d->store);
+	daemon_batch_end(d);
 }
 
 static struct dsession *
@@ -1119,14 +1431,6 @@ daemon_recovery_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-struct daemon_load {
-	struct daemon	 *d;
-	struct dsession	**list;
-	size_t		  n, cap;
-	int64_t		  dormant;
-	bool		  startup;
-};
-
 /* An adopted connector exited: it is not our child, so no status. */
 static void
 daemon_pidfd_cb(evutil_socket_t fd, short what, void *arg)
@@ -1141,7 +1445,7 @@ daemon_pidfd_cb(evutil_socket_t fd, short what, void *arg)
 	close(ds->pidfd);
 	ds->pidfd = -1;
 	daemon_notify_cb(-1, 0, d);
-	store_batch_begin(d->store);
+	daemon_batch_begin(d);
 	(void)intmap_del(d->by_pid, ds->pid);
 	log_info("connector.exited", LOGF_I("session", ds->id),
 	    LOGF_I("pid", ds->pid), LOGF_B("adopted", true),
@@ -1150,7 +1454,7 @@ daemon_pidfd_cb(evutil_socket_t fd, short what, void *arg)
 	ds->start_ticks = 0;
 	daemon_feed(ds, SV_EV_EXIT, 1, false);
 	daemon_session_reap(d, ds);
-	store_batch_end(d->store);
+	daemon_batch_end(d);
 }
 
 /*
@@ -1161,11 +1465,10 @@ daemon_pidfd_cb(evutil_socket_t fd, short what, void *arg)
  * killed, so that two connectors of one phone never run.
  */
 static bool
-daemon_adopt(struct daemon *d, struct dsession *ds, const struct session *s)
+daemon_adopt(struct daemon *d, struct dsession *ds, const struct session *s,
+    int64_t hist0)
 {
 	const struct pool_proxy	*px;
-	int64_t			 hist[1];
-	size_t			 n = 0;
 	pid_t			 pid = (pid_t)s->connector_pid;
 	int			 fd;
 
@@ -1186,8 +1489,7 @@ daemon_adopt(struct daemon *d, struct dsession *ds, const struct session *s)
 	event_add(ds->pidfd_ev, NULL);
 	intmap_put(d->by_pid, pid, ds);
 	/* Its proxy is the one kept for it. */
-	if (store_proxy_history(d->store, ds->phone, hist, 1, &n) == 0 &&
-	    n == 1 && (px = pool_get(d->pool, hist[0])) != NULL &&
+	if (hist0 != 0 && (px = pool_get(d->pool, hist0)) != NULL &&
 	    px->reserved_for == ds->id && pool_attach(d->pool, px->id,
 	    ds->id) == 0) {
 		ds->proxy_id = px->id;
@@ -1226,8 +1528,7 @@ daemon_release_done(const struct provider_result *r, void *arg)
 	old = pool_get(d->pool, rel->id);
 
 	if (r->outcome == PROVIDER_OK) {
-		(void)store_proxy_set_state(d->store, rel->id, PROXY_RELEASED,
-		    util_now_ms());
+		daemon_store_proxy_state(d, rel->id, PROXY_RELEASED);
 		if (old != NULL) {
 			px = *old;
 			px.state = POOL_RELEASED;
@@ -1238,8 +1539,7 @@ daemon_release_done(const struct provider_result *r, void *arg)
 		log_info("proxy.released", LOGF_S("proxy", rel->key));
 	} else if (r->outcome == PROVIDER_FAILED) {
 		/* Still ours: back to the idle pool. */
-		(void)store_proxy_set_state(d->store, rel->id, PROXY_IDLE,
-		    util_now_ms());
+		daemon_store_proxy_state(d, rel->id, PROXY_IDLE);
 		if (old != NULL) {
 			px = *old;
 			px.state = POOL_IDLE;
@@ -1268,8 +1568,7 @@ daemon_release_start(struct daemon *d, int64_t id, const char *key)
 		px.state = POOL_RELEASING;
 		pool_put(d->pool, &px);
 	}
-	(void)store_proxy_set_state(d->store, id, PROXY_RELEASING,
-	    util_now_ms());
+	daemon_store_proxy_state(d, id, PROXY_RELEASING);
 	rel = xcalloc(1, sizeof *rel);
 	rel->d = d;
 	rel->id = id;
@@ -1294,8 +1593,10 @@ daemon_releasing_cb(const struct proxy_row *row, void *arg)
 	if (row->state != PROXY_RELEASING)
 		return 0;
 	old = pool_get(d->pool, row->id);
-	if (old != NULL && old->state == POOL_RELEASING)
-		return 0;	/* already asked */
+	/* Already asked, or given back since the row was read. */
+	if (old != NULL && (old->state == POOL_RELEASING ||
+	    old->state == POOL_RELEASED))
+		return 0;
 	daemon_release_start(d, row->id, row->ip);
 	return 0;
 }
@@ -1346,10 +1647,162 @@ daemon_release_sweep(struct daemon *d)
 	}
 }
 
+/*
+ * A sync reads, on the store's worker, everything the loop needs to bring
+ * its sessions in line with the store: the claim of free sessions (fleet
+ * mode: up to the fair share), every session, every proxy row, the
+ * sessions' fingerprint and, on a fleet heartbeat, the fair share.  The
+ * loop applies the answer (daemon_sync_apply).  One sync is in flight at a
+ * time, so answers are applied in the order they were read; a sync asked
+ * for meanwhile follows the one in flight.
+ */
+struct daemon_sync_job {
+	struct daemon		*d;
+	uint64_t		 seq;
+	bool			 startup;
+	bool			 share;		/* read the fair share too */
+	char			 self[STORE_ID_LEN];
+	int64_t			 now;
+	int64_t			 window_ms;	/* the recovery window */
+	int			 claimed;
+	char			 err[STORE_ERROR_LEN];
+	struct session		*sessions;
+	size_t			 n, cap;
+	int64_t			*hist0;		/* startup: newest proxy, 0 */
+	struct proxy_row	*proxies;
+	size_t			 np, pcap;
+	bool			 share_ok;
+	int64_t			 fair, owned;
+	bool			 fp_ok;
+	int64_t			 fp_count, fp_gen;
+};
+
 static int
-daemon_load_cb(const struct session *s, void *arg)
+daemon_sync_collect(const struct session *s, void *arg)
 {
-	struct daemon_load	*ld = arg;
+	struct daemon_sync_job	*j = arg;
+
+	if (j->n == j->cap) {
+		j->cap = j->cap ? j->cap * 2 : 256;
+		j->sessions = xreallocarray(j->sessions, j->cap,
+		    sizeof *j->sessions);
+	}
+	j->sessions[j->n++] = *s;
+	return 0;
+}
+
+static int
+daemon_rows_collect(const struct proxy_row *p, struct proxy_row **rows,
+    size_t *n, size_t *cap)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 256;
+		*rows = xreallocarray(*rows, *cap, sizeof **rows);
+	}
+	(*rows)[(*n)++] = *p;
+	return 0;
+}
+
+static int
+daemon_sync_collect_proxy(const struct proxy_row *p, void *arg)
+{
+	struct daemon_sync_job	*j = arg;
+
+	return daemon_rows_collect(p, &j->proxies, &j->np, &j->pcap);
+}
+
+static int
+daemon_sync_run(struct store *st, void *arg)
+{
+	struct daemon_sync_job	*j = arg;
+	const struct session	*s;
+	size_t			 i, n;
+	int			 r;
+
+	if ((r = store_session_claim(st, j->self, j->now, &j->claimed)) < 0 ||
+	    (r = store_session_list(st, daemon_sync_collect, j)) < 0 ||
+	    (r = store_proxy_list(st, daemon_sync_collect_proxy, j)) < 0) {
+		(void)util_strlcpy(j->err, store_errmsg(st), sizeof j->err);
+		return r;
+	}
+	/*
+	 * At start, the sessions whose connector may be adopted or which
+	 * turn dormant need their newest proxy: read it now, not per
+	 * session from the loop.
+	 */
+	if (j->startup && j->n > 0) {
+		j->hist0 = xcalloc(j->n, sizeof *j->hist0);
+		for (i = 0; i < j->n; i++) {
+			s = &j->sessions[i];
+			if (strcmp(s->owner, j->self) != 0 ||
+			    (s->connector_pid <= 0 && (s->last_activity_at ==
+			    0 || j->now - s->last_activity_at <= j->window_ms)))
+				continue;
+			if (store_proxy_history(st, s->phone, &j->hist0[i], 1,
+			    &n) < 0 || n != 1)
+				j->hist0[i] = 0;
+		}
+	}
+	j->fp_ok = store_session_fingerprint(st, &j->fp_count,
+	    &j->fp_gen) == 0;
+	if (j->share)
+		j->share_ok = store_fleet_share(st, j->self, &j->fair,
+		    &j->owned) == 0;
+	return 0;
+}
+
+static void
+daemon_sync_job_free(struct daemon_sync_job *j)
+{
+	free(j->sessions);
+	free(j->hist0);
+	free(j->proxies);
+	free(j);
+}
+
+static void	daemon_sync_done(int result, void *arg);
+
+/* Ask for a sync; one in flight already means one more after it. */
+static void
+daemon_sync_request(struct daemon *d, bool startup, bool share)
+{
+	struct daemon_sync_job	*j;
+
+	if (d->sync_busy) {
+		d->sync_again = true;
+		d->sync_share |= share;
+		return;
+	}
+	j = xcalloc(1, sizeof *j);
+	j->d = d;
+	j->seq = ++d->sync_sent;
+	j->startup = startup;
+	j->share = share;
+	(void)util_strlcpy(j->self, d->instance_id, sizeof j->self);
+	j->now = util_now_ms();
+	j->window_ms = d->cfg->recovery_window_ms;
+	if (daemon_submit(d, daemon_sync_run, daemon_sync_done, j,
+	    "sync") < 0) {
+		daemon_sync_job_free(j);
+		if (startup)
+			daemon_setup_failed(d);
+		return;
+	}
+	d->sync_busy = true;
+}
+
+struct daemon_load {
+	struct daemon	 *d;
+	struct dsession	**list;
+	size_t		  n, cap;
+	int64_t		  dormant;
+	bool		  startup;
+};
+
+/* One session of a sync's answer; hist0: its newest proxy (startup). */
+static void
+daemon_load(struct daemon_load *ld, const struct session *s, int64_t hist0)
+{
 	struct daemon		*d = ld->d;
 	struct dsession		*ds = intmap_get(d->by_id, s->id);
 	int64_t			 now = util_now_ms();
@@ -1365,18 +1818,19 @@ daemon_load_cb(const struct session *s, void *arg)
 			    LOGF_S("phone", ds->phone), LOGF_S("owner",
 			    s->owner[0] != '\0' ? s->owner : "none"));
 		}
-		return 0;
+		return;
 	}
 	/* Still being dropped: taken up again at the next sync. */
 	if (ds != NULL && (ds->removed || ds->lost))
-		return 0;
+		return;
 	if (ds == NULL) {
 		ds = daemon_session_new(d, s);
 		ds->seen = true;
-		if (ld->startup && s->connector_pid > 0 && daemon_adopt(d, ds, s)) {
+		if (ld->startup && s->connector_pid > 0 &&
+		    daemon_adopt(d, ds, s, hist0)) {
 			if (s->desired != SESSION_DESIRED_RUNNING)
 				daemon_feed(ds, SV_EV_STOP, 0, false);
-			return 0;
+			return;
 		}
 		/* Nobody runs it now: say so until it is started again. */
 		if (ld->startup && s->status != SESSION_STATUS_STOPPED &&
@@ -1388,33 +1842,27 @@ daemon_load_cb(const struct session *s, void *arg)
 			ds->sv.state = SV_NEEDS_AUTH;
 			d->sv_count[SV_NEEDS_AUTH]++;
 			daemon_persist(ds, false);
-			return 0;
+			return;
 		}
 		if (s->desired != SESSION_DESIRED_RUNNING ||
 		    !d->cfg->auto_reconnect)
-			return 0;
+			return;
 		/* Idle beyond the window: dormant, not started by itself. */
 		if (ld->startup && s->last_activity_at != 0 &&
 		    now - s->last_activity_at > d->cfg->recovery_window_ms) {
 			struct session_report rep = {
 				.status = SESSION_STATUS_DORMANT };
-			int64_t		hist[1];
-			size_t		n = 0;
 			const struct pool_proxy *px;
 
 			ld->dormant++;
-			(void)store_session_report(d->store, ds->id,
-			    d->instance_id, ds->epoch, &rep, now);
+			daemon_store_report(d, ds, &rep);
 			/* Its proxy is no longer kept for it. */
-			if (store_proxy_history(d->store, ds->phone, hist, 1,
-			    &n) == 0 && n == 1 &&
-			    (px = pool_get(d->pool, hist[0])) != NULL &&
-			    px->reserved_for == ds->id) {
+			if (hist0 != 0 && (px = pool_get(d->pool, hist0)) !=
+			    NULL && px->reserved_for == ds->id) {
 				(void)pool_detach(d->pool, px->id, now, false);
-				(void)store_proxy_unassign(d->store, px->id,
-				    false, now);
+				daemon_store_proxy_unassign(d, px->id, false);
 			}
-			return 0;
+			return;
 		}
 		if (ld->n == ld->cap) {
 			ld->cap = ld->cap ? ld->cap * 2 : 256;
@@ -1422,7 +1870,7 @@ daemon_load_cb(const struct session *s, void *arg)
 			    sizeof *ld->list);
 		}
 		ld->list[ld->n++] = ds;
-		return 0;
+		return;
 	}
 	ds->seen = true;
 	/* `session start` of a failed, logged-out or dormant session. */
@@ -1445,55 +1893,55 @@ daemon_load_cb(const struct session *s, void *arg)
 			daemon_feed(ds, SV_EV_STOP, 0, false);
 		}
 	}
-	return 0;
 }
 
 /*
- * Bring the in-memory sessions in line with the store: new sessions are
- * claimed and queued, changed desired states become start or stop events,
- * removed sessions are stopped.  At start-up this is the recovery's
- * discovery step.
+ * Bring the in-memory sessions in line with a sync's answer: new sessions
+ * are taken up and queued, changed desired states become start or stop
+ * events, sessions gone from the store (or a peer's now) are stopped.  At
+ * start-up this is the recovery's discovery step.
  */
-static int
-daemon_sync(struct daemon *d, bool startup)
+static void
+daemon_sync_apply(struct daemon *d, struct daemon_sync_job *j)
 {
-	struct daemon_load	 ld = { .d = d, .startup = startup };
+	struct daemon_load	 ld = { .d = d, .startup = j->startup };
 	struct dsession		*ds, *next;
 	size_t			 i;
-	int			 claimed = 0, r;
 
-	if ((r = store_session_claim(d->store, d->instance_id, util_now_ms(),
-	    &claimed)) < 0) {
-		log_error("store.claim_failed",
-		    LOGF_S("error", store_errmsg(d->store)));
-		return r;
+	if (j->claimed > 0) {
+		d->claimed += j->claimed;
+		if (!j->startup)
+			log_info("fleet.claimed", LOGF_I("sessions",
+			    j->claimed));
 	}
-	if (claimed > 0) {
-		d->claimed += claimed;
-		if (!startup) {
-			log_info("fleet.claimed", LOGF_I("sessions", claimed));
-			daemon_pool_refresh(d);
-		}
+	/*
+	 * Sessions taken over come with their proxies: know them first.
+	 * Only then: what this instance changed since the answer was read
+	 * is newer in memory than in the answer.
+	 */
+	if (d->pool != NULL && j->claimed > 0 && !j->startup)
+		for (i = 0; i < j->np; i++)
+			(void)daemon_pool_refresh_cb(&j->proxies[i], d);
+	if (j->fp_ok) {
+		d->fp_count = j->fp_count;
+		d->fp_gen = j->fp_gen;
 	}
 	TAILQ_FOREACH(ds, &d->all, link)
 		ds->seen = false;
-	if ((r = store_session_list(d->store, daemon_load_cb, &ld)) < 0) {
-		log_error("store.list_failed",
-		    LOGF_S("error", store_errmsg(d->store)));
-		free(ld.list);
-		return r;
-	}
+	for (i = 0; i < j->n; i++)
+		daemon_load(&ld, &j->sessions[i], j->hist0 != NULL ?
+		    j->hist0[i] : 0);
 	daemon_sort_ctx = d;
 	if (ld.n > 1)
 		qsort(ld.list, ld.n, sizeof *ld.list, daemon_recovery_cmp);
 	for (i = 0; i < ld.n; i++) {
-		if (startup) {
+		if (j->startup) {
 			ld.list[i]->recovering = true;
 			d->run_pending++;
 		}
 		daemon_enqueue(d, ld.list[i]);
 	}
-	if (startup) {
+	if (j->startup) {
 		d->run.sessions_total = (int64_t)ld.n;
 		if (ld.dormant > 0)
 			log_info("recovery.dormant", LOGF_I("sessions",
@@ -1501,12 +1949,19 @@ daemon_sync(struct daemon *d, bool startup)
 			    "the recovery window are not started"));
 	}
 	free(ld.list);
-	(void)store_proxy_list(d->store, daemon_releasing_cb, d);
-	if (startup)
-		return 0;
+	for (i = 0; i < j->np; i++)
+		(void)daemon_releasing_cb(&j->proxies[i], d);
+	if (j->startup)
+		return;
 	/* Sessions no longer in the store are stopped, then dropped. */
 	for (ds = TAILQ_FIRST(&d->all); ds != NULL; ds = next) {
 		next = TAILQ_NEXT(ds, link);
+		/* Given up before this answer was read: now it can go. */
+		if (ds->released_after != 0 && j->seq > ds->released_after) {
+			ds->released_after = 0;
+			daemon_session_reap(d, ds);
+			continue;
+		}
 		if (ds->seen || ds->removed)
 			continue;
 		if (!ds->lost)
@@ -1519,7 +1974,44 @@ daemon_sync(struct daemon *d, bool startup)
 			daemon_feed(ds, SV_EV_STOP, 0, ds->lost);
 		daemon_session_reap(d, ds);
 	}
-	return 0;
+	if (j->share_ok)
+		daemon_fleet_rebalance(d, j->fair, j->owned);
+}
+
+static void
+daemon_sync_done(int result, void *arg)
+{
+	struct daemon_sync_job	*j = arg;
+	struct daemon		*d = j->d;
+	bool			 startup = j->startup;
+
+	d->sync_busy = false;
+	if (d->tearing_down) {
+		daemon_sync_job_free(j);
+		return;
+	}
+	if (result < 0) {
+		log_error("store.sync_failed", LOGF_S("error", j->err));
+	} else if (!d->fenced) {
+		daemon_batch_begin(d);
+		daemon_sync_apply(d, j);
+		daemon_batch_end(d);
+	}
+	daemon_sync_job_free(j);
+	if (startup) {
+		if (result < 0)
+			daemon_setup_failed(d);
+		else
+			daemon_setup_continue(d);
+		return;
+	}
+	daemon_admit(d);
+	if (d->sync_again && !d->stopping) {
+		bool	share = d->sync_share;
+
+		d->sync_again = d->sync_share = false;
+		daemon_sync_request(d, false, share);
+	}
 }
 
 static void
@@ -1533,7 +2025,7 @@ daemon_notify_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	store_batch_begin(d->store);
+	daemon_batch_begin(d);
 	while (budget-- > 0) {
 		r = notify_recv(d->notify, &m);
 		if (r == -EAGAIN)
@@ -1561,7 +2053,7 @@ daemon_notify_cb(evutil_socket_t fd, short what, void *arg)
 		if (m.watchdog)
 			daemon_feed(ds, SV_EV_WATCHDOG, 0, false);
 	}
-	store_batch_end(d->store);
+	daemon_batch_end(d);
 }
 
 static void
@@ -1576,7 +2068,7 @@ daemon_sigchld_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* Read notifications first: a conflict notice precedes its exit. */
 	daemon_notify_cb(-1, 0, d);
-	store_batch_begin(d->store);
+	daemon_batch_begin(d);
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if ((ds = intmap_del(d->by_pid, pid)) == NULL)
 			continue;
@@ -1589,7 +2081,7 @@ daemon_sigchld_cb(evutil_socket_t fd, short what, void *arg)
 		daemon_feed(ds, SV_EV_EXIT, code, false);
 		daemon_session_reap(d, ds);
 	}
-	store_batch_end(d->store);
+	daemon_batch_end(d);
 }
 
 /* During shutdown: once no connector runs, finish. */
@@ -1625,9 +2117,8 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(d->base, NULL);
 		return;
 	}
-	(void)store_instance_set_status(d->store, d->instance_id,
-	    INSTANCE_STOPPING, util_now_ms());
-	store_batch_begin(d->store);
+	daemon_store_instance_status(d, INSTANCE_STOPPING);
+	daemon_batch_begin(d);
 	/* Proxies stay reserved for the restart. */
 	for (ds = TAILQ_FIRST(&d->all); ds != NULL; ds = next) {
 		next = TAILQ_NEXT(ds, link);
@@ -1635,15 +2126,67 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 		if (ds->sv.state != SV_STOPPED)
 			daemon_feed(ds, SV_EV_STOP, 0, true);
 	}
-	store_batch_end(d->store);
+	daemon_batch_end(d);
 	daemon_maybe_finish(d);
+}
+
+/*
+ * Live changes from the CLI or another instance show in the sessions'
+ * fingerprint, read by the worker once a second; a change asks for a
+ * sync.
+ */
+struct daemon_fp {
+	struct daemon	*d;
+	int64_t		 count, gen;
+};
+
+static int
+daemon_fp_run(struct store *st, void *arg)
+{
+	struct daemon_fp	*f = arg;
+
+	return store_session_fingerprint(st, &f->count, &f->gen);
+}
+
+static void
+daemon_fp_done(int result, void *arg)
+{
+	struct daemon_fp	*f = arg;
+	struct daemon		*d = f->d;
+
+	d->fp_busy = false;
+	if (!d->tearing_down && !d->stopping && result == 0 &&
+	    (f->count != d->fp_count || f->gen != d->fp_gen)) {
+		d->fp_count = f->count;
+		d->fp_gen = f->gen;
+		daemon_sync_request(d, false, false);
+	}
+	free(f);
+}
+
+static void
+daemon_fp_check(struct daemon *d)
+{
+	struct daemon_fp	*f;
+
+	/* A sync in flight reads the fingerprint itself. */
+	if (d->fp_busy || d->sync_busy)
+		return;
+	f = xcalloc(1, sizeof *f);
+	f->d = d;
+	if (daemon_submit(d, daemon_fp_run, daemon_fp_done, f,
+	    "fingerprint") < 0) {
+		free(f);
+		return;
+	}
+	d->fp_busy = true;
 }
 
 static void
 daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon	*d = arg;
-	int64_t		 now = util_now_ms(), count, gen;
+	int64_t		 now = util_now_ms();
 	char		 status[128];
 
 	(void)fd;
@@ -1662,7 +2205,7 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 		daemon_fence(d, "the lease was not renewed within its deadline");
 		return;
 	}
-	store_batch_begin(d->store);
+	daemon_batch_begin(d);
 	if (d->lease != NULL) {
 		int64_t	mono = util_mono_ms();
 
@@ -1679,12 +2222,12 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 		lease_progress(d->lease, d->run_open, d->run.sessions_total,
 		    d->run.recovered + d->run.failed);
 		if (lease_state(d->lease) == LEASE_TAKEN) {
-			store_batch_end(d->store);
+			daemon_batch_end(d);
 			daemon_fence(d, "a peer declared this instance dead");
 			return;
 		}
 		if (lease_state(d->lease) == LEASE_EXPIRED) {
-			store_batch_end(d->store);
+			daemon_batch_end(d);
 			daemon_fence(d, "the lease was not renewed within its "
 			    "deadline");
 			return;
@@ -1697,14 +2240,10 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 	} else if (now - d->last_heartbeat >= DAEMON_HEARTBEAT_MS(d)) {
 		int	hr;
 
+		/* One host, SQLite (inline): the store is a local file. */
 		hr = store_instance_heartbeat(d->store, d->instance_id, now,
 		    d->run_open, d->run.sessions_total,
 		    d->run.recovered + d->run.failed);
-		if (hr == -ESTALE && d->fleet) {
-			store_batch_end(d->store);
-			daemon_fence(d, "a peer declared this instance dead");
-			return;
-		}
 		if (hr < 0) {
 			d->heartbeat_failures++;
 			log_error("store.heartbeat_failed",
@@ -1712,8 +2251,6 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 		} else {
 			d->heartbeat_ok_at = now;
 			d->lease_ok_mono = util_mono_ms();
-			if (d->fleet && d->setup_done)
-				daemon_fleet_tick(d);
 		}
 		d->last_heartbeat = now;
 		if (d->run_open) {
@@ -1753,14 +2290,9 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 	 * Live changes from the CLI or the API, within a second; not before
 	 * the start-up recovery has begun (it does the first sync itself).
 	 */
-	if (d->setup_done &&
-	    store_session_fingerprint(d->store, &count, &gen) == 0 &&
-	    (count != d->fp_count || gen != d->fp_gen)) {
-		d->fp_count = count;
-		d->fp_gen = gen;
-		(void)daemon_sync(d, false);
-	}
-	store_batch_end(d->store);
+	if (d->setup_done)
+		daemon_fp_check(d);
+	daemon_batch_end(d);
 	daemon_admit(d);
 }
 
@@ -1872,48 +2404,135 @@ daemon_recon_step(const struct reconcile_step *s, void *arg)
 static void	daemon_setup_finish(struct daemon *d);
 static void	daemon_demand_retry_all(struct daemon *d);
 
+/*
+ * The provider's listing is compared with the store (reconcile_run) on the
+ * store's worker, which then reads every proxy row for the pool.  The
+ * listing is copied into the job: the provider's result is gone once its
+ * callback returns.
+ */
+struct daemon_recon_note {
+	enum reconcile_action	 action;
+	char			 key[PROVIDER_KEY_MAX];
+	char			 country[COUNTRY_CODE_LEN];
+	int64_t			 id;
+};
+
+struct daemon_recon {
+	struct daemon		*d;
+	char			 provider[32];
+	char			 zone[64];
+	bool			 have_listing;
+	struct provider_proxy	*listing;
+	size_t			 nlisting;
+	int64_t			 now;
+	bool			 log_adopted;
+	int			 recon_r;
+	struct reconcile_report	 rep;
+	struct proxy_row	*rows;
+	size_t			 nrows, cap;
+	char			 err[STORE_ERROR_LEN];
+	/* The steps taken, logged on the loop (copied: keys go away). */
+	struct daemon_recon_note *steps;
+	size_t			 nsteps, scap;
+};
+
 static void
-daemon_recon_done(const struct provider_result *r, void *arg)
+daemon_recon_note(const struct reconcile_step *s, void *arg)
 {
-	struct daemon		*d = arg;
-	struct reconcile_report	 rep = { 0 };
+	struct daemon_recon		*rj = arg;
+	struct daemon_recon_note	*n;
+
+	if (rj->nsteps == DAEMON_RECON_STEPS_MAX)
+		return;
+	if (rj->nsteps == rj->scap) {
+		rj->scap = rj->scap ? rj->scap * 2 : 64;
+		rj->steps = xreallocarray(rj->steps, rj->scap,
+		    sizeof *rj->steps);
+	}
+	n = &rj->steps[rj->nsteps++];
+	memset(n, 0, sizeof *n);
+	n->action = s->action;
+	n->id = s->id;
+	if (s->key != NULL)
+		(void)util_strlcpy(n->key, s->key, sizeof n->key);
+	if (s->country != NULL)
+		(void)util_strlcpy(n->country, s->country, sizeof n->country);
+}
+
+static int
+daemon_recon_collect(const struct proxy_row *p, void *arg)
+{
+	struct daemon_recon	*rj = arg;
+
+	return daemon_rows_collect(p, &rj->rows, &rj->nrows, &rj->cap);
+}
+
+static int
+daemon_recon_run(struct store *st, void *arg)
+{
+	struct daemon_recon	*rj = arg;
+	int			 r;
+
+	if (rj->have_listing && (rj->recon_r = reconcile_run(st, rj->provider,
+	    rj->zone, rj->listing, rj->nlisting, false, rj->now,
+	    daemon_recon_note, rj, &rj->rep)) < 0)
+		(void)util_strlcpy(rj->err, store_errmsg(st), sizeof rj->err);
+	if ((r = store_proxy_list(st, daemon_recon_collect, rj)) < 0 &&
+	    rj->err[0] == '\0')
+		(void)util_strlcpy(rj->err, store_errmsg(st), sizeof rj->err);
+	return r;
+}
+
+static void
+daemon_recon_free(struct daemon_recon *rj)
+{
+	free(rj->listing);
+	free(rj->steps);
+	free(rj->rows);
+	free(rj);
+}
+
+static void
+daemon_recon_applied(int result, void *arg)
+{
+	struct daemon_recon	*rj = arg;
+	struct daemon		*d = rj->d;
+	struct reconcile_report	*rep = &rj->rep;
+	size_t			 i;
 
 	d->recon_running = false;
-	if (d->tearing_down)
+	if (d->tearing_down) {
+		daemon_recon_free(rj);
 		return;
-	if (r->outcome != PROVIDER_OK) {
-		/*
-		 * Without a listing nothing is adopted or marked lost: the
-		 * store's view stands until the next reconciliation.
-		 */
-		log_error("reconcile.failed", LOGF_S("provider",
-		    provider_name(d->provider)), LOGF_S("error", r->message));
-		d->recon_failed = true;
-		if (d->pool_loaded) {
-			daemon_demand_retry_all(d);
-			return;
-		}
-	} else {
-		d->recon_failed = false;
-		if (reconcile_run(d->store, provider_name(d->provider),
-		    provider_zone(d->provider), r->proxies, r->n, false,
-		    util_now_ms(), daemon_recon_step, d, &rep) < 0)
-			log_error("reconcile.store_failed", LOGF_S("error",
-			    store_errmsg(d->store)));
-		else if (rep.adopted > 0 || rep.lost > 0 || rep.released > 0 ||
-		    rep.intents_owned > 0 || rep.intents_failed > 0)
-			log_info("reconcile.done", LOGF_I("listed", rep.listed),
-			    LOGF_I("adopted", rep.adopted),
-			    LOGF_I("lost", rep.lost),
-			    LOGF_I("released", rep.released),
-			    LOGF_I("intents_owned", rep.intents_owned),
-			    LOGF_I("intents_failed", rep.intents_failed));
 	}
+	for (i = 0; i < rj->nsteps; i++) {
+		struct reconcile_step	st = { .action = rj->steps[i].action,
+			.key = rj->steps[i].key,
+			.country = rj->steps[i].country, .id = rj->steps[i].id };
+
+		daemon_recon_step(&st, d);
+	}
+	if (rj->have_listing) {
+		if (rj->recon_r < 0)
+			log_error("reconcile.store_failed", LOGF_S("error",
+			    rj->err));
+		else if (rep->adopted > 0 || rep->lost > 0 ||
+		    rep->released > 0 || rep->intents_owned > 0 ||
+		    rep->intents_failed > 0)
+			log_info("reconcile.done", LOGF_I("listed",
+			    rep->listed), LOGF_I("adopted", rep->adopted),
+			    LOGF_I("lost", rep->lost),
+			    LOGF_I("released", rep->released),
+			    LOGF_I("intents_owned", rep->intents_owned),
+			    LOGF_I("intents_failed", rep->intents_failed));
+	}
+	if (result < 0)
+		log_error("store.list_failed", LOGF_S("error", rj->err));
 	if (d->pool == NULL)
 		d->pool = pool_new((int)d->cfg->sessions_per_ip);
-	store_batch_begin(d->store);
-	(void)store_proxy_list(d->store, daemon_recon_pool_cb, d);
-	store_batch_end(d->store);
+	for (i = 0; i < rj->nrows; i++)
+		(void)daemon_recon_pool_cb(&rj->rows[i], d);
+	daemon_recon_free(rj);
 	if (!d->pool_loaded) {
 		int64_t	wait = d->registered_mono + DAEMON_FLEET_SETTLE_MS -
 			    util_mono_ms();
@@ -1936,6 +2555,55 @@ daemon_recon_done(const struct provider_result *r, void *arg)
 		return;
 	}
 	daemon_demand_retry_all(d);
+}
+
+static void
+daemon_recon_done(const struct provider_result *r, void *arg)
+{
+	struct daemon		*d = arg;
+	struct daemon_recon	*rj;
+
+	if (d->tearing_down) {
+		d->recon_running = false;
+		return;
+	}
+	if (r->outcome != PROVIDER_OK) {
+		/*
+		 * Without a listing nothing is adopted or marked lost: the
+		 * store's view stands until the next reconciliation.
+		 */
+		log_error("reconcile.failed", LOGF_S("provider",
+		    provider_name(d->provider)), LOGF_S("error", r->message));
+		d->recon_failed = true;
+		if (d->pool_loaded) {
+			d->recon_running = false;
+			daemon_demand_retry_all(d);
+			return;
+		}
+	} else {
+		d->recon_failed = false;
+	}
+	/* Still running until the store has answered. */
+	rj = xcalloc(1, sizeof *rj);
+	rj->d = d;
+	(void)util_strlcpy(rj->provider, provider_name(d->provider),
+	    sizeof rj->provider);
+	(void)util_strlcpy(rj->zone, provider_zone(d->provider),
+	    sizeof rj->zone);
+	rj->now = util_now_ms();
+	if (r->outcome == PROVIDER_OK) {
+		rj->have_listing = true;
+		rj->nlisting = r->n;
+		rj->listing = xcalloc(r->n ? r->n : 1, sizeof *rj->listing);
+		if (r->n > 0)
+			memcpy(rj->listing, r->proxies, r->n *
+			    sizeof *rj->listing);
+	}
+	if (daemon_submit(d, daemon_recon_run, daemon_recon_applied, rj,
+	    "reconcile") < 0) {
+		d->recon_running = false;
+		daemon_recon_free(rj);
+	}
 }
 
 static void
@@ -2023,13 +2691,63 @@ daemon_pool_refresh_cb(const struct proxy_row *row, void *arg)
 	return 0;
 }
 
+/* The pool refreshed from the store's rows, read by the worker. */
+struct daemon_rows {
+	struct daemon		*d;
+	struct proxy_row	*rows;
+	size_t			 n, cap;
+	char			 err[STORE_ERROR_LEN];
+};
+
+static int
+daemon_rows_collect_cb(const struct proxy_row *p, void *arg)
+{
+	struct daemon_rows	*rs = arg;
+
+	return daemon_rows_collect(p, &rs->rows, &rs->n, &rs->cap);
+}
+
+static int
+daemon_rows_run(struct store *st, void *arg)
+{
+	struct daemon_rows	*rs = arg;
+	int			 r;
+
+	if ((r = store_proxy_list(st, daemon_rows_collect_cb, rs)) < 0)
+		(void)util_strlcpy(rs->err, store_errmsg(st), sizeof rs->err);
+	return r;
+}
+
+static void
+daemon_rows_done(int result, void *arg)
+{
+	struct daemon_rows	*rs = arg;
+	struct daemon		*d = rs->d;
+	size_t			 i;
+
+	if (!d->tearing_down && d->pool != NULL) {
+		if (result < 0)
+			log_error("store.list_failed", LOGF_S("error",
+			    rs->err));
+		for (i = 0; i < rs->n; i++)
+			(void)daemon_pool_refresh_cb(&rs->rows[i], d);
+	}
+	free(rs->rows);
+	free(rs);
+}
+
 static void
 daemon_pool_refresh(struct daemon *d)
 {
-	if (d->pool != NULL && store_proxy_list(d->store,
-	    daemon_pool_refresh_cb, d) < 0)
-		log_error("store.list_failed",
-		    LOGF_S("error", store_errmsg(d->store)));
+	struct daemon_rows	*rs;
+
+	if (d->pool == NULL)
+		return;
+	rs = xcalloc(1, sizeof *rs);
+	rs->d = d;
+	if (daemon_submit(d, daemon_rows_run, daemon_rows_done, rs,
+	    "pool_refresh") < 0)
+		free(rs);
 }
 
 /*
@@ -2061,30 +2779,86 @@ daemon_fence(struct daemon *d, const char *why)
 	event_base_loopexit(d->base, NULL);
 }
 
+/* A session given up for rebalancing, released by the store's worker. */
+struct daemon_shed {
+	struct daemon	*d;
+	int64_t		 session;
+	int64_t		 epoch;
+	char		 self[STORE_ID_LEN];
+	int64_t		 now;
+	uint64_t	 sync_sent;	/* syncs sent before the release */
+	char		 err[STORE_ERROR_LEN];
+};
+
+static int
+daemon_shed_run(struct store *st, void *arg)
+{
+	struct daemon_shed	*sh = arg;
+	int			 r;
+
+	if ((r = store_session_release(st, sh->session, sh->self, sh->epoch,
+	    sh->now)) < 0)
+		(void)util_strlcpy(sh->err, store_errmsg(st), sizeof sh->err);
+	return r;
+}
+
+static void
+daemon_shed_released(int r, void *arg)
+{
+	struct daemon_shed	*sh = arg;
+	struct daemon		*d = sh->d;
+	struct dsession		*ds;
+
+	if (d->tearing_down ||
+	    (ds = intmap_get(d->by_id, sh->session)) == NULL ||
+	    ds->epoch != sh->epoch) {
+		free(sh);
+		return;
+	}
+	if (r < 0 && r != -ESTALE) {
+		log_error("fleet.release_failed", LOGF_I("session", ds->id),
+		    LOGF_S("error", sh->err));
+		free(sh);
+		/* Still ours: it runs again. */
+		if (ds->desired == SESSION_DESIRED_RUNNING && !d->stopping) {
+			daemon_enqueue(d, ds);
+			daemon_admit(d);
+		}
+		return;
+	}
+	ds->lost = true;
+	ds->removed = true;
+	/*
+	 * A sync sent before the release still shows the session as ours:
+	 * it stays in memory, stopped, until a later one has been applied.
+	 */
+	ds->released_after = sh->sync_sent;
+	d->shed++;
+	log_info("fleet.shed", LOGF_I("session", ds->id),
+	    LOGF_S("phone", ds->phone));
+	free(sh);
+}
+
 /* A session given up for rebalancing has stopped: release it. */
 static void
 daemon_shed_done(struct dsession *ds)
 {
-	struct daemon	*d = ds->d;
-	int		 r;
+	struct daemon		*d = ds->d;
+	struct daemon_shed	*sh = xcalloc(1, sizeof *sh);
 
 	ds->shedding = false;
-	r = store_session_release(d->store, ds->id, d->instance_id, ds->epoch,
-	    util_now_ms());
-	if (r < 0 && r != -ESTALE) {
-		log_error("fleet.release_failed", LOGF_I("session", ds->id),
-		    LOGF_S("error", store_errmsg(d->store)));
-		/* Still ours: it runs again. */
+	sh->d = d;
+	sh->session = ds->id;
+	sh->epoch = ds->epoch;
+	(void)util_strlcpy(sh->self, d->instance_id, sizeof sh->self);
+	sh->now = util_now_ms();
+	sh->sync_sent = d->sync_sent;
+	if (daemon_submit(d, daemon_shed_run, daemon_shed_released, sh,
+	    "session_release") < 0) {
+		free(sh);
 		if (ds->desired == SESSION_DESIRED_RUNNING && !d->stopping)
 			daemon_enqueue(d, ds);
-		return;
 	}
-	/* Dropped by the caller's reap, never here: it may still use ds. */
-	ds->lost = true;
-	ds->removed = true;
-	d->shed++;
-	log_info("fleet.shed", LOGF_I("session", ds->id),
-	    LOGF_S("phone", ds->phone));
 }
 
 /* How eagerly a session is given up: idle ones first, then by priority. */
@@ -2110,19 +2884,17 @@ daemon_shed_rank(const struct dsession *ds)
  * an instance gives up to DAEMON_SHED_MAX sessions per heartbeat, the ones
  * with no connector running first, then the lowest priority.  Each is
  * stopped with its proxy kept, then released; the peer claims it and
- * reactivates the same IP.
+ * reactivates the same IP.  share and owned come with a sync's answer.
  */
 static void
-daemon_fleet_rebalance(struct daemon *d)
+daemon_fleet_rebalance(struct daemon *d, int64_t share, int64_t owned)
 {
 	struct dsession	*ds, *best;
-	int64_t		 share, owned, shedding = 0, excess;
+	int64_t		 shedding = 0, excess;
 	int		 i;
 
-	if (store_fleet_share(d->store, d->instance_id, &share, &owned) < 0)
-		return;
 	TAILQ_FOREACH(ds, &d->all, link)
-		if (ds->shedding)
+		if (ds->shedding || ds->released_after != 0)
 			shedding++;
 	excess = owned - shedding - share;
 	for (i = 0; i < DAEMON_SHED_MAX && excess > 0; i++, excess--) {
@@ -2147,60 +2919,109 @@ daemon_fleet_rebalance(struct daemon *d)
 			daemon_shed_done(best);
 		else
 			daemon_feed(best, SV_EV_STOP, 0, true);
-		/* Gone now if it has stopped (no connector to wait for). */
-		daemon_session_reap(d, best);
 	}
 }
 
-/* Each heartbeat: dead peers marked, free sessions claimed, share kept. */
+/*
+ * Each heartbeat: dead peers marked, free sessions claimed, share kept
+ * (the sync's answer brings the share; daemon_sync_apply rebalances).
+ */
 static void
 daemon_fleet_tick(struct daemon *d)
 {
-	int	dead = 0, deleted = 0;
-
-	if (store_instance_reap(d->store, d->instance_id, util_now_ms(),
-	    DAEMON_STALE_MS(d), DAEMON_DEAD_KEEP_MS, &dead, &deleted) == 0 &&
-	    dead > 0)
-		log_warn("fleet.peer_dead", LOGF_I("instances", dead),
-		    LOGF_S("msg", "its sessions are claimed once its lease "
-		    "has expired"));
-	(void)daemon_sync(d, false);
-	daemon_fleet_rebalance(d);
+	daemon_store_reap(d);
+	daemon_sync_request(d, false, true);
 	daemon_wake_watch(d);
+}
+
+/*
+ * Wake-ups from peers (LISTEN/NOTIFY) arrive on the worker's connection;
+ * the loop only polls its descriptor.  Draining it (and re-establishing
+ * the channel after a lost connection, which may block) is a job of the
+ * worker, whose answer also carries the descriptor to watch next.
+ */
+struct daemon_wake {
+	struct daemon	*d;
+	bool		 drain;
+	int		 n;
+	int		 fd;
+};
+
+static int
+daemon_wake_run(struct store *st, void *arg)
+{
+	struct daemon_wake	*w = arg;
+
+	if (w->drain)
+		w->n = store_wake_drain(st);
+	w->fd = store_wake_fd(st);
+	return 0;
+}
+
+static void
+daemon_wake_done(int result, void *arg)
+{
+	struct daemon_wake	*w = arg;
+	struct daemon		*d = w->d;
+
+	(void)result;
+	d->wake_busy = false;
+	if (d->tearing_down) {
+		free(w);
+		return;
+	}
+	if (w->n > 0 && d->setup_done && !d->stopping) {
+		log_debug("fleet.woken", LOGF_I("notifications", w->n));
+		daemon_sync_now(d);
+	}
+	/*
+	 * Always a new event: after a reconnection on the worker the same
+	 * number may name a new socket, which the old registration misses.
+	 * Not persistent: armed again only once a drain is done.
+	 */
+	if (d->ev_wake != NULL) {
+		event_free(d->ev_wake);
+		d->ev_wake = NULL;
+	}
+	d->wake_fd = w->fd;
+	if (w->fd >= 0 && (d->ev_wake = event_new(d->base, w->fd, EV_READ,
+	    daemon_wake_cb, d)) != NULL)
+		event_add(d->ev_wake, NULL);
+	free(w);
+}
+
+static void
+daemon_wake_submit(struct daemon *d, bool drain)
+{
+	struct daemon_wake	*w;
+
+	if (d->wake_busy || !d->fleet)
+		return;
+	w = xcalloc(1, sizeof *w);
+	w->d = d;
+	w->drain = drain;
+	w->fd = -1;
+	if (daemon_submit(d, daemon_wake_run, daemon_wake_done, w,
+	    "wake") < 0) {
+		free(w);
+		return;
+	}
+	d->wake_busy = true;
 }
 
 static void
 daemon_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct daemon	*d = arg;
-	int		 n;
-
-	if ((n = store_wake_drain(d->store)) > 0 && d->setup_done &&
-	    !d->stopping) {
-		log_debug("fleet.woken", LOGF_I("notifications", n));
-		daemon_sync_now(d);
-	}
-	daemon_wake_watch(d);
+	(void)fd;
+	(void)what;
+	daemon_wake_submit(arg, true);
 }
 
-/* (Re)arm the wake-up event on the store's descriptor, which may change. */
+/* Make sure the wake-up channel is watched (it may have been lost). */
 static void
 daemon_wake_watch(struct daemon *d)
 {
-	int	fd = store_wake_fd(d->store);
-
-	if (fd == d->wake_fd && d->ev_wake != NULL)
-		return;
-	if (d->ev_wake != NULL) {
-		event_free(d->ev_wake);
-		d->ev_wake = NULL;
-	}
-	d->wake_fd = fd;
-	if (fd < 0)
-		return;
-	d->ev_wake = event_new(d->base, fd, EV_READ | EV_PERSIST,
-	    daemon_wake_cb, d);
-	event_add(d->ev_wake, NULL);
+	daemon_wake_submit(d, false);
 }
 
 static int
@@ -2301,6 +3122,16 @@ daemon_setup(struct daemon *d)
 	}
 	d->fleet = strcmp(store_backend(d->store), "postgresql") == 0;
 	(void)store_set_lease(d->store, d->cfg->lease_ms);
+	/*
+	 * In fleet mode the loop never waits for the database: once the
+	 * loop runs, every store call goes through a worker thread with a
+	 * connection of its own.  On SQLite jobs run inline.
+	 */
+	if ((r = storeq_new(d->base, d->fleet ? d->cfg->db : NULL, d->store,
+	    &d->q, err)) < 0) {
+		log_error("daemon.store_failed", LOGF_S("error", err));
+		return r;
+	}
 
 	/* Tell a crash from a graceful shutdown, then clean up old instances. */
 	(void)store_instance_list(d->store, daemon_crash_cb, &cr);
@@ -2393,33 +3224,43 @@ daemon_setup_finish_cb(evutil_socket_t fd, short what, void *arg)
 static void
 daemon_setup_finish(struct daemon *d)
 {
-	int	r;
+	daemon_sync_request(d, true, false);
+}
 
-	store_batch_begin(d->store);
-	r = daemon_sync(d, true);
-	store_batch_end(d->store);
-	if (r < 0) {
-		log_error("daemon.recovery_failed", LOGF_S("msg",
-		    "cannot read the sessions; stopping"));
-		d->stopping = true;
-		event_base_loopexit(d->base, NULL);
-		return;
-	}
+/* The start-up recovery cannot read the sessions: nothing to do but stop. */
+static void
+daemon_setup_failed(struct daemon *d)
+{
+	log_error("daemon.recovery_failed", LOGF_S("msg",
+	    "cannot read the sessions; stopping"));
+	d->stopping = true;
+	event_base_loopexit(d->base, NULL);
+}
+
+/* The start-up sync was applied: the recovery runs. */
+static void
+daemon_setup_continue(struct daemon *d)
+{
 	if (d->run.sessions_total == 0)
 		log_info("recovery.nothing", LOGF_S("msg",
 		    "no active sessions to recover"));
 	else
 		d->run_open = true;
-	(void)store_session_fingerprint(d->store, &d->fp_count, &d->fp_gen);
-	(void)store_instance_set_status(d->store, d->instance_id,
-	    INSTANCE_RUNNING, util_now_ms());
+	daemon_store_instance_status(d, INSTANCE_RUNNING);
 	sdnotify_send("READY=1\nSTATUS=recovering sessions");
-	store_batch_begin(d->store);
+	daemon_batch_begin(d);
 	daemon_admit(d);
-	store_batch_end(d->store);
+	daemon_batch_end(d);
 	if (d->run_open && d->run_pending == 0)
 		d->run_open = false;
 	d->setup_done = true;
+	/* Asked for while the start-up sync was in flight. */
+	if (d->sync_again && !d->stopping) {
+		bool	share = d->sync_share;
+
+		d->sync_again = d->sync_share = false;
+		daemon_sync_request(d, false, share);
+	}
 }
 
 /* The API changed the store: act on it now rather than at the next tick. */
@@ -2428,12 +3269,7 @@ daemon_sync_now(struct daemon *d)
 {
 	if (d->stopping || !d->setup_done)
 		return;
-	store_batch_begin(d->store);
-	/* Outputs are written only on success: the fields stay as they were. */
-	(void)store_session_fingerprint(d->store, &d->fp_count, &d->fp_gen);
-	(void)daemon_sync(d, false);
-	store_batch_end(d->store);
-	daemon_admit(d);
+	daemon_sync_request(d, false, false);
 }
 
 static void
@@ -2450,6 +3286,12 @@ daemon_teardown(struct daemon *d)
 	d->tearing_down = true;
 	provider_free(d->provider);
 	d->provider = NULL;
+	/*
+	 * Then the store's worker: the results it still holds find
+	 * tearing_down set, and the API's answers still have a server.
+	 */
+	storeq_free(d->q);
+	d->q = NULL;
 	while ((ds = TAILQ_FIRST(&d->all)) != NULL) {
 		TAILQ_REMOVE(&d->all, ds, link);
 		daemon_session_free(ds);
@@ -2485,6 +3327,71 @@ daemon_teardown(struct daemon *d)
 	free(d->purchase_times);
 	if (d->base != NULL)
 		event_base_free(d->base);
+}
+
+/*
+ * The last writes of a graceful stop: every session given up (marked
+ * gracefully stopped unless handed over) and the instance stopped.  They
+ * go through the worker too, after everything it still holds, and on its
+ * connection, the one known to work (the loop's may have been idle since
+ * the database last restarted).
+ */
+struct daemon_bye {
+	char	self[STORE_ID_LEN];
+	bool	graceful;
+	char	err[STORE_ERROR_LEN];
+	int	result;
+	bool	done;
+};
+
+static int
+daemon_bye_run(struct store *st, void *arg)
+{
+	struct daemon_bye	*b = arg;
+	int64_t			 now = util_now_ms();
+	int			 r;
+
+	if ((r = store_session_release_all(st, b->self, b->graceful,
+	    now)) < 0 || (r = store_instance_set_status(st, b->self,
+	    INSTANCE_STOPPED, now)) < 0)
+		(void)util_strlcpy(b->err, store_errmsg(st), sizeof b->err);
+	return r;
+}
+
+static void
+daemon_bye_done(int result, void *arg)
+{
+	struct daemon_bye	*b = arg;
+
+	b->result = result;
+	b->done = true;
+}
+
+static int
+daemon_goodbye(struct daemon *d)
+{
+	struct daemon_bye	b = { .graceful = !d->handover,
+				    .result = -ETIMEDOUT };
+
+	(void)util_strlcpy(b.self, d->instance_id, sizeof b.self);
+	if (storeq_submit(d->q, daemon_bye_run, daemon_bye_done, &b) < 0) {
+		log_error("store.shutdown_failed", LOGF_S("error",
+		    "the store's queue is full"));
+		return -ENOBUFS;
+	}
+	if (storeq_drain(d->q, DAEMON_DRAIN_MS) < 0 || !b.done) {
+		log_error("store.drain_timeout", LOGF_I("ms", DAEMON_DRAIN_MS),
+		    LOGF_S("msg", "writes still queued are abandoned"));
+		/* The worker must not write into b once this returns. */
+		storeq_free(d->q);
+		d->q = NULL;
+		return -ETIMEDOUT;
+	}
+	if (b.result < 0) {
+		log_error("store.shutdown_failed", LOGF_S("error", b.err));
+		return b.result;
+	}
+	return 0;
 }
 
 int
@@ -2552,15 +3459,12 @@ daemon_run(const struct config *cfg)
 		daemon_teardown(&d);
 		return DAEMON_EXIT_FENCED;
 	}
-	/* Stopped by a signal: every connector has exited, or is handed over. */
-	if (store_session_release_all(d.store, d.instance_id, !d.handover,
-	    util_now_ms()) < 0 ||
-	    store_instance_set_status(d.store, d.instance_id, INSTANCE_STOPPED,
-	    util_now_ms()) < 0) {
-		log_error("store.shutdown_failed",
-		    LOGF_S("error", store_errmsg(d.store)));
+	/*
+	 * Stopped by a signal: every connector has exited, or is handed
+	 * over.  What the worker still holds is written first, in order.
+	 */
+	if (daemon_goodbye(&d) < 0)
 		ex = 74;
-	}
 	log_info("daemon.stopped", LOGF_S("instance", d.instance_id),
 	    LOGF_B("handover", d.handover), LOGF_I("spawns", d.spawns),
 	    LOGF_I("adopted", d.adopted),

@@ -26,6 +26,7 @@
 #include "provider.h"
 #include "secret.h"
 #include "store.h"
+#include "storeq.h"
 #include "webhook.h"
 
 #define DAEMON_TICK_MS			1000
@@ -46,6 +47,8 @@
 #define DAEMON_SOLD_OUT_MS		600000	/* a sold-out country rests */
 #define DAEMON_RELEASE_SWEEP_MS		60000	/* idle IPs looked at */
 #define DAEMON_PURCHASE_LOG		4096	/* purchase times remembered */
+#define DAEMON_RECON_STEPS_MAX		10000	/* a listing's steps logged */
+#define DAEMON_DRAIN_MS			15000	/* queued writes at shutdown */
 
 struct daemon;
 struct daemon_demand;
@@ -84,6 +87,18 @@ struct dsession {
 	bool			 restart;	/* start again once stopped */
 	bool			 shedding;	/* rebalancing: give up once stopped */
 	bool			 lost;		/* another instance owns it now */
+	/*
+	 * Store reads answered later (the worker): an answer for an older
+	 * request than these finds its session moved on and is undone.
+	 */
+	int64_t			 acq_gen;	/* the proxy being acquired */
+	int64_t			 owner_gen;	/* the ownership check */
+	/*
+	 * Given up (rebalancing) after the sync numbered this was sent:
+	 * kept in memory until a later sync shows it, so an older answer
+	 * never brings it back (0: not given up).
+	 */
+	uint64_t		 released_after;
 };
 
 struct daemon {
@@ -171,6 +186,18 @@ struct daemon {
 	bool			 setup_done;	/* recovery has begun */
 	struct metrics_hist	 recovery_hist;	/* one session's, seconds */
 	struct metrics_hist	 run_hist;	/* a whole run's, seconds */
+
+	/* The store's worker (storeq.h) and the reads in flight on it. */
+	struct storeq		*q;
+	int64_t			 store_refused;	/* jobs refused: queue full */
+	int64_t			 acq_seq;	/* dsession.acq_gen source */
+	bool			 sync_busy;	/* a sync is in flight */
+	bool			 sync_again;	/* another was asked meanwhile */
+	bool			 sync_share;	/* ... with the fleet share */
+	uint64_t		 sync_sent;	/* syncs submitted */
+	uint64_t		 sync_applied;	/* the last one applied */
+	bool			 fp_busy;	/* a fingerprint read in flight */
+	bool			 wake_busy;	/* a wake-up drain in flight */
 };
 
 
@@ -195,6 +222,29 @@ void	daemon_enqueue(struct daemon *d, struct dsession *ds);
 void	daemon_feed(struct dsession *ds, enum supervise_event ev,
 	    int status, bool keep_proxy);
 enum session_status daemon_status_of(enum supervise_state s);
+
+/*
+ * daemon_store.c: writes the daemon does not wait for, as jobs of the
+ * store's worker, run in submission order; failures are logged when
+ * their results come back.
+ */
+int	daemon_submit(struct daemon *d, storeq_run_fn run, storeq_done_fn done,
+	    void *arg, const char *what);
+void	daemon_store_report(struct daemon *d, const struct dsession *ds,
+	    const struct session_report *rep);
+void	daemon_store_proxy_unassign(struct daemon *d, int64_t proxy_id,
+	    bool keep);
+void	daemon_store_proxy_state(struct daemon *d, int64_t proxy_id,
+	    enum proxy_state state);
+void	daemon_store_event(struct daemon *d, int64_t session,
+	    const char *kind);
+void	daemon_store_intent_settle(struct daemon *d, int64_t intent_id,
+	    enum intent_state state, const char *error);
+void	daemon_store_recovery_run(struct daemon *d,
+	    const struct recovery_run *run);
+void	daemon_store_instance_status(struct daemon *d,
+	    enum instance_status status);
+void	daemon_store_reap(struct daemon *d);
 
 /* daemon_ops.c, for daemon.c */
 int	daemon_ops_start(struct daemon *d, char *err, size_t errlen);

@@ -63,6 +63,9 @@ daemon_ops_restart(void *arg, int64_t id)
 	struct daemon	*d = arg;
 	struct dsession	*ds = intmap_get(d->by_id, id);
 
+	/* Stopping: the answer stands, nothing more is started. */
+	if (d->stopping)
+		return 0;
 	if (ds == NULL || ds->removed)
 		return -ENOENT;
 	switch (ds->sv.state) {
@@ -431,6 +434,7 @@ daemon_ops_metrics_rest(struct daemon *d, struct buf *b)
 {
 	struct webhook_stats	ws = { 0 };
 	struct httpd_stats	hs = { 0 };
+	struct storeq_stats	qs = { 0 };
 	int64_t			now = util_now_ms();
 	int			r;
 
@@ -519,6 +523,33 @@ daemon_ops_metrics_rest(struct daemon *d, struct buf *b)
 		r = daemon_ops_gauge(b, "respawn_webhook_pending", "Webhook "
 		    "deliveries waiting or in flight.", (double)(ws.pending +
 		    ws.in_flight));
+	if (d->q != NULL)
+		storeq_stats(d->q, &qs);
+	if (r >= 0)
+		r = daemon_ops_gauge(b, "respawn_store_jobs_pending", "Store "
+		    "calls submitted to the store's worker and not yet "
+		    "answered.", (double)qs.pending);
+	if (r >= 0)
+		r = daemon_ops_counter(b, "respawn_store_jobs_total",
+		    "Store calls answered by the store's worker.",
+		    (double)qs.completed);
+	if (r >= 0)
+		r = daemon_ops_counter(b, "respawn_store_job_failures_total",
+		    "Store calls answered with an error.", (double)qs.failed);
+	if (r >= 0)
+		r = daemon_ops_counter(b, "respawn_store_jobs_refused_total",
+		    "Store calls refused because the worker's queue was full.",
+		    (double)qs.refused);
+	if (r >= 0)
+		r = daemon_ops_gauge(b, "respawn_store_busy_seconds", "How "
+		    "long the store's worker has been in its current call (0: "
+		    "idle); high means a slow or unreachable database.",
+		    qs.busy_since_ms > 0 ? (double)(util_mono_ms() -
+		    qs.busy_since_ms) / 1000.0 : 0);
+	if (r >= 0)
+		r = daemon_ops_gauge(b, "respawn_store_max_wait_seconds",
+		    "The longest a store call has waited for its answer.",
+		    (double)qs.max_wait_ms / 1000.0);
 	if (d->api != NULL)
 		api_stats(d->api, &hs);
 	if (r >= 0)
@@ -718,7 +749,8 @@ daemon_ops_start(struct daemon *d, char *err, size_t errlen)
 	}
 	if ((r = daemon_ops_webhooks(d, err, errlen)) < 0)
 		return r;
-	if ((r = api_new(d->base, d->cfg, d->store, &ad, &d->api, aerr)) < 0) {
+	if ((r = api_new(d->base, d->cfg, d->store, d->q, &ad, &d->api,
+	    aerr)) < 0) {
 		snprintf(err, errlen, "%s", aerr);
 		return r;
 	}

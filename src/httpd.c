@@ -35,6 +35,25 @@ struct httpd {
 	struct secret			*key;
 	int64_t				 key_read_at;	/* monotonic ms */
 	struct httpd_stats		 stats;
+	httpd_offload_fn		 offload;
+	void				*offload_arg;
+	LIST_HEAD(, httpd_call)		 calls;		/* out, offloaded */
+	size_t				 ncalls;
+};
+
+/*
+ * An offloaded request: everything the handler reads is copied here, so
+ * the worker never touches libevent's request, which only the loop may.
+ */
+struct httpd_call {
+	struct httpd			*h;	/* NULL: the server is gone */
+	void				*arg;	/* the routes' */
+	struct evhttp_request		*req;
+	const struct httpd_route	*route;
+	struct httpd_request		 rq;
+	struct httpd_response		 rs;
+	char				*path, *query, *body;
+	LIST_ENTRY(httpd_call)		 link;
 };
 
 bool
@@ -320,6 +339,94 @@ httpd_send(struct httpd *h, struct evhttp_request *req,
 }
 
 static void
+httpd_call_free(struct httpd_call *c)
+{
+	json_decref(c->rs.json);
+	buf_free(&c->rs.text);
+	free(c->path);
+	free(c->query);
+	free(c->body);
+	free(c);
+}
+
+/* Hand a request to the offload; body becomes the call's. */
+static void
+httpd_defer(struct httpd *h, struct evhttp_request *req,
+    const struct httpd_route *route, const struct httpd_request *rq,
+    char *body)
+{
+	struct httpd_call	*c = xcalloc(1, sizeof *c);
+
+	c->h = h;
+	c->arg = h->arg;
+	c->req = req;
+	c->route = route;
+	c->rq = *rq;
+	c->path = xstrdup(rq->path);
+	c->rq.path = c->path;
+	if (rq->query != NULL) {
+		c->query = xstrdup(rq->query);
+		c->rq.query = c->query;
+	}
+	c->body = body;
+	c->rq.body = body;
+	buf_init(&c->rs.text, HTTPD_TEXT_MAX);
+	LIST_INSERT_HEAD(&h->calls, c, link);
+	h->ncalls++;
+	if (h->offload(h->offload_arg, c) < 0) {
+		log_warn("api.overloaded", LOGF_S("path", rq->path),
+		    LOGF_I("calls_out", (int64_t)h->ncalls));
+		httpd_call_finish(c, -ENOBUFS);
+	}
+}
+
+void
+httpd_set_offload(struct httpd *h, httpd_offload_fn fn, void *arg)
+{
+	h->offload = fn;
+	h->offload_arg = arg;
+}
+
+void
+httpd_call_run(struct httpd_call *c, void *worker)
+{
+	c->rq.worker = worker;
+	c->route->handler(c->arg, &c->rq, &c->rs);
+}
+
+void
+httpd_call_finish(struct httpd_call *c, int result)
+{
+	struct httpd	*h = c->h;
+
+	if (h == NULL) {
+		httpd_call_free(c);
+		return;
+	}
+	LIST_REMOVE(c, link);
+	h->ncalls--;
+	c->rq.worker = NULL;
+	if (result < 0) {
+		json_decref(c->rs.json);
+		c->rs.json = NULL;
+		buf_reset(&c->rs.text);
+		httpd_error(&c->rs, 503, NULL, "the daemon is too busy or "
+		    "stopping: try again");
+	} else if (c->route->after != NULL) {
+		c->route->after(c->arg, &c->rq, &c->rs);
+	}
+	/* Sent on a closed connection, libevent only frees the request. */
+	httpd_send(h, c->req, &c->rs);
+	httpd_call_free(c);
+}
+
+size_t
+httpd_calls_out(const struct httpd *h)
+{
+	return h->ncalls;
+}
+
+static void
 httpd_request_cb(struct evhttp_request *req, void *arg)
 {
 	struct httpd		*h = arg;
@@ -378,7 +485,14 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 	copy[len] = '\0';
 	rq.body = copy;
 	rq.bodylen = len;
+	if (route->offload && h->offload != NULL) {
+		httpd_defer(h, req, route, &rq, copy);
+		buf_free(&rs.text);
+		return;
+	}
 	route->handler(h->arg, &rq, &rs);
+	if (route->after != NULL)
+		route->after(h->arg, &rq, &rs);
 send:
 	httpd_send(h, req, &rs);
 	json_decref(rs.json);
@@ -496,8 +610,13 @@ httpd_new(struct event_base *base, const char *listen,
 void
 httpd_free(struct httpd *h)
 {
+	struct httpd_call	*c;
+
 	if (h == NULL)
 		return;
+	/* Their requests go with the server: finishing only frees them. */
+	LIST_FOREACH(c, &h->calls, link)
+		c->h = NULL;
 	if (h->http != NULL)
 		evhttp_free(h->http);
 	secret_free(h->key);

@@ -55,6 +55,12 @@ struct httpd_request {
 	const char		*body;		/* NUL-terminated */
 	size_t			 bodylen;
 	int64_t			 id;		/* the {id} segment, 0: none */
+	/*
+	 * For a route that runs off the loop: what the offload gave it to
+	 * work with (the API: the store worker's connection); NULL on the
+	 * loop.
+	 */
+	void			*worker;
 };
 
 /*
@@ -71,14 +77,31 @@ struct httpd_response {
 typedef void (*httpd_handler)(void *arg, const struct httpd_request *rq,
     struct httpd_response *rs);
 
+/*
+ * A route marked offload has its handler run off the loop, through the
+ * offload function (httpd_set_offload), where it may block; it must then
+ * touch nothing but the request, the response and rq->worker.  after, if
+ * set, runs on the loop once the handler is done and before the answer
+ * leaves, for what only the loop may touch.
+ */
 struct httpd_route {
 	enum httpd_method	 method;
 	const char		*pattern;
 	bool			 auth;		/* needs the API key */
 	httpd_handler		 handler;
+	bool			 offload;
+	httpd_handler		 after;
 };
 
 struct httpd;
+struct httpd_call;
+
+/*
+ * Arrange for httpd_call_run(c, worker) to be called off the loop, then
+ * httpd_call_finish(c, result) on it; a negative return (the queue is
+ * full) answers 503 at once.
+ */
+typedef int (*httpd_offload_fn)(void *arg, struct httpd_call *c);
 
 /*
  * Listen on listen ("host:port"; port 0: the kernel picks) and serve
@@ -90,7 +113,24 @@ int	httpd_new(struct event_base *base, const char *listen,
 	    const struct httpd_route *routes, void *arg, const char *key_ref,
 	    struct httpd **ret, char bound[HTTPD_ADDR_LEN],
 	    char err[HTTPD_ERR_LEN]);
+/*
+ * Free the server.  Whatever runs offloaded handlers must have delivered
+ * every call (httpd_call_finish) before: a call still out is dropped
+ * unanswered when it finishes.
+ */
 void	httpd_free(struct httpd *h);
+
+/* Offloaded routes go through fn(arg, call); without it they run inline. */
+void	httpd_set_offload(struct httpd *h, httpd_offload_fn fn, void *arg);
+/* Off the loop: run the route's handler with worker. */
+void	httpd_call_run(struct httpd_call *c, void *worker);
+/*
+ * On the loop: answer (503 when result is negative: the handler never
+ * ran), after the route's after hook, and free the call.
+ */
+void	httpd_call_finish(struct httpd_call *c, int result);
+/* Calls handed to the offload and not yet finished. */
+size_t	httpd_calls_out(const struct httpd *h);
 
 /* Requests answered, and answers by class, for /metrics. */
 struct httpd_stats {

@@ -26,12 +26,12 @@ handler(void *arg, const struct httpd_request *rq, struct httpd_response *rs)
 }
 
 static const struct httpd_route routes[] = {
-	{ HTTPD_GET, "/healthz", false, handler },
-	{ HTTPD_GET, "/api/sessions", true, handler },
-	{ HTTPD_POST, "/api/sessions", true, handler },
-	{ HTTPD_GET, "/api/sessions/{id}", true, handler },
-	{ HTTPD_POST, "/api/sessions/{id}/start", true, handler },
-	{ HTTPD_OTHER, NULL, false, NULL },
+	{ HTTPD_GET, "/healthz", false, handler, false, NULL },
+	{ HTTPD_GET, "/api/sessions", true, handler, false, NULL },
+	{ HTTPD_POST, "/api/sessions", true, handler, false, NULL },
+	{ HTTPD_GET, "/api/sessions/{id}", true, handler, false, NULL },
+	{ HTTPD_POST, "/api/sessions/{id}/start", true, handler, false, NULL },
+	{ HTTPD_OTHER, NULL, false, NULL, false, NULL },
 };
 
 static void

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Fleet mode: the event loop never waits for PostgreSQL.  Every PostgreSQL
+# process is stopped (SIGSTOP: the database accepts connections and
+# answers nothing, the worst case, worse than a refused connection) for a
+# few seconds, shorter than the fencing deadline.  Meanwhile:
+#   - /healthz, /readyz, /api/proxy/status and /metrics answer at once;
+#   - /metrics shows the store's worker stuck in a call;
+#   - a connector killed during the stall is seen to exit at once;
+#   - a store route (/api/sessions) waits for the database, then answers.
+# After SIGCONT everything carries on: the killed session is ready again,
+# the instance never fenced itself, and it stops gracefully (exit 0).
+. "$(dirname "$0")/lib.sh"
+
+N=20
+STALL_S=6		# the lease is 30 s: fencing only after 20 s
+PG_CLUSTER="$SRC/scripts/pg-cluster"
+PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/respawn-stall-pg.XXXXXX")
+PG_PIDS=()
+stall_cleanup() {
+	local pid
+	for pid in "${PG_PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null; done
+	"$PG_CLUSTER" stop "$PGDIR" >/dev/null 2>&1
+	rm -rf "$PGDIR"
+	cleanup
+}
+trap stall_cleanup EXIT
+trap 'exit 143' TERM INT HUP
+
+if ! URL=$("$PG_CLUSTER" start "$PGDIR" 2>"$T/pg.err"); then
+	not_ok "PostgreSQL cluster did not start: $(cat "$T/pg.err")"
+	finish
+fi
+ok "PostgreSQL cluster on loopback"
+
+lab_start
+serve_env_bd
+export RESPAWN_DB="$URL" RESPAWN_LEASE=30 RECONNECT_DELAY=300
+printf 'stall-key\n' >"$T/api.key"
+chmod 600 "$T/api.key"
+export RESPAWN_API_KEY_SECRET="file:$T/api.key"
+for i in $(seq 1 $N); do
+	"$RESPAWN" session add --user "u$i" --phone "+4917$(printf %09d "$i")" \
+	    --country de >/dev/null || not_ok "session add $i"
+done
+serve_start
+API=$(api_url) || { not_ok "no API address"; finish; }
+KEYLESS=(-s -m 3 -o /dev/null -w '%{http_code} %{time_total}')
+if wait_for 60 all_ready $N; then ok "$N sessions ready in fleet mode"
+else not_ok "only $(count_status ready) ready"; finish; fi
+expect_in "$(cat "$T/serve.1.log")" "fleet=true" "the instance runs in fleet mode"
+
+# Every process of the cluster: the postmaster (from its pid file, never
+# found by name) and its children, the backends.
+pm=$(head -n 1 "$PGDIR/data/postmaster.pid")
+PG_PIDS=("$pm" $(pgrep -P "$pm"))
+expect_eq "$([ "${#PG_PIDS[@]}" -gt 2 ] && echo yes)" yes \
+    "the postmaster and its backends found (${#PG_PIDS[@]} processes)"
+
+# A store route sent during the stall waits for the database.
+kill -STOP "${PG_PIDS[@]}"
+t0=$SECONDS
+curl -s -m 60 -o "$T/sessions.json" -w '%{http_code}' \
+    "$API/api/sessions?limit=1000" -H "x-api-key: stall-key" >"$T/sessions.code" &
+sessions_curl=$!
+sleep 1.5	# a tick or two: the worker is now inside a call
+
+# The loop answers while the worker waits.
+slowest=0
+bad=0
+for _ in $(seq 1 10); do
+	read -r code secs < <(curl "${KEYLESS[@]}" "$API/healthz")
+	[ "$code" = 200 ] || bad=$((bad + 1))
+	ms=$(awk -v s="$secs" 'BEGIN { printf "%d", s * 1000 }')
+	[ "$ms" -gt "$slowest" ] && slowest=$ms
+	sleep 0.1
+done
+expect_eq "$bad" 0 "/healthz answered 10 times during the stall"
+expect_eq "$([ "$slowest" -lt 1000 ] && echo fast)" fast \
+    "the slowest /healthz took $slowest ms (under 1000)"
+expect_eq "$(curl "${KEYLESS[@]}" "$API/readyz" | cut -d' ' -f1)" 200 \
+    "/readyz answers during the stall"
+expect_eq "$(curl -s -m 3 -o /dev/null -w '%{http_code}' "$API/metrics")" 200 \
+    "/metrics answers during the stall"
+busy=$(curl -s -m 3 "$API/metrics" | awk '$1 == "respawn_store_busy_seconds" { print ($2 > 0.5) ? "stuck" : "idle" }')
+expect_eq "$busy" stuck "/metrics shows the store's worker stuck in a call"
+pending=$(curl -s -m 3 "$API/metrics" | awk '$1 == "respawn_store_jobs_pending" { print $2 }')
+expect_eq "$([ "${pending:-0}" -ge 1 ] && echo some)" some \
+    "store calls wait in the queue ($pending pending)"
+
+# A connector killed now: the loop reaps it at once.
+phone=+4917000000007
+victim=$(find /proc -mindepth 2 -maxdepth 2 -name environ 2>/dev/null |
+    while read -r f; do
+	    tr '\0' '\n' <"$f" 2>/dev/null | grep -qx "RESPAWN_PHONE=$phone" &&
+		basename "$(dirname "$f")"
+    done | head -1)
+if [ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null; then
+	if wait_for 30 grep -q "event=connector.exited.*pid=$victim" "$T/serve.1.log"; then
+		ok "a connector killed during the stall was reaped at once"
+	else
+		not_ok "the killed connector's exit was not seen during the stall"
+	fi
+else
+	not_ok "no connector found for $phone"
+fi
+expect_eq "$(($SECONDS - t0 < STALL_S + 2 ? 1 : 0))" 1 \
+    "all of that within the stall ($((SECONDS - t0)) s)"
+expect_eq "$(kill -0 "$sessions_curl" 2>/dev/null && echo waiting)" waiting \
+    "GET /api/sessions waits for the database"
+
+# Let the database go on.
+sleep $((STALL_S - (SECONDS - t0) > 0 ? STALL_S - (SECONDS - t0) : 0))
+kill -CONT "${PG_PIDS[@]}"
+ok "database stalled for $((SECONDS - t0)) s, then resumed"
+wait "$sessions_curl"
+expect_eq "$(cat "$T/sessions.code")" 200 \
+    "GET /api/sessions answered once the database was back"
+expect_eq "$(jq '.sessions | length' "$T/sessions.json")" $N "... with all $N sessions"
+if wait_for 60 all_ready $N; then ok "all $N ready again, the killed one too"
+else not_ok "$(count_status ready) ready after the stall"; fi
+expect_eq "$(kill -0 "$SERVE_PID" 2>/dev/null && echo alive)" alive \
+    "the instance carries on"
+expect_not_in "$(cat "$T/serve.1.log")" "event=lease.lost" "it never fenced itself"
+expect_eq "$(lab_wa | jq '[.phones[] | select(.connected)] | length')" $N \
+    "one WhatsApp connection per phone"
+
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID"
+expect_eq "$?" 0 "a graceful stop after the stall (exit 0)"
+finish
