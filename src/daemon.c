@@ -3374,6 +3374,12 @@ daemon_goodbye(struct daemon *d)
 				    .result = -ETIMEDOUT };
 
 	(void)util_strlcpy(b.self, d->instance_id, sizeof b.self);
+	/*
+	 * First what is queued, and what its answers queue in turn (an
+	 * acquisition undone gives its proxy back): all before the goodbye.
+	 */
+	if (storeq_drain(d->q, DAEMON_DRAIN_MS) < 0)
+		log_warn("store.drain_slow", LOGF_I("ms", DAEMON_DRAIN_MS));
 	if (storeq_submit(d->q, daemon_bye_run, daemon_bye_done, &b) < 0) {
 		log_error("store.shutdown_failed", LOGF_S("error",
 		    "the store's queue is full"));
