@@ -188,3 +188,23 @@ serve_env_bd() {
 # IPs the lab has allocated now (not released), and the store's live ones.
 lab_allocated() { curl -s "$LAB_API/lab/ledger" | jq '[.allocations[] | select(.released_at == null)] | length'; }
 db_proxies() { sqlite3 "$RESPAWN_DB" "SELECT count(*) FROM proxies WHERE state NOT IN ('released', 'lost')"; }
+
+# A throwaway PostgreSQL cluster (scripts/pg-cluster) for fleet tests, in
+# $PGDIR, outside $T: the cluster runs as an unprivileged user, and $T is
+# private.  pg_start sets URL, or ends the test; pg_stop (for the test's
+# EXIT trap) stops the cluster and removes its directory.
+PG_CLUSTER="$SRC/scripts/pg-cluster"
+PGDIR=""
+pg_start() {
+	PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/respawn-pg.XXXXXX")
+	if ! URL=$("$PG_CLUSTER" start "$PGDIR" 2>"$T/pg.err"); then
+		not_ok "PostgreSQL cluster did not start: $(cat "$T/pg.err")"
+		finish
+	fi
+	ok "PostgreSQL cluster on loopback"
+}
+pg_stop() {
+	[ -n "$PGDIR" ] || return 0
+	"$PG_CLUSTER" stop "$PGDIR" >/dev/null 2>&1
+	rm -rf "$PGDIR"
+}

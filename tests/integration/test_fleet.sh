@@ -20,9 +20,6 @@
 
 N=300
 LEASE_S=15		# renew every 2.5 s, fence after 10 s
-PG_CLUSTER="$SRC/scripts/pg-cluster"
-# Outside $T: the cluster runs as an unprivileged user, and $T is private.
-PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/respawn-fleet-pg.XXXXXX")
 # Connectors outlive a killed daemon on purpose; ours run under $T.
 our_connectors() { find /proc -mindepth 2 -maxdepth 2 -name cwd -lname "$T/*" 2>/dev/null | cut -d/ -f3; }
 fleet_cleanup() {
@@ -30,19 +27,14 @@ fleet_cleanup() {
 	local pid
 	for pid in "${TRACKED_PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null; done
 	cleanup_connectors
-	"$PG_CLUSTER" stop "$PGDIR" >/dev/null 2>&1
-	rm -rf "$PGDIR"
+	pg_stop
 	cleanup
 	cleanup_connectors
 }
 trap fleet_cleanup EXIT
 trap 'exit 143' TERM INT HUP
 
-if ! URL=$("$PG_CLUSTER" start "$PGDIR" 2>"$T/pg.err"); then
-	not_ok "PostgreSQL cluster did not start: $(cat "$T/pg.err")"
-	finish
-fi
-ok "PostgreSQL cluster on loopback"
+pg_start
 
 lab_start --ping-ms 500
 serve_env_bd
