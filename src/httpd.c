@@ -375,7 +375,7 @@ httpd_defer(struct httpd *h, struct evhttp_request *req,
 	h->ncalls++;
 	if (h->offload(h->offload_arg, c) < 0) {
 		log_warn("api.overloaded", LOGF_S("path", rq->path),
-		    LOGF_I("calls_out", (int64_t)h->ncalls));
+		    LOGF_I("calls_out", (int64_t)h->ncalls - 1));
 		httpd_call_finish(c, -ENOBUFS);
 	}
 }

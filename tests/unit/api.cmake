@@ -2,5 +2,7 @@
 # Prometheus writer (src/metrics.c).  Included from tests/CMakeLists.txt,
 # which defines respawn_unit_test().
 respawn_unit_test(test_httpd)
+# Offloaded routes over loopback sockets: deferred answers, 503s, lifetimes.
+respawn_unit_test(test_httpd_offload)
 # The store's worker (src/storeq.c), both modes.
 respawn_unit_test(test_storeq)

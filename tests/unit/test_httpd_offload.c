@@ -1,0 +1,289 @@
+/*
+ * Tests of the HTTP front's offloaded routes (src/httpd.c), over real
+ * loopback sockets: a route marked offload is handed to the offload
+ * function and answered only when its call finishes; the handler sees the
+ * worker's resource and the after hook runs on the loop before the answer
+ * leaves; a refused offload, or a call cancelled, answers 503 in JSON; a
+ * client that went away before the answer, and a server freed with a call
+ * still out, cost nothing but the call (AddressSanitizer checks the
+ * lifetimes).  The "worker" here is the test itself, running the call
+ * between two turns of the loop.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "httpd.h"
+#include "util.h"
+
+#define CALLS_MAX	8
+
+static struct httpd_call	*calls[CALLS_MAX];
+static int			 ncalls;
+static bool			 refuse;
+static int			 worker_token = 42;
+
+static void
+slow_handler(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	(void)arg;
+	rs->json = json_pack("{s:b, s:I}", "worker", rq->worker ==
+	    &worker_token, "id", (json_int_t)rq->id);
+}
+
+static void
+slow_after(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	(void)arg;
+	/* On the loop: the worker's resource is gone from the request. */
+	json_object_set_new(rs->json, "after", json_boolean(rq->worker ==
+	    NULL));
+}
+
+static void
+inline_handler(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	(void)arg;
+	rs->json = json_pack("{s:b}", "worker", rq->worker != NULL);
+}
+
+static const struct httpd_route routes[] = {
+	{ HTTPD_GET, "/inline", false, inline_handler, false, NULL },
+	{ HTTPD_GET, "/slow/{id}", false, slow_handler, true, slow_after },
+	{ HTTPD_OTHER, NULL, false, NULL, false, NULL },
+};
+
+static int
+offload(void *arg, struct httpd_call *c)
+{
+	(void)arg;
+	if (refuse || ncalls == CALLS_MAX)
+		return -ENOBUFS;
+	calls[ncalls++] = c;
+	return 0;
+}
+
+struct server {
+	struct event_base	*base;
+	struct httpd		*h;
+	int			 port;
+};
+
+static void
+server_start(struct server *s)
+{
+	char	bound[HTTPD_ADDR_LEN], err[HTTPD_ERR_LEN];
+	int64_t	port;
+
+	ncalls = 0;
+	refuse = false;
+	s->base = event_base_new();
+	assert_non_null(s->base);
+	assert_int_equal(httpd_new(s->base, "127.0.0.1:0", routes, NULL, "",
+	    &s->h, bound, err), 0);
+	httpd_set_offload(s->h, offload, NULL);
+	assert_int_equal(util_parse_i64(strrchr(bound, ':') + 1, 1, 65535,
+	    &port), 0);
+	s->port = (int)port;
+}
+
+static void
+server_stop(struct server *s)
+{
+	httpd_free(s->h);
+	event_base_free(s->base);
+}
+
+/* A few turns of the loop. */
+static void
+spin(struct server *s, int turns)
+{
+	struct timeval	tv = { 0, 20 * 1000 };
+
+	while (turns-- > 0) {
+		event_base_loopexit(s->base, &tv);
+		event_base_dispatch(s->base);
+	}
+}
+
+static int
+client(struct server *s, const char *path)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	char			req[256];
+	int			fd;
+
+	sin.sin_port = htons((uint16_t)s->port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	return fd;
+}
+
+/* What arrived so far on fd, without waiting. */
+static size_t
+drain(int fd, char *buf, size_t size)
+{
+	size_t	len = 0;
+	ssize_t	n;
+
+	while (len + 1 < size && (n = recv(fd, buf + len, size - len - 1,
+	    MSG_DONTWAIT)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	return len;
+}
+
+static void
+test_inline_route(void **state)
+{
+	struct server	s;
+	char		buf[4096];
+	int		fd;
+
+	(void)state;
+	server_start(&s);
+	fd = client(&s, "/inline");
+	spin(&s, 5);
+	drain(fd, buf, sizeof buf);
+	assert_non_null(strstr(buf, "HTTP/1.0 200"));
+	assert_non_null(strstr(buf, "\"worker\":false"));
+	assert_int_equal(ncalls, 0);
+	close(fd);
+	server_stop(&s);
+}
+
+static void
+test_offloaded_answered_when_finished(void **state)
+{
+	struct server	s;
+	char		buf[4096];
+	int		fd;
+
+	(void)state;
+	server_start(&s);
+	fd = client(&s, "/slow/7");
+	spin(&s, 5);
+	assert_int_equal(ncalls, 1);
+	assert_int_equal(httpd_calls_out(s.h), 1);
+	/* Nothing answered while the call is out. */
+	assert_int_equal(drain(fd, buf, sizeof buf), 0);
+	httpd_call_run(calls[0], &worker_token);
+	httpd_call_finish(calls[0], 0);
+	assert_int_equal(httpd_calls_out(s.h), 0);
+	spin(&s, 5);
+	drain(fd, buf, sizeof buf);
+	assert_non_null(strstr(buf, "HTTP/1.0 200"));
+	assert_non_null(strstr(buf, "\"worker\":true"));
+	assert_non_null(strstr(buf, "\"id\":7"));
+	assert_non_null(strstr(buf, "\"after\":true"));
+	close(fd);
+	server_stop(&s);
+}
+
+static void
+test_refused_and_cancelled(void **state)
+{
+	struct server	s;
+	char		buf[4096];
+	int		fd, fd2;
+
+	(void)state;
+	server_start(&s);
+	refuse = true;
+	fd = client(&s, "/slow/1");
+	spin(&s, 5);
+	drain(fd, buf, sizeof buf);
+	assert_non_null(strstr(buf, "HTTP/1.0 503"));
+	assert_non_null(strstr(buf, "application/json"));
+	assert_non_null(strstr(buf, "\"error\""));
+	assert_int_equal(httpd_calls_out(s.h), 0);
+	close(fd);
+
+	/* Cancelled before it ran (the worker was freed): 503 as well. */
+	refuse = false;
+	fd2 = client(&s, "/slow/2");
+	spin(&s, 5);
+	assert_int_equal(ncalls, 1);
+	httpd_call_finish(calls[0], -ECANCELED);
+	spin(&s, 5);
+	drain(fd2, buf, sizeof buf);
+	assert_non_null(strstr(buf, "HTTP/1.0 503"));
+	assert_null(strstr(buf, "\"after\""));
+	close(fd2);
+	server_stop(&s);
+}
+
+static void
+test_client_gone(void **state)
+{
+	struct server	s;
+	int		fd;
+
+	(void)state;
+	server_start(&s);
+	fd = client(&s, "/slow/3");
+	spin(&s, 5);
+	assert_int_equal(ncalls, 1);
+	close(fd);
+	/* libevent sees the EOF and lets go of the connection. */
+	spin(&s, 5);
+	httpd_call_run(calls[0], &worker_token);
+	httpd_call_finish(calls[0], 0);
+	spin(&s, 2);
+	assert_int_equal(httpd_calls_out(s.h), 0);
+	server_stop(&s);
+}
+
+static void
+test_server_freed_with_call_out(void **state)
+{
+	struct server	s;
+	int		fd;
+
+	(void)state;
+	server_start(&s);
+	fd = client(&s, "/slow/4");
+	spin(&s, 5);
+	assert_int_equal(ncalls, 1);
+	httpd_free(s.h);
+	/* The call outlived its server: finishing only frees it. */
+	httpd_call_run(calls[0], &worker_token);
+	httpd_call_finish(calls[0], 0);
+	close(fd);
+	event_base_free(s.base);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_inline_route),
+		cmocka_unit_test(test_offloaded_answered_when_finished),
+		cmocka_unit_test(test_refused_and_cancelled),
+		cmocka_unit_test(test_client_gone),
+		cmocka_unit_test(test_server_freed_with_call_out),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
