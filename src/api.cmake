@@ -13,4 +13,5 @@ target_sources(respawn_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/lease.c)
 target_link_libraries(respawn_core PUBLIC Threads::Threads)
 # The store's worker: store calls off the loop (a thread for PostgreSQL).
 target_sources(respawn_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/storeq.c)
-target_sources(respawn_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/daemon_store.c)
+target_sources(respawn_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/daemon_store.c
+  ${CMAKE_CURRENT_LIST_DIR}/daemon_fleet.c)

@@ -2,8 +2,11 @@
  * The daemon: see daemon.h.  This file is the shell around the pure cores:
  * it turns signals, exits, datagrams and timers into supervisor events,
  * and carries out the actions the supervisor returns (ask the pool, spawn,
- * signal, persist).  Every callback's store writes form one batch, so a
- * burst of 10,000 READY messages costs a handful of transactions.
+ * signal, persist).  It never calls the store once the loop runs: reads
+ * and writes are jobs of the store's worker (storeq.h, daemon_store.c),
+ * answered later on the loop.  On SQLite every callback's writes form one
+ * batch, so a burst of 10,000 READY messages costs a handful of
+ * transactions.  Fleet mode's own parts are in daemon_fleet.c.
  */
 #include <sys/pidfd.h>
 #include <sys/queue.h>
@@ -44,21 +47,13 @@
 #include "xmalloc.h"
 
 static void	daemon_offer_idle(struct daemon *d, const char *country);
-static void	daemon_shed_done(struct dsession *ds);
-static void	daemon_orphan(struct daemon *d, const struct session *s);
 static void	daemon_setup_finish_cb(evutil_socket_t fd, short what,
 		    void *arg);
-static void	daemon_wake_watch(struct daemon *d);
-static void	daemon_wake_cb(evutil_socket_t fd, short what, void *arg);
 static void	daemon_setup_failed(struct daemon *d);
+static void	daemon_spawn_queue(struct dsession *ds);
 static void	daemon_setup_continue(struct daemon *d);
-static void	daemon_fleet_rebalance(struct daemon *d, int64_t share,
-		    int64_t owned);
 static int	daemon_pool_refresh_cb(const struct proxy_row *row, void *arg);
 static int	daemon_releasing_cb(const struct proxy_row *row, void *arg);
-static void	daemon_admit(struct daemon *d);
-static void	daemon_fleet_tick(struct daemon *d);
-static void	daemon_fence(struct daemon *d, const char *why);
 static void	daemon_pool_refresh(struct daemon *d);
 static void	daemon_notify_cb(evutil_socket_t fd, short what, void *arg);
 static void	daemon_schedule(struct dsession *ds);
@@ -1050,6 +1045,65 @@ daemon_spawn(struct dsession *ds)
 	daemon_feed(ds, SV_EV_SPAWNED, 0, false);
 }
 
+/*
+ * Spawning waits: posix_spawn returns only once the child has exec'd,
+ * which costs milliseconds on a loaded host.  So spawns queue up and a
+ * pump starts at most DAEMON_SPAWN_BATCH per pass of the loop, which
+ * polls its descriptors in between (see DAEMON_DISPATCH_MS): a recovery
+ * of thousands never holds readiness messages, exits or the API for more
+ * than a few spawns.  The queue holds only sessions in STARTING, so it is
+ * bounded by RESPAWN_START_CONCURRENCY.
+ */
+static void
+daemon_spawn_queue(struct dsession *ds)
+{
+	struct daemon	*d = ds->d;
+
+	ds->spawn_wanted = true;
+	if (ds->spawn_queued)
+		return;
+	ds->spawn_queued = true;
+	TAILQ_INSERT_TAIL(&d->spawnq, ds, spawn_link);
+	event_active(d->ev_spawn, EV_TIMEOUT, 0);
+}
+
+/* A session leaves the queue (spawned, moved on, or freed). */
+static void
+daemon_spawn_unqueue(struct dsession *ds)
+{
+	if (!ds->spawn_queued)
+		return;
+	TAILQ_REMOVE(&ds->d->spawnq, ds, spawn_link);
+	ds->spawn_queued = false;
+}
+
+static void
+daemon_spawn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon	*d = arg;
+	struct dsession	*ds;
+	int		 n = 0;
+
+	(void)fd;
+	(void)what;
+	daemon_batch_begin(d);
+	while ((ds = TAILQ_FIRST(&d->spawnq)) != NULL) {
+		if (n == DAEMON_SPAWN_BATCH) {
+			event_active(d->ev_spawn, EV_TIMEOUT, 0);
+			break;
+		}
+		daemon_spawn_unqueue(ds);
+		/* Still wanted: in STARTING since it asked, not spawned. */
+		if (!ds->spawn_wanted || ds->sv.state != SV_STARTING ||
+		    ds->sv.spawned || ds->removed || ds->lost || d->stopping)
+			continue;
+		ds->spawn_wanted = false;
+		daemon_spawn(ds);
+		n++;
+	}
+	daemon_batch_end(d);
+}
+
 /* After a conflict: is the session still ours?  The store's worker asks. */
 struct daemon_owner {
 	struct daemon	*d;
@@ -1115,7 +1169,6 @@ daemon_check_owner(struct dsession *ds)
 	}
 }
 
-static void	daemon_admit(struct daemon *d);
 static void	daemon_maybe_finish(struct daemon *d);
 static void	daemon_session_reap(struct daemon *d, struct dsession *ds);
 static void	daemon_notify_cb(evutil_socket_t fd, short what, void *arg);
@@ -1177,8 +1230,10 @@ daemon_act(struct dsession *ds, const struct supervise_output *out)
 	struct daemon	*d = ds->d;
 	unsigned	 a = out->actions;
 
-	if (out->from == SV_STARTING && out->to != SV_STARTING)
+	if (out->from == SV_STARTING && out->to != SV_STARTING) {
 		d->starting--;
+		ds->spawn_wanted = false;	/* a queued spawn is void */
+	}
 	else if (out->from != SV_STARTING && out->to == SV_STARTING)
 		d->starting++;
 
@@ -1245,7 +1300,7 @@ daemon_act(struct dsession *ds, const struct supervise_output *out)
 	if (a & SV_ACT_ACQUIRE)
 		daemon_acquire(ds);
 	if (a & SV_ACT_SPAWN)
-		daemon_spawn(ds);
+		daemon_spawn_queue(ds);
 	if (out->from == SV_STARTING && out->to != SV_STARTING)
 		daemon_admit(d);
 }
@@ -1299,7 +1354,7 @@ daemon_enqueue(struct daemon *d, struct dsession *ds)
  * Admit queued sessions while fewer than RESPAWN_START_CONCURRENCY are
  * starting: bounded concurrency without waiting for whole batches.
  */
-static void
+void
 daemon_admit(struct daemon *d)
 {
 	struct dsession	*ds;
@@ -1374,6 +1429,7 @@ daemon_session_free(struct dsession *ds)
 		return;
 	ds->d->sv_count[ds->sv.state]--;
 	daemon_demand_remove(ds);
+	daemon_spawn_unqueue(ds);
 	if (ds->timer != NULL)
 		event_free(ds->timer);
 	if (ds->pidfd_ev != NULL)
@@ -1763,7 +1819,7 @@ daemon_sync_job_free(struct daemon_sync_job *j)
 static void	daemon_sync_done(int result, void *arg);
 
 /* Ask for a sync; one in flight already means one more after it. */
-static void
+void
 daemon_sync_request(struct daemon *d, bool startup, bool share)
 {
 	struct daemon_sync_job	*j;
@@ -2622,36 +2678,6 @@ daemon_reconcile(struct daemon *d)
 	d->recon_running = true;
 }
 
-/* --- fleet mode ------------------------------------------------------- */
-
-/*
- * At start, in fleet mode: a session that a crashed daemon of this host
- * ran and that this instance did not claim goes to a peer, which starts
- * its own connector; the crashed daemon's connector must not stay
- * connected beside it.  It is ours to stop only if it is provably that
- * connector (pid, start time, session leader).
- */
-static void
-daemon_orphan(struct daemon *d, const struct session *s)
-{
-	pid_t	pid = (pid_t)s->connector_pid;
-	int	i;
-
-	if (!d->fleet || pid <= 1)
-		return;
-	for (i = 0; i < d->ncrashed; i++)
-		if (strcmp(s->owner, d->crashed[i]) == 0)
-			break;
-	if (i == d->ncrashed ||
-	    !procinfo_same(pid, (uint64_t)s->connector_started_at) ||
-	    getsid(pid) != pid)
-		return;
-	log_warn("connector.orphan_stopped", LOGF_I("session", s->id),
-	    LOGF_S("phone", s->phone), LOGF_I("pid", pid), LOGF_S("msg",
-	    "a crashed daemon's connector for a session a peer will run"));
-	(void)child_signal_group(pid, SIGKILL);
-}
-
 /*
  * What the store says of proxies this instance does not use itself: a
  * peer may have bought, assigned or released them since our pool was
@@ -2748,280 +2774,6 @@ daemon_pool_refresh(struct daemon *d)
 	if (daemon_submit(d, daemon_rows_run, daemon_rows_done, rs,
 	    "pool_refresh") < 0)
 		free(rs);
-}
-
-/*
- * The lease is lost (not renewed in time, or a peer declared us dead):
- * stop every connector at once and buy nothing more, then exit so the
- * service manager starts a fresh instance that claims its share anew.
- * Nothing is written for the sessions: they are, or will be, a peer's.
- */
-static void
-daemon_fence(struct daemon *d, const char *why)
-{
-	struct dsession	*ds;
-	int64_t		 n = 0;
-
-	if (d->fenced)
-		return;
-	d->fenced = true;
-	d->stopping = true;
-	TAILQ_FOREACH(ds, &d->all, link) {
-		if (ds->pid > 0) {
-			(void)child_signal_group(ds->pid, SIGKILL);
-			n++;
-		}
-	}
-	log_error("lease.lost", LOGF_S("why", why), LOGF_I("connectors", n),
-	    LOGF_I("silent_ms", util_mono_ms() - d->lease_ok_mono),
-	    LOGF_S("msg", "fencing: connectors and purchases stopped"));
-	sdnotify_send("STATUS=fenced: lease lost");
-	event_base_loopexit(d->base, NULL);
-}
-
-/* A session given up for rebalancing, released by the store's worker. */
-struct daemon_shed {
-	struct daemon	*d;
-	int64_t		 session;
-	int64_t		 epoch;
-	char		 self[STORE_ID_LEN];
-	int64_t		 now;
-	uint64_t	 sync_sent;	/* syncs sent before the release */
-	char		 err[STORE_ERROR_LEN];
-};
-
-static int
-daemon_shed_run(struct store *st, void *arg)
-{
-	struct daemon_shed	*sh = arg;
-	int			 r;
-
-	if ((r = store_session_release(st, sh->session, sh->self, sh->epoch,
-	    sh->now)) < 0)
-		(void)util_strlcpy(sh->err, store_errmsg(st), sizeof sh->err);
-	return r;
-}
-
-static void
-daemon_shed_released(int r, void *arg)
-{
-	struct daemon_shed	*sh = arg;
-	struct daemon		*d = sh->d;
-	struct dsession		*ds;
-
-	if (d->tearing_down ||
-	    (ds = intmap_get(d->by_id, sh->session)) == NULL ||
-	    ds->epoch != sh->epoch) {
-		free(sh);
-		return;
-	}
-	if (r < 0 && r != -ESTALE) {
-		log_error("fleet.release_failed", LOGF_I("session", ds->id),
-		    LOGF_S("error", sh->err));
-		free(sh);
-		/* Still ours: it runs again. */
-		if (ds->desired == SESSION_DESIRED_RUNNING && !d->stopping) {
-			daemon_enqueue(d, ds);
-			daemon_admit(d);
-		}
-		return;
-	}
-	ds->lost = true;
-	ds->removed = true;
-	/*
-	 * A sync sent before the release still shows the session as ours:
-	 * it stays in memory, stopped, until a later one has been applied.
-	 */
-	ds->released_after = sh->sync_sent;
-	d->shed++;
-	log_info("fleet.shed", LOGF_I("session", ds->id),
-	    LOGF_S("phone", ds->phone));
-	free(sh);
-}
-
-/* A session given up for rebalancing has stopped: release it. */
-static void
-daemon_shed_done(struct dsession *ds)
-{
-	struct daemon		*d = ds->d;
-	struct daemon_shed	*sh = xcalloc(1, sizeof *sh);
-
-	ds->shedding = false;
-	sh->d = d;
-	sh->session = ds->id;
-	sh->epoch = ds->epoch;
-	(void)util_strlcpy(sh->self, d->instance_id, sizeof sh->self);
-	sh->now = util_now_ms();
-	sh->sync_sent = d->sync_sent;
-	if (daemon_submit(d, daemon_shed_run, daemon_shed_released, sh,
-	    "session_release") < 0) {
-		free(sh);
-		if (ds->desired == SESSION_DESIRED_RUNNING && !d->stopping)
-			daemon_enqueue(d, ds);
-	}
-}
-
-/* How eagerly a session is given up: idle ones first, then by priority. */
-static int
-daemon_shed_rank(const struct dsession *ds)
-{
-	switch (ds->sv.state) {
-	case SV_STOPPED:
-	case SV_FAILED:
-	case SV_NEEDS_AUTH:
-		return 0;
-	case SV_BACKOFF:
-		return 1;
-	case SV_STARTING:
-		return 2;
-	default:
-		return 3;
-	}
-}
-
-/*
- * Gradual, idle-first rebalancing: above its fair share (a peer joined),
- * an instance gives up to DAEMON_SHED_MAX sessions per heartbeat, the ones
- * with no connector running first, then the lowest priority.  Each is
- * stopped with its proxy kept, then released; the peer claims it and
- * reactivates the same IP.  share and owned come with a sync's answer.
- */
-static void
-daemon_fleet_rebalance(struct daemon *d, int64_t share, int64_t owned)
-{
-	struct dsession	*ds, *best;
-	int64_t		 shedding = 0, excess;
-	int		 i;
-
-	TAILQ_FOREACH(ds, &d->all, link)
-		if (ds->shedding || ds->released_after != 0)
-			shedding++;
-	excess = owned - shedding - share;
-	for (i = 0; i < DAEMON_SHED_MAX && excess > 0; i++, excess--) {
-		best = NULL;
-		TAILQ_FOREACH(ds, &d->all, link) {
-			if (ds->shedding || ds->removed || ds->lost)
-				continue;
-			if (best == NULL || daemon_shed_rank(ds) <
-			    daemon_shed_rank(best) || (daemon_shed_rank(ds) ==
-			    daemon_shed_rank(best) && ds->priority <
-			    best->priority))
-				best = ds;
-		}
-		if (best == NULL)
-			break;
-		best->shedding = true;
-		best->queued = false;
-		log_info("fleet.shedding", LOGF_I("session", best->id),
-		    LOGF_I("share", share), LOGF_I("owned", owned));
-		if (best->sv.state == SV_STOPPED || best->sv.state == SV_FAILED ||
-		    best->sv.state == SV_NEEDS_AUTH)
-			daemon_shed_done(best);
-		else
-			daemon_feed(best, SV_EV_STOP, 0, true);
-	}
-}
-
-/*
- * Each heartbeat: dead peers marked, free sessions claimed, share kept
- * (the sync's answer brings the share; daemon_sync_apply rebalances).
- */
-static void
-daemon_fleet_tick(struct daemon *d)
-{
-	daemon_store_reap(d);
-	daemon_sync_request(d, false, true);
-	daemon_wake_watch(d);
-}
-
-/*
- * Wake-ups from peers (LISTEN/NOTIFY) arrive on the worker's connection;
- * the loop only polls its descriptor.  Draining it (and re-establishing
- * the channel after a lost connection, which may block) is a job of the
- * worker, whose answer also carries the descriptor to watch next.
- */
-struct daemon_wake {
-	struct daemon	*d;
-	bool		 drain;
-	int		 n;
-	int		 fd;
-};
-
-static int
-daemon_wake_run(struct store *st, void *arg)
-{
-	struct daemon_wake	*w = arg;
-
-	if (w->drain)
-		w->n = store_wake_drain(st);
-	w->fd = store_wake_fd(st);
-	return 0;
-}
-
-static void
-daemon_wake_done(int result, void *arg)
-{
-	struct daemon_wake	*w = arg;
-	struct daemon		*d = w->d;
-
-	(void)result;
-	d->wake_busy = false;
-	if (d->tearing_down) {
-		free(w);
-		return;
-	}
-	if (w->n > 0 && d->setup_done && !d->stopping) {
-		log_debug("fleet.woken", LOGF_I("notifications", w->n));
-		daemon_sync_now(d);
-	}
-	/*
-	 * Always a new event: after a reconnection on the worker the same
-	 * number may name a new socket, which the old registration misses.
-	 * Not persistent: armed again only once a drain is done.
-	 */
-	if (d->ev_wake != NULL) {
-		event_free(d->ev_wake);
-		d->ev_wake = NULL;
-	}
-	d->wake_fd = w->fd;
-	if (w->fd >= 0 && (d->ev_wake = event_new(d->base, w->fd, EV_READ,
-	    daemon_wake_cb, d)) != NULL)
-		event_add(d->ev_wake, NULL);
-	free(w);
-}
-
-static void
-daemon_wake_submit(struct daemon *d, bool drain)
-{
-	struct daemon_wake	*w;
-
-	if (d->wake_busy || !d->fleet)
-		return;
-	w = xcalloc(1, sizeof *w);
-	w->d = d;
-	w->drain = drain;
-	w->fd = -1;
-	if (daemon_submit(d, daemon_wake_run, daemon_wake_done, w,
-	    "wake") < 0) {
-		free(w);
-		return;
-	}
-	d->wake_busy = true;
-}
-
-static void
-daemon_wake_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	daemon_wake_submit(arg, true);
-}
-
-/* Make sure the wake-up channel is watched (it may have been lost). */
-static void
-daemon_wake_watch(struct daemon *d)
-{
-	daemon_wake_submit(d, false);
 }
 
 static int
@@ -3302,6 +3054,8 @@ daemon_teardown(struct daemon *d)
 		event_free(d->ev_tick);
 	if (d->ev_admit != NULL)
 		event_free(d->ev_admit);
+	if (d->ev_spawn != NULL)
+		event_free(d->ev_spawn);
 	if (d->ev_sigterm != NULL)
 		event_free(d->ev_sigterm);
 	if (d->ev_sigint != NULL)
@@ -3400,6 +3154,27 @@ daemon_goodbye(struct daemon *d)
 	return 0;
 }
 
+/*
+ * The loop: after DAEMON_DISPATCH_MS of callbacks in one pass it polls its
+ * descriptors again before running more, so work that re-arms itself
+ * (admission, spawns, the store's answers) takes turns with readiness
+ * messages, exits and HTTP requests instead of running ahead of them.
+ */
+static struct event_base *
+daemon_event_base(void)
+{
+	struct event_config	*cfg;
+	struct event_base	*base;
+	struct timeval		 tv = { 0, DAEMON_DISPATCH_MS * 1000 };
+
+	if ((cfg = event_config_new()) == NULL)
+		return NULL;
+	(void)event_config_set_max_dispatch_interval(cfg, &tv, -1, 0);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 int
 daemon_run(const struct config *cfg)
 {
@@ -3413,6 +3188,7 @@ daemon_run(const struct config *cfg)
 	sdnotify_init();
 	signal(SIGPIPE, SIG_IGN);
 	TAILQ_INIT(&d.all);
+	TAILQ_INIT(&d.spawnq);
 	d.by_id = intmap_new();
 	d.by_pid = intmap_new();
 	d.sp = (struct supervise_params){
@@ -3428,12 +3204,13 @@ daemon_run(const struct config *cfg)
 		.start_interval_ms = DAEMON_START_INTERVAL_MS,
 		.auto_restart = cfg->auto_reconnect,
 	};
-	if ((d.base = event_base_new()) == NULL) {
+	if ((d.base = daemon_event_base()) == NULL) {
 		log_error("daemon.event_base_failed");
 		daemon_teardown(&d);
 		return 71;
 	}
 	d.ev_admit = event_new(d.base, -1, 0, daemon_admit_cb, &d);
+	d.ev_spawn = event_new(d.base, -1, 0, daemon_spawn_cb, &d);
 	/* Signals are events; SIGCHLD must be caught before any spawn. */
 	d.ev_sigusr2 = evsignal_new(d.base, SIGUSR2, daemon_signal_cb, &d);
 	evsignal_add(d.ev_sigusr2, NULL);

@@ -1,8 +1,10 @@
 /*
  * The daemon's internal state, shared by the files that make up the
- * daemon: daemon.c (the loop, supervision, proxies, recovery) and
- * daemon_ops.c (what operators see and steer: the HTTP API's view,
- * /metrics, webhooks).  Nothing else includes this file.
+ * daemon: daemon.c (the loop, supervision, proxies, recovery),
+ * daemon_fleet.c (fencing, rebalancing, wake-ups), daemon_store.c (writes
+ * through the store's worker) and daemon_ops.c (what operators see and
+ * steer: the HTTP API's view, /metrics, webhooks).  Nothing else includes
+ * this file.
  */
 #ifndef RESPAWN_DAEMON_IMPL_H
 #define RESPAWN_DAEMON_IMPL_H
@@ -49,6 +51,8 @@
 #define DAEMON_PURCHASE_LOG		4096	/* purchase times remembered */
 #define DAEMON_RECON_STEPS_MAX		10000	/* a listing's steps logged */
 #define DAEMON_DRAIN_MS			15000	/* queued writes at shutdown */
+#define DAEMON_SPAWN_BATCH		4	/* connectors started per pass */
+#define DAEMON_DISPATCH_MS		10	/* callbacks per pass, then poll */
 
 struct daemon;
 struct daemon_demand;
@@ -99,6 +103,9 @@ struct dsession {
 	 * never brings it back (0: not given up).
 	 */
 	uint64_t		 released_after;
+	TAILQ_ENTRY(dsession)	 spawn_link;	/* in the spawn queue */
+	bool			 spawn_queued;
+	bool			 spawn_wanted;	/* asked, still in STARTING */
 };
 
 struct daemon {
@@ -121,7 +128,8 @@ struct daemon {
 	size_t			 qhead, qlen, qcap;
 	int64_t			 starting;	/* sessions in STARTING */
 
-	struct event		*ev_notify, *ev_tick, *ev_admit;
+	struct event		*ev_notify, *ev_tick, *ev_admit, *ev_spawn;
+	TAILQ_HEAD(, dsession)	 spawnq;	/* connectors to start */
 	struct event		*ev_sigterm, *ev_sigint, *ev_sigchld, *ev_sigusr2;
 	bool			 handover;	/* leave connectors running */
 	int64_t			 adopted;
@@ -216,8 +224,15 @@ struct daemon {
 #define DAEMON_FLEET_SETTLE_MS		2000	/* peers starting together */
 #define DAEMON_EXIT_FENCED		75	/* EX_TEMPFAIL: restart me */
 
-/* daemon.c, for daemon_ops.c */
+/* daemon.c, for daemon_ops.c and daemon_fleet.c */
 void	daemon_sync_now(struct daemon *d);
+/*
+ * A sync (claims, sessions, proxies; with share, the fair share too) on
+ * the store's worker, applied when it answers; one in flight at a time.
+ */
+void	daemon_sync_request(struct daemon *d, bool startup, bool share);
+/* Start queued sessions while fewer than the concurrency are starting. */
+void	daemon_admit(struct daemon *d);
 void	daemon_enqueue(struct daemon *d, struct dsession *ds);
 void	daemon_feed(struct dsession *ds, enum supervise_event ev,
 	    int status, bool keep_proxy);
@@ -245,6 +260,20 @@ void	daemon_store_recovery_run(struct daemon *d,
 void	daemon_store_instance_status(struct daemon *d,
 	    enum instance_status status);
 void	daemon_store_reap(struct daemon *d);
+
+/* daemon_fleet.c, for daemon.c: fleet mode (docs/FLEET.md) */
+/* Lease lost: SIGKILL every connector, buy nothing, leave the loop (75). */
+void	daemon_fence(struct daemon *d, const char *why);
+/* Each heartbeat: dead peers marked, a sync with the fair share. */
+void	daemon_fleet_tick(struct daemon *d);
+/* Above the fair share: give up to DAEMON_SHED_MAX sessions, idle first. */
+void	daemon_fleet_rebalance(struct daemon *d, int64_t share, int64_t owned);
+/* A session given up for rebalancing has stopped: release it. */
+void	daemon_shed_done(struct dsession *ds);
+/* Watch the worker's LISTEN socket for peers' wake-ups. */
+void	daemon_wake_watch(struct daemon *d);
+/* At start: a crashed same-host daemon's connector of a peer's session. */
+void	daemon_orphan(struct daemon *d, const struct session *s);
 
 /* daemon_ops.c, for daemon.c */
 int	daemon_ops_start(struct daemon *d, char *err, size_t errlen);

@@ -182,7 +182,16 @@ storeq_cb(evutil_socket_t fd, short what, void *arg)
 			pthread_mutex_unlock(&q->mu);
 		event_active(q->ev, EV_READ, 0);
 	}
+	/*
+	 * Inline (SQLite), the writes the answers make in turn run now, on
+	 * the loop's store: one transaction (one fsync) for the pass.
+	 */
+	if (!q->threaded)
+		(void)store_batch_begin(q->store);
 	storeq_deliver(q, all);
+	if (!q->threaded && store_batch_end(q->store) < 0)
+		log_error("store.batch_failed", LOGF_S("error",
+		    store_errmsg(q->store)));
 }
 
 int

@@ -14,8 +14,9 @@
  *     the order they were submitted, and an eventfd wakes the loop to
  *     deliver results;
  *   - inline (SQLite, a local file): the job runs at once, on the loop's
- *     own store, inside whatever batch the caller has open, so writes of
- *     one loop iteration still share one fsync.
+ *     own store, inside whatever batch the caller has open, and the
+ *     answers of one pass are delivered inside one batch too, so the
+ *     writes of one loop iteration still share one fsync.
  *
  * In both modes done is called later, from the loop, never from inside
  * storeq_submit, so a caller's state is whole when its result arrives.
