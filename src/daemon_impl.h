@@ -51,7 +51,7 @@
 #define DAEMON_PURCHASE_LOG		4096	/* purchase times remembered */
 #define DAEMON_RECON_STEPS_MAX		10000	/* a listing's steps logged */
 #define DAEMON_DRAIN_MS			15000	/* queued writes at shutdown */
-#define DAEMON_SPAWN_BATCH		4	/* connectors started per pass */
+#define DAEMON_SPAWN_BATCH		2	/* connectors started per pass */
 #define DAEMON_DISPATCH_MS		10	/* callbacks per pass, then poll */
 
 struct daemon;

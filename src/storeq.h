@@ -39,7 +39,7 @@ struct storeq;
 /* Jobs submitted and not yet delivered; beyond, submissions are refused. */
 #define STOREQ_PENDING_MAX	65536
 /* Results delivered per loop wake-up; the rest follow in the next one. */
-#define STOREQ_DELIVER_MAX	1024
+#define STOREQ_DELIVER_MAX	64
 
 /* Runs on the worker (or inline); returns 0 or negative errno. */
 typedef int	(*storeq_run_fn)(struct store *st, void *arg);
