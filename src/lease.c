@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lease.h"
+#include "log.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -24,6 +25,7 @@ struct lease {
 	_Atomic bool		 stop;
 	_Atomic bool		 in_progress;
 	_Atomic int64_t		 total, done;
+	_Atomic bool		 finished;	/* lease_main returned */
 };
 
 static void
@@ -74,6 +76,7 @@ lease_main(void *arg)
 		atomic_store(&l->renewed, t0);
 		next = t0 + l->period_ms;
 	}
+	atomic_store(&l->finished, true);
 	return NULL;
 }
 
@@ -111,6 +114,13 @@ lease_stop(struct lease *l)
 	if (l == NULL)
 		return;
 	atomic_store(&l->stop, true);
+	if (!util_thread_wait(&l->finished, LEASE_STOP_WAIT_MS)) {
+		log_warn("lease.thread_stuck", LOGF_I("waited_ms",
+		    LEASE_STOP_WAIT_MS), LOGF_S("msg", "the database answers "
+		    "nothing: the renewer is left behind"));
+		(void)pthread_detach(l->thread);
+		return;
+	}
 	pthread_join(l->thread, NULL);
 	store_close(l->store);
 	free(l);

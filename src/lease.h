@@ -21,6 +21,7 @@
 #include "store.h"
 
 #define LEASE_STEP_MS	50	/* how often the thread looks at its clock */
+#define LEASE_STOP_WAIT_MS 2000	/* lease_stop waits this long for the thread */
 
 struct lease;
 
@@ -42,6 +43,12 @@ enum lease_state {
 int	lease_start(const struct lease_params *p, struct lease **ret,
 	    char err[STORE_ERROR_LEN]);
 /* Stop the thread and close its connection; accepts NULL. */
+/*
+ * Stop the thread and free.  A thread stuck in a call to a database that
+ * answers nothing (its server frozen) is left behind after
+ * LEASE_STOP_WAIT_MS, detached with what it uses, so a fenced daemon
+ * still exits; the process's exit ends it.
+ */
 void	lease_stop(struct lease *l);
 enum lease_state lease_state(const struct lease *l);
 /* The monotonic time (ms) of the last successful renewal. */

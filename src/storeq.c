@@ -46,6 +46,7 @@ struct storeq {
 	bool			 stop;		/* under mu */
 	int			 efd;
 	_Atomic int64_t		 busy_since;
+	_Atomic bool		 finished;	/* storeq_main returned */
 
 	/* Inline mode: results waiting for the loop (loop thread only). */
 	struct storeq_list	 ready;
@@ -113,6 +114,7 @@ storeq_main(void *arg)
 			storeq_wake(q);
 	}
 	pthread_mutex_unlock(&q->mu);
+	atomic_store(&q->finished, true);
 	return NULL;
 }
 
@@ -241,6 +243,35 @@ storeq_new(struct event_base *base, const char *url, struct store *st,
 	return 0;
 }
 
+/*
+ * The worker is stuck in a call to a database that answers nothing (a
+ * frozen server: its kernel acknowledges, no timeout fires).  What did not
+ * start is cancelled and answered; the job it runs, its store and this
+ * structure are left to it, detached, and the process's exit ends it.
+ */
+static void
+storeq_abandon(struct storeq *q)
+{
+	struct storeq_job	*j, *k;
+
+	log_warn("store.worker_stuck", LOGF_I("waited_ms",
+	    STOREQ_STOP_WAIT_MS), LOGF_S("msg", "the database answers "
+	    "nothing: the store's worker is left behind"));
+	(void)pthread_detach(q->thread);
+	pthread_mutex_lock(&q->mu);
+	j = storeq_take(&q->todo);
+	pthread_mutex_unlock(&q->mu);
+	for (k = j; k != NULL; k = k->next)
+		k->result = -ECANCELED;
+	storeq_deliver(q, j);
+	pthread_mutex_lock(&q->mu);
+	j = storeq_take(&q->done);
+	pthread_mutex_unlock(&q->mu);
+	storeq_deliver(q, j);
+	event_free(q->ev);
+	q->ev = NULL;
+}
+
 void
 storeq_free(struct storeq *q)
 {
@@ -253,6 +284,10 @@ storeq_free(struct storeq *q)
 		q->stop = true;
 		pthread_cond_signal(&q->cv);
 		pthread_mutex_unlock(&q->mu);
+		if (!util_thread_wait(&q->finished, STOREQ_STOP_WAIT_MS)) {
+			storeq_abandon(q);
+			return;
+		}
 		pthread_join(q->thread, NULL);
 		left = storeq_take(&q->todo);
 		for (j = left; j != NULL; j = j->next)

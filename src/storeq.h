@@ -38,6 +38,8 @@ struct storeq;
 
 /* Jobs submitted and not yet delivered; beyond, submissions are refused. */
 #define STOREQ_PENDING_MAX	65536
+/* How long storeq_free waits for a worker stuck in a call. */
+#define STOREQ_STOP_WAIT_MS	2000
 /* Results delivered per loop wake-up; the rest follow in the next one. */
 #define STOREQ_DELIVER_MAX	64
 
@@ -58,7 +60,9 @@ int	storeq_new(struct event_base *base, const char *url, struct store *st,
 /*
  * Stop the worker after the job it is running, cancel the jobs that did
  * not run, deliver every result (done is called for each job), close the
- * worker's store.
+ * worker's store.  A worker still inside one call after
+ * STOREQ_STOP_WAIT_MS (a frozen database) is left behind, detached: that
+ * one job is never answered, and its store and the queue are not freed.
  */
 void	storeq_free(struct storeq *q);
 

@@ -3,6 +3,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,4 +188,18 @@ util_redact_url(const char *url, char *out, size_t size)
 		return;
 	}
 	snprintf(out, size, "%.*s<redacted>%s", (int)(colon + 1 - url), url, at);
+}
+
+bool
+util_thread_wait(const _Atomic bool *flag, int64_t ms)
+{
+	struct timespec	step = { 0, 5 * 1000000 };
+	int64_t		end = util_mono_ms() + ms;
+
+	while (!atomic_load(flag)) {
+		if (util_mono_ms() >= end)
+			return false;
+		(void)nanosleep(&step, NULL);
+	}
+	return true;
 }

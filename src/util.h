@@ -38,6 +38,11 @@ void	 util_fmt_time(int64_t ms, char buf[UTIL_TIME_LEN]);
 /* Zero memory in a way the compiler may not elide. */
 void	 util_wipe(void *p, size_t n);
 /*
+ * Wait until *flag is true (set by another thread) or ms have passed;
+ * returns the flag.  For stopping helper threads with a bound.
+ */
+bool	 util_thread_wait(const _Atomic bool *flag, int64_t ms);
+/*
  * A URL for logs and output: the password of "scheme://user:PASSWORD@..."
  * replaced by "<redacted>"; anything else copied (cut to size).
  */

@@ -9,6 +9,8 @@
 #   - a store route (/api/sessions) waits for the database, then answers.
 # After SIGCONT everything carries on: the killed session is ready again,
 # the instance never fenced itself, and it stops gracefully (exit 0).
+# Then, with a short lease, a freeze past the fencing deadline: the
+# instance fences itself and exits 75 while the database is still frozen.
 . "$(dirname "$0")/lib.sh"
 
 N=20
@@ -123,4 +125,34 @@ expect_eq "$(lab_wa | jq '[.phones[] | select(.connected)] | length')" $N \
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"
 expect_eq "$?" 0 "a graceful stop after the stall (exit 0)"
+
+# A frozen database past the fencing deadline: the instance fences itself
+# on time (its loop is free to notice), stops its connectors and exits 75
+# while the database is still frozen, leaving behind the threads stuck in
+# their calls (no timeout fires against a frozen server).  A short lease
+# for this part: fencing after 4 s.
+export RESPAWN_LEASE=6
+serve_start
+if wait_for 60 all_ready $N; then ok "restarted with a 6 s lease: $N ready"
+else not_ok "only $(count_status ready) ready"; fi
+running=$(find /proc -mindepth 2 -maxdepth 2 -name cwd -lname "$RESPAWN_STATE_DIR/*" 2>/dev/null | wc -l)
+expect_eq "$([ "$running" -ge $N ] && echo yes)" yes "its connectors run ($running processes)"
+pm=$(head -n 1 "$PGDIR/data/postmaster.pid")
+PG_PIDS=("$pm" $(pgrep -P "$pm"))
+kill -STOP "${PG_PIDS[@]}"
+t0=$SECONDS
+wait_for 30 bash -c "! kill -0 $SERVE_PID 2>/dev/null"
+wait "$SERVE_PID"
+rc=$?
+took=$((SECONDS - t0))
+# Connectors by their working directory (an orphan's parent is not us).
+left=$(find /proc -mindepth 2 -maxdepth 2 -name cwd -lname "$RESPAWN_STATE_DIR/*" 2>/dev/null | wc -l)
+kill -CONT "${PG_PIDS[@]}"
+expect_eq "$rc" 75 "fenced while the database was frozen: exit 75"
+expect_eq "$([ "$took" -le 12 ] && echo soon)" soon \
+    "exited $took s after the freeze (fencing at 4 s, threads given 2 s each)"
+expect_in "$(cat "$T/serve.2.log")" "event=lease.lost" "the fencing is logged"
+expect_in "$(cat "$T/serve.2.log")" "event=store.worker_stuck" \
+    "the store's worker was left behind, stuck in its call"
+expect_eq "$left" 0 "no connector of the fenced instance is left"
 finish
