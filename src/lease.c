@@ -25,7 +25,14 @@ struct lease {
 	_Atomic bool		 stop;
 	_Atomic bool		 in_progress;
 	_Atomic int64_t		 total, done;
-	_Atomic bool		 finished;	/* lease_main returned */
+	_Atomic bool		 finished;	/* lease_main is done */
+	_Atomic int		 fate;		/* who frees: see lease_stop */
+};
+
+enum lease_fate {
+	LEASE_FATE_RUNNING,
+	LEASE_FATE_EXITED,
+	LEASE_FATE_ABANDONED,
 };
 
 static void
@@ -77,6 +84,12 @@ lease_main(void *arg)
 		next = t0 + l->period_ms;
 	}
 	atomic_store(&l->finished, true);
+	/* Abandoned by lease_stop while stuck: ours to free now. */
+	if (atomic_exchange(&l->fate, LEASE_FATE_EXITED) ==
+	    LEASE_FATE_ABANDONED) {
+		store_close(l->store);
+		free(l);
+	}
 	return NULL;
 }
 
@@ -111,14 +124,23 @@ lease_start(const struct lease_params *p, struct lease **ret,
 void
 lease_stop(struct lease *l)
 {
+	pthread_t	thread;
+
 	if (l == NULL)
 		return;
 	atomic_store(&l->stop, true);
-	if (!util_thread_wait(&l->finished, LEASE_STOP_WAIT_MS)) {
+	/*
+	 * Each side swaps in its word; whoever finds the other's frees.  Past
+	 * the swap, l may be gone: the thread's id is read before.
+	 */
+	thread = l->thread;
+	if (!util_thread_wait(&l->finished, LEASE_STOP_WAIT_MS) &&
+	    atomic_exchange(&l->fate, LEASE_FATE_ABANDONED) !=
+	    LEASE_FATE_EXITED) {
 		log_warn("lease.thread_stuck", LOGF_I("waited_ms",
 		    LEASE_STOP_WAIT_MS), LOGF_S("msg", "the database answers "
 		    "nothing: the renewer is left behind"));
-		(void)pthread_detach(l->thread);
+		(void)pthread_detach(thread);
 		return;
 	}
 	pthread_join(l->thread, NULL);

@@ -31,6 +31,18 @@ struct storeq_list {
 	struct storeq_job	*head, *tail;
 };
 
+/*
+ * Who frees the queue: storeq_free, unless the worker was stuck when it
+ * gave up waiting (abandoned), in which case the worker does on its way
+ * out.  Each side swaps in its own word; whoever finds the other's does
+ * the freeing.
+ */
+enum storeq_fate {
+	STOREQ_RUNNING,
+	STOREQ_EXITED,
+	STOREQ_ABANDONED,
+};
+
 struct storeq {
 	struct event_base	*base;
 	struct store		*store;
@@ -46,7 +58,8 @@ struct storeq {
 	bool			 stop;		/* under mu */
 	int			 efd;
 	_Atomic int64_t		 busy_since;
-	_Atomic bool		 finished;	/* storeq_main returned */
+	_Atomic bool		 finished;	/* storeq_main is done */
+	_Atomic int		 fate;		/* enum storeq_fate */
 
 	/* Inline mode: results waiting for the loop (loop thread only). */
 	struct storeq_list	 ready;
@@ -86,11 +99,39 @@ storeq_wake(struct storeq *q)
 	(void)!write(q->efd, &one, sizeof one);
 }
 
+static void
+storeq_free_list(struct storeq_job *j)
+{
+	struct storeq_job	*next;
+
+	for (; j != NULL; j = next) {
+		next = j->next;
+		free(j);
+	}
+}
+
+/*
+ * The worker, abandoned, on its way out: nobody waits for what is left,
+ * so it is freed unanswered (the arguments of those jobs are lost).
+ */
+static void
+storeq_reclaim(struct storeq *q)
+{
+	storeq_free_list(storeq_take(&q->todo));
+	storeq_free_list(storeq_take(&q->done));
+	store_close(q->store);
+	close(q->efd);
+	pthread_cond_destroy(&q->cv);
+	pthread_mutex_destroy(&q->mu);
+	free(q);
+}
+
 static void *
 storeq_main(void *arg)
 {
 	struct storeq		*q = arg;
 	struct storeq_job	*j;
+	int			 fate;
 
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
@@ -113,8 +154,12 @@ storeq_main(void *arg)
 		if (q->done.head == j)
 			storeq_wake(q);
 	}
+	/* Under the lock, as storeq_free's side: see storeq_abandon. */
+	fate = atomic_exchange(&q->fate, STOREQ_EXITED);
 	pthread_mutex_unlock(&q->mu);
 	atomic_store(&q->finished, true);
+	if (fate == STOREQ_ABANDONED)
+		storeq_reclaim(q);
 	return NULL;
 }
 
@@ -247,29 +292,48 @@ storeq_new(struct event_base *base, const char *url, struct store *st,
  * The worker is stuck in a call to a database that answers nothing (a
  * frozen server: its kernel acknowledges, no timeout fires).  What did not
  * start is cancelled and answered; the job it runs, its store and this
- * structure are left to it, detached, and the process's exit ends it.
+ * structure are left to it, detached: it frees them if its call ever
+ * returns (storeq_reclaim), else the process's exit ends it.  The caller
+ * touches nothing of the queue afterwards.
  */
-static void
+static bool
 storeq_abandon(struct storeq *q)
 {
-	struct storeq_job	*j, *k;
+	struct storeq_job	*todo, *done, *j, *next;
+	struct event		*ev = q->ev;
+	pthread_t		 thread = q->thread;
 
+	/*
+	 * The worker swaps its word under the same lock on its way out, so
+	 * once ours is in, it cannot free the queue before we let go of the
+	 * lock; after that nothing of q is touched here.
+	 */
+	pthread_mutex_lock(&q->mu);
+	if (atomic_exchange(&q->fate, STOREQ_ABANDONED) == STOREQ_EXITED) {
+		pthread_mutex_unlock(&q->mu);
+		return false;	/* it got out just now: free as usual */
+	}
+	todo = storeq_take(&q->todo);
+	done = storeq_take(&q->done);
+	pthread_mutex_unlock(&q->mu);
 	log_warn("store.worker_stuck", LOGF_I("waited_ms",
 	    STOREQ_STOP_WAIT_MS), LOGF_S("msg", "the database answers "
 	    "nothing: the store's worker is left behind"));
-	(void)pthread_detach(q->thread);
-	pthread_mutex_lock(&q->mu);
-	j = storeq_take(&q->todo);
-	pthread_mutex_unlock(&q->mu);
-	for (k = j; k != NULL; k = k->next)
-		k->result = -ECANCELED;
-	storeq_deliver(q, j);
-	pthread_mutex_lock(&q->mu);
-	j = storeq_take(&q->done);
-	pthread_mutex_unlock(&q->mu);
-	storeq_deliver(q, j);
-	event_free(q->ev);
-	q->ev = NULL;
+	(void)pthread_detach(thread);
+	event_free(ev);
+	for (j = done; j != NULL; j = next) {
+		next = j->next;
+		if (j->done != NULL)
+			j->done(j->result, j->arg);
+		free(j);
+	}
+	for (j = todo; j != NULL; j = next) {
+		next = j->next;
+		if (j->done != NULL)
+			j->done(-ECANCELED, j->arg);
+		free(j);
+	}
+	return true;
 }
 
 void
@@ -284,10 +348,9 @@ storeq_free(struct storeq *q)
 		q->stop = true;
 		pthread_cond_signal(&q->cv);
 		pthread_mutex_unlock(&q->mu);
-		if (!util_thread_wait(&q->finished, STOREQ_STOP_WAIT_MS)) {
-			storeq_abandon(q);
+		if (!util_thread_wait(&q->finished, STOREQ_STOP_WAIT_MS) &&
+		    storeq_abandon(q))
 			return;
-		}
 		pthread_join(q->thread, NULL);
 		left = storeq_take(&q->todo);
 		for (j = left; j != NULL; j = j->next)

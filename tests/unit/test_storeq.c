@@ -7,6 +7,8 @@
  *   - jobs run in the order submitted, so a read sees earlier writes;
  *   - the loop keeps running (a timer fires) while a job is stuck;
  *   - freeing cancels what did not run, and every done is still called;
+ *   - a worker stuck for good is left behind after STOREQ_STOP_WAIT_MS,
+ *     and frees the queue itself if its call ever returns;
  *   - the pending limit refuses with -ENOBUFS and queues nothing;
  *   - drain waits for everything submitted.
  */
@@ -196,6 +198,7 @@ struct gate {
 	pthread_cond_t	 cv;
 	bool		 open;
 	_Atomic bool	 entered;
+	_Atomic bool	 left;
 	_Atomic int	 done_calls;
 	int		 last_result;
 };
@@ -211,6 +214,7 @@ gate_run(struct store *st, void *arg)
 	while (!g->open)
 		pthread_cond_wait(&g->cv, &g->mu);
 	pthread_mutex_unlock(&g->mu);
+	atomic_store(&g->left, true);
 	return 0;
 }
 
@@ -313,6 +317,46 @@ test_free_cancels(void **state)
 	/* The ten behind it either ran or were cancelled: all answered. */
 	assert_int_equal(atomic_load(&rest.done_calls), 10);
 	assert_true(rest.last_result == 0 || rest.last_result == -ECANCELED);
+	w.q = NULL;
+	world_close(&w);
+}
+
+/* --- a worker stuck for good is left behind -------------------------------- */
+
+static void
+test_free_abandons_stuck_worker(void **state)
+{
+	struct world	 w;
+	struct gate	 g = { .mu = PTHREAD_MUTEX_INITIALIZER,
+			    .cv = PTHREAD_COND_INITIALIZER };
+	struct gate	 rest = { .mu = PTHREAD_MUTEX_INITIALIZER,
+			    .cv = PTHREAD_COND_INITIALIZER };
+	int64_t		 t0, took;
+	int		 i;
+
+	(void)state;
+	world_open(&w, true);
+	assert_int_equal(storeq_submit(w.q, gate_run, count_done, &g), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(storeq_submit(w.q, noop_run, count_done,
+		    &rest), 0);
+	while (!atomic_load(&g.entered))
+		usleep(1000);
+	t0 = util_mono_ms();
+	storeq_free(w.q);	/* the gate stays shut: stuck for good */
+	took = util_mono_ms() - t0;
+	assert_true(took >= STOREQ_STOP_WAIT_MS - 50);
+	assert_true(took < STOREQ_STOP_WAIT_MS + 2000);
+	/* The jobs behind it are answered, cancelled; the stuck one is not. */
+	assert_int_equal(atomic_load(&rest.done_calls), 3);
+	assert_int_equal(rest.last_result, -ECANCELED);
+	assert_int_equal(atomic_load(&g.done_calls), 0);
+	/* Its call returns at last: the worker frees what it was left. */
+	gate_open(&g);
+	while (!atomic_load(&g.left))
+		usleep(1000);
+	usleep(200 * 1000);
+	assert_int_equal(atomic_load(&g.done_calls), 0);
 	w.q = NULL;
 	world_close(&w);
 }
@@ -438,6 +482,7 @@ main(void)
 		cmocka_unit_test(test_order_threaded),
 		cmocka_unit_test(test_loop_runs_while_stuck),
 		cmocka_unit_test(test_free_cancels),
+		cmocka_unit_test(test_free_abandons_stuck_worker),
 		cmocka_unit_test(test_pending_limit),
 		cmocka_unit_test(test_failures_inline),
 		cmocka_unit_test(test_failures_threaded),
