@@ -197,7 +197,6 @@ struct daemon {
 
 	/* The store's worker (storeq.h) and the reads in flight on it. */
 	struct storeq		*q;
-	int64_t			 store_refused;	/* jobs refused: queue full */
 	int64_t			 acq_seq;	/* dsession.acq_gen source */
 	bool			 sync_busy;	/* a sync is in flight */
 	bool			 sync_again;	/* another was asked meanwhile */

@@ -91,8 +91,8 @@ daemon_submit(struct daemon *d, storeq_run_fn run, storeq_done_fn done,
 {
 	int	r;
 
+	/* Counted by the queue itself (respawn_store_jobs_refused_total). */
 	if ((r = storeq_submit(d->q, run, done, arg)) < 0) {
-		d->store_refused++;
 		log_error("store.queue_full", LOGF_S("job", what),
 		    LOGF_I("limit", STOREQ_PENDING_MAX));
 	}
