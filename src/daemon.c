@@ -51,6 +51,9 @@ static void	daemon_setup_finish_cb(evutil_socket_t fd, short what,
 		    void *arg);
 static void	daemon_setup_failed(struct daemon *d);
 static void	daemon_spawn_queue(struct dsession *ds);
+static void	daemon_session_reap(struct daemon *d, struct dsession *ds);
+static void	daemon_notify_apply(struct dsession *ds,
+		    const struct notify_msg *m);
 static void	daemon_setup_continue(struct daemon *d);
 static int	daemon_pool_refresh_cb(const struct proxy_row *row, void *arg);
 static int	daemon_releasing_cb(const struct proxy_row *row, void *arg);
@@ -982,17 +985,148 @@ daemon_residential_url(struct dsession *ds, char url[PROVIDER_URL_MAX])
 	return 0;
 }
 
+/*
+ * Starting a connector happens on a thread of its own (d->spawner): the
+ * session's directory, its log file and posix_spawn, which returns only
+ * once the child has exec'd (milliseconds on a loaded host).  The loop
+ * prepares the request and takes the answer: the pid is registered then,
+ * so an exit reaped before that is kept (daemon_early_exit) and replayed.
+ * An answer for a session that moved on, or that arrives while the daemon
+ * fences or tears down, kills what was started.
+ */
+struct daemon_spawn_job {
+	struct daemon	*d;
+	int64_t		 session;
+	int64_t		 gen;
+	char		**argv;		/* the daemon's, unchanged while it runs */
+	char		**env;
+	char		 dir[DAEMON_PATH_MAX];
+	char		 logp[DAEMON_PATH_MAX];
+	pid_t		 pid;
+	uint64_t	 ticks;
+	char		 err[CHILD_ERR_LEN];
+};
+
+static int
+daemon_spawn_run(struct store *st, void *arg)
+{
+	struct daemon_spawn_job	*j = arg;
+	struct child_request	 req = { 0 };
+	int			 r;
+
+	(void)st;
+	/* The auth state lives here: private, and kept across restarts. */
+	if (mkdir(j->dir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		snprintf(j->err, sizeof j->err, "session directory %s: %s",
+		    j->dir, strerror(-r));
+		return r;
+	}
+	req.argv = j->argv;
+	req.envp = j->env;
+	req.cwd = j->dir;
+	req.log_path = j->logp;
+	if ((r = child_start(&req, &j->pid, j->err)) < 0)
+		return r;
+	/* With the pid, the start time names this process for good. */
+	if (procinfo_start_ticks(j->pid, &j->ticks) < 0)
+		j->ticks = 0;
+	return 0;
+}
+
+/* An exit of a pid not (yet) known: its status, if kept. */
+static bool
+daemon_early_exit_take(struct daemon *d, pid_t pid, int *ret_code)
+{
+	size_t	i;
+
+	int64_t	now = util_mono_ms();
+
+	/* A pid kept for longer was another process: pids are reused. */
+	for (i = 0; i < DAEMON_EARLY_EXITS; i++) {
+		if (d->early_exit[i].pid == pid &&
+		    now - d->early_exit[i].at < DAEMON_EARLY_MAX_AGE_MS) {
+			d->early_exit[i].pid = 0;
+			*ret_code = d->early_exit[i].code;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+daemon_spawn_done(int result, void *arg)
+{
+	struct daemon_spawn_job	*j = arg;
+	struct daemon		*d = j->d;
+	struct dsession		*ds = NULL;
+	size_t			 i, k;
+	int			 code;
+
+	argv_free(j->env);
+	d->spawns_in_flight--;
+	if (!d->tearing_down && !d->fenced && (ds = intmap_get(d->by_id,
+	    j->session)) != NULL && (ds->spawn_gen != j->gen ||
+	    ds->sv.state != SV_STARTING || ds->sv.spawned || ds->removed ||
+	    ds->lost))
+		ds = NULL;
+	if (ds == NULL) {
+		/* Nobody wants it any more: it must not live on. */
+		if (result == 0 && j->pid > 0) {
+			log_info("connector.unwanted", LOGF_I("session",
+			    j->session), LOGF_I("pid", j->pid));
+			(void)child_signal_group(j->pid, SIGKILL);
+		}
+		free(j);
+		return;
+	}
+	ds->spawn_gen = 0;
+	daemon_batch_begin(d);
+	if (result < 0) {
+		log_error("spawn.failed", LOGF_I("session", ds->id),
+		    LOGF_S("error", j->err));
+		daemon_feed(ds, SV_EV_SPAWN_FAILED, 0, false);
+		goto out;
+	}
+	d->spawns++;
+	ds->pid = j->pid;
+	ds->start_ticks = j->ticks;
+	intmap_put(d->by_pid, j->pid, ds);
+	log_debug("connector.started", LOGF_I("session", ds->id),
+	    LOGF_I("pid", j->pid));
+	daemon_feed(ds, SV_EV_SPAWNED, 0, false);
+	/* What it said before we knew its pid, in order: READY=1 above all. */
+	for (i = 0; i < DAEMON_EARLY_NOTIFY && ds->pid == j->pid; i++) {
+		k = (d->early_notify_next + i) % DAEMON_EARLY_NOTIFY;
+		if (d->early_notify[k].sid != j->pid || util_mono_ms() -
+		    d->early_notify[k].at >= DAEMON_EARLY_MAX_AGE_MS)
+			continue;
+		d->early_notify[k].sid = 0;
+		daemon_notify_apply(ds, &d->early_notify[k].m);
+	}
+	/* Reaped before we knew its pid: the exit, replayed now. */
+	if (daemon_early_exit_take(d, j->pid, &code) && ds->pid == j->pid) {
+		(void)intmap_del(d->by_pid, j->pid);
+		log_info("connector.exited", LOGF_I("session", ds->id),
+		    LOGF_I("pid", j->pid), LOGF_I("status", code),
+		    LOGF_S("state", supervise_state_name(ds->sv.state)));
+		ds->pid = 0;
+		daemon_feed(ds, SV_EV_EXIT, code, false);
+		daemon_session_reap(d, ds);
+	}
+out:
+	daemon_batch_end(d);
+	free(j);
+}
+
+/* Prepare a connector's start and hand it to the spawner thread. */
 static void
 daemon_spawn(struct dsession *ds)
 {
 	struct daemon		*d = ds->d;
-	struct child_request	 req = { 0 };
 	const struct pool_proxy	*px = pool_get(d->pool, ds->proxy_id);
-	char			 url[PROVIDER_URL_MAX], dir[DAEMON_PATH_MAX];
-	char			 logp[DAEMON_PATH_MAX], err[CHILD_ERR_LEN];
-	char			**env;
-	pid_t			 pid;
-	int			 r;
+	struct daemon_spawn_job	*j;
+	char			 url[PROVIDER_URL_MAX];
 
 	if (d->fenced)
 		return;
@@ -1008,41 +1142,27 @@ daemon_spawn(struct dsession *ds)
 		daemon_feed(ds, SV_EV_SPAWN_FAILED, 0, false);
 		return;
 	}
-	snprintf(dir, sizeof dir, "%s/sessions/%lld", d->cfg->state_dir,
+	j = xcalloc(1, sizeof *j);
+	j->d = d;
+	j->session = ds->id;
+	j->gen = ds->spawn_gen = ++d->acq_seq;
+	j->argv = d->connector_argv;
+	snprintf(j->dir, sizeof j->dir, "%s/sessions/%lld", d->cfg->state_dir,
 	    (long long)ds->id);
-	snprintf(logp, sizeof logp, "%s/logs/%lld.log", d->cfg->state_dir,
-	    (long long)ds->id);
-	/* The auth state lives here: private, and kept across restarts. */
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		log_error("spawn.session_dir_failed", LOGF_I("session", ds->id),
-		    LOGF_S("dir", dir), LOGF_S("error", strerror(errno)));
-		daemon_feed(ds, SV_EV_SPAWN_FAILED, 0, false);
-		return;
-	}
-	env = daemon_env(ds, url, dir);
-	req.argv = d->connector_argv;
-	req.envp = env;
-	req.cwd = dir;
-	req.log_path = logp;
-	r = child_start(&req, &pid, err);
-	argv_free(env);
+	snprintf(j->logp, sizeof j->logp, "%s/logs/%lld.log",
+	    d->cfg->state_dir, (long long)ds->id);
+	j->env = daemon_env(ds, url, j->dir);
 	util_wipe(url, sizeof url);
-	if (r < 0) {
-		log_error("spawn.failed", LOGF_I("session", ds->id),
-		    LOGF_S("error", err));
+	if (storeq_submit(d->spawner, daemon_spawn_run, daemon_spawn_done,
+	    j) == 0) {
+		d->spawns_in_flight++;
+	} else {
+		argv_free(j->env);
+		free(j);
+		ds->spawn_gen = 0;
+		log_error("spawn.queue_full", LOGF_I("session", ds->id));
 		daemon_feed(ds, SV_EV_SPAWN_FAILED, 0, false);
-		return;
 	}
-	d->spawns++;
-	ds->pid = pid;
-	/* With the pid, the start time names this process for good. */
-	if (procinfo_start_ticks(pid, &ds->start_ticks) < 0)
-		ds->start_ticks = 0;
-	intmap_put(d->by_pid, pid, ds);
-	log_debug("connector.started", LOGF_I("session", ds->id),
-	    LOGF_I("pid", pid), LOGF_S("proxy", px != NULL ? px->ip :
-	    "residential"));
-	daemon_feed(ds, SV_EV_SPAWNED, 0, false);
 }
 
 /*
@@ -1170,7 +1290,6 @@ daemon_check_owner(struct dsession *ds)
 }
 
 static void	daemon_maybe_finish(struct daemon *d);
-static void	daemon_session_reap(struct daemon *d, struct dsession *ds);
 static void	daemon_notify_cb(evutil_socket_t fd, short what, void *arg);
 
 /* A session of the start-up recovery reached a final answer. */
@@ -2070,6 +2189,23 @@ daemon_sync_done(int result, void *arg)
 	}
 }
 
+/* What a connector said, as supervisor events. */
+static void
+daemon_notify_apply(struct dsession *ds, const struct notify_msg *m)
+{
+	if (m->event == NOTIFY_EVENT_CONFLICT) {
+		ds->d->conflicts++;
+		daemon_feed(ds, SV_EV_CONFLICT, 0, false);
+	}
+	if (m->has_status)
+		log_debug("connector.status", LOGF_I("session", ds->id),
+		    LOGF_S("status", m->status));
+	if (m->ready)
+		daemon_feed(ds, SV_EV_READY, 0, false);
+	if (m->watchdog)
+		daemon_feed(ds, SV_EV_WATCHDOG, 0, false);
+}
+
 static void
 daemon_notify_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -2093,21 +2229,27 @@ daemon_notify_cb(evutil_socket_t fd, short what, void *arg)
 		/* Any process of the connector's session may speak for it. */
 		sid = getsid(m.pid);
 		ds = sid > 0 ? intmap_get(d->by_pid, sid) : NULL;
+		if (ds == NULL && sid > 0 && d->spawns_in_flight > 0) {
+			/*
+			 * Maybe a connector whose start is still being
+			 * answered: kept for daemon_spawn_done, the oldest
+			 * overwritten (and then counted as dropped).
+			 */
+			if (d->early_notify[d->early_notify_next].sid > 0)
+				d->notify_dropped++;
+			d->early_notify[d->early_notify_next].sid = sid;
+			d->early_notify[d->early_notify_next].at =
+			    util_mono_ms();
+			d->early_notify[d->early_notify_next].m = m;
+			d->early_notify_next = (d->early_notify_next + 1) %
+			    DAEMON_EARLY_NOTIFY;
+			continue;
+		}
 		if (ds == NULL) {
 			d->notify_dropped++;
 			continue;
 		}
-		if (m.event == NOTIFY_EVENT_CONFLICT) {
-			d->conflicts++;
-			daemon_feed(ds, SV_EV_CONFLICT, 0, false);
-		}
-		if (m.has_status)
-			log_debug("connector.status", LOGF_I("session", ds->id),
-			    LOGF_S("status", m.status));
-		if (m.ready)
-			daemon_feed(ds, SV_EV_READY, 0, false);
-		if (m.watchdog)
-			daemon_feed(ds, SV_EV_WATCHDOG, 0, false);
+		daemon_notify_apply(ds, &m);
 	}
 	daemon_batch_end(d);
 }
@@ -2126,10 +2268,21 @@ daemon_sigchld_cb(evutil_socket_t fd, short what, void *arg)
 	daemon_notify_cb(-1, 0, d);
 	daemon_batch_begin(d);
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if ((ds = intmap_del(d->by_pid, pid)) == NULL)
-			continue;
 		code = WIFEXITED(status) ? WEXITSTATUS(status) :
 		    WIFSIGNALED(status) ? -WTERMSIG(status) : -1;
+		if ((ds = intmap_del(d->by_pid, pid)) == NULL) {
+			/*
+			 * A connector whose start is still being answered
+			 * (daemon_spawn_done), or one nobody wanted: kept,
+			 * the oldest overwritten.
+			 */
+			d->early_exit[d->early_next].pid = pid;
+			d->early_exit[d->early_next].code = code;
+			d->early_exit[d->early_next].at = util_mono_ms();
+			d->early_next = (d->early_next + 1) %
+			    DAEMON_EARLY_EXITS;
+			continue;
+		}
 		log_info("connector.exited", LOGF_I("session", ds->id),
 		    LOGF_I("pid", pid), LOGF_I("status", code),
 		    LOGF_S("state", supervise_state_name(ds->sv.state)));
@@ -2884,6 +3037,11 @@ daemon_setup(struct daemon *d)
 		log_error("daemon.store_failed", LOGF_S("error", err));
 		return r;
 	}
+	/* posix_spawn waits for the child's exec: not on the loop either. */
+	if ((r = storeq_new_thread(d->base, &d->spawner, err)) < 0) {
+		log_error("daemon.spawner_failed", LOGF_S("error", err));
+		return r;
+	}
 
 	/* Tell a crash from a graceful shutdown, then clean up old instances. */
 	(void)store_instance_list(d->store, daemon_crash_cb, &cr);
@@ -3044,6 +3202,9 @@ daemon_teardown(struct daemon *d)
 	 */
 	storeq_free(d->q);
 	d->q = NULL;
+	/* Connectors started and not yet answered are killed there. */
+	storeq_free(d->spawner);
+	d->spawner = NULL;
 	while ((ds = TAILQ_FIRST(&d->all)) != NULL) {
 		TAILQ_REMOVE(&d->all, ds, link);
 		daemon_session_free(ds);

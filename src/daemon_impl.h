@@ -51,7 +51,10 @@
 #define DAEMON_PURCHASE_LOG		4096	/* purchase times remembered */
 #define DAEMON_RECON_STEPS_MAX		10000	/* a listing's steps logged */
 #define DAEMON_DRAIN_MS			15000	/* queued writes at shutdown */
-#define DAEMON_SPAWN_BATCH		2	/* connectors started per pass */
+#define DAEMON_SPAWN_BATCH		16	/* connector starts sent per pass */
+#define DAEMON_EARLY_EXITS		1024	/* exits of pids not yet known */
+#define DAEMON_EARLY_NOTIFY		256	/* their messages, kept likewise */
+#define DAEMON_EARLY_MAX_AGE_MS		60000	/* older: another process */
 #define DAEMON_DISPATCH_MS		10	/* callbacks per pass, then poll */
 
 struct daemon;
@@ -106,6 +109,7 @@ struct dsession {
 	TAILQ_ENTRY(dsession)	 spawn_link;	/* in the spawn queue */
 	bool			 spawn_queued;
 	bool			 spawn_wanted;	/* asked, still in STARTING */
+	int64_t			 spawn_gen;	/* its start, being answered */
 };
 
 struct daemon {
@@ -197,6 +201,20 @@ struct daemon {
 
 	/* The store's worker (storeq.h) and the reads in flight on it. */
 	struct storeq		*q;
+	struct storeq		*spawner;	/* starts connectors */
+	struct {
+		pid_t		 pid;		/* 0: free */
+		int		 code;
+		int64_t		 at;		/* monotonic ms */
+	}			 early_exit[DAEMON_EARLY_EXITS];
+	size_t			 early_next;
+	struct {
+		pid_t		 sid;		/* 0: free */
+		int64_t		 at;		/* monotonic ms */
+		struct notify_msg m;
+	}			 early_notify[DAEMON_EARLY_NOTIFY];
+	size_t			 early_notify_next;
+	int64_t			 spawns_in_flight;
 	int64_t			 acq_seq;	/* dsession.acq_gen source */
 	bool			 sync_busy;	/* a sync is in flight */
 	bool			 sync_again;	/* another was asked meanwhile */

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,12 @@ lease_main(void *arg)
 {
 	struct lease	*l = arg;
 	int64_t		 next = util_mono_ms() + l->period_ms, t0;
+	sigset_t	 all;
 	int		 r;
+
+	/* Signals are the loop's to handle, never this thread's. */
+	sigfillset(&all);
+	(void)pthread_sigmask(SIG_BLOCK, &all, NULL);
 
 	while (!atomic_load(&l->stop)) {
 		if (util_mono_ms() < next) {

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,8 +132,12 @@ storeq_main(void *arg)
 {
 	struct storeq		*q = arg;
 	struct storeq_job	*j;
+	sigset_t		 all;
 	int			 fate;
 
+	/* Signals are the loop's to handle, never this thread's. */
+	sigfillset(&all);
+	(void)pthread_sigmask(SIG_BLOCK, &all, NULL);
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
 		while (!q->stop && q->todo.head == NULL)
@@ -241,6 +246,36 @@ storeq_cb(evutil_socket_t fd, short what, void *arg)
 		    store_errmsg(q->store)));
 }
 
+/* The threaded mode's thread and its wake-up; q->store is set (or NULL). */
+static int
+storeq_start(struct storeq *q, char err[STORE_ERROR_LEN])
+{
+	int	r;
+
+	q->threaded = true;
+	if ((q->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		r = -errno;
+		(void)util_strlcpy(err, "cannot create the worker's eventfd",
+		    STORE_ERROR_LEN);
+		return r;
+	}
+	q->ev = event_new(q->base, q->efd, EV_READ | EV_PERSIST, storeq_cb,
+	    q);
+	event_add(q->ev, NULL);
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	if ((r = pthread_create(&q->thread, NULL, storeq_main, q)) != 0) {
+		(void)util_strlcpy(err, "cannot start the worker thread",
+		    STORE_ERROR_LEN);
+		event_free(q->ev);
+		close(q->efd);
+		pthread_cond_destroy(&q->cv);
+		pthread_mutex_destroy(&q->mu);
+		return -r;
+	}
+	return 0;
+}
+
 int
 storeq_new(struct event_base *base, const char *url, struct store *st,
     struct storeq **ret, char err[STORE_ERROR_LEN])
@@ -256,33 +291,31 @@ storeq_new(struct event_base *base, const char *url, struct store *st,
 		*ret = q;
 		return 0;
 	}
-	q->threaded = true;
 	if ((r = store_open(url, &q->store, err)) < 0) {
 		free(q);
 		return r;
 	}
-	if ((q->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
-		r = -errno;
-		(void)util_strlcpy(err, "cannot create the store worker's "
-		    "eventfd", STORE_ERROR_LEN);
+	if ((r = storeq_start(q, err)) < 0) {
 		store_close(q->store);
 		free(q);
 		return r;
 	}
-	q->ev = event_new(base, q->efd, EV_READ | EV_PERSIST, storeq_cb, q);
-	event_add(q->ev, NULL);
-	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->cv, NULL);
-	if ((r = pthread_create(&q->thread, NULL, storeq_main, q)) != 0) {
-		(void)util_strlcpy(err, "cannot start the store worker",
-		    STORE_ERROR_LEN);
-		event_free(q->ev);
-		close(q->efd);
-		pthread_cond_destroy(&q->cv);
-		pthread_mutex_destroy(&q->mu);
-		store_close(q->store);
+	*ret = q;
+	return 0;
+}
+
+int
+storeq_new_thread(struct event_base *base, struct storeq **ret,
+    char err[STORE_ERROR_LEN])
+{
+	struct storeq	*q = xcalloc(1, sizeof *q);
+	int		 r;
+
+	q->base = base;
+	q->efd = -1;
+	if ((r = storeq_start(q, err)) < 0) {
 		free(q);
-		return -r;
+		return r;
 	}
 	*ret = q;
 	return 0;

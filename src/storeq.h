@@ -58,6 +58,13 @@ typedef void	(*storeq_done_fn)(int result, void *arg);
 int	storeq_new(struct event_base *base, const char *url, struct store *st,
 	    struct storeq **ret, char err[STORE_ERROR_LEN]);
 /*
+ * A worker thread with no store (jobs get NULL), for other work that may
+ * block the loop: the daemon starts connectors on one.  The same contract:
+ * jobs in order, answers on the loop.
+ */
+int	storeq_new_thread(struct event_base *base, struct storeq **ret,
+	    char err[STORE_ERROR_LEN]);
+/*
  * Stop the worker after the job it is running, cancel the jobs that did
  * not run, deliver every result (done is called for each job), close the
  * worker's store.  A worker still inside one call after
