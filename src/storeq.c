@@ -54,7 +54,7 @@ struct storeq {
 	pthread_t		 thread;
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
-	struct storeq_list	 todo;		/* under mu */
+	struct storeq_list	 queued;	/* under mu, not yet run */
 	struct storeq_list	 done;		/* under mu */
 	bool			 stop;		/* under mu */
 	int			 efd;
@@ -118,7 +118,7 @@ storeq_free_list(struct storeq_job *j)
 static void
 storeq_reclaim(struct storeq *q)
 {
-	storeq_free_list(storeq_take(&q->todo));
+	storeq_free_list(storeq_take(&q->queued));
 	storeq_free_list(storeq_take(&q->done));
 	store_close(q->store);
 	close(q->efd);
@@ -140,13 +140,13 @@ storeq_main(void *arg)
 	(void)pthread_sigmask(SIG_BLOCK, &all, NULL);
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		while (!q->stop && q->todo.head == NULL)
+		while (!q->stop && q->queued.head == NULL)
 			pthread_cond_wait(&q->cv, &q->mu);
 		if (q->stop)
 			break;
-		j = q->todo.head;
-		if ((q->todo.head = j->next) == NULL)
-			q->todo.tail = NULL;
+		j = q->queued.head;
+		if ((q->queued.head = j->next) == NULL)
+			q->queued.tail = NULL;
 		pthread_mutex_unlock(&q->mu);
 
 		atomic_store(&q->busy_since, util_mono_ms());
@@ -168,7 +168,10 @@ storeq_main(void *arg)
 	return NULL;
 }
 
-/* Call done for a list of finished jobs, freeing them. */
+/*
+ * Call done for a list of finished jobs, freeing them; q (for the
+ * figures) is NULL once the queue is no longer ours (storeq_abandon).
+ */
 static void
 storeq_deliver(struct storeq *q, struct storeq_job *j)
 {
@@ -177,12 +180,14 @@ storeq_deliver(struct storeq *q, struct storeq_job *j)
 
 	for (; j != NULL; j = next) {
 		next = j->next;
-		q->pending--;
-		q->completed++;
-		if (j->result < 0)
-			q->failed++;
-		if (now - j->submitted > q->max_wait_ms)
-			q->max_wait_ms = now - j->submitted;
+		if (q != NULL) {
+			q->pending--;
+			q->completed++;
+			if (j->result < 0)
+				q->failed++;
+			if (now - j->submitted > q->max_wait_ms)
+				q->max_wait_ms = now - j->submitted;
+		}
 		if (j->done != NULL)
 			j->done(j->result, j->arg);
 		free(j);
@@ -332,7 +337,7 @@ storeq_new_thread(struct event_base *base, struct storeq **ret,
 static bool
 storeq_abandon(struct storeq *q)
 {
-	struct storeq_job	*todo, *done, *j, *next;
+	struct storeq_job	*queued, *done, *j;
 	struct event		*ev = q->ev;
 	pthread_t		 thread = q->thread;
 
@@ -346,7 +351,7 @@ storeq_abandon(struct storeq *q)
 		pthread_mutex_unlock(&q->mu);
 		return false;	/* it got out just now: free as usual */
 	}
-	todo = storeq_take(&q->todo);
+	queued = storeq_take(&q->queued);
 	done = storeq_take(&q->done);
 	pthread_mutex_unlock(&q->mu);
 	log_warn("store.worker_stuck", LOGF_I("waited_ms",
@@ -354,18 +359,10 @@ storeq_abandon(struct storeq *q)
 	    "nothing: the store's worker is left behind"));
 	(void)pthread_detach(thread);
 	event_free(ev);
-	for (j = done; j != NULL; j = next) {
-		next = j->next;
-		if (j->done != NULL)
-			j->done(j->result, j->arg);
-		free(j);
-	}
-	for (j = todo; j != NULL; j = next) {
-		next = j->next;
-		if (j->done != NULL)
-			j->done(-ECANCELED, j->arg);
-		free(j);
-	}
+	for (j = queued; j != NULL; j = j->next)
+		j->result = -ECANCELED;
+	storeq_deliver(NULL, done);
+	storeq_deliver(NULL, queued);
 	return true;
 }
 
@@ -385,7 +382,7 @@ storeq_free(struct storeq *q)
 		    storeq_abandon(q))
 			return;
 		pthread_join(q->thread, NULL);
-		left = storeq_take(&q->todo);
+		left = storeq_take(&q->queued);
 		for (j = left; j != NULL; j = j->next)
 			j->result = -ECANCELED;
 		storeq_deliver(q, storeq_take(&q->done));
@@ -424,7 +421,7 @@ storeq_submit(struct storeq *q, storeq_run_fn run, storeq_done_fn done,
 		return 0;
 	}
 	pthread_mutex_lock(&q->mu);
-	storeq_push(&q->todo, j);
+	storeq_push(&q->queued, j);
 	pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
 	return 0;
