@@ -50,7 +50,6 @@ static void	daemon_offer_idle(struct daemon *d, const char *country);
 static void	daemon_setup_finish_cb(evutil_socket_t fd, short what,
 		    void *arg);
 static void	daemon_setup_failed(struct daemon *d);
-static void	daemon_spawn_queue(struct dsession *ds);
 static void	daemon_session_reap(struct daemon *d, struct dsession *ds);
 static void	daemon_notify_apply(struct dsession *ds,
 		    const struct notify_msg *m);
@@ -64,7 +63,8 @@ static void	daemon_schedule(struct dsession *ds);
 /*
  * One batch (one transaction, one fsync) for what a callback writes.  Only
  * inline (SQLite): in fleet mode the loop never touches its connection,
- * and the worker commits each job on its own.
+ * and the worker commits each job on its own.  The store's answers need
+ * none of their own: storeq delivers them inside one.
  */
 static void
 daemon_batch_begin(struct daemon *d)
@@ -386,9 +386,7 @@ daemon_bought_done(int result, void *arg)
 	for (i = 0; i < n; i++)
 		w[i]->bought = true;
 	free(b);
-	daemon_batch_begin(d);
 	daemon_demand_retry(dm);
-	daemon_batch_end(d);
 }
 
 static void
@@ -748,7 +746,6 @@ daemon_acq_assigned(int result, void *arg)
 		free(a);
 		return;
 	}
-	daemon_batch_begin(d);
 	if ((ds = daemon_acq_session(a)) == NULL) {
 		/* Moved on: the proxy goes back, in the store too. */
 		(void)pool_detach(d->pool, a->ch.proxy_id, now, false);
@@ -785,7 +782,6 @@ daemon_acq_assigned(int result, void *arg)
 		    LOGF_S("country", a->ch.country));
 	daemon_feed(ds, SV_EV_PROXY_READY, 0, false);
 out:
-	daemon_batch_end(d);
 	free(a);
 }
 
@@ -804,7 +800,6 @@ daemon_acq_choose(int result, void *arg)
 		free(a);
 		return;
 	}
-	daemon_batch_begin(d);
 	req.session_id = ds->id;
 	req.phone = ds->phone;
 	req.country = ds->country;
@@ -853,10 +848,8 @@ daemon_acq_choose(int result, void *arg)
 		daemon_feed(ds, SV_EV_PROXY_WAIT, 0, false);
 		goto done;
 	}
-	daemon_batch_end(d);
 	return;
 done:
-	daemon_batch_end(d);
 	free(a);
 }
 
@@ -1165,65 +1158,6 @@ daemon_spawn(struct dsession *ds)
 	}
 }
 
-/*
- * Spawning waits: posix_spawn returns only once the child has exec'd,
- * which costs milliseconds on a loaded host.  So spawns queue up and a
- * pump starts at most DAEMON_SPAWN_BATCH per pass of the loop, which
- * polls its descriptors in between (see DAEMON_DISPATCH_MS): a recovery
- * of thousands never holds readiness messages, exits or the API for more
- * than a few spawns.  The queue holds only sessions in STARTING, so it is
- * bounded by RESPAWN_START_CONCURRENCY.
- */
-static void
-daemon_spawn_queue(struct dsession *ds)
-{
-	struct daemon	*d = ds->d;
-
-	ds->spawn_wanted = true;
-	if (ds->spawn_queued)
-		return;
-	ds->spawn_queued = true;
-	TAILQ_INSERT_TAIL(&d->spawnq, ds, spawn_link);
-	event_active(d->ev_spawn, EV_TIMEOUT, 0);
-}
-
-/* A session leaves the queue (spawned, moved on, or freed). */
-static void
-daemon_spawn_unqueue(struct dsession *ds)
-{
-	if (!ds->spawn_queued)
-		return;
-	TAILQ_REMOVE(&ds->d->spawnq, ds, spawn_link);
-	ds->spawn_queued = false;
-}
-
-static void
-daemon_spawn_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct daemon	*d = arg;
-	struct dsession	*ds;
-	int		 n = 0;
-
-	(void)fd;
-	(void)what;
-	daemon_batch_begin(d);
-	while ((ds = TAILQ_FIRST(&d->spawnq)) != NULL) {
-		if (n == DAEMON_SPAWN_BATCH) {
-			event_active(d->ev_spawn, EV_TIMEOUT, 0);
-			break;
-		}
-		daemon_spawn_unqueue(ds);
-		/* Still wanted: in STARTING since it asked, not spawned. */
-		if (!ds->spawn_wanted || ds->sv.state != SV_STARTING ||
-		    ds->sv.spawned || ds->removed || ds->lost || d->stopping)
-			continue;
-		ds->spawn_wanted = false;
-		daemon_spawn(ds);
-		n++;
-	}
-	daemon_batch_end(d);
-}
-
 /* After a conflict: is the session still ours?  The store's worker asks. */
 struct daemon_owner {
 	struct daemon	*d;
@@ -1262,11 +1196,9 @@ daemon_owner_done(int result, void *arg)
 		log_info("session.conflict_checked", LOGF_I("session", ds->id),
 		    LOGF_S("phone", ds->phone), LOGF_B("owner", o->ours),
 		    LOGF_I("result", result));
-		daemon_batch_begin(d);
-		daemon_feed(ds, o->ours ? SV_EV_OWNER_OK : SV_EV_OWNER_LOST,
+			daemon_feed(ds, o->ours ? SV_EV_OWNER_OK : SV_EV_OWNER_LOST,
 		    0, false);
-		daemon_batch_end(d);
-	}
+		}
 	free(o);
 }
 
@@ -1349,10 +1281,8 @@ daemon_act(struct dsession *ds, const struct supervise_output *out)
 	struct daemon	*d = ds->d;
 	unsigned	 a = out->actions;
 
-	if (out->from == SV_STARTING && out->to != SV_STARTING) {
+	if (out->from == SV_STARTING && out->to != SV_STARTING)
 		d->starting--;
-		ds->spawn_wanted = false;	/* a queued spawn is void */
-	}
 	else if (out->from != SV_STARTING && out->to == SV_STARTING)
 		d->starting++;
 
@@ -1419,7 +1349,7 @@ daemon_act(struct dsession *ds, const struct supervise_output *out)
 	if (a & SV_ACT_ACQUIRE)
 		daemon_acquire(ds);
 	if (a & SV_ACT_SPAWN)
-		daemon_spawn_queue(ds);
+		daemon_spawn(ds);
 	if (out->from == SV_STARTING && out->to != SV_STARTING)
 		daemon_admit(d);
 }
@@ -1548,7 +1478,6 @@ daemon_session_free(struct dsession *ds)
 		return;
 	ds->d->sv_count[ds->sv.state]--;
 	daemon_demand_remove(ds);
-	daemon_spawn_unqueue(ds);
 	if (ds->timer != NULL)
 		event_free(ds->timer);
 	if (ds->pidfd_ev != NULL)
@@ -2168,10 +2097,8 @@ daemon_sync_done(int result, void *arg)
 	if (result < 0) {
 		log_error("store.sync_failed", LOGF_S("error", j->err));
 	} else if (!d->fenced) {
-		daemon_batch_begin(d);
-		daemon_sync_apply(d, j);
-		daemon_batch_end(d);
-	}
+			daemon_sync_apply(d, j);
+		}
 	daemon_sync_job_free(j);
 	if (startup) {
 		if (result < 0)
@@ -3158,9 +3085,7 @@ daemon_setup_continue(struct daemon *d)
 		d->run_open = true;
 	daemon_store_instance_status(d, INSTANCE_RUNNING);
 	sdnotify_send("READY=1\nSTATUS=recovering sessions");
-	daemon_batch_begin(d);
 	daemon_admit(d);
-	daemon_batch_end(d);
 	if (d->run_open && d->run_pending == 0)
 		d->run_open = false;
 	d->setup_done = true;
@@ -3215,8 +3140,6 @@ daemon_teardown(struct daemon *d)
 		event_free(d->ev_tick);
 	if (d->ev_admit != NULL)
 		event_free(d->ev_admit);
-	if (d->ev_spawn != NULL)
-		event_free(d->ev_spawn);
 	if (d->ev_sigterm != NULL)
 		event_free(d->ev_sigterm);
 	if (d->ev_sigint != NULL)
@@ -3349,7 +3272,6 @@ daemon_run(const struct config *cfg)
 	sdnotify_init();
 	signal(SIGPIPE, SIG_IGN);
 	TAILQ_INIT(&d.all);
-	TAILQ_INIT(&d.spawnq);
 	d.by_id = intmap_new();
 	d.by_pid = intmap_new();
 	d.sp = (struct supervise_params){
@@ -3371,7 +3293,6 @@ daemon_run(const struct config *cfg)
 		return 71;
 	}
 	d.ev_admit = event_new(d.base, -1, 0, daemon_admit_cb, &d);
-	d.ev_spawn = event_new(d.base, -1, 0, daemon_spawn_cb, &d);
 	/* Signals are events; SIGCHLD must be caught before any spawn. */
 	d.ev_sigusr2 = evsignal_new(d.base, SIGUSR2, daemon_signal_cb, &d);
 	evsignal_add(d.ev_sigusr2, NULL);

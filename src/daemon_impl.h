@@ -51,7 +51,6 @@
 #define DAEMON_PURCHASE_LOG		4096	/* purchase times remembered */
 #define DAEMON_RECON_STEPS_MAX		10000	/* a listing's steps logged */
 #define DAEMON_DRAIN_MS			15000	/* queued writes at shutdown */
-#define DAEMON_SPAWN_BATCH		16	/* connector starts sent per pass */
 #define DAEMON_EARLY_EXITS		1024	/* exits of pids not yet known */
 #define DAEMON_EARLY_NOTIFY		256	/* their messages, kept likewise */
 #define DAEMON_EARLY_MAX_AGE_MS		60000	/* older: another process */
@@ -106,9 +105,6 @@ struct dsession {
 	 * never brings it back (0: not given up).
 	 */
 	uint64_t		 released_after;
-	TAILQ_ENTRY(dsession)	 spawn_link;	/* in the spawn queue */
-	bool			 spawn_queued;
-	bool			 spawn_wanted;	/* asked, still in STARTING */
 	int64_t			 spawn_gen;	/* its start, being answered */
 };
 
@@ -132,8 +128,7 @@ struct daemon {
 	size_t			 qhead, qlen, qcap;
 	int64_t			 starting;	/* sessions in STARTING */
 
-	struct event		*ev_notify, *ev_tick, *ev_admit, *ev_spawn;
-	TAILQ_HEAD(, dsession)	 spawnq;	/* connectors to start */
+	struct event		*ev_notify, *ev_tick, *ev_admit;
 	struct event		*ev_sigterm, *ev_sigint, *ev_sigchld, *ev_sigusr2;
 	bool			 handover;	/* leave connectors running */
 	int64_t			 adopted;
