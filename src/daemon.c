@@ -1720,11 +1720,23 @@ daemon_release_sweep(struct daemon *d)
 	struct billing_ip	 ip;
 	struct billing_demand	 dem;
 	int			 rank[26 * 26] = { 0 }, ci;
+	int			 acquiring[26 * 26] = { 0 };
+	struct dsession		*ds;
 	int64_t			 now = util_now_ms();
 	size_t			 i;
 
 	if (!provider_can_purchase(d->provider))
 		return;
+	/*
+	 * Sessions whose acquisition is waiting for the store's answer are
+	 * about to choose an idle IP of their country (one bought for them,
+	 * say): that many idle IPs stay, whatever the policy.
+	 */
+	TAILQ_FOREACH(ds, &d->all, link) {
+		ci = (ds->country[0] - 'a') * 26 + (ds->country[1] - 'a');
+		if (ds->acq_gen != 0 && ci >= 0 && ci < 26 * 26)
+			acquiring[ci]++;
+	}
 	for (i = 0; i < pool_count(d->pool); i++) {
 		px = pool_at(d->pool, i);
 		if (px->state != POOL_IDLE || px->sessions > 0 ||
@@ -1740,6 +1752,8 @@ daemon_release_sweep(struct daemon *d)
 			ip.idle_since = ip.allocated_at;
 		ip.owner_back_by = 0;
 		ip.idle_rank = rank[ci]++;
+		if (ip.idle_rank < acquiring[ci])
+			continue;
 		dem.expected = d->demand[ci] != NULL ? (int)d->demand[ci]->n : 0;
 		if (billing_decide(&d->billing, &d->release, &ip, &dem, now,
 		    &dec) < 0 || dec.action != BILLING_ACTION_RELEASE)
