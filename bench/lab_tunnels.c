@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "b64.h"
-#include "util.h"
+#include "base/util.h"
 
 #define INFLIGHT	256
 #define MAX_COUNT	50000

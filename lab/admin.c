@@ -7,12 +7,12 @@
 
 #include "admin.h"
 #include "api.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "gsm.h"
 #include "lab.h"
-#include "log.h"
 #include "state.h"
 #include "superproxy.h"
-#include "util.h"
 #include "wa.h"
 #include "webhooks.h"
 

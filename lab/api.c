@@ -13,11 +13,11 @@
 
 #include "admin.h"
 #include "api.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "base/xmalloc.h"
 #include "gsm.h"
 #include "lab.h"
-#include "log.h"
-#include "util.h"
-#include "xmalloc.h"
 
 #define API_QUERY_VALUE_MAX	1024
 

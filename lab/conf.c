@@ -11,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/util.h"
 #include "conf.h"
 #include "relayworker.h"
-#include "util.h"
 
 static const struct conf_country conf_default_inventory[] = {
 	{ "us", 200 }, { "gb", 100 }, { "de", 100 }, { "fr", 100 },

@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "world.h"
 
 #define CONF_MAX_KEYS		8

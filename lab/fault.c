@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
+#include "base/xmalloc.h"
 #include "fault.h"
-#include "util.h"
-#include "xmalloc.h"
 
 #define FAULT_DEFAULT_HANG_MS	300000
 

@@ -11,11 +11,11 @@
 #include <string.h>
 
 #include "b64.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "base/xmalloc.h"
 #include "gsm.h"
 #include "lab.h"
-#include "log.h"
-#include "util.h"
-#include "xmalloc.h"
 
 #define GSM_NAME_MAX		256
 #define GSM_TOKEN_LEN		48

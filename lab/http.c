@@ -17,11 +17,11 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "base/log.h"
+#include "base/util.h"
+#include "base/xmalloc.h"
 #include "http.h"
-#include "log.h"
 #include "net.h"
-#include "util.h"
-#include "xmalloc.h"
 
 #define HTTP_READ_CHUNK		16384
 #define HTTP_MAX_INPUT		(HTTPREQ_MAX_HEAD + HTTPREQ_MAX_BODY + \

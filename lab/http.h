@@ -13,7 +13,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "httpreq.h"
 
 #define HTTP_MAX_CONNS		1024

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/util.h"
 #include "httpreq.h"
-#include "util.h"
 
 static bool
 httpreq_is_tchar(unsigned char c)

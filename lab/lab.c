@@ -9,16 +9,16 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "base/xmalloc.h"
 #include "gsm.h"
 #include "http.h"
 #include "lab.h"
-#include "log.h"
 #include "state.h"
 #include "superproxy.h"
-#include "util.h"
 #include "wa.h"
 #include "webhooks.h"
-#include "xmalloc.h"
 
 int64_t
 lab_now(const struct lab *lab)

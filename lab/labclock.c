@@ -6,8 +6,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "base/xmalloc.h"
 #include "labclock.h"
-#include "xmalloc.h"
 
 struct labclock {
 	int64_t	base_lab;

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
+#include "base/xmalloc.h"
 #include "ledger.h"
-#include "util.h"
-#include "xmalloc.h"
 
 struct period {
 	uint32_t	ip;

@@ -15,9 +15,9 @@
 
 #include <event2/event.h>
 
+#include "base/log.h"
 #include "conf.h"
 #include "lab.h"
-#include "log.h"
 #include "relayworker.h"
 
 /* 10,000 tunnels need two descriptors each: take all the kernel allows. */

@@ -10,8 +10,8 @@
 #include <strings.h>
 
 #include "b64.h"
+#include "base/util.h"
 #include "proxyauth.h"
-#include "util.h"
 
 static const char *const proxyauth_value_keys[] = {
 	"ip", "country", "session", "city", "state", "asn", "zip", "c_tag",

@@ -13,8 +13,8 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "base/xmalloc.h"
 #include "relay.h"
-#include "xmalloc.h"
 
 struct relay {
 	struct event_base	*base;

@@ -17,11 +17,11 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
-#include "log.h"
+#include "base/log.h"
+#include "base/xmalloc.h"
 #include "relay.h"
 #include "relayworker.h"
 #include "world.h"
-#include "xmalloc.h"
 
 struct wtunnel {
 	TAILQ_ENTRY(wtunnel)	 entry;

@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
+#include "base/util.h"
 #include "gsm.h"
 #include "lab.h"
-#include "log.h"
 #include "state.h"
-#include "util.h"
 #include "wa.h"
 
 #define STATE_VERSION	1

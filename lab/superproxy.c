@@ -18,16 +18,16 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "base/log.h"
+#include "base/util.h"
+#include "base/xmalloc.h"
 #include "httpreq.h"
 #include "lab.h"
-#include "log.h"
 #include "net.h"
 #include "proxyauth.h"
 #include "relay.h"
 #include "relayworker.h"
 #include "superproxy.h"
-#include "util.h"
-#include "xmalloc.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT	24

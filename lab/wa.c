@@ -15,13 +15,13 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "base/log.h"
+#include "base/util.h"
+#include "base/xmalloc.h"
 #include "lab.h"
-#include "log.h"
 #include "net.h"
-#include "util.h"
 #include "wa.h"
 #include "waproto.h"
-#include "xmalloc.h"
 
 #define WA_BUCKETS	16384
 

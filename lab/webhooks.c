@@ -14,10 +14,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "log.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "base/xmalloc.h"
 #include "webhooks.h"
-#include "xmalloc.h"
 
 #define WEBHOOKS_PATH		"/lab/webhooks"
 #define WEBHOOKS_CONFIG_PATH	"/lab/webhooks/config"

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "base/util.h"
+#include "base/xmalloc.h"
 #include "world.h"
-#include "xmalloc.h"
 
 #define WORLD_SESSION_BUCKETS	4096
 

@@ -33,9 +33,9 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "bdclient.h"
-#include "log.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "provider/bdclient.h"
 
 #define DRIVER_OPS_MAX		64
 #define DRIVER_IPS_MAX		256

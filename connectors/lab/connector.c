@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #include "b64.h"
-#include "util.h"
+#include "base/util.h"
 
 #define EXIT_STOPPED		0
 #define EXIT_FAILURE_		1

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backoff.h"
-#include "util.h"
-#include "xmalloc.h"
+#include "base/util.h"
+#include "base/xmalloc.h"
+#include "core/backoff.h"
 
 #define MS_PER_S	INT64_C(1000)
 #define MS_PER_DAY	INT64_C(86400000)

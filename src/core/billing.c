@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "billing.h"
+#include "core/billing.h"
 
 #define BILLING_MONTHS_PER_YEAR		12
 #define BILLING_HOURS_PER_DAY		24

@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "breaker.h"
-#include "xmalloc.h"
+#include "base/xmalloc.h"
+#include "core/breaker.h"
 
 /* Doubling more often than this would overflow; the cap is hit long before. */
 #define BREAKER_SHIFT_MAX	32

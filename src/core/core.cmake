@@ -1,6 +1,5 @@
-# The pure decision modules of src/core (no I/O: time and randomness come in
-# as arguments), added to respawn_core.  Included from the top-level
-# CMakeLists.txt right after respawn_core is defined.
+# The generator of the regional fallback chains that core/fallback.c
+# compiles in.  Included from src/CMakeLists.txt before respawn_core.
 
 # The regional fallback chains are generated at build time from CLDR's
 # territory containment (Debian's unicode-cldr-core), as the country table
@@ -35,10 +34,3 @@ add_custom_command(
   COMMENT "Generating the regional fallback chains"
   VERBATIM)
 add_custom_target(respawn_gen_fallback DEPENDS ${GEN_DIR}/fallback.inc)
-
-target_sources(respawn_core PRIVATE
-  ${GEN_DIR}/fallback.inc
-  ${CMAKE_CURRENT_LIST_DIR}/fallback.c
-  ${CMAKE_CURRENT_LIST_DIR}/backoff.c
-  ${CMAKE_CURRENT_LIST_DIR}/breaker.c)
-add_dependencies(respawn_core respawn_gen_fallback)

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "country.h"
-#include "fallback.h"
-#include "util.h"
-#include "validate.h"
-#include "xmalloc.h"
+#include "base/country.h"
+#include "base/util.h"
+#include "base/validate.h"
+#include "base/xmalloc.h"
+#include "core/fallback.h"
 
 /* How much of an offending token an error message quotes. */
 #define FALLBACK_QUOTE_MAX	16

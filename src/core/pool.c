@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "intmap.h"
-#include "pool.h"
-#include "util.h"
-#include "xmalloc.h"
+#include "base/intmap.h"
+#include "base/util.h"
+#include "base/xmalloc.h"
+#include "core/pool.h"
 
 #define POOL_COUNTRIES		(26 * 26)
 #define POOL_BAD_TOTAL		4096	/* (phone, ip) pairs remembered */

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "country.h"
+#include "base/country.h"
 
 #define POOL_IP_LEN		64
 #define POOL_MAX_CHAIN		12	/* fallback countries considered */

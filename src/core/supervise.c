@@ -3,7 +3,7 @@
  */
 #include <stddef.h>
 
-#include "supervise.h"
+#include "core/supervise.h"
 
 /* Everything a handler needs for one step. */
 struct sv_ctx {

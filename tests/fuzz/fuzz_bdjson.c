@@ -21,7 +21,7 @@
 
 #include <jansson.h>
 
-#include "bdjson.h"
+#include "provider/bdjson.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -24,7 +24,7 @@
 
 #include <jansson.h>
 
-#include "log.h"
+#include "base/log.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -239,7 +239,7 @@ call GET /api/instances -H "x-api-key: key-one"
 expect_eq "$STATUS" 401 "the old key is refused"
 
 # --- the whole record against the OpenAPI document --------------------------
-run "$PY" "$SRC/tests/tools/openapi_check.py" "$SRC/docs/api/openapi.yaml" "$SRC/src/api.c" "$T/calls"
+run "$PY" "$SRC/tests/tools/openapi_check.py" "$SRC/docs/api/openapi.yaml" "$SRC/src/http/api.c" "$T/calls"
 expect_rc 0 "every answer matches docs/api/openapi.yaml: $(tail -1 <<<"$out")"
 [ "$rc" = 0 ] || echo "$out" | head -30
 

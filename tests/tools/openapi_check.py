@@ -3,7 +3,7 @@
 
 usage: openapi_check.py SPEC API_C CALLS_DIR
 
-1. The routes in src/api.c's table and the operations in the spec are the
+1. The routes in src/http/api.c's table and the operations in the spec are the
    same set (nothing undocumented, nothing documented but missing).
 2. Every recorded call (CALLS_DIR/*.json, written by the integration test:
    {"method", "path", "status", "contentType", "body"}) has a status the

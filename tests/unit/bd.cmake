@@ -5,4 +5,4 @@
 respawn_unit_test(test_bdjson)
 
 add_executable(bdclient_driver ${CMAKE_CURRENT_LIST_DIR}/../bdclient_driver.c)
-target_link_libraries(bdclient_driver PRIVATE respawn_core)
+target_link_libraries(bdclient_driver PRIVATE respawn_cli)

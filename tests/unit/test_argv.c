@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "argv.h"
-#include "util.h"
+#include "base/argv.h"
+#include "base/util.h"
 
 #define MAX_WANT	8
 

@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bdclient.h"
-#include "bdjson.h"
-#include "buf.h"
-#include "util.h"
+#include "base/buf.h"
+#include "base/util.h"
+#include "provider/bdclient.h"
+#include "provider/bdjson.h"
 
 #define ERR_LEN	256
 

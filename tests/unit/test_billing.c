@@ -15,8 +15,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "core/billing.h"
-#include "util.h"
 
 /* What the output variables hold before a call, to see they stay put. */
 #define SENTINEL	INT64_C(-777)

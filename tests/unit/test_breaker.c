@@ -15,8 +15,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "core/breaker.h"
-#include "util.h"
 
 #define STEPS_MAX	24
 

@@ -22,8 +22,8 @@
 #include <unistd.h>
 #include <linux/close_range.h>
 
-#include "child.h"
-#include "util.h"
+#include "base/util.h"
+#include "sys/child.h"
 
 static char tmpdir[] = "/tmp/respawn-test-child-XXXXXX";
 

@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "util.h"
+#include "base/util.h"
+#include "config/config.h"
 
 static char tmpdir[] = "/tmp/respawn-test-config-XXXXXX";
 

@@ -13,8 +13,8 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "country.h"
-#include "util.h"
+#include "base/country.h"
+#include "base/util.h"
 
 /*
  * ISO 3166-1 has 249 codes today.  The table comes from the distribution's

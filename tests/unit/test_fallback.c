@@ -15,9 +15,9 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "base/country.h"
+#include "base/util.h"
 #include "core/fallback.h"
-#include "country.h"
-#include "util.h"
 
 #define ERR_LEN		256
 #define CHAIN_MAX	FALLBACK_MAX

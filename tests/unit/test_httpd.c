@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "httpd.h"
-#include "metrics.h"
-#include "store.h"
+#include "base/metrics.h"
+#include "http/api.h"
+#include "http/httpd.h"
+#include "store/store.h"
 
 static void
 handler(void *arg, const struct httpd_request *rq, struct httpd_response *rs)

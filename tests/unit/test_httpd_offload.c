@@ -27,8 +27,8 @@
 
 #include <event2/event.h>
 
-#include "httpd.h"
-#include "util.h"
+#include "base/util.h"
+#include "http/httpd.h"
 
 #define CALLS_MAX	8
 

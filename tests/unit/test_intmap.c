@@ -11,7 +11,7 @@
 
 #include <stdlib.h>
 
-#include "intmap.h"
+#include "base/intmap.h"
 
 #define KEYS	2000
 

@@ -21,8 +21,8 @@
 
 #include <jansson.h>
 
-#include "log.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/util.h"
 
 /* 2026-11-28T21:30:00.123Z, so every expected line is exact. */
 #define NOW_MS	INT64_C(1795901400123)

@@ -21,8 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "notify.h"
-#include "util.h"
+#include "base/util.h"
+#include "sys/notify.h"
 
 struct parse_case {
 	const char		*payload;

@@ -11,8 +11,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "core/pool.h"
-#include "util.h"
 
 /* The world every case starts from. */
 static const struct pool_proxy world[] = {

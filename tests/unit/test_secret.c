@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "secret.h"
-#include "util.h"
+#include "base/util.h"
+#include "config/secret.h"
 
 static char tmpdir[] = "/tmp/respawn-test-secret-XXXXXX";
 

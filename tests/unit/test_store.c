@@ -27,8 +27,8 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
-#include "store.h"
-#include "util.h"
+#include "base/util.h"
+#include "store/store.h"
 
 #define SCHEMAS_MAX	64
 

@@ -30,8 +30,8 @@
 
 #include <libpq-fe.h>
 
-#include "store.h"
-#include "util.h"
+#include "base/util.h"
+#include "store/store.h"
 
 #define SCHEMAS_MAX	32
 

@@ -28,8 +28,8 @@
 
 #include <event2/event.h>
 
-#include "storeq.h"
-#include "util.h"
+#include "base/util.h"
+#include "store/storeq.h"
 
 static char	tmpdir[] = "/tmp/respawn-test-storeq-XXXXXX";
 static char	dburl[512];

@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "core/supervise.h"
-#include "util.h"
 
 static const struct supervise_params params = {
 	.ready_timeout_ms = 1000,

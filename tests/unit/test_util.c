@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "util.h"
+#include "base/util.h"
 
 /* What the output variables hold before a call, to see they stay put. */
 #define SENTINEL_I64	INT64_C(-777)

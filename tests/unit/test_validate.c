@@ -13,8 +13,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "util.h"
-#include "validate.h"
+#include "base/util.h"
+#include "base/validate.h"
 
 /*
  * An input, and for a refusal a part of the reason that tells the user

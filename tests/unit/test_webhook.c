@@ -30,9 +30,9 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
-#include "log.h"
-#include "util.h"
-#include "webhook.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "http/webhook.h"
 
 #define TEST_SECRET		"whsec-test-0123456789"
 #define TEST_INSTANCE		"respawn-test-1"

@@ -1,0 +1,343 @@
+/*
+ * `respawn proxy ls|release`: the proxies respawn pays for, and giving one
+ * back.  A release is recorded in the store; the running daemon asks the
+ * provider within a second.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "base/util.h"
+#include "base/xmalloc.h"
+#include "cli/cli.h"
+#include "provider/provider.h"
+#include "provider/reconcile.h"
+
+#define PROXY_USAGE	"proxy ls|release|reconcile [--help]"
+#define PLS_USAGE	"proxy ls [--json]"
+#define PRELEASE_USAGE	"proxy release IP"
+#define PRECONCILE_USAGE	"proxy reconcile [--dry-run]"
+#define PROXY_LIST_TIMEOUT_S	120	/* the provider's listing, retries included */
+
+struct proxy_ls {
+	bool	 json;
+	json_t	*list;
+};
+
+static json_t *
+proxy_json_time(int64_t ms)
+{
+	char	t[UTIL_TIME_LEN];
+
+	if (ms == 0)
+		return json_null();
+	util_fmt_time(ms, t);
+	return json_string(t);
+}
+
+static int
+cmd_proxy_ls_row(const struct proxy_row *p, void *arg)
+{
+	struct proxy_ls	*ls = arg;
+	json_t		*o;
+
+	if (!ls->json) {
+		char	sid[24] = "-";
+
+		if (p->session_id != 0)
+			snprintf(sid, sizeof sid, "%lld", (long long)p->session_id);
+		printf("%-6lld %-10s %-45.45s %-2s %-10s %s\n", (long long)p->id,
+		    p->provider, p->ip, p->country,
+		    store_proxy_state_name(p->state), sid);
+		return 0;
+	}
+	o = json_object();
+	json_object_set_new(o, "id", json_integer(p->id));
+	json_object_set_new(o, "provider", json_string(p->provider));
+	json_object_set_new(o, "zone", json_string(p->zone));
+	json_object_set_new(o, "proxyIp", json_string(p->ip));
+	json_object_set_new(o, "country", json_string(p->country));
+	json_object_set_new(o, "type",
+	    json_string(config_proxy_type_name(p->type)));
+	json_object_set_new(o, "state",
+	    json_string(store_proxy_state_name(p->state)));
+	json_object_set_new(o, "sessionId", p->session_id ?
+	    json_integer(p->session_id) : json_null());
+	json_object_set_new(o, "purchasedAt", proxy_json_time(p->purchased_at));
+	json_object_set_new(o, "assignedAt", proxy_json_time(p->assigned_at));
+	json_object_set_new(o, "idleSince", proxy_json_time(p->idle_since));
+	json_array_append_new(ls->list, o);
+	return 0;
+}
+
+static int
+cmd_proxy_ls(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct proxy_ls	 ls = { 0 };
+	struct store	*st;
+	int		 c, r, ex;
+
+	optind = 0;	/* glibc: reinitialise, as main() already parsed */
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			ls.json = true;
+			break;
+		case 'h':
+			printf("usage: respawn %s\n", PLS_USAGE);
+			return EX_OK;
+		default:
+			return cli_usage_error(PLS_USAGE, "proxy ls: unknown "
+			    "option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(PLS_USAGE, "proxy ls: unexpected "
+		    "argument '%s'", argv[optind]);
+	if ((ex = cli_open_store(cli, "proxy ls", &st)) != 0)
+		return ex;
+	if (ls.json)
+		ls.list = json_array();
+	else
+		printf("%-6s %-10s %-45s %-2s %-10s %s\n", "ID", "PROVIDER",
+		    "IP", "CC", "STATE", "SESSION");
+	if ((r = store_proxy_list(st, cmd_proxy_ls_row, &ls)) < 0) {
+		ex = cli_store_error(st, "proxy ls", r);
+	} else {
+		if (ls.json) {
+			json_dumpf(ls.list, stdout, JSON_INDENT(2) |
+			    JSON_PRESERVE_ORDER);
+			fputc('\n', stdout);
+		}
+		ex = EX_OK;
+	}
+	json_decref(ls.list);
+	store_close(st);
+	return ex;
+}
+
+static int
+cmd_proxy_release(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct proxy_row	 row;
+	struct store		*st;
+	int			 c, r, ex;
+
+	optind = 0;	/* glibc: reinitialise, as main() already parsed */
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			printf("usage: respawn %s\n", PRELEASE_USAGE);
+			return EX_OK;
+		default:
+			return cli_usage_error(PRELEASE_USAGE, "proxy release: "
+			    "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(PRELEASE_USAGE, "proxy release: expected "
+		    "one IP");
+	if (strlen(argv[optind]) >= sizeof row.ip) {
+		fprintf(stderr, "respawn: proxy release: '%.64s...' is not a "
+		    "proxy IP\n", argv[optind]);
+		return EX_DATAERR;
+	}
+	if ((ex = cli_open_store(cli, "proxy release", &st)) != 0)
+		return ex;
+	r = store_proxy_request_release(st, argv[optind], "cli", util_now_ms(),
+	    &row);
+	if (r == -ENOENT) {
+		cli_error("proxy release", "no live proxy '%s' (see respawn "
+		    "proxy ls)", argv[optind]);
+		ex = EX_DATAERR;
+	} else if (r == -EBUSY) {
+		cli_error("proxy release", "proxy '%s' is used or kept by "
+		    "session %lld; stop or remove that session first",
+		    argv[optind], (long long)row.session_id);
+		ex = EX_DATAERR;
+	} else if (r < 0) {
+		ex = cli_store_error(st, "proxy release", r);
+	} else {
+		printf("proxy %s (%s): releasing; the daemon gives it back to "
+		    "%s\n", row.ip, row.country, row.provider);
+		ex = EX_OK;
+	}
+	store_close(st);
+	return ex;
+}
+
+/* The provider's listing, copied out of its callback. */
+struct proxy_listing {
+	struct event_base	*base;
+	bool			 done;
+	enum provider_outcome	 outcome;
+	char			 message[256];
+	struct provider_proxy	*proxies;
+	size_t			 n;
+};
+
+static void
+cmd_proxy_listed(const struct provider_result *r, void *arg)
+{
+	struct proxy_listing	*pl = arg;
+
+	pl->done = true;
+	pl->outcome = r->outcome;
+	(void)util_strlcpy(pl->message, r->message != NULL ? r->message : "",
+	    sizeof pl->message);
+	if (r->outcome == PROVIDER_OK && r->n > 0) {
+		pl->proxies = xcalloc(r->n, sizeof *pl->proxies);
+		memcpy(pl->proxies, r->proxies, r->n * sizeof *pl->proxies);
+		pl->n = r->n;
+	}
+	event_base_loopbreak(pl->base);
+}
+
+static void
+cmd_proxy_step(const struct reconcile_step *s, void *arg)
+{
+	bool	dry = *(bool *)arg;
+
+	switch (s->action) {
+	case RECONCILE_ADOPT:
+		printf("%s %-45s %s (billed by the provider, unknown here)\n",
+		    dry ? "would adopt " : "adopted     ", s->key, s->country);
+		break;
+	case RECONCILE_LOST:
+		printf("%s %-45s %s (no longer listed by the provider)\n",
+		    dry ? "would lose  " : "lost        ", s->key, s->country);
+		break;
+	case RECONCILE_RELEASED:
+		printf("%s %-45s %s (its release went through)\n",
+		    dry ? "would release" : "released    ", s->key, s->country);
+		break;
+	case RECONCILE_INTENT_OWNED:
+	case RECONCILE_INTENT_FAILED:
+		printf("%s purchase intent %lld (%s): %s\n", dry ?
+		    "would settle" : "settled     ", (long long)s->id,
+		    s->country, s->action == RECONCILE_INTENT_OWNED ? "owned" :
+		    "failed");
+		break;
+	}
+}
+
+static int
+cmd_proxy_reconcile(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct proxy_listing	 pl = { 0 };
+	struct reconcile_report	 rep;
+	struct provider		*prov = NULL;
+	struct store		*st = NULL;
+	struct timeval		 tv = { PROXY_LIST_TIMEOUT_S, 0 };
+	char			 err[PROVIDER_ERR_LEN];
+	bool			 dry = false;
+	int			 c, r, ex;
+
+	optind = 0;	/* glibc: reinitialise, as main() already parsed */
+	while ((c = getopt_long(argc, argv, "hn", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			dry = true;
+			break;
+		case 'h':
+			printf("usage: respawn %s\n", PRECONCILE_USAGE);
+			return EX_OK;
+		default:
+			return cli_usage_error(PRECONCILE_USAGE, "proxy reconcile: "
+			    "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(PRECONCILE_USAGE, "proxy reconcile: "
+		    "unexpected argument '%s'", argv[optind]);
+	if ((pl.base = event_base_new()) == NULL)
+		return EX_OSERR;
+	if (strcmp(cli->cfg->provider, "brightdata") == 0)
+		r = provider_bd_open(pl.base, cli->cfg, &prov, err);
+	else if (cli->cfg->static_proxies[0] == '\0') {
+		snprintf(err, sizeof err, "RESPAWN_STATIC_PROXIES must name "
+		    "the proxy list file");
+		r = -EINVAL;
+	} else
+		r = provider_static_open(pl.base, cli->cfg->static_proxies,
+		    &prov, err);
+	if (r < 0) {
+		cli_error("proxy reconcile", "%s", err);
+		ex = EX_CONFIG;
+		goto out;
+	}
+	if ((r = provider_list(prov, cmd_proxy_listed, &pl)) < 0) {
+		cli_error("proxy reconcile", "cannot ask %s: %s",
+		    provider_name(prov), strerror(-r));
+		ex = EX_UNAVAILABLE;
+		goto out;
+	}
+	event_base_loopexit(pl.base, &tv);
+	event_base_dispatch(pl.base);
+	if (!pl.done || pl.outcome != PROVIDER_OK) {
+		cli_error("proxy reconcile", "%s did not list its proxies: %s",
+		    provider_name(prov), pl.done ? pl.message : "no answer");
+		ex = EX_UNAVAILABLE;
+		goto out;
+	}
+	if ((ex = cli_open_store(cli, "proxy reconcile", &st)) != 0)
+		goto out;
+	if ((r = reconcile_run(st, provider_name(prov), provider_zone(prov),
+	    pl.proxies, pl.n, dry, util_now_ms(), cmd_proxy_step, &dry,
+	    &rep)) < 0) {
+		ex = cli_store_error(st, "proxy reconcile", r);
+		goto out;
+	}
+	printf("%s: %lld listed; %lld adopted, %lld lost, %lld released, "
+	    "%lld intents owned, %lld failed%s\n", provider_name(prov),
+	    (long long)rep.listed, (long long)rep.adopted, (long long)rep.lost,
+	    (long long)rep.released, (long long)rep.intents_owned,
+	    (long long)rep.intents_failed, dry ? " (dry run: nothing changed)" :
+	    "");
+	ex = EX_OK;
+out:
+	store_close(st);
+	/* The provider first: its pending callbacks need the loop. */
+	provider_free(prov);
+	free(pl.proxies);
+	event_base_free(pl.base);
+	return ex;
+}
+
+static const struct cli_command proxy_subcommands[] = {
+	{ "ls", cmd_proxy_ls, PLS_USAGE, "list the proxies paid for", true },
+	{ "release", cmd_proxy_release, PRELEASE_USAGE,
+	  "give an idle proxy back to the provider", true },
+	{ "reconcile", cmd_proxy_reconcile, PRECONCILE_USAGE,
+	  "compare the provider's listing with the store, and settle", true },
+};
+
+static int
+cmd_proxy(struct cli *cli, int argc, char **argv)
+{
+	return cli_subcommand(cli, PROXY_USAGE, proxy_subcommands,
+	    nitems(proxy_subcommands), argc, argv);
+}
+
+const struct cli_command cmd_proxy_commands[] = {
+	{ "proxy", cmd_proxy, PROXY_USAGE, "list and release proxies", true },
+	{ NULL, NULL, NULL, NULL, false },
+};

@@ -1,0 +1,622 @@
+/*
+ * Secret references and the memory that holds their values: see secret.h.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "base/argv.h"
+#include "base/util.h"
+#include "base/xmalloc.h"
+#include "config/secret.h"
+
+struct secret {
+	size_t	map_len;	/* bytes mapped, including this header */
+	size_t	len;
+	char	value[];	/* NUL-terminated */
+};
+
+static const char	*secret_gsm_url = SECRET_GSM_DEFAULT_URL;
+static const char	*secret_metadata_url = SECRET_METADATA_DEFAULT_URL;
+
+void
+secret_set_google(const char *gsm_url, const char *metadata_url)
+{
+	secret_gsm_url = gsm_url != NULL && *gsm_url != '\0' ? gsm_url :
+	    SECRET_GSM_DEFAULT_URL;
+	secret_metadata_url = metadata_url != NULL && *metadata_url != '\0' ?
+	    metadata_url : SECRET_METADATA_DEFAULT_URL;
+}
+
+/* projects/P/secrets/S/versions/V, each part [A-Za-z0-9_-]. */
+static int
+secret_gsm_check(const char *ref)
+{
+	static const char *const words[] = { "projects", "secrets", "versions" };
+	const char	*p = ref;
+	size_t		 i, n;
+
+	for (i = 0; i < 3; i++) {
+		n = strlen(words[i]);
+		if (strncmp(p, words[i], n) != 0 || p[n] != '/')
+			return -EINVAL;
+		p += n + 1;
+		n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789_-");
+		if (n == 0 || n > 255)
+			return -EINVAL;
+		p += n;
+		if (i < 2 && *p++ != '/')
+			return -EINVAL;
+	}
+	return *p == '\0' ? 0 : -EINVAL;
+}
+
+/* Error messages name the reference; a long one is cut, never overflows. */
+static void __attribute__((format(printf, 2, 3)))
+secret_errf(char *err, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(err, SECRET_ERR_LEN, fmt, ap);
+	va_end(ap);
+}
+
+int
+secret_ref_check(const char *ref, const char **why)
+{
+	if (ref == NULL || *ref == '\0') {
+		*why = "is empty";
+		return -EINVAL;
+	}
+	if (strncmp(ref, "env:", 4) == 0) {
+		if (ref[4] == '\0' || strchr(ref + 4, '=') != NULL) {
+			*why = "env: needs a variable name";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strncmp(ref, "file:", 5) == 0) {
+		if (ref[5] == '\0' || strlen(ref + 5) >= PATH_MAX) {
+			*why = "file: needs a path";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strncmp(ref, "exec:", 5) == 0) {
+		char	**argv;
+		int	  r;
+
+		if ((r = argv_split(ref + 5, &argv)) < 0) {
+			*why = r == -E2BIG ? "exec: command is too long" :
+			    "exec: needs a command (check its quotes)";
+			return -EINVAL;
+		}
+		argv_free(argv);
+		return 0;
+	}
+	if (strncmp(ref, "projects/", 9) == 0) {
+		if (secret_gsm_check(ref) < 0) {
+			*why = "Google Secret Manager references look like "
+			    "projects/P/secrets/S/versions/V";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	*why = "must start with env:, file:, exec: or projects/";
+	return -EINVAL;
+}
+
+/*
+ * Copy a value into its own mapping, kept out of core dumps and, when the
+ * limits allow it, out of swap.
+ */
+static int
+secret_new(const char *value, size_t len, struct secret **ret)
+{
+	struct secret	*s;
+	size_t		 page, map_len;
+	void		*p;
+
+	/* Files and commands end their output with a newline. */
+	if (len > 0 && value[len - 1] == '\n')
+		len--;
+	if (len > 0 && value[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		return -ENODATA;
+	page = (size_t)sysconf(_SC_PAGESIZE);
+	map_len = (sizeof *s + len + 1 + page - 1) / page * page;
+	p = mmap(NULL, map_len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	(void)madvise(p, map_len, MADV_DONTDUMP);
+	(void)mlock(p, map_len);
+	s = p;
+	s->map_len = map_len;
+	s->len = len;
+	memcpy(s->value, value, len);
+	s->value[len] = '\0';
+	*ret = s;
+	return 0;
+}
+
+void
+secret_free(struct secret *s)
+{
+	size_t	map_len;
+
+	if (s == NULL)
+		return;
+	map_len = s->map_len;
+	util_wipe(s, map_len);
+	(void)munlock(s, map_len);
+	(void)munmap(s, map_len);
+}
+
+const char *
+secret_value(const struct secret *s)
+{
+	return s->value;
+}
+
+size_t
+secret_len(const struct secret *s)
+{
+	return s->len;
+}
+
+/*
+ * Values are read into one buffer of the maximum size, allocated once, so
+ * that no copy is left behind in freed memory by a growing buffer.
+ */
+struct secret_acc {
+	char	*p;
+	size_t	 len;
+};
+
+static void
+secret_acc_init(struct secret_acc *a)
+{
+	a->p = xmalloc(SECRET_VALUE_MAX);
+	a->len = 0;
+}
+
+static int
+secret_acc_add(struct secret_acc *a, const char *p, size_t n)
+{
+	if (n > SECRET_VALUE_MAX - a->len)
+		return -ENOBUFS;
+	memcpy(a->p + a->len, p, n);
+	a->len += n;
+	return 0;
+}
+
+static void
+secret_acc_free(struct secret_acc *a)
+{
+	util_wipe(a->p, SECRET_VALUE_MAX);
+	free(a->p);
+	a->p = NULL;
+}
+
+/* Answers are gathered into a bounded buffer, wiped when freed. */
+static size_t
+secret_http_write(char *p, size_t size, size_t n, void *arg)
+{
+	struct secret_acc	*a = arg;
+
+	if (secret_acc_add(a, p, size * n) < 0)
+		return 0;	/* too big: curl stops with a write error */
+	return size * n;
+}
+
+/*
+ * One blocking GET, bounded in size and time.  It runs at start, in
+ * check-config and when a rotated key is re-read, like exec:.
+ */
+static int
+secret_http_get(const char *url, const char *header, struct secret_acc *a,
+    long *ret_status, char *err, const char *what)
+{
+	struct curl_slist	*h = NULL;
+	CURL			*c;
+	CURLcode		 rc;
+	long			 status = 0;
+
+	if ((c = curl_easy_init()) == NULL)
+		return -ENOMEM;
+	h = curl_slist_append(h, header);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)SECRET_HTTP_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, secret_http_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	/* The header may hold a token: wipe it. */
+	util_wipe(h->data, strlen(h->data));
+	curl_slist_free_all(h);
+	if (rc != CURLE_OK) {
+		secret_errf(err, "%s: %s", what, rc == CURLE_WRITE_ERROR ?
+		    "answer too large" : curl_easy_strerror(rc));
+		return rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
+	}
+	*ret_status = status;
+	return 0;
+}
+
+static int
+secret_b64_value(int ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	if (ch == '+' || ch == '-')
+		return 62;
+	if (ch == '/' || ch == '_')
+		return 63;
+	return -1;
+}
+
+/* Decode base64 (standard or URL alphabet) in place; returns the length. */
+static ssize_t
+secret_b64_decode(char *s)
+{
+	size_t		i, o = 0;
+	uint32_t	acc = 0;
+	int		bits = 0, v;
+
+	for (i = 0; s[i] != '\0' && s[i] != '='; i++) {
+		if ((v = secret_b64_value((unsigned char)s[i])) < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			s[o++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	return (ssize_t)o;
+}
+
+static int
+secret_from_gsm(const char *ref, struct secret **ret, char *err)
+{
+	struct secret_acc	 a;
+	json_t			*root = NULL;
+	json_error_t		 jerr;
+	const char		*tok, *data;
+	char			 url[2048], header[4096];
+	long			 status = 0;
+	ssize_t			 n;
+	int			 r;
+
+	secret_acc_init(&a);
+	snprintf(url, sizeof url, "%s/computeMetadata/v1/instance/"
+	    "service-accounts/default/token", secret_metadata_url);
+	if ((r = secret_http_get(url, "Metadata-Flavor: Google", &a, &status,
+	    err, "metadata server")) < 0)
+		goto out;
+	if (status != 200 || (root = json_loadb(a.p, a.len, 0, &jerr)) == NULL ||
+	    (tok = json_string_value(json_object_get(root, "access_token"))) ==
+	    NULL || strlen(tok) > 2048) {
+		secret_errf(err, "%s: metadata server gave no access token "
+		    "(HTTP %ld)", ref, status);
+		r = -EACCES;
+		goto out;
+	}
+	snprintf(header, sizeof header, "Authorization: Bearer %s", tok);
+	util_wipe((char *)tok, strlen(tok));
+	json_decref(root);
+	root = NULL;
+	util_wipe(a.p, a.len);
+	a.len = 0;
+	if (snprintf(url, sizeof url, "%s/v1/%s:access", secret_gsm_url, ref) >=
+	    (int)sizeof url) {
+		r = -E2BIG;
+		goto out;
+	}
+	r = secret_http_get(url, header, &a, &status, err,
+	    "Secret Manager");
+	util_wipe(header, sizeof header);
+	if (r < 0)
+		goto out;
+	if (status != 200) {
+		secret_errf(err, "%s: Secret Manager answered HTTP %ld", ref,
+		    status);
+		r = status == 404 ? -ENOENT : status == 401 || status == 403 ?
+		    -EACCES : -EIO;
+		goto out;
+	}
+	if ((root = json_loadb(a.p, a.len, 0, &jerr)) == NULL ||
+	    (data = json_string_value(json_object_get(json_object_get(root,
+	    "payload"), "data"))) == NULL) {
+		secret_errf(err, "%s: malformed answer from Secret Manager", ref);
+		r = -EBADMSG;
+		goto out;
+	}
+	/* Decode into our own buffer, so jansson's copy can be wiped too. */
+	util_wipe(a.p, a.len);
+	a.len = 0;
+	if ((r = secret_acc_add(&a, data, strlen(data) + 1)) < 0) {
+		secret_errf(err, "%s: value too large", ref);
+		goto out;
+	}
+	util_wipe((char *)data, strlen(data));
+	if ((n = secret_b64_decode(a.p)) < 0) {
+		secret_errf(err, "%s: payload is not base64", ref);
+		r = -EBADMSG;
+		goto out;
+	}
+	if ((r = secret_new(a.p, (size_t)n, ret)) < 0)
+		secret_errf(err, "%s: secret is empty", ref);
+out:
+	json_decref(root);
+	secret_acc_free(&a);
+	return r;
+}
+
+static int
+secret_from_env(const char *name, struct secret **ret, char *err)
+{
+	const char	*v;
+	int		 r;
+
+	if ((v = getenv(name)) == NULL) {
+		snprintf(err, SECRET_ERR_LEN,
+		    "env:%s: environment variable is not set", name);
+		return -ENOENT;
+	}
+	if (strlen(v) > SECRET_VALUE_MAX) {
+		secret_errf(err, "env:%s: value is too long", name);
+		return -E2BIG;
+	}
+	if ((r = secret_new(v, strlen(v), ret)) < 0)
+		secret_errf(err, "env:%s: value is empty", name);
+	return r;
+}
+
+static int
+secret_from_file(const char *path, struct secret **ret, char *err)
+{
+	char		 full[PATH_MAX];
+	const char	*dir;
+	struct stat	 st;
+	struct secret_acc b;
+	char		 chunk[4096];
+	ssize_t		 n;
+	int		 fd, r;
+
+	if (path[0] != '/') {
+		/* Relative names are systemd credentials (LoadCredential=). */
+		if ((dir = getenv("CREDENTIALS_DIRECTORY")) == NULL) {
+			secret_errf(err, "file:%s: relative path "
+			    "but $CREDENTIALS_DIRECTORY is not set", path);
+			return -ENOENT;
+		}
+		if (snprintf(full, sizeof full, "%s/%s", dir, path) >=
+		    (int)sizeof full) {
+			secret_errf(err, "file:%s: path too long",
+			    path);
+			return -ENAMETOOLONG;
+		}
+		path = full;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		r = -errno;
+		secret_errf(err, "file:%s: %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		secret_errf(err, "file:%s: not a regular file",
+		    path);
+		return -EINVAL;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		close(fd);
+		secret_errf(err, "file:%s: mode %04o lets group or "
+		    "others read it; chmod 600 it", path,
+		    (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	secret_acc_init(&b);
+	r = 0;
+	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if ((r = secret_acc_add(&b, chunk, (size_t)n)) < 0)
+			break;
+	}
+	close(fd);
+	util_wipe(chunk, sizeof chunk);
+	if (r == 0 && (r = secret_new(b.p, b.len, ret)) < 0)
+		secret_errf(err, "file:%s: file is empty", path);
+	else if (r == -ENOBUFS)
+		secret_errf(err, "file:%s: larger than %d bytes",
+		    path, SECRET_VALUE_MAX);
+	else if (r < 0)
+		secret_errf(err, "file:%s: %s", path, strerror(-r));
+	secret_acc_free(&b);
+	return r;
+}
+
+/*
+ * The child side of exec:.  Any failure before exec is reported through
+ * the CLOEXEC error pipe, so "could not run" is never mistaken for "ran".
+ */
+static void __attribute__((noreturn))
+secret_exec_child(char **argv, int out_fd, int err_fd)
+{
+	int	null_fd, e;
+
+	(void)setpgid(0, 0);
+	if ((null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    dup2(null_fd, STDIN_FILENO) < 0 ||
+	    dup2(out_fd, STDOUT_FILENO) < 0)
+		goto fail;
+	execvp(argv[0], argv);
+fail:
+	e = errno;
+	(void)!write(err_fd, &e, sizeof e);
+	_exit(127);
+}
+
+static int
+secret_from_exec(const char *cmd, struct secret **ret, char *err)
+{
+	char		**argv = NULL;
+	int		  out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int		  r, status, child_errno;
+	pid_t		  pid;
+	struct secret_acc b;
+	char		  chunk[4096];
+	ssize_t		  n;
+	int64_t		  deadline, left;
+	struct pollfd	  pfd;
+
+	if ((r = argv_split(cmd, &argv)) < 0) {
+		secret_errf(err, "exec: cannot split the command");
+		return r;
+	}
+	secret_acc_init(&b);
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		r = -errno;
+		secret_errf(err, "exec:%s: pipe: %s", argv[0],
+		    strerror(-r));
+		goto out;
+	}
+	if ((pid = fork()) < 0) {
+		r = -errno;
+		secret_errf(err, "exec:%s: fork: %s", argv[0],
+		    strerror(-r));
+		goto out;
+	}
+	if (pid == 0)
+		secret_exec_child(argv, out[1], errp[1]);
+	close(out[1]);
+	close(errp[1]);
+	out[1] = errp[1] = -1;
+
+	n = read(errp[0], &child_errno, sizeof child_errno);
+	if (n == (ssize_t)sizeof child_errno) {
+		(void)waitpid(pid, &status, 0);
+		secret_errf(err, "exec:%s: cannot run: %s",
+		    argv[0], strerror(child_errno));
+		r = -child_errno;
+		goto out;
+	}
+
+	deadline = util_mono_ms() + SECRET_EXEC_TIMEOUT_MS;
+	r = 0;
+	for (;;) {
+		left = deadline - util_mono_ms();
+		if (left <= 0) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		pfd.fd = out[0];
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (pfd.revents == 0)
+			continue;
+		if ((n = read(out[0], chunk, sizeof chunk)) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		if ((r = secret_acc_add(&b, chunk, (size_t)n)) < 0)
+			break;
+	}
+	util_wipe(chunk, sizeof chunk);
+	if (r < 0)
+		(void)kill(-pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (r == -ETIMEDOUT) {
+		secret_errf(err, "exec:%s: no answer within %d ms",
+		    argv[0], SECRET_EXEC_TIMEOUT_MS);
+	} else if (r == -ENOBUFS) {
+		secret_errf(err, "exec:%s: output larger than %d "
+		    "bytes", argv[0], SECRET_VALUE_MAX);
+	} else if (r < 0) {
+		secret_errf(err, "exec:%s: %s", argv[0],
+		    strerror(-r));
+	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		secret_errf(err, "exec:%s: command failed (%s %d)",
+		    argv[0], WIFEXITED(status) ? "exit status" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		r = -EIO;
+	} else if ((r = secret_new(b.p, b.len, ret)) < 0) {
+		secret_errf(err, "exec:%s: command printed nothing",
+		    argv[0]);
+	}
+out:
+	secret_acc_free(&b);
+	if (out[0] >= 0)
+		close(out[0]);
+	if (out[1] >= 0)
+		close(out[1]);
+	if (errp[0] >= 0)
+		close(errp[0]);
+	if (errp[1] >= 0)
+		close(errp[1]);
+	argv_free(argv);
+	return r;
+}
+
+int
+secret_resolve(const char *ref, struct secret **ret, char err[SECRET_ERR_LEN])
+{
+	const char	*why;
+	int		 r;
+
+	if ((r = secret_ref_check(ref, &why)) < 0) {
+		secret_errf(err, "secret reference %s", why);
+		return r;
+	}
+	if (strncmp(ref, "env:", 4) == 0)
+		return secret_from_env(ref + 4, ret, err);
+	if (strncmp(ref, "projects/", 9) == 0)
+		return secret_from_gsm(ref, ret, err);
+	if (strncmp(ref, "file:", 5) == 0)
+		return secret_from_file(ref + 5, ret, err);
+	return secret_from_exec(ref + 5, ret, err);
+}

@@ -1,0 +1,820 @@
+/*
+ * The HTTP API's routes: see api.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "base/validate.h"
+#include "base/xmalloc.h"
+#include "config/config.h"
+#include "http/api.h"
+#include "store/session_json.h"
+#include "store/store.h"
+#include "store/storeq.h"
+
+struct api {
+	struct httpd		*httpd;
+	struct store		*store;
+	struct storeq		*q;		/* NULL: routes run inline */
+	const struct config	*cfg;
+	struct api_daemon	 d;
+	char			 addr[HTTPD_ADDR_LEN];
+};
+
+/* A time stamp, or null for "never" (stored as 0). */
+static json_t *
+api_time(int64_t ms)
+{
+	char	buf[UTIL_TIME_LEN];
+
+	if (ms == 0)
+		return json_null();
+	util_fmt_time(ms, buf);
+	return json_string(buf);
+}
+
+/*
+ * The store a handler uses: the worker's connection when the route runs
+ * off the loop (fleet mode), else the daemon's.
+ */
+static struct store *
+api_st(const struct api *a, const struct httpd_request *rq)
+{
+	return rq->worker != NULL ? rq->worker : a->store;
+}
+
+/* A store failure the client cannot fix: 503, with the backend's words. */
+static void
+api_store_error(struct store *st, struct httpd_response *rs, int r)
+{
+	log_warn("api.store_error", LOGF_I("error", r),
+	    LOGF_S("message", store_errmsg(st)));
+	httpd_error(rs, r == -EBUSY ? 503 : 500, NULL, "the state store "
+	    "failed: %s", r == -EBUSY ? "busy, try again" : "see the "
+	    "daemon's log");
+}
+
+static void
+api_healthz(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	rs->json = json_pack("{s:s}", "status", "ok");
+}
+
+static void
+api_readyz(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	struct api	*a = arg;
+
+	if (a->d.ready(a->d.arg))
+		rs->json = json_pack("{s:s}", "status", "ready");
+	else
+		httpd_error(rs, 503, NULL, "the start-up recovery has not "
+		    "finished");
+}
+
+static void
+api_metrics(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	struct api	*a = arg;
+
+	if (a->d.metrics(a->d.arg, &rs->text) < 0) {
+		httpd_error(rs, 500, NULL, "the metrics exceed %d bytes",
+		    HTTPD_TEXT_MAX);
+		return;
+	}
+	rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+static void
+api_proxy_status(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	struct api	*a = arg;
+
+	rs->json = a->d.proxy_status(a->d.arg);
+}
+
+/* --- sessions ----------------------------------------------------------- */
+
+struct api_page {
+	json_t		*items;
+	int64_t		 after;
+	size_t		 limit;
+	int64_t		 last;		/* id of the last item taken */
+	bool		 more;
+	bool		 status_set;
+	enum session_status status;
+	char		 country[COUNTRY_CODE_LEN];
+	bool		 state_set;
+	enum proxy_state state;
+};
+
+static int
+api_session_page_cb(const struct session *s, void *arg)
+{
+	struct api_page	*pg = arg;
+
+	if (s->id <= pg->after || (pg->status_set && s->status != pg->status) ||
+	    (pg->country[0] != '\0' && strcmp(s->country, pg->country) != 0))
+		return 0;
+	if (json_array_size(pg->items) == pg->limit) {
+		pg->more = true;
+		return 1;	/* stop: the page is full */
+	}
+	json_array_append_new(pg->items, session_json_new(s));
+	pg->last = s->id;
+	return 0;
+}
+
+/* The optional ?country= filter. */
+static int
+api_country_filter(const struct httpd_request *rq, struct api_page *pg,
+    struct httpd_response *rs)
+{
+	const char	*why;
+	char		*v;
+
+	if ((v = httpd_query_str(rq, "country")) == NULL)
+		return 0;
+	if (validate_country(v, pg->country, &why) < 0) {
+		httpd_error(rs, 400, "country", "country: '%.16s' %s", v, why);
+		free(v);
+		return -EINVAL;
+	}
+	free(v);
+	return 0;
+}
+
+static json_t *
+api_page_answer(struct api_page *pg, const char *key)
+{
+	return json_pack("{s:o, s:o}", key, pg->items, "nextAfter", pg->more ?
+	    json_integer(pg->last) : json_null());
+}
+
+static void
+api_sessions_list(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	static const char *const allowed[] = { "limit", "after", "status",
+	    "country", NULL };
+	struct api	*a = arg;
+	struct api_page	 pg = { 0 };
+	int64_t		 limit;
+	char		*v;
+	int		 r;
+
+	if (httpd_query_check(rq, allowed, rs) < 0 ||
+	    httpd_query_i64(rq, "limit", API_PAGE_DEFAULT, 1, API_PAGE_MAX,
+	    &limit, rs) < 0 ||
+	    httpd_query_i64(rq, "after", 0, 0, INT64_MAX, &pg.after, rs) < 0 ||
+	    api_country_filter(rq, &pg, rs) < 0)
+		return;
+	if ((v = httpd_query_str(rq, "status")) != NULL) {
+		if (store_session_status_parse(v, &pg.status) < 0) {
+			httpd_error(rs, 400, "status", "status: '%.32s' is not "
+			    "a session status", v);
+			free(v);
+			return;
+		}
+		pg.status_set = true;
+		free(v);
+	}
+	pg.limit = (size_t)limit;
+	pg.items = json_array();
+	if ((r = store_session_list(api_st(a, rq), api_session_page_cb, &pg)) < 0) {
+		json_decref(pg.items);
+		api_store_error(api_st(a, rq), rs, r);
+		return;
+	}
+	rs->json = api_page_answer(&pg, "sessions");
+}
+
+/* The body as a JSON object, or a 400 saying why not. */
+static json_t *
+api_body_object(const char *body, size_t len, struct httpd_response *rs)
+{
+	json_error_t	 e;
+	json_t		*o;
+
+	if (len == 0) {
+		httpd_error(rs, 400, NULL, "a JSON object body is required");
+		return NULL;
+	}
+	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
+	if (o == NULL) {
+		httpd_error(rs, 400, NULL, "the body is not valid JSON: %s "
+		    "(line %d, column %d)", e.text, e.line, e.column);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		httpd_error(rs, 400, NULL, "the body must be a JSON object");
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * POST /api/sessions: {"userId", "phoneNumber", "country", "priority"?,
+ * "proxyType"?, "desiredState"?}.  Every problem names its field.
+ */
+static int
+api_session_fields(const json_t *o, struct session_new *n,
+    struct httpd_response *rs)
+{
+	const char	*key, *why, *s;
+	json_t		*v;
+	bool		 have_user = false, have_phone = false,
+			 have_country = false;
+
+	memset(n, 0, sizeof *n);
+	n->desired = SESSION_DESIRED_RUNNING;
+	json_object_foreach((json_t *)o, key, v) {
+		if (strcmp(key, "priority") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) <
+			    -1000000 || json_integer_value(v) > 1000000) {
+				httpd_error(rs, 400, key, "priority: must be an "
+				    "integer from -1000000 to 1000000");
+				return -EINVAL;
+			}
+			n->priority = json_integer_value(v);
+			continue;
+		}
+		if (strcmp(key, "userId") != 0 &&
+		    strcmp(key, "phoneNumber") != 0 &&
+		    strcmp(key, "country") != 0 &&
+		    strcmp(key, "proxyType") != 0 &&
+		    strcmp(key, "desiredState") != 0) {
+			httpd_error(rs, 400, key, "%.64s: unknown field", key);
+			return -EINVAL;
+		}
+		if (!json_is_string(v)) {
+			httpd_error(rs, 400, key, "%s: must be a string", key);
+			return -EINVAL;
+		}
+		s = json_string_value(v);
+		if (strcmp(key, "userId") == 0) {
+			if (validate_user_id(s, &why) < 0 ||
+			    util_strlcpy(n->user_id, s, sizeof n->user_id) < 0) {
+				httpd_error(rs, 400, key, "userId: %s", why);
+				return -EINVAL;
+			}
+			have_user = true;
+		} else if (strcmp(key, "phoneNumber") == 0) {
+			if (validate_phone(s, &why) < 0 ||
+			    util_strlcpy(n->phone, s, sizeof n->phone) < 0) {
+				httpd_error(rs, 400, key, "phoneNumber: '%.32s' "
+				    "%s", s, why);
+				return -EINVAL;
+			}
+			have_phone = true;
+		} else if (strcmp(key, "country") == 0) {
+			if (validate_country(s, n->country, &why) < 0) {
+				httpd_error(rs, 400, key, "country: '%.16s' %s",
+				    s, why);
+				return -EINVAL;
+			}
+			have_country = true;
+		} else if (strcmp(key, "proxyType") == 0) {
+			if (strcmp(s, "isp") == 0)
+				n->proxy_type = PROXY_TYPE_ISP;
+			else if (strcmp(s, "residential") == 0)
+				n->proxy_type = PROXY_TYPE_RESIDENTIAL;
+			else {
+				httpd_error(rs, 400, key, "proxyType: must be "
+				    "isp or residential");
+				return -EINVAL;
+			}
+		} else {
+			if (strcmp(s, "running") == 0)
+				n->desired = SESSION_DESIRED_RUNNING;
+			else if (strcmp(s, "stopped") == 0)
+				n->desired = SESSION_DESIRED_STOPPED;
+			else {
+				httpd_error(rs, 400, key, "desiredState: must be "
+				    "running or stopped");
+				return -EINVAL;
+			}
+		}
+	}
+	if (!have_user || !have_phone || !have_country) {
+		key = !have_user ? "userId" : !have_phone ? "phoneNumber" :
+		    "country";
+		httpd_error(rs, 400, key, "%s: is required", key);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+api_session_parse(const char *body, size_t len, struct session_new *ret,
+    struct httpd_response *rs)
+{
+	struct session_new	 n;
+	json_t			*o;
+	int			 r;
+
+	if ((o = api_body_object(body, len, rs)) == NULL)
+		return -EINVAL;
+	r = api_session_fields(o, &n, rs);
+	json_decref(o);
+	if (r < 0)
+		return r;
+	*ret = n;
+	return 0;
+}
+
+static void
+api_sessions_add(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	struct api		*a = arg;
+	struct session_new	 n;
+	struct session		 s;
+	int64_t			 id;
+	int			 r;
+
+	if (api_session_parse(rq->body, rq->bodylen, &n, rs) < 0)
+		return;
+	r = store_session_add(api_st(a, rq), &n, API_ACTOR, util_now_ms(),
+	    &id);
+	if (r == -EEXIST) {
+		httpd_error(rs, 409, "phoneNumber", "phoneNumber: %s already "
+		    "has a session", n.phone);
+		return;
+	}
+	if (r < 0 || (r = store_session_get(api_st(a, rq), id, &s)) < 0) {
+		api_store_error(api_st(a, rq), rs, r);
+		return;
+	}
+	rs->status = 201;
+	rs->json = session_json_new(&s);
+}
+
+/* The session of the path's {id}, or a 404. */
+static int
+api_session_of(struct api *a, const struct httpd_request *rq,
+    struct session *s, struct httpd_response *rs)
+{
+	int	r;
+
+	if ((r = store_session_get(api_st(a, rq), rq->id, s)) == -ENOENT) {
+		httpd_error(rs, 404, NULL, "no session %lld",
+		    (long long)rq->id);
+		return r;
+	}
+	if (r < 0) {
+		api_store_error(api_st(a, rq), rs, r);
+		return r;
+	}
+	return 0;
+}
+
+static void
+api_session_show(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	struct api	*a = arg;
+	struct session	 s;
+
+	if (api_session_of(a, rq, &s, rs) == 0)
+		rs->json = session_json_new(&s);
+}
+
+static void
+api_session_delete(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	struct api	*a = arg;
+	int		 r;
+
+	r = store_session_remove(api_st(a, rq), rq->id, API_ACTOR,
+	    util_now_ms());
+	if (r == -ENOENT) {
+		httpd_error(rs, 404, NULL, "no session %lld",
+		    (long long)rq->id);
+		return;
+	}
+	if (r < 0) {
+		api_store_error(api_st(a, rq), rs, r);
+		return;
+	}
+	rs->status = 204;
+}
+
+/*
+ * start, stop and restart answer 202 with the session as it is now; the
+ * daemon is told (and a restart carried out) by api_after_restart and
+ * api_after_change, on the loop.
+ */
+static void
+api_session_action(struct api *a, const struct httpd_request *rq,
+    struct httpd_response *rs, enum session_desired desired)
+{
+	struct store	*st = api_st(a, rq);
+	struct session	 s;
+	int		 r;
+
+	if (api_session_of(a, rq, &s, rs) < 0)
+		return;
+	/*
+	 * Always written, even when unchanged: starting a failed or
+	 * logged-out session is how an operator says it may try again.
+	 */
+	if ((r = store_session_set_desired(st, s.id, desired, API_ACTOR,
+	    util_now_ms())) < 0 || (r = store_session_get(st, s.id, &s)) < 0) {
+		api_store_error(st, rs, r);
+		return;
+	}
+	rs->status = 202;
+	rs->json = session_json_new(&s);
+}
+
+/* After a write that succeeded, on the loop: the daemon acts on it now. */
+static void
+api_after_change(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	struct api	*a = arg;
+
+	(void)rq;
+	if (rs->status >= 200 && rs->status < 300)
+		a->d.changed(a->d.arg);
+}
+
+static void
+api_after_restart(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	struct api	*a = arg;
+	int		 r;
+
+	if (rs->status < 200 || rs->status >= 300)
+		return;
+	a->d.changed(a->d.arg);
+	if ((r = a->d.restart(a->d.arg, rq->id)) < 0 && r != -ENOENT) {
+		json_decref(rs->json);
+		rs->json = NULL;
+		httpd_error(rs, 409, NULL, "session %lld cannot be restarted "
+		    "now", (long long)rq->id);
+	}
+}
+
+static void
+api_session_start(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	api_session_action(arg, rq, rs, SESSION_DESIRED_RUNNING);
+}
+
+static void
+api_session_stop(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	api_session_action(arg, rq, rs, SESSION_DESIRED_STOPPED);
+}
+
+/* --- proxies, instances, recovery runs, events -------------------------- */
+
+static int
+api_proxy_page_cb(const struct proxy_row *p, void *arg)
+{
+	struct api_page	*pg = arg;
+
+	if (p->id <= pg->after || (pg->state_set && p->state != pg->state) ||
+	    (pg->country[0] != '\0' && strcmp(p->country, pg->country) != 0))
+		return 0;
+	if (json_array_size(pg->items) == pg->limit) {
+		pg->more = true;
+		return 1;
+	}
+	json_array_append_new(pg->items, json_pack("{s:I, s:s, s:s, s:s, s:s, "
+	    "s:s, s:s, s:o, s:o, s:o, s:o}", "id", (json_int_t)p->id, "ip",
+	    p->ip, "country", p->country, "provider", p->provider, "zone",
+	    p->zone, "type", config_proxy_type_name(p->type), "state",
+	    store_proxy_state_name(p->state), "sessionId", p->session_id ?
+	    json_integer(p->session_id) : json_null(), "purchasedAt",
+	    api_time(p->purchased_at), "assignedAt", api_time(p->assigned_at),
+	    "idleSince", api_time(p->idle_since)));
+	pg->last = p->id;
+	return 0;
+}
+
+static void
+api_proxies(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	static const char *const allowed[] = { "limit", "after", "state",
+	    "country", NULL };
+	struct api	*a = arg;
+	struct api_page	 pg = { 0 };
+	int64_t		 limit;
+	char		*v;
+	int		 r, i;
+
+	if (httpd_query_check(rq, allowed, rs) < 0 ||
+	    httpd_query_i64(rq, "limit", API_PAGE_DEFAULT, 1, API_PAGE_MAX,
+	    &limit, rs) < 0 ||
+	    httpd_query_i64(rq, "after", 0, 0, INT64_MAX, &pg.after, rs) < 0 ||
+	    api_country_filter(rq, &pg, rs) < 0)
+		return;
+	if ((v = httpd_query_str(rq, "state")) != NULL) {
+		for (i = 0; i <= PROXY_LOST; i++)
+			if (strcmp(v, store_proxy_state_name(
+			    (enum proxy_state)i)) == 0)
+				break;
+		if (i > PROXY_LOST) {
+			httpd_error(rs, 400, "state", "state: '%.32s' is not a "
+			    "proxy state", v);
+			free(v);
+			return;
+		}
+		pg.state = (enum proxy_state)i;
+		pg.state_set = true;
+		free(v);
+	}
+	pg.limit = (size_t)limit;
+	pg.items = json_array();
+	if ((r = store_proxy_list(api_st(a, rq), api_proxy_page_cb, &pg)) < 0) {
+		json_decref(pg.items);
+		api_store_error(api_st(a, rq), rs, r);
+		return;
+	}
+	rs->json = api_page_answer(&pg, "proxies");
+}
+
+static int
+api_instance_cb(const struct instance *i, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, "
+	    "s:b, s:I, s:I, s:o, s:o}", "instanceId", i->id, "hostname",
+	    i->hostname, "pid", (json_int_t)i->pid, "status",
+	    store_instance_status_name(i->status), "startedAt",
+	    api_time(i->started_at), "heartbeat", api_time(i->heartbeat_at),
+	    "recoveryInProgress", i->recovery_in_progress, "recoveryTotal",
+	    (json_int_t)i->recovery_total, "recoveryDone",
+	    (json_int_t)i->recovery_done, "recoveryCompletedAt",
+	    api_time(i->recovery_completed_at), "stoppedAt",
+	    api_time(i->stopped_at)));
+	return 0;
+}
+
+static void
+api_instances(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	static const char *const allowed[] = { NULL };
+	struct api	*a = arg;
+	json_t		*list;
+	int		 r;
+
+	if (httpd_query_check(rq, allowed, rs) < 0)
+		return;
+	list = json_array();
+	if ((r = store_instance_list(api_st(a, rq), api_instance_cb, list)) < 0) {
+		json_decref(list);
+		api_store_error(api_st(a, rq), rs, r);
+		return;
+	}
+	rs->json = json_pack("{s:o}", "instances", list);
+}
+
+struct api_list {
+	json_t	*items;
+	int64_t	 last;
+};
+
+static int
+api_run_cb(const struct recovery_run *run, void *arg)
+{
+	struct api_list	*l = arg;
+
+	json_array_append_new(l->items, json_pack("{s:I, s:s, s:s, s:o, s:o, "
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "id",
+	    (json_int_t)run->id, "instanceId", run->instance_id, "cause",
+	    run->cause, "startedAt", api_time(run->started_at), "finishedAt",
+	    api_time(run->finished_at), "durationMs", (json_int_t)(
+	    run->finished_at ? run->finished_at - run->started_at : 0),
+	    "sessions", (json_int_t)run->sessions_total, "recovered",
+	    (json_int_t)run->recovered, "failed", (json_int_t)run->failed,
+	    "reactivated", (json_int_t)run->reactivated, "reused",
+	    (json_int_t)run->reused, "purchased", (json_int_t)run->purchased,
+	    "fallbacks", (json_int_t)run->fallbacks, "avgRecoveryMs",
+	    (json_int_t)(run->recovered ? run->total_recovery_ms /
+	    run->recovered : 0), "costPerRecoveredSession", run->recovered ?
+	    (double)run->cost_micros / 1e6 / (double)run->recovered : 0.0));
+	l->last = run->id;
+	return 0;
+}
+
+static void
+api_recovery(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	static const char *const allowed[] = { "limit", "before", NULL };
+	struct api	*a = arg;
+	struct api_list	 l = { 0 };
+	int64_t		 limit, before;
+	int		 r;
+
+	if (httpd_query_check(rq, allowed, rs) < 0 ||
+	    httpd_query_i64(rq, "limit", API_RUNS_DEFAULT, 1, API_RUNS_MAX,
+	    &limit, rs) < 0 ||
+	    httpd_query_i64(rq, "before", 0, 0, INT64_MAX, &before, rs) < 0)
+		return;
+	l.items = json_array();
+	if ((r = store_recovery_run_list(api_st(a, rq), before, (size_t)limit,
+	    api_run_cb, &l)) < 0) {
+		json_decref(l.items);
+		api_store_error(api_st(a, rq), rs, r);
+		return;
+	}
+	rs->json = json_pack("{s:o, s:o}", "runs", l.items, "nextBefore",
+	    json_array_size(l.items) == (size_t)limit && l.last > 1 ?
+	    json_integer(l.last) : json_null());
+}
+
+static int
+api_event_cb(const struct audit_event *e, void *arg)
+{
+	struct api_list	*l = arg;
+	json_t		*detail;
+
+	if ((detail = json_loads(e->detail, 0, NULL)) == NULL)
+		detail = json_string(e->detail);
+	json_array_append_new(l->items, json_pack("{s:I, s:o, s:s, s:o, s:s, "
+	    "s:o}", "id", (json_int_t)e->id, "at", api_time(e->at), "actor",
+	    e->actor, "sessionId", e->session_id ? json_integer(e->session_id) :
+	    json_null(), "kind", e->kind, "detail", detail));
+	l->last = e->id;
+	return 0;
+}
+
+static void
+api_events(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	static const char *const allowed[] = { "limit", "before", "sessionId",
+	    NULL };
+	struct api	*a = arg;
+	struct api_list	 l = { 0 };
+	int64_t		 limit, before, sid;
+	int		 r;
+
+	if (httpd_query_check(rq, allowed, rs) < 0 ||
+	    httpd_query_i64(rq, "limit", API_EVENTS_DEFAULT, 1, API_EVENTS_MAX,
+	    &limit, rs) < 0 ||
+	    httpd_query_i64(rq, "before", 0, 0, INT64_MAX, &before, rs) < 0 ||
+	    httpd_query_i64(rq, "sessionId", 0, 1, INT64_MAX, &sid, rs) < 0)
+		return;
+	l.items = json_array();
+	if ((r = store_event_list(api_st(a, rq), before, sid, (size_t)limit,
+	    api_event_cb, &l)) < 0) {
+		json_decref(l.items);
+		api_store_error(api_st(a, rq), rs, r);
+		return;
+	}
+	rs->json = json_pack("{s:o, s:o}", "events", l.items, "nextBefore",
+	    json_array_size(l.items) == (size_t)limit && l.last > 1 ?
+	    json_integer(l.last) : json_null());
+}
+
+/*
+ * Routes that read or write the store run off the loop (offload), so a
+ * slow database never stalls it; what only the daemon knows is answered
+ * on the loop.
+ */
+const struct httpd_route api_routes[] = {
+	{ HTTPD_GET, "/healthz", false, api_healthz, false, NULL },
+	{ HTTPD_GET, "/readyz", false, api_readyz, false, NULL },
+	{ HTTPD_GET, "/metrics", false, api_metrics, false, NULL },
+	{ HTTPD_GET, "/api/proxy/status", true, api_proxy_status, false, NULL },
+	{ HTTPD_GET, "/api/sessions", true, api_sessions_list, true, NULL },
+	{ HTTPD_POST, "/api/sessions", true, api_sessions_add, true,
+	    api_after_change },
+	{ HTTPD_GET, "/api/sessions/{id}", true, api_session_show, true, NULL },
+	{ HTTPD_DELETE, "/api/sessions/{id}", true, api_session_delete, true,
+	    api_after_change },
+	{ HTTPD_POST, "/api/sessions/{id}/start", true, api_session_start, true,
+	    api_after_change },
+	{ HTTPD_POST, "/api/sessions/{id}/stop", true, api_session_stop, true,
+	    api_after_change },
+	/* A restart is a start, then the connector's restart on the loop. */
+	{ HTTPD_POST, "/api/sessions/{id}/restart", true, api_session_start,
+	    true, api_after_restart },
+	{ HTTPD_GET, "/api/proxies", true, api_proxies, true, NULL },
+	{ HTTPD_GET, "/api/instances", true, api_instances, true, NULL },
+	{ HTTPD_GET, "/api/recovery", true, api_recovery, true, NULL },
+	{ HTTPD_GET, "/api/events", true, api_events, true, NULL },
+	{ HTTPD_OTHER, NULL, false, NULL, false, NULL },
+};
+
+static int
+api_call_run(struct store *st, void *arg)
+{
+	httpd_call_run(arg, st);
+	return 0;
+}
+
+static void
+api_call_done(int result, void *arg)
+{
+	httpd_call_finish(arg, result);
+}
+
+static int
+api_offload(void *arg, struct httpd_call *c)
+{
+	struct api	*a = arg;
+
+	return storeq_submit(a->q, api_call_run, api_call_done, c);
+}
+
+/* RESPAWN_STATE_DIR/api.addr, replaced atomically, for scripts and tests. */
+static void
+api_write_addr(const struct config *cfg, const char *addr)
+{
+	char	path[1024], tmp[1040];
+	int	fd, ok;
+
+	if ((size_t)snprintf(path, sizeof path, "%s/api.addr",
+	    cfg->state_dir) >= sizeof path)
+		return;
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) < 0) {
+		log_warn("api.addr_file", LOGF_S("path", tmp),
+		    LOGF_S("error", strerror(errno)));
+		return;
+	}
+	ok = dprintf(fd, "%s\n", addr) > 0;
+	ok = close(fd) == 0 && ok;
+	if (!ok || rename(tmp, path) < 0) {
+		log_warn("api.addr_file", LOGF_S("path", path),
+		    LOGF_S("error", strerror(errno)));
+		(void)unlink(tmp);
+	}
+}
+
+int
+api_new(struct event_base *base, const struct config *cfg, struct store *st,
+    struct storeq *q, const struct api_daemon *d, struct api **ret,
+    char err[HTTPD_ERR_LEN])
+{
+	struct api	*a = xcalloc(1, sizeof *a);
+	int		 r;
+
+	a->store = st;
+	a->q = q;
+	a->cfg = cfg;
+	a->d = *d;
+	if ((r = httpd_new(base, cfg->api_listen, api_routes, a,
+	    cfg->api_key_secret, &a->httpd, a->addr, err)) < 0) {
+		free(a);
+		return r;
+	}
+	if (q != NULL)
+		httpd_set_offload(a->httpd, api_offload, a);
+	api_write_addr(cfg, a->addr);
+	log_info("api.listening", LOGF_S("address", a->addr),
+	    LOGF_B("key", cfg->api_key_secret[0] != '\0'));
+	*ret = a;
+	return 0;
+}
+
+void
+api_free(struct api *a)
+{
+	char	path[1024];
+
+	if (a == NULL)
+		return;
+	/* A stopped daemon leaves no address behind for scripts to try. */
+	if ((size_t)snprintf(path, sizeof path, "%s/api.addr",
+	    a->cfg->state_dir) < sizeof path)
+		(void)unlink(path);
+	httpd_free(a->httpd);
+	free(a);
+}
+
+const char *
+api_address(const struct api *a)
+{
+	return a->addr;
+}
+
+void
+api_stats(const struct api *a, struct httpd_stats *ret)
+{
+	httpd_stats(a->httpd, ret);
+}

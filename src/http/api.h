@@ -1,0 +1,82 @@
+/*
+ * The HTTP API's routes (docs/api/openapi.yaml describes them): health and
+ * readiness, /metrics, the seed's GET /api/proxy/status, sessions (list,
+ * add, show, remove, start, stop, restart), proxies, instances, recovery
+ * runs and audit events.
+ *
+ * Reads and writes of durable state go to the store, exactly as the CLI's
+ * do, so the API and `respawn session ...` can never disagree; what only
+ * the running daemon knows (readiness, the live proxy counts, metrics, a
+ * connector restart) it asks the daemon for through struct api_daemon.
+ * After a write it tells the daemon, which acts on it at once instead of
+ * at its next once-a-second look at the store.
+ */
+#ifndef RESPAWN_API_H
+#define RESPAWN_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "base/buf.h"
+#include "http/httpd.h"
+
+struct config;
+struct event_base;
+struct store;
+struct storeq;
+
+#define API_PAGE_MAX		1000	/* sessions or proxies per page */
+#define API_PAGE_DEFAULT	100
+#define API_EVENTS_MAX		500
+#define API_EVENTS_DEFAULT	50
+#define API_RUNS_MAX		100
+#define API_RUNS_DEFAULT	20
+#define API_ACTOR		"api"
+
+/* What the API needs from the running daemon. */
+struct api_daemon {
+	void	*arg;
+	/* The start-up recovery has finished (GET /readyz). */
+	bool	(*ready)(void *arg);
+	/* The seed's proxy status object, a new reference. */
+	json_t	*(*proxy_status)(void *arg);
+	/* Render /metrics into out. */
+	int	(*metrics)(void *arg, struct buf *out);
+	/* The store was changed by the API: act on it now. */
+	void	(*changed)(void *arg);
+	/* Restart a session's connector; -ENOENT: not supervised here. */
+	int	(*restart)(void *arg, int64_t id);
+};
+
+struct api;
+
+/*
+ * Serve the API on cfg's RESPAWN_API_LISTEN; the address bound is also
+ * written to RESPAWN_STATE_DIR/api.addr.  With q, the routes that use the
+ * store run through it, off the loop; q must be freed before api_free.
+ */
+int	api_new(struct event_base *base, const struct config *cfg,
+	    struct store *st, struct storeq *q, const struct api_daemon *d,
+	    struct api **ret, char err[HTTPD_ERR_LEN]);
+void	api_free(struct api *a);
+/* The address listened on, e.g. "127.0.0.1:8787". */
+const char *api_address(const struct api *a);
+void	api_stats(const struct api *a, struct httpd_stats *ret);
+
+/*
+ * The body of POST /api/sessions: a JSON object with userId, phoneNumber
+ * and country, optionally priority, proxyType and desiredState.  Unknown
+ * fields, wrong types and invalid values are refused with a 400 in rs
+ * naming the field; ret is written only on success.  Pure (for tests and
+ * fuzzing).
+ */
+struct session_new;
+int	api_session_parse(const char *body, size_t len, struct session_new *ret,
+	    struct httpd_response *rs);
+
+/* The route table (for tests). */
+extern const struct httpd_route api_routes[];
+
+#endif

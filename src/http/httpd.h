@@ -1,0 +1,180 @@
+/*
+ * The daemon's HTTP front: libevent's HTTP server on the daemon's own
+ * loop, serving a table of routes (src/api.c).  It owns everything that is
+ * the same for every route, so handlers see only a parsed request and fill
+ * in a response:
+ *
+ *   - listening on RESPAWN_API_LISTEN (a socket of its own, close-on-exec,
+ *     so connectors never inherit it);
+ *   - limits on headers, body and time, and JSON for every error it
+ *     answers itself (unknown path, wrong method, body too large);
+ *   - authentication of routes marked so: `x-api-key: KEY` or
+ *     `Authorization: Bearer KEY`, compared in constant time with the key
+ *     from a secret reference; the reference is re-read (at most every
+ *     HTTPD_KEY_REREAD_MS) when a request fails, so a rotated key works
+ *     without a restart.
+ *
+ * Route patterns are literal paths where "{id}" stands for one path
+ * segment holding a positive integer, e.g. "/api/sessions/{id}/start".
+ * Matching is pure (httpd_match) so it is unit-tested without sockets.
+ */
+#ifndef RESPAWN_HTTPD_H
+#define RESPAWN_HTTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "base/buf.h"
+
+struct event_base;
+
+#define HTTPD_HEADERS_MAX	(16 * 1024)	/* all request headers */
+#define HTTPD_BODY_MAX		(64 * 1024)	/* a request body we read */
+#define HTTPD_WIRE_BODY_MAX	(1024 * 1024)	/* beyond: libevent's own 413 */
+#define HTTPD_TIMEOUT_S		10		/* a request's read and write */
+#define HTTPD_PATH_MAX		512
+#define HTTPD_KEY_REREAD_MS	5000
+#define HTTPD_ADDR_LEN		80
+#define HTTPD_ERR_LEN		256
+#define HTTPD_TEXT_MAX		(8 * 1024 * 1024)	/* a text answer */
+
+enum httpd_method {
+	HTTPD_GET,
+	HTTPD_POST,
+	HTTPD_DELETE,
+	HTTPD_OTHER,
+};
+
+struct httpd_request {
+	enum httpd_method	 method;
+	const char		*path;
+	const char		*query;		/* raw, NULL: none */
+	const char		*body;		/* NUL-terminated */
+	size_t			 bodylen;
+	int64_t			 id;		/* the {id} segment, 0: none */
+	/*
+	 * For a route that runs off the loop: what the offload gave it to
+	 * work with (the API: the store worker's connection); NULL on the
+	 * loop.
+	 */
+	void			*worker;
+};
+
+/*
+ * What a handler answers: a JSON document (json, owned by the response)
+ * or text (text, with content_type).  status 0 means 200.
+ */
+struct httpd_response {
+	int		 status;
+	json_t		*json;
+	struct buf	 text;
+	const char	*content_type;
+};
+
+typedef void (*httpd_handler)(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs);
+
+/*
+ * A route marked offload has its handler run off the loop, through the
+ * offload function (httpd_set_offload), where it may block; it must then
+ * touch nothing but the request, the response and rq->worker.  after, if
+ * set, runs on the loop once the handler is done and before the answer
+ * leaves, for what only the loop may touch.
+ */
+struct httpd_route {
+	enum httpd_method	 method;
+	const char		*pattern;
+	bool			 auth;		/* needs the API key */
+	httpd_handler		 handler;
+	bool			 offload;
+	httpd_handler		 after;
+};
+
+struct httpd;
+struct httpd_call;
+
+/*
+ * Arrange for httpd_call_run(c, worker) to be called off the loop, then
+ * httpd_call_finish(c, result) on it; a negative return (the queue is
+ * full) answers 503 at once.
+ */
+typedef int (*httpd_offload_fn)(void *arg, struct httpd_call *c);
+
+/*
+ * Listen on listen ("host:port"; port 0: the kernel picks) and serve
+ * routes (ending with a NULL pattern) with arg.  key_ref is the API key's
+ * secret reference ("" : no key, so authenticated routes answer 401).
+ * bound receives the address listened on.
+ */
+int	httpd_new(struct event_base *base, const char *listen,
+	    const struct httpd_route *routes, void *arg, const char *key_ref,
+	    struct httpd **ret, char bound[HTTPD_ADDR_LEN],
+	    char err[HTTPD_ERR_LEN]);
+/*
+ * Free the server.  Whatever runs offloaded handlers must have delivered
+ * every call (httpd_call_finish) before: a call still out is dropped
+ * unanswered when it finishes.
+ */
+void	httpd_free(struct httpd *h);
+
+/* Offloaded routes go through fn(arg, call); without it they run inline. */
+void	httpd_set_offload(struct httpd *h, httpd_offload_fn fn, void *arg);
+/* Off the loop: run the route's handler with worker. */
+void	httpd_call_run(struct httpd_call *c, void *worker);
+/*
+ * On the loop: answer (503 when result is negative: the handler never
+ * ran), after the route's after hook, and free the call.
+ */
+void	httpd_call_finish(struct httpd_call *c, int result);
+/* Calls handed to the offload and not yet finished. */
+size_t	httpd_calls_out(const struct httpd *h);
+
+/* Requests answered, and answers by class, for /metrics. */
+struct httpd_stats {
+	uint64_t	requests;
+	uint64_t	unauthorized;
+	uint64_t	client_errors;	/* 4xx */
+	uint64_t	server_errors;	/* 5xx */
+};
+void	httpd_stats(const struct httpd *h, struct httpd_stats *ret);
+
+/*
+ * The route for method and path: 0 and the route's index (and the {id}
+ * value); -ENOENT when no pattern matches the path; -EPERM when a pattern
+ * matches but not with this method (405).
+ */
+int	httpd_match(const struct httpd_route *routes, enum httpd_method method,
+	    const char *path, size_t *ret_index, int64_t *ret_id);
+/* Constant-time comparison of a presented key with the real one. */
+bool	httpd_key_equal(const char *given, size_t givenlen, const char *key,
+	    size_t keylen);
+/*
+ * The key a request presents: the x-api-key value, else the token of an
+ * "Authorization: Bearer" header; NULL when there is none.
+ */
+const char *httpd_presented_key(const char *x_api_key,
+	    const char *authorization);
+
+/*
+ * Answer an error: {"error": "<reason>", "message": "...", "field": ...}.
+ * field may be NULL.
+ */
+void	httpd_error(struct httpd_response *rs, int status, const char *field,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * A query parameter as an integer in [min, max]; absent: def.  On a bad
+ * value answers 400 naming the parameter and returns -EINVAL.
+ */
+int	httpd_query_i64(const struct httpd_request *rq, const char *name,
+	    int64_t def, int64_t min, int64_t max, int64_t *ret,
+	    struct httpd_response *rs);
+/* A query parameter's value (decoded), or NULL; caller frees. */
+char	*httpd_query_str(const struct httpd_request *rq, const char *name);
+/* The names of the query's parameters that are not in allowed (NULL-ended). */
+int	httpd_query_check(const struct httpd_request *rq,
+	    const char *const *allowed, struct httpd_response *rs);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * Process facts from /proc: see procinfo.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/util.h"
+#include "sys/procinfo.h"
+
+/* Read /proc/PID/stat; returns the part after the command's ')'. */
+static int
+procinfo_stat(pid_t pid, char *buf, size_t size, const char **rest)
+{
+	char	path[64];
+	ssize_t	n;
+	char	*p;
+	int	fd;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -ESRCH;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = '\0';
+	/* The command may contain anything, ')' included: take the last. */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return -EINVAL;
+	*rest = p + 2;
+	return 0;
+}
+
+int
+procinfo_start_ticks(pid_t pid, uint64_t *ret)
+{
+	char		 buf[1024], num[32];
+	const char	*p;
+	size_t		 len;
+	int64_t		 v;
+	int		 field, r;
+
+	if (pid <= 0)
+		return -ESRCH;
+	if ((r = procinfo_stat(pid, buf, sizeof buf, &p)) < 0)
+		return r;
+	/* Fields after ')': 3 state ... 22 starttime. */
+	if (*p == 'Z' || *p == 'X')
+		return -ESRCH;
+	for (field = 3; field < 22; field++) {
+		if ((p = strchr(p, ' ')) == NULL)
+			return -EINVAL;
+		p++;
+	}
+	len = strcspn(p, " ");
+	if (len == 0 || len >= sizeof num)
+		return -EINVAL;
+	memcpy(num, p, len);
+	num[len] = '\0';
+	if (util_parse_i64(num, 0, INT64_MAX, &v) < 0)
+		return -EINVAL;
+	*ret = (uint64_t)v;
+	return 0;
+}
+
+bool
+procinfo_alive(pid_t pid)
+{
+	uint64_t	t;
+
+	return procinfo_start_ticks(pid, &t) == 0;
+}
+
+bool
+procinfo_same(pid_t pid, uint64_t start_ticks)
+{
+	uint64_t	t;
+
+	return start_ticks != 0 && procinfo_start_ticks(pid, &t) == 0 &&
+	    t == start_ticks;
+}
