@@ -48,3 +48,24 @@ country_at(size_t i)
 {
 	return i < nitems(country_table) ? &country_table[i] : NULL;
 }
+
+int
+country_index(const char *cc)
+{
+	if (cc == NULL || cc[0] < 'a' || cc[0] > 'z' || cc[1] < 'a' ||
+	    cc[1] > 'z' || cc[2] != '\0')
+		return -1;
+	return (cc[0] - 'a') * 26 + (cc[1] - 'a');
+}
+
+void
+country_of_index(int i, char ret[COUNTRY_CODE_LEN])
+{
+	if (i < 0 || i >= COUNTRY_INDEX_MAX) {
+		ret[0] = '\0';
+		return;
+	}
+	ret[0] = (char)('a' + i / 26);
+	ret[1] = (char)('a' + i % 26);
+	ret[2] = '\0';
+}

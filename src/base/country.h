@@ -23,6 +23,13 @@ struct country {
 const struct country	*country_find(const char *code,
 			    char ret[COUNTRY_CODE_LEN]);
 size_t			 country_count(void);
+/*
+ * A lower-case two-letter code as an index in [0, COUNTRY_INDEX_MAX), for
+ * tables per country; -1 for anything else.  And back.
+ */
+#define COUNTRY_INDEX_MAX	(26 * 26)
+int			 country_index(const char *cc);
+void			 country_of_index(int i, char ret[COUNTRY_CODE_LEN]);
 const struct country	*country_at(size_t i);
 
 #endif

@@ -12,6 +12,7 @@
 #define RESPAWN_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define LOG_LINE_MAX	4096

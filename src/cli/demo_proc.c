@@ -19,6 +19,7 @@
 
 #include "base/util.h"
 #include "cli/demo_proc.h"
+#include "sys/child.h"
 #include "sys/procinfo.h"
 
 #define DEMO_PROC_FILE_MAX	(256 * 1024)	/* a cmdline or environ file */
@@ -43,34 +44,20 @@ demo_proc_spawn(char *const argv[], char *const envp[], const char *log_path,
 {
 	posix_spawn_file_actions_t	fa;
 	posix_spawnattr_t		attr;
-	sigset_t			none, dfl;
 	pid_t				pid;
 	int				r;
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
 	/*
-	 * The demo catches SIGINT and SIGTERM and ignores SIGPIPE; the lab
-	 * and the daemon must get their default meaning back (an ignored
-	 * signal stays ignored across exec otherwise).
-	 */
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGPIPE);
-	sigaddset(&dfl, SIGTERM);
-	sigaddset(&dfl, SIGINT);
-	sigaddset(&dfl, SIGHUP);
-	sigaddset(&dfl, SIGCHLD);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	/*
-	 * A process group of its own: a terminal's Ctrl-C goes to the demo
-	 * alone, which stops the lab and the daemon in order, and a stop
-	 * reaches whatever the child started in its group.
+	 * The demo catches SIGINT and SIGTERM and ignores SIGPIPE: the lab
+	 * and the daemon get their default meaning back.  A process group
+	 * of its own: a terminal's Ctrl-C goes to the demo alone, which
+	 * stops the lab and the daemon in order, and a stop reaches
+	 * whatever the child started in its group.
 	 */
 	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	child_spawnattr(&attr, POSIX_SPAWN_SETPGROUP);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
 	    O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log_path,

@@ -510,6 +510,69 @@ billing_may_purchase(const struct billing_model *m,
 	return n;
 }
 
+/* Start a new spending day when now is past the ledger's. */
+static void
+billing_ledger_roll(struct billing_ledger *lg, const struct billing_model *m,
+    int64_t now)
+{
+	int64_t	day;
+
+	if (billing_day_start(m, now, &day) == 0 && day != lg->day) {
+		lg->day = day;
+		lg->spent_micros = 0;
+	}
+}
+
+int
+billing_ledger_allow(struct billing_ledger *lg, const struct billing_model *m,
+    const struct billing_limits *l, int count, int64_t now, const char **why)
+{
+	size_t	i;
+	int	in_window = 0;
+
+	billing_ledger_roll(lg, m, now);
+	for (i = 0; i < lg->n; i++)
+		if (now - lg->times[i] < l->window_ms)
+			in_window++;
+	return billing_may_purchase(m, l, lg->spent_micros, in_window, count,
+	    now, why);
+}
+
+void
+billing_ledger_record(struct billing_ledger *lg, const struct billing_model *m,
+    int n, int64_t now)
+{
+	int64_t	sum;
+	int	i;
+
+	billing_ledger_roll(lg, m, now);
+	if (n > 0) {
+		if (__builtin_mul_overflow((int64_t)n, billing_unit_price(m),
+		    &sum) || __builtin_add_overflow(lg->spent_micros, sum,
+		    &sum))
+			sum = INT64_MAX;
+		lg->spent_micros = sum;
+	}
+	/* Times come in order: the slot written next holds the oldest. */
+	for (i = 0; i < n; i++) {
+		lg->times[lg->next] = now;
+		lg->next = (lg->next + 1) % BILLING_LEDGER_MAX;
+		if (lg->n < BILLING_LEDGER_MAX)
+			lg->n++;
+	}
+}
+
+int64_t
+billing_ledger_spent(const struct billing_ledger *lg,
+    const struct billing_model *m, int64_t now)
+{
+	int64_t	day;
+
+	if (billing_day_start(m, now, &day) == 0 && day != lg->day)
+		return 0;
+	return lg->spent_micros;
+}
+
 const char *
 billing_unit_name(enum billing_unit u)
 {

@@ -257,6 +257,35 @@ int	 billing_may_purchase(const struct billing_model *m,
 	    const struct billing_limits *l, int64_t spent_today_micros,
 	    int purchases_in_window, int count, int64_t now, const char **why);
 
+/*
+ * What the limits count, kept by the caller as plain data: today's spend
+ * on purchases and the times of recent purchases (a ring of the last
+ * BILLING_LEDGER_MAX).  Zero-initialised is empty.
+ */
+#define BILLING_LEDGER_MAX	4096	/* purchase times remembered */
+
+struct billing_ledger {
+	int64_t	day;			/* the billing day spent counts */
+	int64_t	spent_micros;		/* bought that day */
+	int64_t	times[BILLING_LEDGER_MAX];
+	size_t	n;			/* times kept */
+	size_t	next;			/* the slot written next */
+};
+
+/*
+ * billing_may_purchase with the ledger's figures at now: how many of
+ * count may be bought (count, fewer, or a negative errno and why).
+ */
+int	 billing_ledger_allow(struct billing_ledger *lg,
+	    const struct billing_model *m, const struct billing_limits *l,
+	    int count, int64_t now, const char **why);
+/* n IPs were bought at now: one unit each is today's spend. */
+void	 billing_ledger_record(struct billing_ledger *lg,
+	    const struct billing_model *m, int n, int64_t now);
+/* Today's spend at now (0 once the billing day has turned). */
+int64_t	 billing_ledger_spent(const struct billing_ledger *lg,
+	    const struct billing_model *m, int64_t now);
+
 const char	*billing_unit_name(enum billing_unit u);
 const char	*billing_policy_name(enum billing_policy_kind k);
 const char	*billing_reason_name(enum billing_reason r);

@@ -3,6 +3,7 @@
  */
 #include <stddef.h>
 
+#include "core/backoff.h"
 #include "core/supervise.h"
 
 /* Everything a handler needs for one step. */
@@ -81,18 +82,19 @@ int64_t
 supervise_backoff_ms(const struct supervise_params *p, int attempt,
     double rnd)
 {
-	int64_t	ceiling = p->backoff_base_ms;
-	int	i;
+	struct backoff_policy	bp = BACKOFF_POLICY_DEFAULT;
 
-	for (i = 1; i < attempt && ceiling < p->backoff_cap_ms; i++)
-		ceiling *= 2;
-	if (ceiling > p->backoff_cap_ms)
-		ceiling = p->backoff_cap_ms;
-	if (rnd < 0)
+	if (attempt < 1)
+		return 0;
+	bp.base_ms = p->backoff_base_ms;
+	bp.cap_ms = p->backoff_cap_ms;
+	/* rnd in [0, 1) as the 64 random bits backoff_delay_ms expects. */
+	if (!(rnd > 0))
 		rnd = 0;
 	if (rnd >= 1)
 		rnd = 0.999999;
-	return (int64_t)((double)ceiling * rnd);
+	return backoff_delay_ms(&bp, (unsigned)attempt - 1,
+	    (uint64_t)(rnd * 18446744073709551616.0));
 }
 
 static void

@@ -149,7 +149,10 @@ void	supervise_step(struct supervise *sv, const struct supervise_params *p,
 const char *supervise_state_name(enum supervise_state s);
 const char *supervise_event_name(enum supervise_event e);
 const char *supervise_cause_name(enum supervise_cause c);
-/* Full-jitter exponential backoff: uniform in [0, min(cap, base*2^(n-1))]. */
+/*
+ * Full-jitter exponential backoff (core/backoff.c): uniform in
+ * [0, min(cap, base*2^(n-1))] for rnd in [0, 1).
+ */
 int64_t	supervise_backoff_ms(const struct supervise_params *p, int attempt,
 	    double rnd);
 

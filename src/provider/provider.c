@@ -3,10 +3,13 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/util.h"
 #include "base/xmalloc.h"
+#include "config/config.h"
 #include "provider/provider.h"
 
 /* Latency buckets (seconds): a local call to a slow, retried purchase. */
@@ -128,6 +131,29 @@ provider_proxy_url(const struct provider *p, const char *key,
     char out[PROVIDER_URL_MAX])
 {
 	return p->ops->proxy_url(p, key, out);
+}
+
+int
+provider_session_url(const struct provider *p, const char *phone,
+    const char *country, unsigned generation, char out[PROVIDER_URL_MAX])
+{
+	if (p->ops->session_url == NULL)
+		return -ENOTSUP;
+	return p->ops->session_url(p, phone, country, generation, out);
+}
+
+int
+provider_open(struct event_base *base, const struct config *cfg,
+    struct provider **ret, char err[PROVIDER_ERR_LEN])
+{
+	if (strcmp(cfg->provider, "brightdata") == 0)
+		return provider_bd_open(base, cfg, ret, err);
+	if (cfg->static_proxies[0] == '\0') {
+		snprintf(err, PROVIDER_ERR_LEN, "RESPAWN_STATIC_PROXIES must "
+		    "name the proxy list file");
+		return -EINVAL;
+	}
+	return provider_static_open(base, cfg->static_proxies, ret, err);
 }
 
 void

@@ -70,7 +70,22 @@ int		 provider_purchase(struct provider *p, const char *country,
  */
 int		 provider_proxy_url(const struct provider *p, const char *key,
 		    char out[PROVIDER_URL_MAX]);
+/*
+ * The URL for a session that rents no IP of its own (residential): the
+ * provider keeps a sticky peer for the phone in country; generation moves
+ * it to another one.  -ENOTSUP when the provider has none to offer.
+ */
+int		 provider_session_url(const struct provider *p,
+		    const char *phone, const char *country, unsigned generation,
+		    char out[PROVIDER_URL_MAX]);
 void		 provider_free(struct provider *p);
+
+/*
+ * The provider RESPAWN_PROVIDER names, from the configuration: the only
+ * place that knows the implementations by name.
+ */
+int		 provider_open(struct event_base *base, const struct config *cfg,
+		    struct provider **ret, char err[PROVIDER_ERR_LEN]);
 
 /*
  * What /metrics shows of the provider: each asynchronous operation's
@@ -134,6 +149,10 @@ struct provider_ops {
 			    size_t n, provider_cb cb, void *arg);
 	int		(*proxy_url)(const struct provider *p, const char *key,
 			    char out[PROVIDER_URL_MAX]);
+	/* Optional: residential sessions. */
+	int		(*session_url)(const struct provider *p,
+			    const char *phone, const char *country,
+			    unsigned generation, char out[PROVIDER_URL_MAX]);
 	void		(*free)(struct provider *p);
 	/* Optional: the breaker and request counts. */
 	void		(*health)(const struct provider *p,

@@ -143,6 +143,36 @@ provider_bd_proxy_url(const struct provider *base, const char *key,
 	return 0;
 }
 
+/*
+ * A residential session's URL: brd-customer-C-zone-Z-country-cc-session-ID,
+ * the id derived from the phone and keyed by RESPAWN_SESSION_SALT, so a
+ * restart asks for the same peer; generation moves it to another peer
+ * after the phone's connector refused one.
+ */
+static int
+provider_bd_session_url(const struct provider *base, const char *phone,
+    const char *country, unsigned generation, char out[PROVIDER_URL_MAX])
+{
+	const struct provider_bd	*p = (const struct provider_bd *)base;
+	const struct config		*cfg = p->cfg;
+	char				 sid[BDCLIENT_SESSION_ID_LEN];
+	char				 user[BDCLIENT_USERNAME_MAX];
+	int				 r;
+
+	if (cfg->bd_res_zone[0] == '\0')
+		return -ENOTSUP;
+	if ((r = bdclient_session_id(phone, generation, cfg->session_salt,
+	    sid)) < 0 || (r = bdclient_proxy_username_residential(
+	    cfg->bd_customer_id, cfg->bd_res_zone, country, sid, user,
+	    sizeof user)) < 0)
+		return r;
+	if (snprintf(out, PROVIDER_URL_MAX, "http://%s:%s@%s:%lld", user,
+	    cfg->bd_res_password, cfg->bd_proxy_host,
+	    (long long)cfg->bd_proxy_port) >= PROVIDER_URL_MAX)
+		return -E2BIG;
+	return 0;
+}
+
 static void
 provider_bd_health(const struct provider *base, struct provider_health *ret)
 {
@@ -220,6 +250,7 @@ static const struct provider_ops provider_bd_ops = {
 	.purchase = provider_bd_purchase,
 	.release = provider_bd_release,
 	.proxy_url = provider_bd_proxy_url,
+	.session_url = provider_bd_session_url,
 	.free = provider_bd_free,
 	.health = provider_bd_health,
 };

@@ -30,13 +30,37 @@ child_open_log(const char *path, size_t max)
 	return fd < 0 ? -errno : fd;
 }
 
+void
+child_spawnattr(posix_spawnattr_t *attr, short flags)
+{
+	sigset_t	none, dfl;
+
+	sigemptyset(&none);
+	/*
+	 * Signals the parent ignores or handles must reach the child with
+	 * their default meaning (SIGPIPE stays ignored across exec
+	 * otherwise).
+	 */
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGHUP);
+	sigaddset(&dfl, SIGCHLD);
+	sigaddset(&dfl, SIGUSR1);
+	sigaddset(&dfl, SIGUSR2);
+	posix_spawnattr_setsigmask(attr, &none);
+	posix_spawnattr_setsigdefault(attr, &dfl);
+	posix_spawnattr_setflags(attr, flags | POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF);
+}
+
 int
 child_start(const struct child_request *req, pid_t *ret_pid,
     char err[CHILD_ERR_LEN])
 {
 	posix_spawn_file_actions_t	fa;
 	posix_spawnattr_t		attr;
-	sigset_t			none, dfl;
 	pid_t				pid;
 	int				logfd, r;
 
@@ -49,24 +73,7 @@ child_start(const struct child_request *req, pid_t *ret_pid,
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	/*
-	 * Signals the daemon ignores or handles must reach the connector
-	 * with their default meaning (SIGPIPE stays ignored across exec
-	 * otherwise).
-	 */
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGPIPE);
-	sigaddset(&dfl, SIGTERM);
-	sigaddset(&dfl, SIGINT);
-	sigaddset(&dfl, SIGHUP);
-	sigaddset(&dfl, SIGCHLD);
-	sigaddset(&dfl, SIGUSR1);
-	sigaddset(&dfl, SIGUSR2);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	child_spawnattr(&attr, POSIX_SPAWN_SETSID);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
 	    O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, logfd, STDOUT_FILENO);

@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <spawn.h>
 #include <stddef.h>
 
 #define CHILD_ERR_LEN		256
@@ -31,6 +32,12 @@ struct child_request {
 	size_t		 log_max;	/* rotate to log_path.1 past this */
 };
 
+/*
+ * posix_spawn attributes for a child of a daemon: no signal blocked, every
+ * signal the parent handles or ignores back to its default, and flags
+ * (POSIX_SPAWN_SETSID, POSIX_SPAWN_SETPGROUP ...).
+ */
+void	child_spawnattr(posix_spawnattr_t *attr, short flags);
 /* On success *ret_pid is the connector, leader of its own session. */
 int	child_start(const struct child_request *req, pid_t *ret_pid,
 	    char err[CHILD_ERR_LEN]);

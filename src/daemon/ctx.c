@@ -1,0 +1,108 @@
+/*
+ * The daemon's shared context: see ctx.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "config/config.h"
+#include "core/fallback.h"
+#include "daemon/ctx.h"
+#include "provider/provider.h"
+#include "store/store.h"
+#include "store/storeq.h"
+
+/* The supervisor's fixed parameters (the rest is configuration). */
+#define DCTX_PROXY_WAIT_MS	5000	/* retry after the pool had none */
+#define DCTX_STABLE_MS		60000	/* ready this long resets attempts */
+#define DCTX_BACKOFF_CAP_MS	300000	/* the longest backoff */
+#define DCTX_START_BURST	5	/* at most this many starts ... */
+#define DCTX_START_INTERVAL_MS	10000	/* ... within this interval */
+
+/* What the configuration says of supervision, billing and fallback. */
+static int
+dctx_params(struct dctx *c)
+{
+	const struct config	*cfg = c->cfg;
+	const char		*why;
+	char			 perr[PROVIDER_ERR_LEN];
+
+	c->sp = (struct supervise_params){
+		.ready_timeout_ms = cfg->ready_timeout_ms,
+		.watchdog_ms = cfg->watchdog_ms,
+		.stop_timeout_ms = cfg->stop_timeout_ms,
+		.backoff_base_ms = cfg->reconnect_delay_ms,
+		.backoff_cap_ms = DCTX_BACKOFF_CAP_MS,
+		.proxy_wait_ms = DCTX_PROXY_WAIT_MS,
+		.stable_ms = DCTX_STABLE_MS,
+		.max_attempts = (int)cfg->max_reconnect_attempts,
+		.start_burst = DCTX_START_BURST,
+		.start_interval_ms = DCTX_START_INTERVAL_MS,
+		.auto_restart = cfg->auto_reconnect,
+	};
+	c->billing = (struct billing_model)BILLING_MODEL_DEFAULT;
+	c->billing.unit = strcmp(cfg->billing_unit, "month") == 0 ?
+	    BILLING_UNIT_MONTH : strcmp(cfg->billing_unit, "hour") == 0 ?
+	    BILLING_UNIT_HOUR : BILLING_UNIT_DAY;
+	c->billing.boundary_hour_utc = (int)cfg->billing_boundary_hour;
+	c->billing.price_micros_per_ip_month = cfg->ip_month_price_micros;
+	c->release = (struct billing_policy)BILLING_POLICY_DEFAULT;
+	c->release.kind = strcmp(cfg->release_policy, "keep") == 0 ?
+	    BILLING_KEEP : strcmp(cfg->release_policy, "idle-timeout") == 0 ?
+	    BILLING_IDLE_TIMEOUT : BILLING_AWARE;
+	c->release.margin_ms = cfg->release_margin_ms;
+	c->release.idle_timeout_ms = cfg->idle_timeout_ms;
+	c->limits.daily_spend_max_micros = cfg->daily_spend_limit_micros;
+	c->limits.purchases_max = (int)cfg->purchases_max;
+	c->limits.window_ms = cfg->purchase_window_ms;
+	if (billing_model_check(&c->billing, &why) < 0 ||
+	    billing_policy_check(&c->release, &c->billing, &why) < 0) {
+		log_error("daemon.billing_invalid", LOGF_S("error", why));
+		return -EINVAL;
+	}
+	if (fallback_override_parse(cfg->fallback_overrides, &c->fallback,
+	    perr, sizeof perr) < 0) {
+		log_error("daemon.fallback_failed", LOGF_S("error", perr));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The instance's identity: host, pid, start time and 32 random bits. */
+static void
+dctx_identity(struct dctx *c)
+{
+	if (gethostname(c->hostname, sizeof c->hostname) < 0)
+		(void)util_strlcpy(c->hostname, "localhost", sizeof c->hostname);
+	c->hostname[sizeof c->hostname - 1] = '\0';
+	rng_seed(&c->rng);
+	snprintf(c->instance_id, sizeof c->instance_id, "%.40s-%d-%lld-%08x",
+	    c->hostname, (int)getpid(), (long long)util_now_ms(),
+	    (unsigned)rng_next(&c->rng));
+}
+
+int
+dctx_init(struct dctx *c)
+{
+	dctx_identity(c);
+	return dctx_params(c);
+}
+
+void
+dctx_batch_begin(struct dctx *c)
+{
+	if (c->q != NULL && !storeq_threaded(c->q))
+		(void)store_batch_begin(c->store);
+}
+
+void
+dctx_batch_end(struct dctx *c)
+{
+	if (c->q != NULL && !storeq_threaded(c->q) &&
+	    store_batch_end(c->store) < 0)
+		log_error("store.batch_failed",
+		    LOGF_S("error", store_errmsg(c->store)));
+}

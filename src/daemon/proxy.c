@@ -1,0 +1,532 @@
+/*
+ * Which proxy a session uses, and idle IPs given back: see proxy.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/country.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "base/xmalloc.h"
+#include "config/config.h"
+#include "core/billing.h"
+#include "core/fallback.h"
+#include "core/pool.h"
+#include "daemon/ctx.h"
+#include "daemon/inventory.h"
+#include "daemon/jobs.h"
+#include "daemon/proxy.h"
+#include "daemon/purchase.h"
+#include "daemon/record.h"
+#include "daemon/sessions.h"
+#include "daemon/supervisor.h"
+#include "provider/provider.h"
+
+struct proxies {
+	struct dctx		*c;
+	struct sessions		*reg;
+	struct supervisor	*sup;
+	struct jobs		*jobs;
+	struct record		*rec;
+	struct inventory	*inv;
+	struct purchases	*pur;
+	struct proxy_hooks	 hooks;
+	struct proxy_stats	 stats;
+	int64_t			 last_sweep;
+};
+
+struct proxies *
+proxies_new(struct dctx *c, struct sessions *reg, struct supervisor *sup,
+    struct jobs *jobs, struct record *rec, struct inventory *inv,
+    struct purchases *pur, const struct proxy_hooks *hooks)
+{
+	struct proxies	*px = xcalloc(1, sizeof *px);
+
+	px->c = c;
+	px->reg = reg;
+	px->sup = sup;
+	px->jobs = jobs;
+	px->rec = rec;
+	px->inv = inv;
+	px->pur = pur;
+	px->hooks = *hooks;
+	return px;
+}
+
+void
+proxies_free(struct proxies *px)
+{
+	free(px);
+}
+
+void
+proxy_stats(const struct proxies *px, struct proxy_stats *ret)
+{
+	*ret = px->stats;
+}
+
+/* --- a session's proxy -------------------------------------------------- */
+
+/*
+ * A proxy of this country became idle: a session waiting for one (in
+ * backoff after the pool had none) tries again now instead of at its
+ * timer, so a freed IP serves a waiting session before anything is bought
+ * or released.
+ */
+static void
+proxy_offer_idle(struct proxies *px, const char *country)
+{
+	struct dsession	*ds;
+
+	for (ds = sessions_first(px->reg); ds != NULL;
+	    ds = sessions_next(ds)) {
+		if (ds->waiting_proxy && ds->sv.state == SV_BACKOFF &&
+		    strcmp(ds->country, country) == 0) {
+			ds->waiting_proxy = false;
+			supervisor_feed(px->sup, ds, SV_EV_TIMER, 0, false);
+			return;
+		}
+	}
+}
+
+/* Detach the session's proxy; keep: it stays reserved for the session. */
+static void
+proxy_detach(struct proxies *px, struct dsession *ds, bool keep)
+{
+	int64_t	now = util_now_ms();
+
+	if (ds->proxy_id == 0)
+		return;
+	/*
+	 * A session a peer owns now: its proxy is the peer's to reactivate,
+	 * so the store is left alone and our pool keeps it reserved.
+	 */
+	if (ds->lost) {
+		(void)pool_detach(px->c->pool, ds->proxy_id, now, true);
+		ds->proxy_id = 0;
+		return;
+	}
+	(void)pool_detach(px->c->pool, ds->proxy_id, now, keep);
+	record_unassign(px->rec, ds->proxy_id, keep);
+	ds->proxy_id = 0;
+	if (!keep)
+		proxy_offer_idle(px, ds->country);
+}
+
+void
+proxy_give_back(struct proxies *px, struct dsession *ds, bool bad)
+{
+	const struct pool_proxy	*p;
+
+	if (bad && ds->ptype == PROXY_TYPE_RESIDENTIAL) {
+		/* A new session id: the provider picks another peer. */
+		ds->res_generation++;
+		log_warn("proxy.refused", LOGF_I("session", ds->id),
+		    LOGF_S("phone", ds->phone), LOGF_S("proxy", "residential"),
+		    LOGF_I("generation", ds->res_generation));
+	} else if (bad && ds->proxy_id != 0 &&
+	    (p = pool_get(px->c->pool, ds->proxy_id)) != NULL) {
+		log_warn("proxy.refused", LOGF_I("session", ds->id),
+		    LOGF_S("phone", ds->phone), LOGF_S("proxy", p->ip));
+		pool_mark_bad(px->c->pool, ds->phone, p->ip);
+	}
+	proxy_detach(px, ds, false);
+}
+
+void
+proxy_cancel(struct proxies *px, struct dsession *ds)
+{
+	jobs_cancel(ds, JOB_ACQUIRE);
+	purchase_forget(px->pur, ds);
+}
+
+void
+proxy_adopt(struct proxies *px, struct dsession *ds, int64_t hist0)
+{
+	const struct pool_proxy	*p;
+
+	if (hist0 != 0 && (p = pool_get(px->c->pool, hist0)) != NULL &&
+	    p->reserved_for == ds->id && pool_attach(px->c->pool, p->id,
+	    ds->id) == 0) {
+		ds->proxy_id = p->id;
+		ds->proxy_how = POOL_REACTIVATE;
+	}
+}
+
+void
+proxy_unkeep(struct proxies *px, struct dsession *ds, int64_t hist0)
+{
+	const struct pool_proxy	*p;
+
+	if (hist0 != 0 && (p = pool_get(px->c->pool, hist0)) != NULL &&
+	    p->reserved_for == ds->id) {
+		(void)pool_detach(px->c->pool, p->id, util_now_ms(), false);
+		record_unassign(px->rec, p->id, false);
+	}
+}
+
+/* --- acquisition: history, the pool's choice, the assignment ----------- */
+
+struct proxy_acq {
+	struct proxies		*px;
+	int64_t			 session;
+	char			 phone[PHONE_LEN];
+	char			 country[COUNTRY_CODE_LEN];
+	char			 self[STORE_ID_LEN];
+	int64_t			 history[POOL_MAX_HISTORY];
+	size_t			 nhistory;
+	/* The assignment. */
+	struct pool_choice	 ch;
+	const char		*reason;
+	int64_t			 now;
+	char			 err[STORE_ERROR_LEN];
+};
+
+/* The session still waits for a proxy: starting, no connector, none yet. */
+static bool
+proxy_still_wanted(const struct dsession *ds)
+{
+	return ds->sv.state == SV_STARTING && !ds->sv.spawned &&
+	    ds->proxy_id == 0;
+}
+
+static int
+proxy_history_run(struct store *st, void *arg)
+{
+	struct proxy_acq	*a = arg;
+	size_t			 n = 0;
+
+	/* No history is no reason not to go on: a new IP will do. */
+	if (store_proxy_history(st, a->phone, a->history, POOL_MAX_HISTORY,
+	    &n) == 0)
+		a->nhistory = n;
+	return 0;
+}
+
+static int
+proxy_assign_run(struct store *st, void *arg)
+{
+	struct proxy_acq	*a = arg;
+	int			 r;
+
+	if ((r = store_proxy_assign(st, a->ch.proxy_id, a->session, a->phone,
+	    a->country, a->ch.fallback_used, a->reason, a->self, a->now)) < 0)
+		(void)util_strlcpy(a->err, store_errmsg(st), sizeof a->err);
+	return r;
+}
+
+static void
+proxy_assigned(struct dsession *ds, enum job_fate fate, int result,
+    void *arg)
+{
+	struct proxy_acq	*a = arg;
+	struct proxies		*px = a->px;
+	const struct pool_proxy	*p, *prev;
+	int64_t			 now = util_now_ms();
+
+	if (fate == JOB_TEARDOWN)
+		goto out;
+	if (fate == JOB_MOVED_ON || !proxy_still_wanted(ds)) {
+		/* Moved on: the proxy goes back, in the store too. */
+		(void)pool_detach(px->c->pool, a->ch.proxy_id, now, false);
+		if (result == 0)
+			record_unassign(px->rec, a->ch.proxy_id, false);
+		goto out;
+	}
+	if (result < 0) {
+		log_error("store.proxy_assign_failed", LOGF_I("session", ds->id),
+		    LOGF_S("error", a->err));
+		(void)pool_detach(px->c->pool, a->ch.proxy_id, now, false);
+		/* A peer may hold it: learn what the store knows. */
+		if (px->c->fleet)
+			inventory_refresh(px->inv);
+		supervisor_feed(px->sup, ds, SV_EV_PROXY_WAIT, 0, false);
+		goto out;
+	}
+	ds->proxy_id = a->ch.proxy_id;
+	ds->proxy_how = a->ch.kind;
+	ds->proxy_fallback = a->ch.fallback_used;
+	p = pool_get(px->c->pool, a->ch.proxy_id);
+	if ((unsigned)ds->proxy_how <= POOL_WAIT)
+		px->stats.assigned[ds->proxy_how]++;
+	if (ds->proxy_fallback)
+		px->stats.fallbacks++;
+	prev = NULL;
+	if (a->nhistory > 0 && a->history[0] != ds->proxy_id) {
+		px->stats.replaced++;
+		prev = pool_get(px->c->pool, a->history[0]);
+	}
+	px->hooks.assigned(px->hooks.arg, ds, a->nhistory > 0 &&
+	    a->history[0] != ds->proxy_id ? (prev != NULL ? prev->ip : "") :
+	    NULL, a->ch.country);
+	if (a->ch.kind == POOL_REACTIVATE)
+		log_info("proxy.reactivated", LOGF_S("msg",
+		    "reactivated existing proxy"), LOGF_I("session", ds->id),
+		    LOGF_S("phone", ds->phone), LOGF_S("proxy", p != NULL ?
+		    p->ip : ""));
+	if (a->ch.fallback_used)
+		log_info("proxy.fallback", LOGF_S("msg",
+		    "using fallback country"), LOGF_I("session", ds->id),
+		    LOGF_S("requestedCountry", ds->country),
+		    LOGF_S("country", a->ch.country));
+	supervisor_feed(px->sup, ds, SV_EV_PROXY_READY, 0, false);
+out:
+	free(a);
+}
+
+/* With the history known: the pool's choice, then its assignment. */
+static void
+proxy_choose(struct dsession *ds, enum job_fate fate, int result, void *arg)
+{
+	struct proxy_acq	*a = arg;
+	struct proxies		*px = a->px;
+	struct pool_request	 req = { 0 };
+	const char		*chain[FALLBACK_MAX];
+	size_t			 i, nchain = 0;
+
+	(void)result;
+	if (fate != JOB_CURRENT || !proxy_still_wanted(ds))
+		goto done;
+	req.session_id = ds->id;
+	req.phone = ds->phone;
+	req.country = ds->country;
+	req.can_purchase = provider_can_purchase(px->c->provider);
+	if (fallback_lookup(px->c->fallback, ds->country, chain, &nchain) == 0)
+		for (i = 0; i < nchain && i < POOL_MAX_CHAIN; i++)
+			req.chain[req.nchain++] = chain[i];
+	for (i = 0; i < a->nhistory; i++)
+		req.history[i] = a->history[i];
+	req.nhistory = a->nhistory;
+	a->now = util_now_ms();
+	pool_choose(px->c->pool, &req, a->now, &a->ch);
+	if (a->ch.kind == POOL_PURCHASE) {
+		purchase_need(px->pur, ds, a->ch.country);
+		goto done;
+	}
+	if (a->ch.kind == POOL_WAIT) {
+		log_info("proxy.unavailable", LOGF_I("session", ds->id),
+		    LOGF_S("phone", ds->phone), LOGF_S("country", ds->country));
+		supervisor_feed(px->sup, ds, SV_EV_PROXY_WAIT, 0, false);
+		goto done;
+	}
+	if (pool_attach(px->c->pool, a->ch.proxy_id, ds->id) < 0) {
+		supervisor_feed(px->sup, ds, SV_EV_PROXY_WAIT, 0, false);
+		goto done;
+	}
+	a->reason = a->ch.kind == POOL_REACTIVATE ? "reactivated" :
+	    ds->bought ? "purchased" : "reused";
+	if (ds->bought && a->ch.kind == POOL_REUSE)
+		a->ch.kind = POOL_PURCHASE;	/* for the figures */
+	ds->bought = false;
+	memcpy(a->country, ds->country, sizeof a->country);
+	if (jobs_submit(px->jobs, px->c->q, ds, JOB_ACQUIRE, proxy_assign_run,
+	    proxy_assigned, a, "proxy_assign") < 0) {
+		(void)pool_detach(px->c->pool, a->ch.proxy_id, a->now, false);
+		supervisor_feed(px->sup, ds, SV_EV_PROXY_WAIT, 0, false);
+		goto done;
+	}
+	return;
+done:
+	free(a);
+}
+
+void
+proxy_acquire(struct proxies *px, struct dsession *ds)
+{
+	struct proxy_acq	*a;
+	char			 url[PROVIDER_URL_MAX];
+	int			 r;
+
+	/*
+	 * A residential session needs no IP of ours: the provider keeps a
+	 * sticky peer for its session id, derived from the phone.
+	 */
+	if (ds->ptype == PROXY_TYPE_RESIDENTIAL) {
+		r = provider_session_url(px->c->provider, ds->phone,
+		    ds->country, ds->res_generation, url);
+		util_wipe(url, sizeof url);
+		if (r < 0) {
+			log_warn("proxy.residential_unavailable",
+			    LOGF_I("session", ds->id), LOGF_S("msg",
+			    "residential sessions need RESPAWN_PROVIDER="
+			    "brightdata and BRIGHT_DATA_RESIDENTIAL_ZONE"));
+			supervisor_feed(px->sup, ds, SV_EV_PROXY_WAIT, 0, false);
+			return;
+		}
+		ds->proxy_how = POOL_WAIT;	/* none of ours: not counted */
+		supervisor_feed(px->sup, ds, SV_EV_PROXY_READY, 0, false);
+		return;
+	}
+	/* A restart after a failure keeps the proxy it had. */
+	if (ds->proxy_id != 0) {
+		supervisor_feed(px->sup, ds, SV_EV_PROXY_READY, 0, false);
+		return;
+	}
+	a = xcalloc(1, sizeof *a);
+	a->px = px;
+	a->session = ds->id;
+	memcpy(a->phone, ds->phone, sizeof a->phone);
+	(void)util_strlcpy(a->self, px->c->instance_id, sizeof a->self);
+	if (jobs_submit(px->jobs, px->c->q, ds, JOB_ACQUIRE, proxy_history_run,
+	    proxy_choose, a, "proxy_history") < 0) {
+		free(a);
+		supervisor_feed(px->sup, ds, SV_EV_PROXY_WAIT, 0, false);
+	}
+}
+
+/* --- IPs given back to the provider ------------------------------------- */
+
+/*
+ * Proxies the operator asked to release (`respawn proxy release`), and
+ * the sweep's: taken out of the pool, given back to the provider, then
+ * marked released.  An unknown outcome stays releasing until a listing
+ * shows the IP gone.
+ */
+struct proxy_release {
+	struct proxies	*px;
+	int64_t		 id;
+	char		 key[PROVIDER_KEY_MAX];
+};
+
+static void
+proxy_released(const struct provider_result *r, void *arg)
+{
+	struct proxy_release	*rel = arg;
+	struct proxies		*px = rel->px;
+
+	if (px->c->tearing_down) {
+		free(rel);
+		return;
+	}
+	if (r->outcome == PROVIDER_OK) {
+		record_proxy_state(px->rec, rel->id, PROXY_RELEASED);
+		inventory_set_state(px->inv, rel->id, POOL_RELEASED);
+		px->stats.released++;
+		log_info("proxy.released", LOGF_S("proxy", rel->key));
+	} else if (r->outcome == PROVIDER_FAILED) {
+		/* Still ours: back to the idle pool. */
+		record_proxy_state(px->rec, rel->id, PROXY_IDLE);
+		inventory_set_state(px->inv, rel->id, POOL_IDLE);
+		log_error("proxy.release_failed", LOGF_S("proxy", rel->key),
+		    LOGF_S("error", r->message));
+	} else {
+		log_warn("proxy.release_unknown", LOGF_S("proxy", rel->key),
+		    LOGF_S("msg", "settled by the next listing"));
+	}
+	free(rel);
+}
+
+/* Take a proxy out of the pool and ask the provider to take it back. */
+static void
+proxy_release_start(struct proxies *px, int64_t id, const char *key)
+{
+	struct proxy_release	*rel;
+	const char		*keys[1];
+
+	inventory_set_state(px->inv, id, POOL_RELEASING);
+	record_proxy_state(px->rec, id, PROXY_RELEASING);
+	rel = xcalloc(1, sizeof *rel);
+	rel->px = px;
+	rel->id = id;
+	(void)util_strlcpy(rel->key, key, sizeof rel->key);
+	keys[0] = rel->key;
+	log_info("proxy.releasing", LOGF_S("proxy", key));
+	if (provider_release(px->c->provider, keys, 1, proxy_released,
+	    rel) < 0) {
+		struct provider_result	fail = { .outcome = PROVIDER_FAILED,
+			.message = "could not start the release" };
+
+		proxy_released(&fail, rel);
+	}
+}
+
+void
+proxy_release_row(struct proxies *px, const struct proxy_row *row)
+{
+	const struct pool_proxy	*old;
+
+	if (row->state != PROXY_RELEASING || px->c->pool == NULL)
+		return;
+	old = pool_get(px->c->pool, row->id);
+	/* Already asked, or given back since the row was read. */
+	if (old != NULL && (old->state == POOL_RELEASING ||
+	    old->state == POOL_RELEASED))
+		return;
+	proxy_release_start(px, row->id, row->ip);
+}
+
+/*
+ * Idle IPs go back to the provider per RESPAWN_RELEASE_POLICY: with the
+ * default (aware), an IP already paid for the current billing unit stays
+ * for reuse until shortly before the next unit, then goes unless its
+ * country is expected to need it.  Static lists are paid elsewhere:
+ * nothing is given back.
+ */
+static void
+proxy_sweep(struct proxies *px)
+{
+	const struct pool_proxy	*p;
+	struct billing_decision	 dec;
+	struct billing_ip	 ip;
+	struct billing_demand	 dem;
+	int			 rank[COUNTRY_INDEX_MAX] = { 0 }, ci;
+	int			 acquiring[COUNTRY_INDEX_MAX] = { 0 };
+	struct dsession		*ds;
+	int64_t			 now = util_now_ms();
+	size_t			 i;
+
+	if (!provider_can_purchase(px->c->provider))
+		return;
+	/*
+	 * Sessions whose acquisition is waiting for the store's answer are
+	 * about to choose an idle IP of their country (one bought for them,
+	 * say): that many idle IPs stay, whatever the policy.
+	 */
+	for (ds = sessions_first(px->reg); ds != NULL; ds = sessions_next(ds))
+		if (jobs_pending(ds, JOB_ACQUIRE) &&
+		    (ci = country_index(ds->country)) >= 0)
+			acquiring[ci]++;
+	for (i = 0; i < pool_count(px->c->pool); i++) {
+		p = pool_at(px->c->pool, i);
+		if (p->state != POOL_IDLE || p->sessions > 0 ||
+		    p->reserved_for != 0 || !p->listed)
+			continue;
+		if ((ci = country_index(p->country)) < 0)
+			continue;
+		ip.allocated_at = p->purchased_at ? p->purchased_at :
+		    p->idle_since;
+		ip.idle_since = p->idle_since ? p->idle_since : now;
+		if (ip.idle_since < ip.allocated_at)
+			ip.idle_since = ip.allocated_at;
+		ip.owner_back_by = 0;
+		ip.idle_rank = rank[ci]++;
+		if (ip.idle_rank < acquiring[ci])
+			continue;
+		dem.expected = purchase_waiting(px->pur, p->country);
+		if (billing_decide(&px->c->billing, &px->c->release, &ip, &dem,
+		    now, &dec) < 0 || dec.action != BILLING_ACTION_RELEASE)
+			continue;
+		log_info("proxy.release", LOGF_S("proxy", p->ip),
+		    LOGF_S("country", p->country), LOGF_S("why",
+		    billing_reason_name(dec.reason)));
+		proxy_release_start(px, p->id, p->ip);
+	}
+}
+
+void
+proxy_tick(struct proxies *px, int64_t now)
+{
+	int64_t	every = PROXY_SWEEP_MS;
+
+	if (px->c->pool == NULL || !inventory_loaded(px->inv))
+		return;
+	/* Every minute, or oftener when the idle timeout is shorter. */
+	if (px->c->release.kind == BILLING_IDLE_TIMEOUT &&
+	    px->c->release.idle_timeout_ms / 4 < every)
+		every = px->c->release.idle_timeout_ms / 4;
+	if (now - px->last_sweep < every)
+		return;
+	px->last_sweep = now;
+	proxy_sweep(px);
+}

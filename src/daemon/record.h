@@ -1,0 +1,53 @@
+/*
+ * The daemon's writes whose outcome it does not wait for: a session's
+ * report, a proxy given back or marked, an audit event, a purchase intent
+ * settled, a recovery run, the instance's status, dead peers marked.
+ *
+ * Each becomes a job of the store's worker: the arguments are copied into
+ * it, so the caller's memory may change or go at once; the jobs run in the
+ * order they were submitted, so a later read, or a later write of the same
+ * row, sees this one.  A failure is logged when its result comes back to
+ * the loop, with the store's own words copied on the worker.
+ */
+#ifndef RESPAWN_DAEMON_RECORD_H
+#define RESPAWN_DAEMON_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct dctx;
+struct dsession;
+struct jobs;
+struct record;
+
+/* Peers silent for longer than this are declared dead (the lease). */
+#define RECORD_DEAD_KEEP_MS	(7LL * 86400000)	/* dead instances kept */
+
+struct record	*record_new(struct dctx *c, struct jobs *jobs);
+void		 record_free(struct record *rec);
+
+/* The session's state, conditioned on its owner and epoch. */
+void	record_report(struct record *rec, const struct dsession *ds,
+	    const struct session_report *rep);
+void	record_unassign(struct record *rec, int64_t proxy_id, bool keep);
+void	record_proxy_state(struct record *rec, int64_t proxy_id,
+	    enum proxy_state state);
+void	record_event(struct record *rec, int64_t session, const char *kind);
+void	record_intent_settle(struct record *rec, int64_t intent_id,
+	    enum intent_state state, const char *error);
+void	record_recovery_run(struct record *rec, const struct recovery_run *run);
+void	record_instance_status(struct record *rec,
+	    enum instance_status status);
+/* Peers silent past stale_ms marked dead, old ones deleted. */
+void	record_reap(struct record *rec, int64_t stale_ms);
+/*
+ * The last writes of a stop, after everything queued (blocking: the loop
+ * has stopped): every session of this instance given up (graceful: marked
+ * gracefully stopped; not after a handover) and the instance stopped.
+ * -ETIMEDOUT after timeout_ms: the worker is abandoned (c->q freed, NULL).
+ */
+int	record_goodbye(struct record *rec, bool graceful, int64_t timeout_ms);
+
+#endif

@@ -1,0 +1,594 @@
+/*
+ * Connectors as processes: see spawn.h.
+ */
+#include <sys/pidfd.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "base/argv.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "base/xmalloc.h"
+#include "config/config.h"
+#include "core/pool.h"
+#include "daemon/ctx.h"
+#include "daemon/jobs.h"
+#include "daemon/proxy.h"
+#include "daemon/sessions.h"
+#include "daemon/spawn.h"
+#include "daemon/supervisor.h"
+#include "provider/provider.h"
+#include "store/storeq.h"
+#include "sys/child.h"
+#include "sys/notify.h"
+#include "sys/procinfo.h"
+
+struct spawn_early_exit {
+	pid_t		 pid;		/* 0: free */
+	int		 code;
+	int64_t		 at;		/* monotonic ms */
+};
+
+struct spawn_early_notify {
+	pid_t			 sid;	/* 0: free */
+	int64_t			 at;	/* monotonic ms */
+	struct notify_msg	 m;
+};
+
+/* An adopted connector's pidfd, watched. */
+struct spawn_watch {
+	LIST_ENTRY(spawn_watch)	 link;
+	struct spawner		*sp;
+	struct dsession		*ds;
+};
+
+struct spawner {
+	LIST_HEAD(, spawn_watch) watches;
+	struct dctx		*c;
+	struct sessions		*reg;
+	struct supervisor	*sup;
+	struct jobs		*jobs;
+	struct proxies		*px;
+	char			**argv;		/* the connector command */
+	struct storeq		*thread;	/* starts connectors */
+	struct notify		*notify;
+	struct event		*ev_notify;
+	struct event		*ev_sigchld;
+	int64_t			 in_flight;	/* starts not yet answered */
+	int64_t			 last_trim;
+	struct spawn_stats	 stats;
+	struct spawn_early_exit	 early_exit[SPAWN_EARLY_EXITS];
+	size_t			 early_exit_next;
+	struct spawn_early_notify early_notify[SPAWN_EARLY_NOTIFY];
+	size_t			 early_notify_next;
+};
+
+static void	spawn_notify_cb(evutil_socket_t fd, short what, void *arg);
+static void	spawn_sigchld_cb(evutil_socket_t fd, short what, void *arg);
+
+int
+spawner_new(struct dctx *c, struct sessions *reg, struct supervisor *sup,
+    struct jobs *jobs, struct proxies *px, struct spawner **ret,
+    char err[STORE_ERROR_LEN])
+{
+	struct spawner	*sp = xcalloc(1, sizeof *sp);
+	char		 path[DAEMON_PATH_MAX];
+	int		 r;
+
+	LIST_INIT(&sp->watches);
+	sp->c = c;
+	sp->reg = reg;
+	sp->sup = sup;
+	sp->jobs = jobs;
+	sp->px = px;
+	if (argv_split(c->cfg->connector, &sp->argv) < 0) {
+		snprintf(err, STORE_ERROR_LEN, "RESPAWN_CONNECTOR must name "
+		    "the connector command");
+		spawner_free(sp);
+		return -EINVAL;
+	}
+	/* SIGCHLD is an event before anything can be started. */
+	sp->ev_sigchld = evsignal_new(c->base, SIGCHLD, spawn_sigchld_cb, sp);
+	evsignal_add(sp->ev_sigchld, NULL);
+	/* posix_spawn waits for the child's exec: not on the loop. */
+	if ((r = storeq_new_thread(c->base, &sp->thread, err)) < 0) {
+		spawner_free(sp);
+		return r;
+	}
+	snprintf(path, sizeof path, "%s/notify.sock", c->cfg->state_dir);
+	if ((r = notify_open(path, &sp->notify)) < 0) {
+		snprintf(err, STORE_ERROR_LEN, "notify socket %s: %s", path,
+		    strerror(-r));
+		spawner_free(sp);
+		return r;
+	}
+	sp->ev_notify = event_new(c->base, notify_fd(sp->notify),
+	    EV_READ | EV_PERSIST, spawn_notify_cb, sp);
+	event_add(sp->ev_notify, NULL);
+	*ret = sp;
+	return 0;
+}
+
+void
+spawner_free(struct spawner *sp)
+{
+	struct spawn_watch	*w;
+
+	if (sp == NULL)
+		return;
+	/* The events are the records' (sessions.c frees them). */
+	while ((w = LIST_FIRST(&sp->watches)) != NULL) {
+		LIST_REMOVE(w, link);
+		free(w);
+	}
+	/* Connectors started and not yet answered are killed there. */
+	storeq_free(sp->thread);
+	if (sp->ev_notify != NULL)
+		event_free(sp->ev_notify);
+	if (sp->ev_sigchld != NULL)
+		event_free(sp->ev_sigchld);
+	notify_close(sp->notify);
+	argv_free(sp->argv);
+	free(sp);
+}
+
+void
+spawn_stats(const struct spawner *sp, struct spawn_stats *ret)
+{
+	*ret = sp->stats;
+}
+
+/* --- the connector's environment ---------------------------------------- */
+
+/* Add "NAME=value" to an environment under construction. */
+static void
+spawn_env_add(char **env, size_t *n, const char *name, const char *value)
+{
+	if (*n >= SPAWN_ENV_MAX - 1 || value == NULL)
+		return;
+	env[(*n)++] = xasprintf("%s=%s", name, value);
+	env[*n] = NULL;
+}
+
+/*
+ * The connector's environment: the contract's variables, and from our
+ * own only a short allow-list plus RESPAWN_CONNECTOR_ENV, so that secrets
+ * given to respawn through its environment never reach a connector.
+ */
+static char **
+spawn_env(struct spawner *sp, const struct dsession *ds, const char *proxy_url,
+    const char *dir)
+{
+	static const char *const allow[] = { "PATH", "HOME", "LANG", "LC_ALL",
+	    "TZ", "TMPDIR", "USER", "LOGNAME" };
+	char		**env = xcalloc(SPAWN_ENV_MAX, sizeof *env);
+	char		  num[32], name[128];
+	const char	 *p = sp->c->cfg->connector_env;
+	size_t		  n = 0, i, len;
+
+	for (i = 0; i < nitems(allow); i++)
+		spawn_env_add(env, &n, allow[i], getenv(allow[i]));
+	while (*p != '\0') {
+		p += strspn(p, ", ");
+		len = strcspn(p, ", ");
+		if (len > 0 && len < sizeof name) {
+			memcpy(name, p, len);
+			name[len] = '\0';
+			spawn_env_add(env, &n, name, getenv(name));
+		}
+		p += len;
+	}
+	snprintf(num, sizeof num, "%lld", (long long)ds->id);
+	spawn_env_add(env, &n, "RESPAWN_SESSION_ID", num);
+	spawn_env_add(env, &n, "RESPAWN_USER_ID", ds->user_id);
+	spawn_env_add(env, &n, "RESPAWN_PHONE", ds->phone);
+	spawn_env_add(env, &n, "RESPAWN_COUNTRY", ds->country);
+	spawn_env_add(env, &n, "RESPAWN_PROXY_URL", proxy_url);
+	spawn_env_add(env, &n, "HTTPS_PROXY", proxy_url);
+	spawn_env_add(env, &n, "HTTP_PROXY", proxy_url);
+	spawn_env_add(env, &n, "ALL_PROXY", proxy_url);
+	spawn_env_add(env, &n, "RESPAWN_SESSION_DIR", dir);
+	spawn_env_add(env, &n, "NOTIFY_SOCKET", notify_path(sp->notify));
+	if (sp->c->sp.watchdog_ms > 0) {
+		snprintf(num, sizeof num, "%lld",
+		    (long long)sp->c->sp.watchdog_ms * 1000);
+		spawn_env_add(env, &n, "WATCHDOG_USEC", num);
+	}
+	return env;
+}
+
+/* --- starting ----------------------------------------------------------- */
+
+struct spawn_job {
+	struct spawner	*sp;
+	int64_t		 session;
+	char		**argv;		/* the spawner's, unchanged while it runs */
+	char		**env;
+	char		 dir[DAEMON_PATH_MAX];
+	char		 logp[DAEMON_PATH_MAX];
+	pid_t		 pid;
+	uint64_t	 ticks;
+	char		 err[CHILD_ERR_LEN];
+};
+
+/* On the spawner thread: the session's directory, its log, the process. */
+static int
+spawn_run(struct store *st, void *arg)
+{
+	struct spawn_job	*j = arg;
+	struct child_request	 req = { 0 };
+	int			 r;
+
+	(void)st;
+	/* The auth state lives here: private, and kept across restarts. */
+	if (mkdir(j->dir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		snprintf(j->err, sizeof j->err, "session directory %s: %s",
+		    j->dir, strerror(-r));
+		return r;
+	}
+	req.argv = j->argv;
+	req.envp = j->env;
+	req.cwd = j->dir;
+	req.log_path = j->logp;
+	if ((r = child_start(&req, &j->pid, j->err)) < 0)
+		return r;
+	/* With the pid, the start time names this process for good. */
+	if (procinfo_start_ticks(j->pid, &j->ticks) < 0)
+		j->ticks = 0;
+	return 0;
+}
+
+/* An exit of a pid not (yet) known: its status, if kept. */
+static bool
+spawn_early_exit_take(struct spawner *sp, pid_t pid, int *ret_code)
+{
+	int64_t	now = util_mono_ms();
+	size_t	i;
+
+	/* A pid kept for longer was another process: pids are reused. */
+	for (i = 0; i < SPAWN_EARLY_EXITS; i++) {
+		if (sp->early_exit[i].pid == pid &&
+		    now - sp->early_exit[i].at < SPAWN_EARLY_MAX_AGE_MS) {
+			sp->early_exit[i].pid = 0;
+			*ret_code = sp->early_exit[i].code;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void	spawn_notify_apply(struct spawner *sp, struct dsession *ds,
+		    const struct notify_msg *m);
+
+/* What came before the pid was known, in order: READY=1 above all. */
+static void
+spawn_replay(struct spawner *sp, struct dsession *ds, pid_t pid)
+{
+	struct spawn_early_notify	*e;
+	size_t				 i;
+	int				 code;
+
+	for (i = 0; i < SPAWN_EARLY_NOTIFY; i++) {
+		e = &sp->early_notify[(sp->early_notify_next + i) %
+		    SPAWN_EARLY_NOTIFY];
+		if (e->sid != pid || util_mono_ms() - e->at >=
+		    SPAWN_EARLY_MAX_AGE_MS)
+			continue;
+		e->sid = 0;
+		spawn_notify_apply(sp, ds, &e->m);
+	}
+	/* Reaped before we knew its pid: the exit, replayed now. */
+	if (spawn_early_exit_take(sp, pid, &code)) {
+		(void)sessions_pid_take(sp->reg, pid);
+		log_info("connector.exited", LOGF_I("session", ds->id),
+		    LOGF_I("pid", pid), LOGF_I("status", code),
+		    LOGF_S("state", supervise_state_name(ds->sv.state)));
+		ds->pid = 0;
+		supervisor_feed(sp->sup, ds, SV_EV_EXIT, code, false);
+	}
+}
+
+static void
+spawn_done(struct dsession *ds, enum job_fate fate, int result, void *arg)
+{
+	struct spawn_job	*j = arg;
+	struct spawner		*sp = j->sp;
+
+	argv_free(j->env);
+	sp->in_flight--;
+	if (fate != JOB_CURRENT || sp->c->fenced ||
+	    ds->sv.state != SV_STARTING || ds->sv.spawned) {
+		/* Nobody wants it any more: it must not live on. */
+		if (result == 0 && j->pid > 0) {
+			log_info("connector.unwanted", LOGF_I("session",
+			    j->session), LOGF_I("pid", j->pid));
+			(void)child_signal_group(j->pid, SIGKILL);
+		}
+		free(j);
+		return;
+	}
+	dctx_batch_begin(sp->c);
+	if (result < 0) {
+		log_error("spawn.failed", LOGF_I("session", ds->id),
+		    LOGF_S("error", j->err));
+		supervisor_feed(sp->sup, ds, SV_EV_SPAWN_FAILED, 0, false);
+	} else {
+		sp->stats.spawns++;
+		ds->pid = j->pid;
+		ds->start_ticks = j->ticks;
+		sessions_pid_put(sp->reg, j->pid, ds);
+		log_debug("connector.started", LOGF_I("session", ds->id),
+		    LOGF_I("pid", j->pid));
+		supervisor_feed(sp->sup, ds, SV_EV_SPAWNED, 0, false);
+		spawn_replay(sp, ds, j->pid);
+	}
+	supervisor_drain(sp->sup);
+	dctx_batch_end(sp->c);
+	free(j);
+}
+
+void
+spawn_start(struct spawner *sp, struct dsession *ds)
+{
+	const struct pool_proxy	*p;
+	struct spawn_job	*j;
+	char			 url[PROVIDER_URL_MAX];
+	int			 r;
+
+	if (sp->c->fenced)
+		return;
+	if (ds->ptype == PROXY_TYPE_RESIDENTIAL)
+		r = provider_session_url(sp->c->provider, ds->phone,
+		    ds->country, ds->res_generation, url);
+	else if ((p = pool_get(sp->c->pool, ds->proxy_id)) != NULL)
+		r = provider_proxy_url(sp->c->provider, p->ip, url);
+	else
+		r = -ENOENT;
+	if (r < 0) {
+		log_error("spawn.no_proxy_url", LOGF_I("session", ds->id));
+		supervisor_feed(sp->sup, ds, SV_EV_SPAWN_FAILED, 0, false);
+		return;
+	}
+	j = xcalloc(1, sizeof *j);
+	j->sp = sp;
+	j->session = ds->id;
+	j->argv = sp->argv;
+	snprintf(j->dir, sizeof j->dir, "%s/sessions/%lld",
+	    sp->c->cfg->state_dir, (long long)ds->id);
+	snprintf(j->logp, sizeof j->logp, "%s/logs/%lld.log",
+	    sp->c->cfg->state_dir, (long long)ds->id);
+	j->env = spawn_env(sp, ds, url, j->dir);
+	util_wipe(url, sizeof url);
+	if (jobs_submit(sp->jobs, sp->thread, ds, JOB_SPAWN, spawn_run,
+	    spawn_done, j, "spawn") < 0) {
+		argv_free(j->env);
+		free(j);
+		supervisor_feed(sp->sup, ds, SV_EV_SPAWN_FAILED, 0, false);
+		return;
+	}
+	sp->in_flight++;
+}
+
+/* --- hearing from connectors -------------------------------------------- */
+
+/* What a connector said, as supervisor events. */
+static void
+spawn_notify_apply(struct spawner *sp, struct dsession *ds,
+    const struct notify_msg *m)
+{
+	if (m->event == NOTIFY_EVENT_CONFLICT) {
+		sp->stats.conflicts++;
+		supervisor_feed(sp->sup, ds, SV_EV_CONFLICT, 0, false);
+	}
+	if (m->has_status)
+		log_debug("connector.status", LOGF_I("session", ds->id),
+		    LOGF_S("status", m->status));
+	if (m->ready)
+		supervisor_feed(sp->sup, ds, SV_EV_READY, 0, false);
+	if (m->watchdog)
+		supervisor_feed(sp->sup, ds, SV_EV_WATCHDOG, 0, false);
+}
+
+void
+spawn_poll(struct spawner *sp)
+{
+	struct spawn_early_notify	*e;
+	struct notify_msg		 m;
+	struct dsession			*ds;
+	pid_t				 sid;
+	int				 r, budget = SPAWN_NOTIFY_BUDGET;
+
+	while (budget-- > 0) {
+		r = notify_recv(sp->notify, &m);
+		if (r == -EAGAIN)
+			break;
+		if (r < 0) {
+			sp->stats.notify_dropped++;
+			continue;
+		}
+		/* Any process of the connector's session may speak for it. */
+		sid = getsid(m.pid);
+		ds = sid > 0 ? sessions_pid_get(sp->reg, sid) : NULL;
+		if (ds == NULL && sid > 0 && sp->in_flight > 0) {
+			/*
+			 * Maybe a connector whose start is still being
+			 * answered: kept for spawn_done, the oldest
+			 * overwritten (and then counted as dropped).
+			 */
+			e = &sp->early_notify[sp->early_notify_next];
+			if (e->sid > 0)
+				sp->stats.notify_dropped++;
+			e->sid = sid;
+			e->at = util_mono_ms();
+			e->m = m;
+			sp->early_notify_next = (sp->early_notify_next + 1) %
+			    SPAWN_EARLY_NOTIFY;
+			continue;
+		}
+		if (ds == NULL) {
+			sp->stats.notify_dropped++;
+			continue;
+		}
+		spawn_notify_apply(sp, ds, &m);
+	}
+}
+
+static void
+spawn_notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct spawner	*sp = arg;
+
+	(void)fd;
+	(void)what;
+	dctx_batch_begin(sp->c);
+	spawn_poll(sp);
+	supervisor_drain(sp->sup);
+	dctx_batch_end(sp->c);
+}
+
+/* --- reaping ------------------------------------------------------------ */
+
+static void
+spawn_sigchld_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct spawner		*sp = arg;
+	struct spawn_early_exit	*e;
+	struct dsession		*ds;
+	pid_t			 pid;
+	int			 status, code;
+
+	(void)fd;
+	(void)what;
+	dctx_batch_begin(sp->c);
+	/* Read notifications first: a conflict notice precedes its exit. */
+	spawn_poll(sp);
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		code = WIFEXITED(status) ? WEXITSTATUS(status) :
+		    WIFSIGNALED(status) ? -WTERMSIG(status) : -1;
+		if ((ds = sessions_pid_take(sp->reg, pid)) == NULL) {
+			/*
+			 * A connector whose start is still being answered
+			 * (spawn_done), or one nobody wanted: kept, the
+			 * oldest overwritten.
+			 */
+			e = &sp->early_exit[sp->early_exit_next];
+			e->pid = pid;
+			e->code = code;
+			e->at = util_mono_ms();
+			sp->early_exit_next = (sp->early_exit_next + 1) %
+			    SPAWN_EARLY_EXITS;
+			continue;
+		}
+		log_info("connector.exited", LOGF_I("session", ds->id),
+		    LOGF_I("pid", pid), LOGF_I("status", code),
+		    LOGF_S("state", supervise_state_name(ds->sv.state)));
+		ds->pid = 0;
+		supervisor_feed(sp->sup, ds, SV_EV_EXIT, code, false);
+	}
+	supervisor_drain(sp->sup);
+	dctx_batch_end(sp->c);
+}
+
+/*
+ * An adopted connector exited: it is not our child, so no status.  The
+ * pidfd's event (the record's) carries a watch naming the spawner and the
+ * session; the spawner keeps its watches and frees them.
+ */
+static void
+spawn_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct spawn_watch	*w = arg;
+	struct spawner		*sp = w->sp;
+	struct dsession		*ds = w->ds;
+
+	(void)fd;
+	(void)what;
+	LIST_REMOVE(w, link);
+	free(w);
+	event_free(ds->pidfd_ev);
+	ds->pidfd_ev = NULL;
+	close(ds->pidfd);
+	ds->pidfd = -1;
+	dctx_batch_begin(sp->c);
+	spawn_poll(sp);
+	(void)sessions_pid_take(sp->reg, ds->pid);
+	log_info("connector.exited", LOGF_I("session", ds->id),
+	    LOGF_I("pid", ds->pid), LOGF_B("adopted", true),
+	    LOGF_S("state", supervise_state_name(ds->sv.state)));
+	ds->pid = 0;
+	ds->start_ticks = 0;
+	supervisor_feed(sp->sup, ds, SV_EV_EXIT, 1, false);
+	supervisor_drain(sp->sup);
+	dctx_batch_end(sp->c);
+}
+
+bool
+spawn_adopt(struct spawner *sp, struct dsession *ds, const struct session *s,
+    int64_t hist0)
+{
+	struct spawn_watch	*w;
+	pid_t			 pid = (pid_t)s->connector_pid;
+	int			 fd;
+
+	if (pid <= 1 || !procinfo_same(pid, (uint64_t)s->connector_started_at))
+		return false;
+	if (getsid(pid) != pid || (fd = pidfd_open(pid, 0)) < 0) {
+		log_warn("connector.unverifiable", LOGF_I("session", ds->id),
+		    LOGF_I("pid", pid), LOGF_S("msg", "stopping a leftover "
+		    "connector before starting a new one"));
+		(void)child_signal_group(pid, SIGKILL);
+		return false;
+	}
+	ds->pid = pid;
+	ds->start_ticks = (uint64_t)s->connector_started_at;
+	ds->pidfd = fd;
+	w = xcalloc(1, sizeof *w);
+	w->sp = sp;
+	w->ds = ds;
+	LIST_INSERT_HEAD(&sp->watches, w, link);
+	ds->pidfd_ev = event_new(sp->c->base, fd, EV_READ, spawn_watch_cb, w);
+	event_add(ds->pidfd_ev, NULL);
+	sessions_pid_put(sp->reg, pid, ds);
+	/* Its proxy is the one kept for it. */
+	proxy_adopt(sp->px, ds, hist0);
+	sp->stats.adopted++;
+	log_info("connector.adopted", LOGF_I("session", ds->id),
+	    LOGF_S("phone", ds->phone), LOGF_I("pid", pid));
+	supervisor_feed(sp->sup, ds, SV_EV_ADOPT,
+	    s->status == SESSION_STATUS_READY, false);
+	return true;
+}
+
+/* --- logs --------------------------------------------------------------- */
+
+void
+spawn_tick(struct spawner *sp, int64_t now)
+{
+	struct dsession	*ds;
+	char		 logp[DAEMON_PATH_MAX];
+
+	/* Connector logs stay under their cap while connectors run. */
+	if (now - sp->last_trim < SPAWN_LOG_TRIM_MS)
+		return;
+	sp->last_trim = now;
+	for (ds = sessions_first(sp->reg); ds != NULL; ds = sessions_next(ds)) {
+		if (ds->pid <= 0)
+			continue;
+		snprintf(logp, sizeof logp, "%s/logs/%lld.log",
+		    sp->c->cfg->state_dir, (long long)ds->id);
+		if (child_log_trim(logp, CHILD_LOG_MAX_DEFAULT) == 1)
+			log_info("connector.log_trimmed",
+			    LOGF_I("session", ds->id));
+	}
+}
