@@ -1,3 +1,3 @@
 # Unit tests of src/core/billing.c.  Included from tests/CMakeLists.txt,
 # which defines respawn_unit_test().
-respawn_unit_test(test_billing)
+respawn_core_test(test_billing)
