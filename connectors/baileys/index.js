@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import makeWASocket, { Browsers } from 'baileys';
 import pino from 'pino';
 import QRCode from 'qrcode';
-import { ConfigError, parseEnv } from './lib/env.js';
-import { parseProxyUrl } from './lib/proxy.js';
-import { Notifier, statusText, watchdogIntervalMs } from './lib/notify.js';
+import { ConfigError, parseEnv } from 'respawn-connector-common/env';
+import { parseProxyUrl } from 'respawn-connector-common/proxy';
+import { Notifier, statusText, watchdogIntervalMs } from 'respawn-connector-common/notify';
 import { classifyClose, EXIT_FAILURE, EXIT_OK } from './lib/reasons.js';
 import { useDurableMultiFileAuthState } from './lib/auth-state.js';
 import { TunnelState, installGlobalDispatcher, makeDispatcher, makeFetchAgent,

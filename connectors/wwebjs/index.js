@@ -9,9 +9,9 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import QRCode from 'qrcode';
-import { ConfigError, parseEnv } from './lib/env.js';
-import { parseProxyUrl } from './lib/proxy.js';
-import { Notifier, statusText, watchdogIntervalMs } from './lib/notify.js';
+import { ConfigError, parseEnv } from 'respawn-connector-common/env';
+import { parseProxyUrl } from 'respawn-connector-common/proxy';
+import { Notifier, statusText, watchdogIntervalMs } from 'respawn-connector-common/notify';
 import { chromiumArgs, classifyDisconnect, classifyError, EXIT_FAILURE,
 	EXIT_OK } from './lib/reasons.js';
 

@@ -7,6 +7,23 @@
 
 #include "store/store.h"
 
+/*
+ * The callback of a list, whichever record it takes, and its argument:
+ * each backend has one loop over a query's rows and hands each record on
+ * through this.
+ */
+struct store_to {
+	union {
+		store_session_cb	session;
+		store_instance_cb	instance;
+		store_proxy_cb		proxy;
+		store_intent_cb		intent;
+		store_recovery_cb	run;
+		store_event_cb		event;
+	}	cb;
+	void	*arg;
+};
+
 struct store_ops {
 	const char	*name;
 	int	(*open)(const char *url, void **ret, char *err);

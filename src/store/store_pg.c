@@ -1073,6 +1073,25 @@ store_pg_read(struct store_pg *b, const char *sql,
 	return 0;
 }
 
+/*
+ * The one loop over a result's rows, for every list of the store: row i
+ * goes to fn (which reads it into a record and hands that to the caller's
+ * callback); a non-zero answer stops the loop and is returned.  The result
+ * is cleared.
+ */
+typedef int	(*store_pg_row_fn)(const PGresult *res, int i, void *arg);
+
+static int
+store_pg_each(PGresult *res, store_pg_row_fn fn, void *arg)
+{
+	int	i, n = PQntuples(res), r = 0;
+
+	for (i = 0; i < n && r == 0; i++)
+		r = fn(res, i, arg);
+	PQclear(res);
+	return r;
+}
+
 static int
 store_pg_session_get(void *p, int64_t id, const char *phone,
     struct session *ret)
@@ -1102,24 +1121,27 @@ store_pg_session_get(void *p, int64_t id, const char *phone,
 }
 
 static int
+store_pg_session_each(const PGresult *res, int i, void *arg)
+{
+	struct store_to	*to = arg;
+	struct session	 s;
+
+	store_pg_row_session(res, i, &s);
+	return to->cb.session(&s, to->arg);
+}
+
+static int
 store_pg_session_list(void *p, store_session_cb cb, void *arg)
 {
 	struct store_pg	*b = p;
+	struct store_to	 to = { .cb.session = cb, .arg = arg };
 	PGresult	*res;
-	struct session	 s;
-	int		 i, n, r;
+	int		 r;
 
 	if ((r = store_pg_read(b, "SELECT " STORE_PG_SESSION_COLUMNS
 	    "FROM sessions s ORDER BY s.id", NULL, &res)) < 0)
 		return r;
-	n = PQntuples(res);
-	for (i = 0; i < n; i++) {
-		store_pg_row_session(res, i, &s);
-		if ((r = cb(&s, arg)) != 0)
-			break;
-	}
-	PQclear(res);
-	return r;
+	return store_pg_each(res, store_pg_session_each, &to);
 }
 
 static int
@@ -1339,44 +1361,47 @@ out:
 }
 
 static int
+store_pg_instance_each(const PGresult *res, int i, void *arg)
+{
+	struct store_to	*to = arg;
+	struct instance	 in;
+	size_t		 k;
+
+	memset(&in, 0, sizeof in);
+	(void)util_strlcpy(in.id, store_pg_text(res, i, 0),
+	    sizeof in.id);
+	(void)util_strlcpy(in.hostname, store_pg_text(res, i, 1),
+	    sizeof in.hostname);
+	in.pid = store_pg_i64(res, i, 2);
+	in.started_at = store_pg_i64(res, i, 3);
+	in.heartbeat_at = store_pg_i64(res, i, 4);
+	for (k = 0; k <= INSTANCE_DEAD; k++)
+		if (strcmp(store_pg_text(res, i, 5),
+		    store_instance_status_name(
+		    (enum instance_status)k)) == 0)
+			in.status = (enum instance_status)k;
+	in.recovery_in_progress = store_pg_bool(res, i, 6);
+	in.recovery_total = store_pg_i64(res, i, 7);
+	in.recovery_done = store_pg_i64(res, i, 8);
+	in.recovery_completed_at = store_pg_i64(res, i, 9);
+	in.stopped_at = store_pg_i64(res, i, 10);
+	return to->cb.instance(&in, to->arg);
+}
+
+static int
 store_pg_instance_list(void *p, store_instance_cb cb, void *arg)
 {
 	struct store_pg	*b = p;
+	struct store_to	 to = { .cb.instance = cb, .arg = arg };
 	PGresult	*res;
-	struct instance	 in;
-	size_t		 k;
-	int		 i, n, r;
+	int		 r;
 
 	if ((r = store_pg_read(b, "SELECT id, hostname, pid, started_at, "
 	    "heartbeat_at, status, recovery_in_progress, recovery_total, "
 	    "recovery_done, recovery_completed_at, stopped_at FROM instances "
 	    "ORDER BY started_at, id", NULL, &res)) < 0)
 		return r;
-	n = PQntuples(res);
-	for (i = 0; i < n; i++) {
-		memset(&in, 0, sizeof in);
-		(void)util_strlcpy(in.id, store_pg_text(res, i, 0),
-		    sizeof in.id);
-		(void)util_strlcpy(in.hostname, store_pg_text(res, i, 1),
-		    sizeof in.hostname);
-		in.pid = store_pg_i64(res, i, 2);
-		in.started_at = store_pg_i64(res, i, 3);
-		in.heartbeat_at = store_pg_i64(res, i, 4);
-		for (k = 0; k <= INSTANCE_DEAD; k++)
-			if (strcmp(store_pg_text(res, i, 5),
-			    store_instance_status_name(
-			    (enum instance_status)k)) == 0)
-				in.status = (enum instance_status)k;
-		in.recovery_in_progress = store_pg_bool(res, i, 6);
-		in.recovery_total = store_pg_i64(res, i, 7);
-		in.recovery_done = store_pg_i64(res, i, 8);
-		in.recovery_completed_at = store_pg_i64(res, i, 9);
-		in.stopped_at = store_pg_i64(res, i, 10);
-		if ((r = cb(&in, arg)) != 0)
-			break;
-	}
-	PQclear(res);
-	return r;
+	return store_pg_each(res, store_pg_instance_each, &to);
 }
 
 /*
@@ -1744,25 +1769,28 @@ out:
 }
 
 static int
+store_pg_proxy_each(const PGresult *res, int i, void *arg)
+{
+	struct store_to		*to = arg;
+	struct proxy_row	 px;
+
+	store_pg_row_proxy(res, i, &px);
+	return to->cb.proxy(&px, to->arg);
+}
+
+static int
 store_pg_proxy_list(void *p, store_proxy_cb cb, void *arg)
 {
-	struct store_pg		*b = p;
-	PGresult		*res;
-	struct proxy_row	 px;
-	int			 i, n, r;
+	struct store_pg	*b = p;
+	struct store_to	 to = { .cb.proxy = cb, .arg = arg };
+	PGresult	*res;
+	int		 r;
 
 	if ((r = store_pg_read(b, "SELECT " STORE_PG_PROXY_COLUMNS
 	    "FROM proxies WHERE state <> 'released' ORDER BY id", NULL,
 	    &res)) < 0)
 		return r;
-	n = PQntuples(res);
-	for (i = 0; i < n; i++) {
-		store_pg_row_proxy(res, i, &px);
-		if ((r = cb(&px, arg)) != 0)
-			break;
-	}
-	PQclear(res);
-	return r;
+	return store_pg_each(res, store_pg_proxy_each, &to);
 }
 
 /*
@@ -2117,36 +2145,39 @@ store_pg_intent_settle(void *p, int64_t id, enum intent_state state,
 }
 
 static int
+store_pg_intent_each(const PGresult *res, int i, void *arg)
+{
+	struct store_to	*to = arg;
+	struct intent	 in;
+
+	memset(&in, 0, sizeof in);
+	in.id = store_pg_i64(res, i, 0);
+	(void)util_strlcpy(in.provider, store_pg_text(res, i, 1),
+	    sizeof in.provider);
+	(void)util_strlcpy(in.zone, store_pg_text(res, i, 2),
+	    sizeof in.zone);
+	(void)util_strlcpy(in.country, store_pg_text(res, i, 3),
+	    sizeof in.country);
+	in.count = store_pg_i64(res, i, 4);
+	in.state = strcmp(store_pg_text(res, i, 5), "unknown") == 0 ?
+	    INTENT_UNKNOWN : INTENT_PENDING;
+	in.created_at = store_pg_i64(res, i, 6);
+	return to->cb.intent(&in, to->arg);
+}
+
+static int
 store_pg_intent_list_open(void *p, store_intent_cb cb, void *arg)
 {
 	struct store_pg	*b = p;
+	struct store_to	 to = { .cb.intent = cb, .arg = arg };
 	PGresult	*res;
-	struct intent	 in;
-	int		 i, n, r;
+	int		 r;
 
 	if ((r = store_pg_read(b, "SELECT id, provider, zone, country, count, "
 	    "state, created_at FROM purchase_intents WHERE state IN "
 	    "('pending', 'unknown') ORDER BY id", NULL, &res)) < 0)
 		return r;
-	n = PQntuples(res);
-	for (i = 0; i < n; i++) {
-		memset(&in, 0, sizeof in);
-		in.id = store_pg_i64(res, i, 0);
-		(void)util_strlcpy(in.provider, store_pg_text(res, i, 1),
-		    sizeof in.provider);
-		(void)util_strlcpy(in.zone, store_pg_text(res, i, 2),
-		    sizeof in.zone);
-		(void)util_strlcpy(in.country, store_pg_text(res, i, 3),
-		    sizeof in.country);
-		in.count = store_pg_i64(res, i, 4);
-		in.state = strcmp(store_pg_text(res, i, 5), "unknown") == 0 ?
-		    INTENT_UNKNOWN : INTENT_PENDING;
-		in.created_at = store_pg_i64(res, i, 6);
-		if ((r = cb(&in, arg)) != 0)
-			break;
-	}
-	PQclear(res);
-	return r;
+	return store_pg_each(res, store_pg_intent_each, &to);
 }
 
 /* --- paged reads, for the HTTP API -------------------------------------- */
@@ -2210,27 +2241,52 @@ store_pg_arg_page(struct store_pg_args *a, int64_t before_id, size_t limit)
 }
 
 static int
+store_pg_run_each(const PGresult *res, int i, void *arg)
+{
+	struct store_to		*to = arg;
+	struct recovery_run	 run;
+
+	store_pg_row_run(res, i, &run);
+	return to->cb.run(&run, to->arg);
+}
+
+static int
 store_pg_recovery_run_list(void *p, int64_t before_id, size_t limit,
     store_recovery_cb cb, void *arg)
 {
 	struct store_pg		*b = p;
 	struct store_pg_args	 a = { .n = 0 };
+	struct store_to		 to = { .cb.run = cb, .arg = arg };
 	PGresult		*res;
-	struct recovery_run	 run;
-	int			 i, n, r;
+	int			 r;
 
 	store_pg_arg_page(&a, before_id, limit);
 	if ((r = store_pg_read(b, "SELECT " STORE_PG_RUN_COLUMNS "FROM "
 	    "recovery_runs WHERE id < $1::bigint ORDER BY id DESC LIMIT "
 	    "$2::bigint", &a, &res)) < 0)
 		return r;
-	n = PQntuples(res);
-	for (i = 0; i < n; i++) {
-		store_pg_row_run(res, i, &run);
-		if ((r = cb(&run, arg)) != 0)
-			break;
-	}
-	PQclear(res);
+	return store_pg_each(res, store_pg_run_each, &to);
+}
+
+static int
+store_pg_event_each(const PGresult *res, int i, void *arg)
+{
+	struct store_to		*to = arg;
+	struct audit_event	*e;
+	int			 r;
+
+	e = xmalloc(sizeof *e);	/* 4 KiB of detail: not on the stack */
+	e->id = store_pg_i64(res, i, 0);
+	e->at = store_pg_i64(res, i, 1);
+	(void)util_strlcpy(e->actor, store_pg_text(res, i, 2),
+	    sizeof e->actor);
+	e->session_id = store_pg_i64(res, i, 3);
+	(void)util_strlcpy(e->kind, store_pg_text(res, i, 4),
+	    sizeof e->kind);
+	(void)util_strlcpy(e->detail, store_pg_text(res, i, 5),
+	    sizeof e->detail);
+	r = to->cb.event(e, to->arg);
+	free(e);
 	return r;
 }
 
@@ -2239,10 +2295,10 @@ store_pg_event_list(void *p, int64_t before_id, int64_t session_id,
     size_t limit, store_event_cb cb, void *arg)
 {
 	struct store_pg		*b = p;
+	struct store_to		 to = { .cb.event = cb, .arg = arg };
 	struct store_pg_args	 a = { .n = 0 };
 	PGresult		*res;
-	struct audit_event	*e;
-	int			 i, n, r;
+	int			 r;
 
 	store_pg_arg_page(&a, before_id, limit);
 	store_pg_arg_i64(&a, session_id);
@@ -2251,24 +2307,7 @@ store_pg_event_list(void *p, int64_t before_id, int64_t session_id,
 	    "($3::bigint = 0 OR session_id = $3::bigint) ORDER BY id DESC "
 	    "LIMIT $2::bigint", &a, &res)) < 0)
 		return r;
-	e = xmalloc(sizeof *e);	/* 4 KiB of detail: not on the stack */
-	n = PQntuples(res);
-	for (i = 0; i < n; i++) {
-		e->id = store_pg_i64(res, i, 0);
-		e->at = store_pg_i64(res, i, 1);
-		(void)util_strlcpy(e->actor, store_pg_text(res, i, 2),
-		    sizeof e->actor);
-		e->session_id = store_pg_i64(res, i, 3);
-		(void)util_strlcpy(e->kind, store_pg_text(res, i, 4),
-		    sizeof e->kind);
-		(void)util_strlcpy(e->detail, store_pg_text(res, i, 5),
-		    sizeof e->detail);
-		if ((r = cb(e, arg)) != 0)
-			break;
-	}
-	free(e);
-	PQclear(res);
-	return r;
+	return store_pg_each(res, store_pg_event_each, &to);
 }
 
 /* --- wake-ups: LISTEN on a connection of their own ---------------------- */

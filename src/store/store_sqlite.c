@@ -275,6 +275,29 @@ store_sqlite_prepare(struct store_sqlite *b, const char *sql, sqlite3_stmt **ret
 	return 0;
 }
 
+/*
+ * The one loop over a query's rows, for every list of the store: each row
+ * goes to fn (which reads it into a record and hands that to the caller's
+ * callback); a non-zero answer stops the loop and is returned.  The
+ * statement is finalized.
+ */
+typedef int	(*store_sqlite_row_fn)(sqlite3_stmt *st, void *arg);
+
+static int
+store_sqlite_each(struct store_sqlite *b, sqlite3_stmt *st,
+    store_sqlite_row_fn fn, void *arg)
+{
+	int	r = 0, rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((r = fn(st, arg)) != 0)
+			break;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = store_sqlite_fail(b, rc);
+	sqlite3_finalize(st);
+	return r;
+}
+
 static int
 store_sqlite_user_version(struct store_sqlite *b, int *ret)
 {
@@ -570,25 +593,27 @@ store_sqlite_session_get(void *p, int64_t id, const char *phone, struct session 
 }
 
 static int
+store_sqlite_session_each(sqlite3_stmt *st, void *arg)
+{
+	struct store_to	*to = arg;
+	struct session		 s;
+
+	store_sqlite_row_session(st, &s);
+	return to->cb.session(&s, to->arg);
+}
+
+static int
 store_sqlite_session_list(void *p, store_session_cb cb, void *arg)
 {
 	struct store_sqlite	*b = p;
-	sqlite3_stmt	*st;
-	struct session	 s;
-	int		 r, rc;
+	struct store_to	 to = { .cb.session = cb, .arg = arg };
+	sqlite3_stmt		*st;
+	int			 r;
 
 	if ((r = store_sqlite_prepare(b, "SELECT " SQ_SESSION_COLUMNS
 	    "FROM sessions s ORDER BY s.id", &st)) < 0)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		store_sqlite_row_session(st, &s);
-		if ((r = cb(&s, arg)) != 0)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		r = store_sqlite_fail(b, rc);
-	sqlite3_finalize(st);
-	return r;
+	return store_sqlite_each(b, st, store_sqlite_session_each, &to);
 }
 
 static int
@@ -790,43 +815,45 @@ fail:
 }
 
 static int
+store_sqlite_instance_each(sqlite3_stmt *st, void *arg)
+{
+	struct store_to	*to = arg;
+	struct instance		 i;
+	size_t			 k;
+
+	memset(&i, 0, sizeof i);
+	(void)util_strlcpy(i.id, store_sqlite_text(st, 0), sizeof i.id);
+	(void)util_strlcpy(i.hostname, store_sqlite_text(st, 1),
+	    sizeof i.hostname);
+	i.pid = sqlite3_column_int64(st, 2);
+	i.started_at = sqlite3_column_int64(st, 3);
+	i.heartbeat_at = sqlite3_column_int64(st, 4);
+	for (k = 0; k <= INSTANCE_DEAD; k++)
+		if (strcmp(store_sqlite_text(st, 5),
+		    store_instance_status_name((enum instance_status)k)) == 0)
+			i.status = (enum instance_status)k;
+	i.recovery_in_progress = sqlite3_column_int(st, 6) != 0;
+	i.recovery_total = sqlite3_column_int64(st, 7);
+	i.recovery_done = sqlite3_column_int64(st, 8);
+	i.recovery_completed_at = sqlite3_column_int64(st, 9);
+	i.stopped_at = sqlite3_column_int64(st, 10);
+	return to->cb.instance(&i, to->arg);
+}
+
+static int
 store_sqlite_instance_list(void *p, store_instance_cb cb, void *arg)
 {
 	struct store_sqlite	*b = p;
+	struct store_to	 to = { .cb.instance = cb, .arg = arg };
 	sqlite3_stmt		*st;
-	struct instance		 i;
-	size_t			 k;
-	int			 r, rc;
+	int			 r;
 
 	if ((r = store_sqlite_prepare(b, "SELECT id, hostname, pid, started_at, "
 	    "heartbeat_at, status, recovery_in_progress, recovery_total, "
 	    "recovery_done, recovery_completed_at, stopped_at FROM instances "
 	    "ORDER BY started_at", &st)) < 0)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&i, 0, sizeof i);
-		(void)util_strlcpy(i.id, store_sqlite_text(st, 0), sizeof i.id);
-		(void)util_strlcpy(i.hostname, store_sqlite_text(st, 1),
-		    sizeof i.hostname);
-		i.pid = sqlite3_column_int64(st, 2);
-		i.started_at = sqlite3_column_int64(st, 3);
-		i.heartbeat_at = sqlite3_column_int64(st, 4);
-		for (k = 0; k <= INSTANCE_DEAD; k++)
-			if (strcmp(store_sqlite_text(st, 5),
-			    store_instance_status_name((enum instance_status)k)) == 0)
-				i.status = (enum instance_status)k;
-		i.recovery_in_progress = sqlite3_column_int(st, 6) != 0;
-		i.recovery_total = sqlite3_column_int64(st, 7);
-		i.recovery_done = sqlite3_column_int64(st, 8);
-		i.recovery_completed_at = sqlite3_column_int64(st, 9);
-		i.stopped_at = sqlite3_column_int64(st, 10);
-		if ((r = cb(&i, arg)) != 0)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		r = store_sqlite_fail(b, rc);
-	sqlite3_finalize(st);
-	return r;
+	return store_sqlite_each(b, st, store_sqlite_instance_each, &to);
 }
 
 static int
@@ -1018,25 +1045,27 @@ fail:
 }
 
 static int
+store_sqlite_proxy_each(sqlite3_stmt *st, void *arg)
+{
+	struct store_to	*to = arg;
+	struct proxy_row	 px;
+
+	store_sqlite_row_proxy(st, &px);
+	return to->cb.proxy(&px, to->arg);
+}
+
+static int
 store_sqlite_proxy_list(void *p, store_proxy_cb cb, void *arg)
 {
 	struct store_sqlite	*b = p;
+	struct store_to	 to = { .cb.proxy = cb, .arg = arg };
 	sqlite3_stmt		*st;
-	struct proxy_row	 px;
-	int			 r, rc;
+	int			 r;
 
 	if ((r = store_sqlite_prepare(b, "SELECT " STORE_SQLITE_PROXY_COLUMNS
 	    "FROM proxies WHERE state <> 'released' ORDER BY id", &st)) < 0)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		store_sqlite_row_proxy(st, &px);
-		if ((r = cb(&px, arg)) != 0)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		r = store_sqlite_fail(b, rc);
-	sqlite3_finalize(st);
-	return r;
+	return store_sqlite_each(b, st, store_sqlite_proxy_each, &to);
 }
 
 static int
@@ -1349,37 +1378,39 @@ store_sqlite_intent_settle(void *p, int64_t id, enum intent_state state,
 }
 
 static int
+store_sqlite_intent_each(sqlite3_stmt *st, void *arg)
+{
+	struct store_to	*to = arg;
+	struct intent		 in;
+
+	memset(&in, 0, sizeof in);
+	in.id = sqlite3_column_int64(st, 0);
+	(void)util_strlcpy(in.provider, store_sqlite_text(st, 1),
+	    sizeof in.provider);
+	(void)util_strlcpy(in.zone, store_sqlite_text(st, 2),
+	    sizeof in.zone);
+	(void)util_strlcpy(in.country, store_sqlite_text(st, 3),
+	    sizeof in.country);
+	in.count = sqlite3_column_int64(st, 4);
+	in.state = strcmp(store_sqlite_text(st, 5), "unknown") == 0 ?
+	    INTENT_UNKNOWN : INTENT_PENDING;
+	in.created_at = sqlite3_column_int64(st, 6);
+	return to->cb.intent(&in, to->arg);
+}
+
+static int
 store_sqlite_intent_list_open(void *p, store_intent_cb cb, void *arg)
 {
 	struct store_sqlite	*b = p;
+	struct store_to	 to = { .cb.intent = cb, .arg = arg };
 	sqlite3_stmt		*st;
-	struct intent		 in;
-	int			 r, rc;
+	int			 r;
 
 	if ((r = store_sqlite_prepare(b, "SELECT id, provider, zone, country, "
 	    "count, state, created_at FROM purchase_intents WHERE state IN "
 	    "('pending', 'unknown') ORDER BY id", &st)) < 0)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&in, 0, sizeof in);
-		in.id = sqlite3_column_int64(st, 0);
-		(void)util_strlcpy(in.provider, store_sqlite_text(st, 1),
-		    sizeof in.provider);
-		(void)util_strlcpy(in.zone, store_sqlite_text(st, 2),
-		    sizeof in.zone);
-		(void)util_strlcpy(in.country, store_sqlite_text(st, 3),
-		    sizeof in.country);
-		in.count = sqlite3_column_int64(st, 4);
-		in.state = strcmp(store_sqlite_text(st, 5), "unknown") == 0 ?
-		    INTENT_UNKNOWN : INTENT_PENDING;
-		in.created_at = sqlite3_column_int64(st, 6);
-		if ((r = cb(&in, arg)) != 0)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		r = store_sqlite_fail(b, rc);
-	sqlite3_finalize(st);
-	return r;
+	return store_sqlite_each(b, st, store_sqlite_intent_each, &to);
 }
 
 #define STORE_SQLITE_RUN_COLUMNS "instance_id, cause, started_at, " \
@@ -1433,13 +1464,23 @@ store_sqlite_recovery_run_last(void *p, struct recovery_run *ret)
 }
 
 static int
+store_sqlite_run_each(sqlite3_stmt *st, void *arg)
+{
+	struct store_to	*to = arg;
+	struct recovery_run	 run;
+
+	store_sqlite_run_row(st, &run);
+	return to->cb.run(&run, to->arg);
+}
+
+static int
 store_sqlite_recovery_run_list(void *p, int64_t before_id, size_t limit,
     store_recovery_cb cb, void *arg)
 {
 	struct store_sqlite	*b = p;
+	struct store_to	 to = { .cb.run = cb, .arg = arg };
 	sqlite3_stmt		*st;
-	struct recovery_run	 run;
-	int			 r, rc;
+	int			 r;
 
 	if ((r = store_sqlite_prepare(b, "SELECT " STORE_SQLITE_RUN_COLUMNS
 	    " FROM recovery_runs WHERE id < ? ORDER BY id DESC LIMIT ?",
@@ -1447,15 +1488,26 @@ store_sqlite_recovery_run_list(void *p, int64_t before_id, size_t limit,
 		return r;
 	sqlite3_bind_int64(st, 1, before_id > 0 ? before_id : INT64_MAX);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		store_sqlite_run_row(st, &run);
-		if ((r = cb(&run, arg)) != 0) {
-			sqlite3_finalize(st);
-			return r;
-		}
-	}
-	r = rc == SQLITE_DONE ? 0 : store_sqlite_fail(b, rc);
-	sqlite3_finalize(st);
+	return store_sqlite_each(b, st, store_sqlite_run_each, &to);
+}
+
+static int
+store_sqlite_event_each(sqlite3_stmt *st, void *arg)
+{
+	struct store_to	*to = arg;
+	struct audit_event	*e;
+	int			 r;
+
+	e = xmalloc(sizeof *e);	/* 4 KiB of detail: not on the stack */
+	e->id = sqlite3_column_int64(st, 0);
+	e->at = sqlite3_column_int64(st, 1);
+	(void)util_strlcpy(e->actor, store_sqlite_text(st, 2), sizeof e->actor);
+	e->session_id = sqlite3_column_int64(st, 3);
+	(void)util_strlcpy(e->kind, store_sqlite_text(st, 4), sizeof e->kind);
+	(void)util_strlcpy(e->detail, store_sqlite_text(st, 5),
+	    sizeof e->detail);
+	r = to->cb.event(e, to->arg);
+	free(e);
 	return r;
 }
 
@@ -1464,9 +1516,9 @@ store_sqlite_event_list(void *p, int64_t before_id, int64_t session_id,
     size_t limit, store_event_cb cb, void *arg)
 {
 	struct store_sqlite	*b = p;
+	struct store_to	 to = { .cb.event = cb, .arg = arg };
 	sqlite3_stmt		*st;
-	struct audit_event	*e;
-	int			 r, rc;
+	int			 r;
 
 	if ((r = store_sqlite_prepare(b, "SELECT id, at, actor, "
 	    "coalesce(session_id, 0), kind, detail FROM events WHERE id < ? "
@@ -1476,27 +1528,7 @@ store_sqlite_event_list(void *p, int64_t before_id, int64_t session_id,
 	sqlite3_bind_int64(st, 2, session_id);
 	sqlite3_bind_int64(st, 3, session_id);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
-	e = xmalloc(sizeof *e);	/* 4 KiB of detail: not on the stack */
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		e->id = sqlite3_column_int64(st, 0);
-		e->at = sqlite3_column_int64(st, 1);
-		(void)util_strlcpy(e->actor, store_sqlite_text(st, 2),
-		    sizeof e->actor);
-		e->session_id = sqlite3_column_int64(st, 3);
-		(void)util_strlcpy(e->kind, store_sqlite_text(st, 4),
-		    sizeof e->kind);
-		(void)util_strlcpy(e->detail, store_sqlite_text(st, 5),
-		    sizeof e->detail);
-		if ((r = cb(e, arg)) != 0) {
-			sqlite3_finalize(st);
-			free(e);
-			return r;
-		}
-	}
-	r = rc == SQLITE_DONE ? 0 : store_sqlite_fail(b, rc);
-	sqlite3_finalize(st);
-	free(e);
-	return r;
+	return store_sqlite_each(b, st, store_sqlite_event_each, &to);
 }
 
 const struct store_ops store_sqlite_ops = {

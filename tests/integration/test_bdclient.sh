@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Bright Data client (src/bdclient.c) against respawn-lab, through the
+# The Bright Data client (src/provider/bdclient.c) against respawn-lab, through the
 # driver program tests/bdclient_driver.c: list, buy, release and count;
 # 429 with Retry-After in seconds and as an HTTP date (on reads and on a
 # purchase); a 5xx storm that opens the circuit breaker, after which no

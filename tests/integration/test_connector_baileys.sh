@@ -19,9 +19,11 @@ if [ ! -d "$CONN/node_modules" ]; then
 	finish
 fi
 
-# --- the connector's own unit tests -------------------------------------
+# --- the connector's own unit tests, and those of what both share -------
 run node --test "$CONN/test/"
 expect_rc 0 "node --test connectors/$NAME/test/ ($(grep -c '^ok ' <<<"$out") tests)"
+run node --test "$SRC/connectors/common/test/"
+expect_rc 0 "node --test connectors/common/test/ ($(grep -c '^ok ' <<<"$out") tests)"
 
 # --- standalone: sd_notify, watchdog and SIGTERM while connecting -------
 # A "proxy" that accepts and never answers keeps the connector connecting.

@@ -1,7 +1,8 @@
 // The connector contract's environment (docs/CONNECTORS.md), parsed and
 // checked.  Pure: takes an env object, returns a config or throws.
 //
-// This file is shared verbatim by connectors/baileys and connectors/wwebjs.
+// Part of respawn-connector-common, used by connectors/baileys and
+// connectors/wwebjs.
 
 export class ConfigError extends Error {}
 

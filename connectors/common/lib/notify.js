@@ -8,7 +8,8 @@
 // read the message, so the sender's pid still exists when it is checked.
 // systemd-notify handles both a path and an abstract "@name" NOTIFY_SOCKET.
 //
-// This file is shared verbatim by connectors/baileys and connectors/wwebjs.
+// Part of respawn-connector-common, used by connectors/baileys and
+// connectors/wwebjs.
 
 import { spawn as nodeSpawn } from 'node:child_process';
 

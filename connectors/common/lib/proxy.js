@@ -1,6 +1,7 @@
 // RESPAWN_PROXY_URL parsing.  Pure.
 //
-// This file is shared verbatim by connectors/baileys and connectors/wwebjs.
+// Part of respawn-connector-common, used by connectors/baileys and
+// connectors/wwebjs.
 
 export class ProxyUrlError extends Error {}
 
