@@ -10,7 +10,7 @@
 #include "base/xmalloc.h"
 #include "core/pool.h"
 
-#define POOL_COUNTRIES		(26 * 26)
+#define POOL_COUNTRIES		COUNTRY_INDEX_MAX
 #define POOL_BAD_TOTAL		4096	/* (phone, ip) pairs remembered */
 
 struct pool_bad {
@@ -66,16 +66,6 @@ pool_state_name(enum pool_proxy_state s)
 {
 	return (unsigned)s < nitems(pool_state_names) ?
 	    pool_state_names[s] : "unknown";
-}
-
-/* The bucket of a lower-case two-letter code, or -1. */
-static int
-pool_country_index(const char *cc)
-{
-	if (cc == NULL || cc[0] < 'a' || cc[0] > 'z' || cc[1] < 'a' ||
-	    cc[1] > 'z' || cc[2] != '\0')
-		return -1;
-	return (cc[0] - 'a') * 26 + (cc[1] - 'a');
 }
 
 struct pool *
@@ -161,12 +151,12 @@ pool_put(struct pool *p, const struct pool_proxy *px)
 {
 	struct pool_proxy	*old = pool_find(p, px->id);
 	size_t			 idx;
-	int			 ci = pool_country_index(px->country);
+	int			 ci = country_index(px->country);
 
 	if (old != NULL) {
 		idx = (size_t)(old - p->proxies);
 		if (strcmp(old->country, px->country) != 0) {
-			int oci = pool_country_index(old->country);
+			int oci = country_index(old->country);
 
 			if (oci >= 0)
 				pool_country_remove(p, oci, idx);
@@ -218,7 +208,7 @@ void
 pool_mark_empty(struct pool *p, const char *country, int64_t now,
     int64_t for_ms)
 {
-	int	ci = pool_country_index(country);
+	int	ci = country_index(country);
 
 	if (ci >= 0)
 		p->countries[ci].empty_until = now + for_ms;
@@ -250,7 +240,7 @@ pool_pick_idle(const struct pool *p, const struct pool_request *r,
 	const struct pool_country	*c;
 	const struct pool_proxy		*px, *best = NULL;
 	size_t				 i;
-	int				 ci = pool_country_index(country);
+	int				 ci = country_index(country);
 
 	if (ci < 0)
 		return NULL;
@@ -281,7 +271,7 @@ pool_try_country(const struct pool *p, const struct pool_request *r,
     const char *country, int64_t now, struct pool_choice *ret)
 {
 	const struct pool_proxy	*px;
-	int			 ci = pool_country_index(country);
+	int			 ci = country_index(country);
 
 	if ((px = pool_pick_idle(p, r, country)) != NULL) {
 		ret->kind = POOL_REUSE;

@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/country.h"
 #include "base/util.h"
 #include "base/xmalloc.h"
 #include "provider/reconcile.h"
 
-#define RECONCILE_COUNTRIES	(26 * 26)
+#define RECONCILE_COUNTRIES	COUNTRY_INDEX_MAX
 
 struct reconcile_rows {
 	const char		*provider;
@@ -85,14 +86,6 @@ reconcile_intents_cb(const struct intent *in, void *arg)
 	return 0;
 }
 
-static int
-reconcile_cc(const char *cc)
-{
-	if (cc[0] < 'a' || cc[0] > 'z' || cc[1] < 'a' || cc[1] > 'z')
-		return -1;
-	return (cc[0] - 'a') * 26 + (cc[1] - 'a');
-}
-
 int
 reconcile_run(struct store *st, const char *provider, const char *zone,
     const struct provider_proxy *listed, size_t nlisted, bool dry_run,
@@ -144,7 +137,7 @@ reconcile_run(struct store *st, const char *provider, const char *zone,
 			step.id = id;
 		}
 		rep.adopted++;
-		if ((ci = reconcile_cc(listed[i].country)) >= 0)
+		if ((ci = country_index(listed[i].country)) >= 0)
 			adopted_by_cc[ci]++;
 		if (each != NULL)
 			each(&step, arg);
@@ -175,7 +168,7 @@ reconcile_run(struct store *st, const char *provider, const char *zone,
 	for (i = 0; i < is.n; i++) {
 		bool	owned;
 
-		ci = reconcile_cc(is.v[i].country);
+		ci = country_index(is.v[i].country);
 		owned = ci >= 0 && adopted_by_cc[ci] > 0;
 		if (owned)
 			adopted_by_cc[ci] -= is.v[i].count;
