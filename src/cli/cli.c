@@ -56,18 +56,7 @@ cli_open_store(struct cli *cli, const char *context, struct store **ret)
 	if ((r = store_open(cli->cfg->db, ret, err)) == 0)
 		return 0;
 	cli_error(context, "%s", err);
-	switch (r) {
-	case -EPROTONOSUPPORT:
-		return EX_CONFIG;
-	case -EPROTO:
-		return EX_SOFTWARE;
-	case -EBUSY:
-		return EX_UNAVAILABLE;
-	case -EACCES:
-		return EX_NOPERM;
-	default:
-		return EX_IOERR;
-	}
+	return store_exit_status(r);
 }
 
 int

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -46,9 +47,6 @@
 #define DAEMON_TICK_MS		1000
 #define DAEMON_DRAIN_MS		15000	/* queued writes at shutdown */
 #define DAEMON_DISPATCH_MS	10	/* callbacks per pass, then poll */
-#define DAEMON_EXIT_OSERR	71	/* EX_OSERR */
-#define DAEMON_EXIT_IOERR	74	/* EX_IOERR */
-#define DAEMON_EXIT_CONFIG	78	/* EX_CONFIG */
 
 /* The modules, in the order they are set up (each may use those above). */
 struct daemon {
@@ -74,6 +72,7 @@ struct daemon {
 	int64_t			 heartbeat_ok_at;	/* wall ms */
 	int64_t			 heartbeat_failures;
 	int64_t			 lease_ok_mono;		/* monotonic ms */
+	int			 status;	/* the exit status, once known */
 };
 
 /* --- hooks: what lower modules tell higher ones ------------------------- */
@@ -218,6 +217,7 @@ daemon_loaded(void *arg, bool ok)
 	if (!ok) {
 		log_error("daemon.recovery_failed", LOGF_S("msg",
 		    "cannot read the sessions; stopping"));
+		d->status = EX_IOERR;
 		d->c.stopping = true;
 		event_base_loopexit(d->c.base, NULL);
 		return;
@@ -397,13 +397,16 @@ daemon_mkdirs(const struct config *cfg)
 		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 			log_error("daemon.state_dir_failed", LOGF_S("dir", path),
 			    LOGF_S("error", strerror(errno)));
-			return -errno;
+			return EX_CANTCREAT;
 		}
 	}
 	return 0;
 }
 
-/* The store, its worker, and this instance registered in it. */
+/*
+ * The store, its worker, and this instance registered in it: 0, or the
+ * exit status (a store that cannot be opened says why, store.h).
+ */
 static int
 daemon_store_open(struct daemon *d)
 {
@@ -414,7 +417,7 @@ daemon_store_open(struct daemon *d)
 
 	if ((r = store_open(c->cfg->db, &c->store, err)) < 0) {
 		log_error("daemon.store_failed", LOGF_S("error", err));
-		return r;
+		return store_exit_status(r);
 	}
 	c->fleet = strcmp(store_backend(c->store), "postgresql") == 0;
 	(void)store_set_lease(c->store, c->cfg->lease_ms);
@@ -426,7 +429,7 @@ daemon_store_open(struct daemon *d)
 	if ((r = storeq_new(c->base, c->fleet ? c->cfg->db : NULL, c->store,
 	    &c->q, err)) < 0) {
 		log_error("daemon.store_failed", LOGF_S("error", err));
-		return r;
+		return store_exit_status(r);
 	}
 	/* Tell a crash from a graceful shutdown, then clean up old instances. */
 	recovery_detect(d->recovery, FLEET_STALE_MS(c->cfg));
@@ -438,7 +441,7 @@ daemon_store_open(struct daemon *d)
 	if ((r = store_instance_register(c->store, &inst)) < 0) {
 		log_error("store.register_failed",
 		    LOGF_S("error", store_errmsg(c->store)));
-		return r;
+		return EX_IOERR;
 	}
 	d->last_heartbeat = d->heartbeat_ok_at = util_now_ms();
 	d->lease_ok_mono = c->registered_mono = util_mono_ms();
@@ -449,7 +452,10 @@ daemon_store_open(struct daemon *d)
 	return 0;
 }
 
-/* The modules, each given what it uses; hooks point upwards. */
+/*
+ * The modules, each given what it uses; hooks point upwards.  0, or the
+ * exit status.
+ */
 static int
 daemon_modules(struct daemon *d)
 {
@@ -481,12 +487,12 @@ daemon_modules(struct daemon *d)
 	d->pur = purchases_new(c, d->sup, d->jobs, d->rec, d->inv, &ph);
 	d->px = proxies_new(c, d->reg, d->sup, d->jobs, d->rec, d->inv,
 	    d->pur, &xh);
-	if ((r = daemon_store_open(d)) < 0)
+	if ((r = daemon_store_open(d)) != 0)
 		return r;
 	if ((r = spawner_new(c, d->reg, d->sup, d->jobs, d->px, &d->sp,
 	    err)) < 0) {
 		log_error("daemon.spawner_failed", LOGF_S("error", err));
-		return r;
+		return r == -EINVAL ? EX_CONFIG : EX_OSERR;
 	}
 	yp = (struct sync_parts){ .reg = d->reg, .sup = d->sup,
 	    .jobs = d->jobs, .rec = d->rec, .inv = d->inv, .px = d->px,
@@ -500,11 +506,12 @@ daemon_modules(struct daemon *d)
 	err[0] = '\0';
 	if ((r = ops_new(c, &op, &d->ops, err, sizeof err)) < 0) {
 		log_error("daemon.api_failed", LOGF_S("error", err));
-		return r;
+		return r == -EINVAL ? EX_CONFIG : EX_OSERR;
 	}
 	return 0;
 }
 
+/* Everything up to the first listing: 0, or the exit status. */
 static int
 daemon_setup(struct daemon *d)
 {
@@ -512,13 +519,13 @@ daemon_setup(struct daemon *d)
 	char		 perr[PROVIDER_ERR_LEN], err[STORE_ERROR_LEN];
 	int		 r;
 
-	if ((r = dctx_init(c)) < 0)
-		return r;
-	if ((r = provider_open(c->base, c->cfg, &c->provider, perr)) < 0) {
+	if (dctx_init(c) < 0)
+		return EX_CONFIG;
+	if (provider_open(c->base, c->cfg, &c->provider, perr) < 0) {
 		log_error("daemon.provider_failed", LOGF_S("error", perr));
-		return r;
+		return EX_CONFIG;
 	}
-	if ((r = daemon_mkdirs(c->cfg)) < 0 || (r = daemon_modules(d)) < 0)
+	if ((r = daemon_mkdirs(c->cfg)) != 0 || (r = daemon_modules(d)) != 0)
 		return r;
 	if (c->fleet) {
 		struct lease_params	lp = {
@@ -529,9 +536,9 @@ daemon_setup(struct daemon *d)
 			.lease_ms = c->cfg->lease_ms,
 		};
 
-		if ((r = lease_start(&lp, &d->lease, err)) < 0) {
+		if (lease_start(&lp, &d->lease, err) < 0) {
 			log_error("daemon.lease_failed", LOGF_S("error", err));
-			return r;
+			return EX_IOERR;
 		}
 		d->lease_ok_mono = lease_renewed_mono(d->lease);
 		fleet_wake_watch(d->fleet);
@@ -637,7 +644,7 @@ daemon_run(const struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	if ((d.c.base = daemon_event_base()) == NULL) {
 		log_error("daemon.event_base_failed");
-		return DAEMON_EXIT_OSERR;
+		return EX_OSERR;
 	}
 	/* Signals are events. */
 	d.ev_sigusr2 = evsignal_new(d.c.base, SIGUSR2, daemon_signal_cb, &d);
@@ -646,9 +653,9 @@ daemon_run(const struct config *cfg)
 	evsignal_add(d.ev_sigusr2, NULL);
 	evsignal_add(d.ev_sigterm, NULL);
 	evsignal_add(d.ev_sigint, NULL);
-	if (daemon_setup(&d) < 0) {
+	if ((ex = daemon_setup(&d)) != 0) {
 		daemon_teardown(&d);
-		return DAEMON_EXIT_CONFIG;
+		return ex;
 	}
 	d.ev_tick = event_new(d.c.base, -1, EV_PERSIST, daemon_tick_cb, &d);
 	event_add(d.ev_tick, &tick);
@@ -669,8 +676,9 @@ daemon_run(const struct config *cfg)
 	 * Stopped by a signal: every connector has exited, or is handed
 	 * over.  What the worker still holds is written first, in order.
 	 */
+	ex = d.status;
 	if (record_goodbye(d.rec, !d.c.handover, DAEMON_DRAIN_MS) < 0)
-		ex = DAEMON_EXIT_IOERR;
+		ex = EX_IOERR;
 	spawn_stats(d.sp, &ss);
 	log_info("daemon.stopped", LOGF_S("instance", d.c.instance_id),
 	    LOGF_B("handover", d.c.handover), LOGF_I("spawns", ss.spawns),

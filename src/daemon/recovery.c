@@ -123,8 +123,12 @@ recovery_begin(struct recovery *r)
 	(void)util_strlcpy(r->run.instance_id, r->c->instance_id,
 	    sizeof r->run.instance_id);
 	r->run.started_at = util_now_ms();
-	(void)util_strlcpy(r->run.cause, r->crashed > 0 ? "crash" : "graceful",
-	    sizeof r->run.cause);
+	/*
+	 * A crash of this host's previous daemon, or its graceful stop; with
+	 * neither, nothing of this host ever ran on this database.
+	 */
+	(void)util_strlcpy(r->run.cause, r->crashed > 0 ? "crash" :
+	    r->graceful > 0 ? "graceful" : "first_start", sizeof r->run.cause);
 	log_info("recovery.starting", LOGF_S("msg",
 	    "starting session recovery after server restart"),
 	    LOGF_S("cause", r->run.cause));

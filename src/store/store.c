@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sysexits.h>
 
 #include "base/util.h"
 #include "base/xmalloc.h"
@@ -60,6 +61,7 @@ int
 store_open(const char *url, struct store **ret, char err[STORE_ERROR_LEN])
 {
 	const struct store_ops	*ops;
+	const char		*sep = strstr(url, "://");
 	struct store		*st;
 	void			*b;
 	int			 r;
@@ -67,7 +69,13 @@ store_open(const char *url, struct store **ret, char err[STORE_ERROR_LEN])
 	if (strncasecmp(url, "postgresql://", 13) == 0 ||
 	    strncasecmp(url, "postgres://", 11) == 0)
 		ops = &store_pg_ops;
-	else
+	else if (sep != NULL && strcspn(url, ":/") == (size_t)(sep - url)) {
+		/* A URL of another kind is a mistake, not a file name. */
+		snprintf(err, STORE_ERROR_LEN, "unknown database scheme "
+		    "'%.*s' (postgresql:// or a SQLite file path)",
+		    (int)(sep - url) > 32 ? 32 : (int)(sep - url), url);
+		return -EPROTONOSUPPORT;
+	} else
 		ops = &store_sqlite_ops;
 	if ((r = ops->open(url, &b, err)) < 0)
 		return r;
@@ -423,4 +431,21 @@ const char *
 store_backend(const struct store *st)
 {
 	return st->ops->name;
+}
+
+int
+store_exit_status(int r)
+{
+	switch (r) {
+	case -EPROTONOSUPPORT:
+		return EX_CONFIG;
+	case -EPROTO:
+		return EX_SOFTWARE;
+	case -EBUSY:
+		return EX_UNAVAILABLE;
+	case -EACCES:
+		return EX_NOPERM;
+	default:
+		return EX_IOERR;
+	}
 }

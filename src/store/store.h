@@ -97,6 +97,13 @@ int	store_open(const char *url, struct store **ret,
 void	store_close(struct store *st);
 /* The backend's last error message, for logs. */
 const char *store_errmsg(const struct store *st);
+/*
+ * The sysexits(3) status for a store that could not be opened (r from
+ * store_open): 78 a URL of no known backend, 70 a database of a newer
+ * schema, 69 locked, 77 not permitted (a writable file in a read-only
+ * directory), 74 anything else.
+ */
+int	store_exit_status(int r);
 int	store_schema_version(struct store *st, int *ret);
 
 /* actor names who acted, for the audit log ("cli", an instance id...). */
