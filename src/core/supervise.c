@@ -43,6 +43,7 @@ static const char *const sv_event_names[SV_NEVENTS] = {
 	[SV_EV_OWNER_OK] = "owner_ok",
 	[SV_EV_OWNER_LOST] = "owner_lost",
 	[SV_EV_ADOPT] = "adopt",
+	[SV_EV_NOTICE] = "notice",
 };
 
 static const char *const sv_cause_names[] = {
@@ -56,6 +57,7 @@ static const char *const sv_cause_names[] = {
 	[SV_CAUSE_LOGGED_OUT] = "logged_out",
 	[SV_CAUSE_CONFLICT] = "conflict",
 	[SV_CAUSE_RATE_LIMIT] = "start_rate_limit",
+	[SV_CAUSE_EXIT_UNKNOWN] = "exit_unknown",
 };
 
 const char *
@@ -134,6 +136,7 @@ sv_begin_start(struct sv_ctx *c)
 	sv->spawned = false;
 	sv->deadline = 0;
 	sv->ready_at = 0;
+	sv->notice = SV_NOTICE_NONE;
 	c->out->actions |= SV_ACT_ACQUIRE;
 	sv_goto(c, SV_STARTING);
 }
@@ -202,12 +205,32 @@ sv_stopped(struct sv_ctx *c, bool keep_proxy)
 	sv_goto(c, SV_STOPPED);
 }
 
+/*
+ * The status an exit counts as: its own when known, else what the
+ * connector said it would exit for (an adopted connector's exit shows
+ * no status).
+ */
+static int
+sv_exit_status(const struct sv_ctx *c)
+{
+	if (c->in->status != SUPERVISE_EXIT_UNKNOWN)
+		return c->in->status;
+	switch (c->sv->notice) {
+	case SV_NOTICE_LOGGED_OUT:
+		return SUPERVISE_EXIT_LOGGED_OUT;
+	case SV_NOTICE_PROXY_BLOCKED:
+		return SUPERVISE_EXIT_PROXY_REFUSED;
+	default:
+		return SUPERVISE_EXIT_UNKNOWN;
+	}
+}
+
 /* The connector exited while it was meant to run. */
 static void
 sv_exited(struct sv_ctx *c)
 {
 	struct supervise	*sv = c->sv;
-	int			 st = c->in->status;
+	int			 st = sv_exit_status(c);
 
 	sv->last_exit = st;
 	sv->spawned = false;
@@ -232,7 +255,8 @@ sv_exited(struct sv_ctx *c)
 		sv_failure(c, SV_CAUSE_PROXY_REFUSED);
 		return;
 	}
-	sv_failure(c, st < 0 ? SV_CAUSE_SIGNAL : SV_CAUSE_EXIT);
+	sv_failure(c, st == SUPERVISE_EXIT_UNKNOWN ? SV_CAUSE_EXIT_UNKNOWN :
+	    st < 0 ? SV_CAUSE_SIGNAL : SV_CAUSE_EXIT);
 }
 
 static void
@@ -330,6 +354,15 @@ sv_conflict(struct sv_ctx *c)
 	c->sv->conflict = true;
 }
 
+/* Remembered until the exit it announces (or the next start). */
+static void
+sv_notice(struct sv_ctx *c)
+{
+	if (c->in->status == SV_NOTICE_LOGGED_OUT ||
+	    c->in->status == SV_NOTICE_PROXY_BLOCKED)
+		c->sv->notice = (uint8_t)c->in->status;
+}
+
 static void
 sv_exit_running(struct sv_ctx *c)
 {
@@ -388,7 +421,7 @@ sv_exit_stopping(struct sv_ctx *c)
 {
 	struct supervise	*sv = c->sv;
 
-	sv->last_exit = c->in->status;
+	sv->last_exit = sv_exit_status(c);
 	if (sv->stop_wanted) {
 		sv_stopped(c, sv->keep_proxy);
 		return;
@@ -439,6 +472,7 @@ sv_adopt(struct sv_ctx *c)
 	sv->spawned = true;
 	sv->attempts = 0;
 	sv->cause = SV_CAUSE_NONE;
+	sv->notice = SV_NOTICE_NONE;
 	sv_record_start(c);
 	if (c->in->status == 1) {
 		sv->ready_at = c->now;
@@ -455,24 +489,24 @@ sv_adopt(struct sv_ctx *c)
 
 /* Rows: states; columns: events.  Read a row to see a state's behaviour. */
 static sv_handler *const sv_table[SV_NSTATES][SV_NEVENTS] = {
-	/*                start  stop  proxy_ready  proxy_wait  spawned  spawn_failed  ready  watchdog  conflict  exit  timer  owner_ok  owner_lost  adopt */
+	/*                start  stop  proxy_ready  proxy_wait  spawned  spawn_failed  ready  watchdog  conflict  exit  timer  owner_ok  owner_lost  adopt  notice */
 	[SV_STOPPED] = { sv_start, IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN,
-	    IGN, IGN, IGN, sv_adopt },
+	    IGN, IGN, IGN, sv_adopt, IGN },
 	[SV_STARTING] = { IGN, sv_stop_starting, sv_proxy_ready, sv_proxy_wait,
 	    sv_spawned, sv_spawn_failed, sv_ready, IGN, sv_conflict,
-	    sv_exit_running, sv_timer_starting, IGN, IGN, IGN },
+	    sv_exit_running, sv_timer_starting, IGN, IGN, IGN, sv_notice },
 	[SV_READY] = { IGN, sv_stop_running, IGN, IGN, IGN, IGN, IGN,
 	    sv_watchdog, sv_conflict, sv_exit_running, sv_timer_ready, IGN,
-	    IGN, IGN },
+	    IGN, IGN, sv_notice },
 	[SV_BACKOFF] = { IGN, sv_stop_idle, IGN, IGN, IGN, IGN, IGN, IGN, IGN,
-	    IGN, sv_timer_backoff, sv_owner_ok, sv_owner_lost, IGN },
+	    IGN, sv_timer_backoff, sv_owner_ok, sv_owner_lost, IGN, IGN },
 	[SV_STOPPING] = { sv_start_stopping, sv_stop_stopping, IGN, IGN, IGN,
 	    IGN, IGN, IGN, sv_conflict, sv_exit_stopping, sv_timer_stopping,
-	    IGN, IGN, IGN },
+	    IGN, IGN, IGN, sv_notice },
 	[SV_FAILED] = { sv_start, sv_stop_idle, IGN, IGN, IGN, IGN, IGN, IGN,
-	    IGN, IGN, IGN, IGN, IGN, IGN },
-	[SV_NEEDS_AUTH] = { sv_start, sv_stop_idle, IGN, IGN, IGN, IGN, IGN,
 	    IGN, IGN, IGN, IGN, IGN, IGN, IGN },
+	[SV_NEEDS_AUTH] = { sv_start, sv_stop_idle, IGN, IGN, IGN, IGN, IGN,
+	    IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN },
 };
 
 void

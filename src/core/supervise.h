@@ -30,6 +30,12 @@
 /* Connector exit statuses of the contract (BRIEF §4). */
 #define SUPERVISE_EXIT_LOGGED_OUT	78	/* EX_CONFIG: needs a QR scan */
 #define SUPERVISE_EXIT_PROXY_REFUSED	75	/* EX_TEMPFAIL: rotate the proxy */
+/*
+ * The status of an exit respawn could not read: a connector adopted from
+ * an earlier daemon is not its child, so only its end is seen (a pidfd).
+ * What the connector said before it went (SV_EV_NOTICE) then decides.
+ */
+#define SUPERVISE_EXIT_UNKNOWN		(-1000)
 
 enum supervise_state {
 	SV_STOPPED,
@@ -58,6 +64,8 @@ enum supervise_event {
 	SV_EV_OWNER_LOST,	/* after a conflict: someone else owns it */
 	SV_EV_ADOPT,		/* a running connector was taken over
 				   (data: status 1 if it was ready) */
+	SV_EV_NOTICE,		/* the connector says why it will exit
+				   (data: enum supervise_notice) */
 	SV_NEVENTS
 };
 
@@ -90,6 +98,13 @@ struct supervise_params {
 	bool	auto_restart;		/* AUTO_RECONNECT */
 };
 
+/* What a connector said it will exit for (X_RESPAWN_EVENT). */
+enum supervise_notice {
+	SV_NOTICE_NONE,
+	SV_NOTICE_LOGGED_OUT,		/* then exit 78 */
+	SV_NOTICE_PROXY_BLOCKED,	/* then exit 75 */
+};
+
 /* Why the last failure happened, for last_error. */
 enum supervise_cause {
 	SV_CAUSE_NONE,
@@ -102,6 +117,7 @@ enum supervise_cause {
 	SV_CAUSE_LOGGED_OUT,		/* exit 78 */
 	SV_CAUSE_CONFLICT,
 	SV_CAUSE_RATE_LIMIT,		/* too many starts in the interval */
+	SV_CAUSE_EXIT_UNKNOWN,		/* an adopted connector ended */
 };
 
 /*
@@ -122,6 +138,7 @@ struct supervise {
 	bool			keep_proxy;	/* STOP: keep the proxy reserved */
 	bool			conflict;	/* a conflict was reported */
 	bool			counts;		/* STOPPING: exit is a failure */
+	uint8_t			notice;		/* enum supervise_notice */
 };
 
 /* An event and what comes with it. */

@@ -391,6 +391,16 @@ spawn_notify_apply(struct spawner *sp, struct dsession *ds,
 		sp->stats.conflicts++;
 		supervisor_feed(sp->sup, ds, SV_EV_CONFLICT, 0, false);
 	}
+	/*
+	 * Kept for the exit it announces: an adopted connector's exit shows
+	 * no status, and this decides how it is treated.
+	 */
+	if (m->event == NOTIFY_EVENT_LOGGED_OUT)
+		supervisor_feed(sp->sup, ds, SV_EV_NOTICE,
+		    SV_NOTICE_LOGGED_OUT, false);
+	if (m->event == NOTIFY_EVENT_PROXY_BLOCKED)
+		supervisor_feed(sp->sup, ds, SV_EV_NOTICE,
+		    SV_NOTICE_PROXY_BLOCKED, false);
 	if (m->has_status)
 		log_debug("connector.status", LOGF_I("session", ds->id),
 		    LOGF_S("status", m->status));
@@ -528,7 +538,8 @@ spawn_watch_cb(evutil_socket_t fd, short what, void *arg)
 	    LOGF_S("state", supervise_state_name(ds->sv.state)));
 	ds->pid = 0;
 	ds->start_ticks = 0;
-	supervisor_feed(sp->sup, ds, SV_EV_EXIT, 1, false);
+	supervisor_feed(sp->sup, ds, SV_EV_EXIT, SUPERVISE_EXIT_UNKNOWN,
+	    false);
 	supervisor_drain(sp->sup);
 	dctx_batch_end(sp->c);
 }

@@ -170,6 +170,37 @@ static const struct scenario scenarios[] = {
 	    { 30, E(EXIT), 0, S(STARTING), A(ACQUIRE), 0 },
 	    END,
 	} },
+	{ "adopted, said logged_out, ended with no status: needs auth", {
+	    { 0, E(ADOPT), 1, S(READY), 0, -1 },
+	    { 10, E(NOTICE), SV_NOTICE_LOGGED_OUT, S(READY), 0, -1 },
+	    { 20, E(EXIT), SUPERVISE_EXIT_UNKNOWN, S(NEEDS_AUTH),
+		A(ALERT_AUTH) | A(RELEASE_PROXY), 0 },
+	    END,
+	} },
+	{ "adopted, said proxy_blocked, ended with no status: IP bad", {
+	    { 0, E(ADOPT), 1, S(READY), 0, -1 },
+	    { 10, E(NOTICE), SV_NOTICE_PROXY_BLOCKED, S(READY), 0, -1 },
+	    { 20, E(EXIT), SUPERVISE_EXIT_UNKNOWN, S(BACKOFF), A(MARK_IP_BAD),
+		70 },
+	    END,
+	} },
+	{ "adopted, said nothing, ended with no status: a failure", {
+	    { 0, E(ADOPT), 1, S(READY), 0, -1 },
+	    { 20, E(EXIT), SUPERVISE_EXIT_UNKNOWN, S(BACKOFF), 0, 70 },
+	    END,
+	} },
+	{ "a notice does not outlive its run", {
+	    { 0, E(START), 0, S(STARTING), A(ACQUIRE), 0 },
+	    { 0, E(PROXY_READY), 0, S(STARTING), A(SPAWN), -1 },
+	    { 0, E(SPAWNED), 0, S(STARTING), 0, -1 },
+	    { 5, E(NOTICE), SV_NOTICE_LOGGED_OUT, S(STARTING), 0, -1 },
+	    { 10, E(EXIT), 1, S(BACKOFF), 0, 60 },	/* its own status */
+	    { 60, E(TIMER), 0, S(STARTING), A(ACQUIRE), 0 },
+	    { 60, E(PROXY_READY), 0, S(STARTING), A(SPAWN), -1 },
+	    { 60, E(SPAWNED), 0, S(STARTING), 0, -1 },
+	    { 70, E(EXIT), SUPERVISE_EXIT_UNKNOWN, S(BACKOFF), 0, 170 },
+	    END,
+	} },
 	{ "a long healthy run resets the attempts", {
 	    { 0, E(START), 0, S(STARTING), A(ACQUIRE), 0 },
 	    { 0, E(PROXY_READY), 0, S(STARTING), A(SPAWN), -1 },
