@@ -12,6 +12,11 @@
  *      phone or IP is blocked,
  *   1  on anything else (connection lost, CONFLICT, a bad environment).
  *
+ * Once ready it says READY=1 again every RESPAWN_LAB_READY_REPEAT_MS (5 s;
+ * 0: never), and every 200 ms while the daemon does not take the message
+ * (it is down or handing over), as docs/CONNECTORS.md asks: a daemon that
+ * took the connector over after a crash may not know it is ready.
+ *
  * Test switches (environment): RESPAWN_LAB_READY_DELAY_MS,
  * RESPAWN_LAB_NEVER_READY=1, RESPAWN_LAB_CRASH_AFTER_MS,
  * RESPAWN_LAB_IGNORE_SIGTERM=1.  Plain C and poll(): benchmarks start
@@ -51,6 +56,9 @@
 #define HEAD_MAX		4096
 #define TOKEN_BYTES		16
 
+#define READY_REPEAT_MS	5000	/* READY=1 again, while ready */
+#define READY_RETRY_MS	200	/* ... sooner while nobody takes it */
+
 struct connector {
 	const char	*session_id;
 	const char	*phone;
@@ -63,6 +71,7 @@ struct connector {
 	char		 token[TOKEN_BYTES * 2 + 1];
 	int64_t		 watchdog_ms;	/* half of WATCHDOG_USEC, or 0 */
 	int64_t		 ready_delay_ms;
+	int64_t		 ready_repeat_ms;	/* 0: never */
 	bool		 never_ready;
 	int64_t		 crash_after_ms;
 	int		 sigfd;
@@ -88,20 +97,22 @@ say(const char *event, const char *detail)
 }
 
 /* One sd_notify datagram; a missing NOTIFY_SOCKET is not an error. */
-static void
+/* Send one message; false when the daemon did not take it. */
+static bool
 notify(const char *msg)
 {
 	struct sockaddr_un	 sun;
 	const char		*path = getenv("NOTIFY_SOCKET");
 	socklen_t		 len;
 	size_t			 plen;
+	bool			 ok;
 	int			 fd;
 
 	if (path == NULL || path[0] == '\0')
-		return;
+		return true;
 	plen = strlen(path);
 	if (plen >= sizeof(sun.sun_path))
-		return;
+		return true;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, path, plen);
@@ -111,10 +122,11 @@ notify(const char *msg)
 	    (path[0] == '@' ? 0 : 1));
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return;
-	(void)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
-	    (struct sockaddr *)&sun, len);
+		return false;
+	ok = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+	    (struct sockaddr *)&sun, len) >= 0;
 	close(fd);
+	return ok;
 }
 
 static void
@@ -124,7 +136,7 @@ finish(struct connector *c, int code, const char *event, const char *note)
 
 	if (note != NULL) {
 		(void)snprintf(msg, sizeof(msg), "%s\nSTATUS=%s", note, event);
-		notify(msg);
+		(void)notify(msg);
 	}
 	say(event, NULL);
 	if (c->sock >= 0)
@@ -456,7 +468,7 @@ run(struct connector *c)
 	char		 hello[512], status[128];
 	int64_t		 now, ready_at = 0, next_wd = 0, deadline;
 	ssize_t		 n;
-	bool		 live = false;
+	bool		 live = false, ready_said = false;
 	int		 k, r;
 
 	k = snprintf(hello, sizeof(hello), "HELLO %s %s\n", c->phone,
@@ -475,12 +487,19 @@ run(struct connector *c)
 		if (ready_at > 0 && now >= ready_at) {
 			(void)snprintf(status, sizeof(status), "READY=1\n"
 			    "STATUS=connected as %s", c->phone);
-			notify(status);
-			say("connector.ready", NULL);
-			ready_at = 0;
+			/* Again soon if nobody took it, else at the repeat. */
+			if (!notify(status))
+				ready_at = now + READY_RETRY_MS;
+			else if (c->ready_repeat_ms > 0)
+				ready_at = now + c->ready_repeat_ms;
+			else
+				ready_at = 0;
+			if (!ready_said)
+				say("connector.ready", NULL);
+			ready_said = true;
 		}
 		if (next_wd > 0 && now >= next_wd) {
-			notify("WATCHDOG=1");
+			(void)notify("WATCHDOG=1");
 			next_wd = now + c->watchdog_ms;
 		}
 		if (c->crash_after_ms > 0 && now >= c->start_ms +
@@ -553,6 +572,8 @@ main(int argc, char **argv)
 	    env_ms("WATCHDOG_PID", 0) != (int64_t)getpid())
 		c.watchdog_ms = 0;
 	c.ready_delay_ms = env_ms("RESPAWN_LAB_READY_DELAY_MS", 0);
+	c.ready_repeat_ms = env_ms("RESPAWN_LAB_READY_REPEAT_MS",
+	    READY_REPEAT_MS);
 	c.never_ready = env_flag("RESPAWN_LAB_NEVER_READY");
 	c.crash_after_ms = env_ms("RESPAWN_LAB_CRASH_AFTER_MS", 0);
 

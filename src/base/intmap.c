@@ -151,3 +151,16 @@ intmap_count(const struct intmap *m)
 {
 	return m->n;
 }
+
+int
+intmap_walk(const struct intmap *m, intmap_fn fn, void *arg)
+{
+	size_t	i;
+	int	r;
+
+	for (i = 0; i < m->cap; i++)
+		if (m->slots[i].key != INTMAP_EMPTY &&
+		    (r = fn(m->slots[i].key, m->slots[i].value, arg)) != 0)
+			return r;
+	return 0;
+}

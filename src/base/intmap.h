@@ -22,5 +22,11 @@ void		*intmap_get(const struct intmap *m, int64_t key);
 /* Returns the removed value, or NULL. */
 void		*intmap_del(struct intmap *m, int64_t key);
 size_t		 intmap_count(const struct intmap *m);
+/*
+ * Every entry, in no particular order; a non-zero answer stops the walk
+ * and is returned.  fn must not add or remove entries.
+ */
+typedef int	(*intmap_fn)(int64_t key, void *value, void *arg);
+int		 intmap_walk(const struct intmap *m, intmap_fn fn, void *arg);
 
 #endif

@@ -74,6 +74,10 @@ cmd_version(struct cli *cli, int argc, char **argv)
 	    "jansson %s)\n", RESPAWN_VERSION, STORE_SCHEMA_VERSION,
 	    sqlite3_libversion(), event_get_version(), curl_version(),
 	    JANSSON_VERSION);
+#ifdef RESPAWN_FAILPOINTS
+	/* A test build: the suites' crash and failure points are in. */
+	printf("test build: failpoints compiled in (src/base/failpoint.h)\n");
+#endif
 	return EX_OK;
 }
 

@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "base/failpoint.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "config/config.h"
@@ -73,6 +74,7 @@ struct daemon {
 	int64_t			 heartbeat_failures;
 	int64_t			 lease_ok_mono;		/* monotonic ms */
 	int			 status;	/* the exit status, once known */
+	bool			 said_blocked;	/* STATUS= says the store refuses */
 };
 
 /* --- hooks: what lower modules tell higher ones ------------------------- */
@@ -144,8 +146,10 @@ daemon_idle(void *arg)
 {
 	struct daemon	*d = arg;
 
-	if (d->c.stopping && !d->c.fenced && sessions_pids(d->reg) == 0)
+	if (d->c.stopping && !d->c.fenced && sessions_pids(d->reg) == 0) {
+		(void)failpoint("shutdown.stopped");
 		event_base_loopexit(d->c.base, NULL);
+	}
 }
 
 static void
@@ -222,7 +226,10 @@ daemon_loaded(void *arg, bool ok)
 		event_base_loopexit(d->c.base, NULL);
 		return;
 	}
+	/* What an earlier daemon left and no session took over goes now. */
+	spawn_stop_leftovers(d->sp);
 	recovery_open(d->recovery);
+	(void)failpoint("recovery.loaded");
 	record_instance_status(d->rec, INSTANCE_RUNNING);
 	sdnotify_send("READY=1\nSTATUS=recovering sessions");
 	supervisor_admit(d->sup);
@@ -268,6 +275,7 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 		 * adopt; their pids and proxies stay recorded.
 		 */
 		d->c.handover = true;
+		(void)failpoint("handover");
 		event_base_loopexit(d->c.base, NULL);
 		return;
 	}
@@ -343,6 +351,25 @@ daemon_heartbeat(struct daemon *d, int64_t now)
 	}
 }
 
+/* Tell the service manager while the store refuses writes, and after. */
+static void
+daemon_store_status(struct daemon *d)
+{
+	struct record_stats	rs;
+	char			status[128];
+
+	if (record_blocked(d->rec)) {
+		record_stats(d->rec, &rs);
+		snprintf(status, sizeof status, "STATUS=the store refuses "
+		    "writes: %zu waiting, nothing new starts", rs.waiting);
+		sdnotify_send(status);
+		d->said_blocked = true;
+	} else if (d->said_blocked) {
+		sdnotify_send("STATUS=the store takes writes again");
+		d->said_blocked = false;
+	}
+}
+
 static void
 daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -371,6 +398,7 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 		daemon_heartbeat(d, now);
 	}
 	ops_heartbeat(d->ops, d->heartbeat_ok_at, d->heartbeat_failures);
+	daemon_store_status(d);
 	spawn_tick(d->sp, now);
 	if (inventory_loaded(d->inv) && now -
 	    inventory_last_reconcile(d->inv) >= INVENTORY_RECONCILE_MS)
@@ -404,15 +432,14 @@ daemon_mkdirs(const struct config *cfg)
 }
 
 /*
- * The store, its worker, and this instance registered in it: 0, or the
- * exit status (a store that cannot be opened says why, store.h).
+ * The store and its worker: 0, or the exit status (a store that cannot be
+ * opened says why, store.h).
  */
 static int
 daemon_store_open(struct daemon *d)
 {
 	struct dctx	*c = &d->c;
-	struct instance	 inst = { 0 };
-	char		 err[STORE_ERROR_LEN], dbshown[512];
+	char		 err[STORE_ERROR_LEN];
 	int		 r;
 
 	if ((r = store_open(c->cfg->db, &c->store, err)) < 0) {
@@ -431,6 +458,17 @@ daemon_store_open(struct daemon *d)
 		log_error("daemon.store_failed", LOGF_S("error", err));
 		return store_exit_status(r);
 	}
+	return 0;
+}
+
+/* This instance in the store, after a crash or a graceful stop was told. */
+static int
+daemon_register(struct daemon *d)
+{
+	struct dctx	*c = &d->c;
+	struct instance	 inst = { 0 };
+	char		 dbshown[512];
+
 	/* Tell a crash from a graceful shutdown, then clean up old instances. */
 	recovery_detect(d->recovery, FLEET_STALE_MS(c->cfg));
 	inst.pid = getpid();
@@ -438,7 +476,7 @@ daemon_store_open(struct daemon *d)
 	inst.status = INSTANCE_STARTING;
 	(void)util_strlcpy(inst.id, c->instance_id, sizeof inst.id);
 	(void)util_strlcpy(inst.hostname, c->hostname, sizeof inst.hostname);
-	if ((r = store_instance_register(c->store, &inst)) < 0) {
+	if (store_instance_register(c->store, &inst) < 0) {
 		log_error("store.register_failed",
 		    LOGF_S("error", store_errmsg(c->store)));
 		return EX_IOERR;
@@ -478,6 +516,8 @@ daemon_modules(struct daemon *d)
 	char				 err[512];
 	int				 r;
 
+	if ((r = daemon_store_open(d)) != 0)
+		return r;
 	d->reg = sessions_new(c->base, daemon_timer, d);
 	d->jobs = jobs_new(c, d->reg);
 	d->rec = record_new(c, d->jobs);
@@ -487,10 +527,10 @@ daemon_modules(struct daemon *d)
 	d->pur = purchases_new(c, d->sup, d->jobs, d->rec, d->inv, &ph);
 	d->px = proxies_new(c, d->reg, d->sup, d->jobs, d->rec, d->inv,
 	    d->pur, &xh);
-	if ((r = daemon_store_open(d)) != 0)
+	if ((r = daemon_register(d)) != 0)
 		return r;
-	if ((r = spawner_new(c, d->reg, d->sup, d->jobs, d->px, &d->sp,
-	    err)) < 0) {
+	if ((r = spawner_new(c, d->reg, d->sup, d->jobs, d->rec, d->px,
+	    &d->sp, err)) < 0) {
 		log_error("daemon.spawner_failed", LOGF_S("error", err));
 		return r == -EINVAL ? EX_CONFIG : EX_OSERR;
 	}
@@ -502,7 +542,7 @@ daemon_modules(struct daemon *d)
 	    d->sync);
 	op = (struct ops_parts){ .reg = d->reg, .sup = d->sup,
 	    .recovery = d->recovery, .px = d->px, .pur = d->pur, .sp = d->sp,
-	    .sync = d->sync };
+	    .sync = d->sync, .rec = d->rec };
 	err[0] = '\0';
 	if ((r = ops_new(c, &op, &d->ops, err, sizeof err)) < 0) {
 		log_error("daemon.api_failed", LOGF_S("error", err));

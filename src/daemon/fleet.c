@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "base/failpoint.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "base/xmalloc.h"
@@ -180,6 +181,7 @@ fleet_shed_released(struct dsession *unused, enum job_fate fate, int r,
 	f->stats.shed++;
 	log_info("fleet.shed", LOGF_I("session", ds->id),
 	    LOGF_S("phone", ds->phone));
+	(void)failpoint("fleet.released");
 	free(sh);
 }
 

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
+#include "base/failpoint.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "base/xmalloc.h"
@@ -26,6 +29,7 @@ struct inventory {
 	bool			 loaded;	/* the first listing applied */
 	bool			 failed;	/* the last listing failed */
 	int64_t			 last;		/* the last start, wall ms */
+	struct event		*ev_retry;	/* the first listing, again */
 };
 
 /* The store's proxy rows, read by the worker. */
@@ -47,6 +51,14 @@ inventory_rows_add(const struct proxy_row *p, void *arg)
 	return 0;
 }
 
+static void
+inventory_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	inventory_reconcile(arg);
+}
+
 struct inventory *
 inventory_new(struct dctx *c, struct jobs *jobs,
     const struct inventory_hooks *hooks)
@@ -56,12 +68,18 @@ inventory_new(struct dctx *c, struct jobs *jobs,
 	inv->c = c;
 	inv->jobs = jobs;
 	inv->hooks = *hooks;
+	if (c->base != NULL)
+		inv->ev_retry = evtimer_new(c->base, inventory_retry_cb, inv);
 	return inv;
 }
 
 void
 inventory_free(struct inventory *inv)
 {
+	if (inv == NULL)
+		return;
+	if (inv->ev_retry != NULL)
+		event_free(inv->ev_retry);
 	free(inv);
 }
 
@@ -371,13 +389,28 @@ inventory_recon_applied(struct dsession *ds, enum job_fate fate, int result,
 			    LOGF_I("intents_owned", rep->intents_owned),
 			    LOGF_I("intents_failed", rep->intents_failed));
 	}
-	if (result < 0)
-		log_error("store.list_failed", LOGF_S("error", rj->err));
+	if (result < 0) {
+		/*
+		 * What the rows say was read in a batch that may not have
+		 * committed: nothing is applied.  The start waits for a
+		 * listing the store took; later ones are every few minutes.
+		 */
+		log_error("store.list_failed", LOGF_S("error", rj->err[0] !=
+		    '\0' ? rj->err : "its batch did not commit"));
+		inventory_recon_free(rj);
+		if (!inv->loaded && inv->ev_retry != NULL) {
+			struct timeval	tv = { 1, 0 };
+
+			evtimer_add(inv->ev_retry, &tv);
+		}
+		return;
+	}
 	if (inv->c->pool == NULL)
 		inv->c->pool = pool_new((int)inv->c->cfg->sessions_per_ip);
 	for (i = 0; i < rj->rs.n; i++)
 		inventory_apply_row(inv, &rj->rs.rows[i]);
 	inventory_recon_free(rj);
+	(void)failpoint("reconcile.applied");
 	first = !inv->loaded;
 	inv->loaded = true;
 	inv->hooks.listed(inv->hooks.arg, first);

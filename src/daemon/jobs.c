@@ -25,6 +25,8 @@ struct jobs_step {
 	storeq_run_fn	 run;
 	jobs_done_fn	 done;
 	void		*arg;
+	struct store	*store;		/* the store it ran on, inline */
+	uint64_t	 batch;		/* the batch it ran in, inline */
 };
 
 struct jobs *
@@ -67,6 +69,11 @@ jobs_run(struct store *st, void *arg)
 {
 	struct jobs_step	*s = arg;
 
+	/* Inline (SQLite), in the caller's batch: its commit is asked later. */
+	if (st != NULL) {
+		s->store = st;
+		s->batch = store_batch_id(st);
+	}
 	return s->run(st, s->arg);
 }
 
@@ -77,6 +84,14 @@ jobs_done(int result, void *arg)
 	struct dsession		*ds;
 	enum job_fate		 fate;
 
+	/*
+	 * What the job wrote in a batch that did not commit is gone: the
+	 * answer is a failure, whatever the job said.  (Threaded jobs commit
+	 * on their own: no batch, nothing to ask.)
+	 */
+	if (result == 0 && s->batch != 0 && !s->j->c->tearing_down &&
+	    store_batch_lost(s->store, s->batch))
+		result = -EIO;
 	fate = jobs_fate(s->j, s->session, s->kind, s->gen, &ds);
 	/* Answered: the session waits for no step of this kind now. */
 	if (fate == JOB_CURRENT && ds != NULL)

@@ -17,6 +17,7 @@
 #include "daemon/ops.h"
 #include "daemon/proxy.h"
 #include "daemon/purchase.h"
+#include "daemon/record.h"
 #include "daemon/recovery.h"
 #include "daemon/sessions.h"
 #include "daemon/spawn.h"
@@ -47,7 +48,9 @@ ops_ready(void *arg)
 {
 	struct ops	*o = arg;
 
-	return o->c->setup_done && !recovery_in_progress(o->p.recovery);
+	/* A store that refuses writes: records would be lost, not ready. */
+	return o->c->setup_done && !recovery_in_progress(o->p.recovery) &&
+	    !record_blocked(o->p.rec);
 }
 
 /* API writes are acted on within SYNC_DELAY_MS, many at once. */
@@ -435,6 +438,7 @@ ops_metrics_rest(struct ops *o, struct buf *b)
 	struct webhook_stats	ws = { 0 };
 	struct httpd_stats	hs = { 0 };
 	struct storeq_stats	qs = { 0 };
+	struct record_stats	rs;
 	int64_t			now = util_now_ms();
 	struct purchase_stats	ps;
 	struct proxy_stats	xs;
@@ -531,6 +535,23 @@ ops_metrics_rest(struct ops *o, struct buf *b)
 		    ws.in_flight));
 	if (o->c->q != NULL)
 		storeq_stats(o->c->q, &qs);
+	record_stats(o->p.rec, &rs);
+	if (r >= 0)
+		r = ops_gauge(b, "respawn_store_writes_waiting", "Writes the "
+		    "store has not taken yet (kept, retried in order).",
+		    (double)rs.waiting);
+	if (r >= 0)
+		r = ops_counter(b, "respawn_store_write_failures_total",
+		    "Writes the store refused, each attempt (a batch that did "
+		    "not commit counts its writes).", (double)rs.failures);
+	if (r >= 0)
+		r = ops_counter(b, "respawn_store_batch_failures_total",
+		    "Batches (SQLite transactions) whose commit failed.",
+		    (double)store_batch_failures(o->c->store));
+	if (r >= 0)
+		r = ops_gauge(b, "respawn_store_blocked_seconds", "How long "
+		    "the store has refused writes (0: it takes them).",
+		    (double)rs.blocked_ms / 1000.0);
 	if (r >= 0)
 		r = ops_gauge(b, "respawn_store_jobs_pending", "Store "
 		    "calls submitted to the store's worker and not yet "
@@ -583,7 +604,8 @@ ops_metrics(void *arg, struct buf *b)
 		    RESPAWN_VERSION, "instance", o->c->instance_id, NULL);
 	if (r >= 0)
 		r = ops_gauge(b, "respawn_ready", "1 once the start-up "
-		    "recovery has finished.", ops_ready(o) ? 1 : 0);
+		    "recovery has finished and the store takes writes.",
+		    ops_ready(o) ? 1 : 0);
 	if (r >= 0)
 		r = metrics_family(b, "respawn_sessions", METRICS_GAUGE,
 		    "Sessions supervised by this instance, by state.");

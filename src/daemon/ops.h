@@ -19,6 +19,7 @@ struct fleet;
 struct ops;
 struct proxies;
 struct purchases;
+struct record;
 struct recovery;
 struct sessions;
 struct spawner;
@@ -34,6 +35,7 @@ struct ops_parts {
 	struct purchases	*pur;
 	struct spawner		*sp;
 	struct sync		*sync;
+	struct record		*rec;
 };
 
 /* The API (RESPAWN_API_LISTEN) and the webhooks; err names what failed. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/country.h"
+#include "base/failpoint.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "base/xmalloc.h"
@@ -400,6 +401,8 @@ proxy_released(const struct provider_result *r, void *arg)
 		return;
 	}
 	if (r->outcome == PROVIDER_OK) {
+		/* A test's crash: given back, and the store does not know. */
+		(void)failpoint("release.answered");
 		record_proxy_state(px->rec, rel->id, PROXY_RELEASED);
 		inventory_set_state(px->inv, rel->id, POOL_RELEASED);
 		px->stats.released++;
@@ -432,6 +435,7 @@ proxy_release_start(struct proxies *px, int64_t id, const char *key)
 	(void)util_strlcpy(rel->key, key, sizeof rel->key);
 	keys[0] = rel->key;
 	log_info("proxy.releasing", LOGF_S("proxy", key));
+	(void)failpoint("release.requested");
 	if (provider_release(px->c->provider, keys, 1, proxy_released,
 	    rel) < 0) {
 		struct provider_result	fail = { .outcome = PROVIDER_FAILED,

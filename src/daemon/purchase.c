@@ -8,6 +8,7 @@
 #include <event2/event.h>
 
 #include "base/country.h"
+#include "base/failpoint.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "base/xmalloc.h"
@@ -243,9 +244,24 @@ purchase_bought_done(struct dsession *ds, enum job_fate fate, int result,
 		free(b);
 		return;
 	}
-	if (result < 0)
+	if (result < 0) {
+		/*
+		 * Not in the store (or not all of it): bought all the same,
+		 * so the listing adopts what the rows miss, and the waiters
+		 * ask again once it has.
+		 */
 		log_error("store.purchase_record_failed", LOGF_I("intent",
-		    b->intent_id), LOGF_S("error", b->err));
+		    b->intent_id), LOGF_S("error", b->err[0] != '\0' ? b->err :
+		    "its batch did not commit"));
+		billing_ledger_record(&p->ledger, &p->c->billing, (int)b->n,
+		    b->now);
+		p->purchased += (int64_t)b->n;
+		free(b);
+		inventory_reconcile(p->inv);
+		return;
+	}
+	/* A test's crash: recorded, not yet given to the waiters. */
+	(void)failpoint("purchase.recorded");
 	for (i = 0; i < b->n; i++) {
 		if (b->ids[i] == 0)
 			continue;
@@ -282,6 +298,8 @@ purchase_answered(const struct provider_result *r, void *arg)
 	dctx_batch_begin(p->c);
 	switch (r->outcome) {
 	case PROVIDER_OK:
+		/* A test's crash: bought, and the store does not know. */
+		(void)failpoint("purchase.answered");
 		/* Still in flight until the store has the rows. */
 		b = xcalloc(1, sizeof *b);
 		b->dm = dm;
@@ -389,6 +407,8 @@ purchase_intent_done(struct dsession *ds, enum job_fate fate, int result,
 	free(it);
 	log_info("purchase.start", LOGF_S("country", dm->country),
 	    LOGF_I("count", dm->count), LOGF_I("intent", dm->intent_id));
+	/* A test's crash: the intent is written, nothing asked yet. */
+	(void)failpoint("purchase.intent");
 	dm->in_flight = true;
 	if ((r = provider_purchase(p->c->provider, dm->country, dm->count,
 	    purchase_answered, dm)) < 0) {

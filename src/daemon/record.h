@@ -6,8 +6,11 @@
  * Each becomes a job of the store's worker: the arguments are copied into
  * it, so the caller's memory may change or go at once; the jobs run in the
  * order they were submitted, so a later read, or a later write of the same
- * row, sees this one.  A failure is logged when its result comes back to
- * the loop, with the store's own words copied on the worker.
+ * row, sees this one.  No write is dropped: one the store did not take (a
+ * full disk, a batch that did not commit, a lost connection) is kept,
+ * with every write made after it, and retried in order until the store
+ * takes it.  Meanwhile the journal is blocked (record_blocked): the daemon
+ * says it is not ready and starts nothing new it could not record.
  */
 #ifndef RESPAWN_DAEMON_RECORD_H
 #define RESPAWN_DAEMON_RECORD_H
@@ -22,8 +25,18 @@ struct dsession;
 struct jobs;
 struct record;
 
-/* Peers silent for longer than this are declared dead (the lease). */
 #define RECORD_DEAD_KEEP_MS	(7LL * 86400000)	/* dead instances kept */
+/* Writes kept at most; past it the oldest waiting append goes. */
+#define RECORD_JOURNAL_MAX	1000000
+
+struct record_stats {
+	uint64_t	writes;		/* made */
+	uint64_t	failures;	/* attempts the store refused */
+	uint64_t	superseded;	/* not retried: a newer one of the row */
+	uint64_t	dropped;	/* past RECORD_JOURNAL_MAX */
+	size_t		waiting;	/* in the journal, not yet written */
+	int64_t		blocked_ms;	/* 0: the store takes writes */
+};
 
 struct record	*record_new(struct dctx *c, struct jobs *jobs);
 void		 record_free(struct record *rec);
@@ -49,5 +62,11 @@ void	record_reap(struct record *rec, int64_t stale_ms);
  * -ETIMEDOUT after timeout_ms: the worker is abandoned (c->q freed, NULL).
  */
 int	record_goodbye(struct record *rec, bool graceful, int64_t timeout_ms);
+
+/* A write failed and is not written yet: the store is not taking them. */
+bool	record_blocked(const struct record *rec);
+/* Every report of session written, and the store taking writes. */
+bool	record_durable(const struct record *rec, int64_t session);
+void	record_stats(const struct record *rec, struct record_stats *ret);
 
 #endif

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #include <event2/event.h>
 
 #include "base/argv.h"
+#include "base/failpoint.h"
+#include "base/intmap.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "base/xmalloc.h"
@@ -24,6 +27,7 @@
 #include "daemon/ctx.h"
 #include "daemon/jobs.h"
 #include "daemon/proxy.h"
+#include "daemon/record.h"
 #include "daemon/sessions.h"
 #include "daemon/spawn.h"
 #include "daemon/supervisor.h"
@@ -58,6 +62,7 @@ struct spawner {
 	struct sessions		*reg;
 	struct supervisor	*sup;
 	struct jobs		*jobs;
+	struct record		*rec;
 	struct proxies		*px;
 	char			**argv;		/* the connector command */
 	struct storeq		*thread;	/* starts connectors */
@@ -71,25 +76,163 @@ struct spawner {
 	size_t			 early_exit_next;
 	struct spawn_early_notify early_notify[SPAWN_EARLY_NOTIFY];
 	size_t			 early_notify_next;
+	/* At start: connectors an earlier daemon left, by session id. */
+	struct intmap		*leftovers;
+	char			 sessions_dir[DAEMON_PATH_MAX];
+};
+
+/* A connector found at start (its working directory names the session). */
+struct spawn_leftover {
+	pid_t		 pid;
+	uint64_t	 ticks;
 };
 
 static void	spawn_notify_cb(evutil_socket_t fd, short what, void *arg);
 static void	spawn_sigchld_cb(evutil_socket_t fd, short what, void *arg);
 
+/* --- connectors an earlier daemon left ---------------------------------- */
+
+/* The session a path below the sessions directory names, or 0. */
+static int64_t
+spawn_session_of(const char *rest)
+{
+	int64_t	id;
+	char	num[32];
+	size_t	len;
+
+	if (*rest++ != '/')
+		return 0;
+	len = strcspn(rest, "/");
+	if (len == 0 || len >= sizeof num)
+		return 0;
+	memcpy(num, rest, len);
+	num[len] = '\0';
+	return util_parse_i64(num, 1, INT64_MAX, &id) < 0 ? 0 : id;
+}
+
+/*
+ * One process working in a session directory.  A connector is the leader
+ * of its own process session, and its parent does not work there too (a
+ * browser it started may lead a session of its own).  A process whose
+ * session leader is gone is what is left of a connector: its group goes.
+ */
+static int
+spawn_scan_cb(pid_t pid, const char *rest, void *arg)
+{
+	struct spawner		*sp = arg;
+	struct spawn_leftover	*lo;
+	int64_t			 id = spawn_session_of(rest);
+	uint64_t		 ticks;
+	pid_t			 sid, parent;
+	char			 link[64], cwd[DAEMON_PATH_MAX];
+	ssize_t			 n;
+
+	if (id == 0 || (sid = getsid(pid)) < 0)
+		return 0;
+	if (sid != pid) {
+		if (sid > 1 && !procinfo_alive(sid)) {
+			log_warn("connector.remains_stopped", LOGF_I("session",
+			    id), LOGF_I("pid", pid), LOGF_S("msg", "what an "
+			    "earlier connector left running: its group goes"));
+			(void)child_signal_group(sid, SIGKILL);
+		}
+		return 0;
+	}
+	if (procinfo_parent(pid, &parent) == 0 && parent > 1) {
+		snprintf(link, sizeof link, "/proc/%d/cwd", (int)parent);
+		if ((n = readlink(link, cwd, sizeof cwd - 1)) > 0) {
+			cwd[n] = '\0';
+			if (spawn_session_of(cwd + (strncmp(cwd,
+			    sp->sessions_dir, strlen(sp->sessions_dir)) == 0 ?
+			    strlen(sp->sessions_dir) : 0)) == id)
+				return 0;	/* the connector's own child */
+		}
+	}
+	if (procinfo_start_ticks(pid, &ticks) < 0)
+		return 0;
+	if ((lo = intmap_get(sp->leftovers, id)) != NULL) {
+		/* Two of one phone already: keep the older, stop the other. */
+		log_warn("connector.duplicate_stopped", LOGF_I("session", id),
+		    LOGF_I("pid", ticks < lo->ticks ? lo->pid : pid));
+		if (ticks < lo->ticks) {
+			(void)child_signal_group(lo->pid, SIGKILL);
+			lo->pid = pid;
+			lo->ticks = ticks;
+		} else
+			(void)child_signal_group(pid, SIGKILL);
+		return 0;
+	}
+	lo = xcalloc(1, sizeof *lo);
+	lo->pid = pid;
+	lo->ticks = ticks;
+	intmap_put(sp->leftovers, id, lo);
+	return 0;
+}
+
+/*
+ * Before any session starts: every process whose working directory is a
+ * session directory of this state directory, whatever the store managed
+ * to record before the daemon went.
+ */
+static void
+spawn_scan(struct spawner *sp)
+{
+	char	dir[DAEMON_PATH_MAX], real[PATH_MAX];
+
+	snprintf(dir, sizeof dir, "%s/sessions", sp->c->cfg->state_dir);
+	if (realpath(dir, real) == NULL ||
+	    util_strlcpy(sp->sessions_dir, real, sizeof sp->sessions_dir) < 0)
+		return;
+	(void)procinfo_scan_cwd(sp->sessions_dir, spawn_scan_cb, sp);
+	if (intmap_count(sp->leftovers) > 0)
+		log_info("connector.leftovers", LOGF_I("connectors",
+		    (int64_t)intmap_count(sp->leftovers)), LOGF_S("msg",
+		    "connectors an earlier daemon left: each is taken over or "
+		    "stopped before anything starts"));
+}
+
+static int
+spawn_leftover_stop(int64_t id, void *value, void *arg)
+{
+	struct spawn_leftover	*lo = value;
+
+	(void)arg;
+	if (procinfo_same(lo->pid, lo->ticks)) {
+		log_warn("connector.leftover_stopped", LOGF_I("session", id),
+		    LOGF_I("pid", lo->pid), LOGF_S("msg", "its session is not "
+		    "this instance's to run (removed, stopped or a peer's)"));
+		(void)child_signal_group(lo->pid, SIGKILL);
+	}
+	free(lo);
+	return 0;
+}
+
+void
+spawn_stop_leftovers(struct spawner *sp)
+{
+	if (sp->leftovers == NULL)
+		return;
+	(void)intmap_walk(sp->leftovers, spawn_leftover_stop, sp);
+	intmap_free(sp->leftovers);
+	sp->leftovers = NULL;
+}
+
 int
 spawner_new(struct dctx *c, struct sessions *reg, struct supervisor *sup,
-    struct jobs *jobs, struct proxies *px, struct spawner **ret,
-    char err[STORE_ERROR_LEN])
+    struct jobs *jobs, struct record *rec, struct proxies *px,
+    struct spawner **ret, char err[STORE_ERROR_LEN])
 {
 	struct spawner	*sp = xcalloc(1, sizeof *sp);
 	char		 path[DAEMON_PATH_MAX];
 	int		 r;
 
 	LIST_INIT(&sp->watches);
+	sp->leftovers = intmap_new();
 	sp->c = c;
 	sp->reg = reg;
 	sp->sup = sup;
 	sp->jobs = jobs;
+	sp->rec = rec;
 	sp->px = px;
 	if (argv_split(c->cfg->connector, &sp->argv) < 0) {
 		snprintf(err, STORE_ERROR_LEN, "RESPAWN_CONNECTOR must name "
@@ -97,6 +240,7 @@ spawner_new(struct dctx *c, struct sessions *reg, struct supervisor *sup,
 		spawner_free(sp);
 		return -EINVAL;
 	}
+	spawn_scan(sp);
 	/* SIGCHLD is an event before anything can be started. */
 	sp->ev_sigchld = evsignal_new(c->base, SIGCHLD, spawn_sigchld_cb, sp);
 	evsignal_add(sp->ev_sigchld, NULL);
@@ -119,6 +263,15 @@ spawner_new(struct dctx *c, struct sessions *reg, struct supervisor *sup,
 	return 0;
 }
 
+static int
+spawn_leftover_free(int64_t id, void *value, void *arg)
+{
+	(void)id;
+	(void)arg;
+	free(value);
+	return 0;
+}
+
 void
 spawner_free(struct spawner *sp)
 {
@@ -130,6 +283,10 @@ spawner_free(struct spawner *sp)
 	while ((w = LIST_FIRST(&sp->watches)) != NULL) {
 		LIST_REMOVE(w, link);
 		free(w);
+	}
+	if (sp->leftovers != NULL) {
+		(void)intmap_walk(sp->leftovers, spawn_leftover_free, NULL);
+		intmap_free(sp->leftovers);
 	}
 	/* Connectors started and not yet answered are killed there. */
 	storeq_free(sp->thread);
@@ -324,6 +481,8 @@ spawn_done(struct dsession *ds, enum job_fate fate, int result, void *arg)
 		    LOGF_S("error", j->err));
 		supervisor_feed(sp->sup, ds, SV_EV_SPAWN_FAILED, 0, false);
 	} else {
+		/* A test's crash: the process exists, the store does not know. */
+		(void)failpoint("spawn.started");
 		sp->stats.spawns++;
 		ds->pid = j->pid;
 		ds->start_ticks = j->ticks;
@@ -338,8 +497,9 @@ spawn_done(struct dsession *ds, enum job_fate fate, int result, void *arg)
 	free(j);
 }
 
-void
-spawn_start(struct spawner *sp, struct dsession *ds)
+/* The store has the session's start: the process now. */
+static void
+spawn_now(struct spawner *sp, struct dsession *ds)
 {
 	const struct pool_proxy	*p;
 	struct spawn_job	*j;
@@ -348,6 +508,8 @@ spawn_start(struct spawner *sp, struct dsession *ds)
 
 	if (sp->c->fenced)
 		return;
+	/* A test's crash between the start's record and the process. */
+	(void)failpoint("spawn.recorded");
 	if (ds->ptype == PROXY_TYPE_RESIDENTIAL)
 		r = provider_session_url(sp->c->provider, ds->phone,
 		    ds->country, ds->res_generation, url);
@@ -378,6 +540,56 @@ spawn_start(struct spawner *sp, struct dsession *ds)
 		return;
 	}
 	sp->in_flight++;
+}
+
+/* Every write made before it has been answered: nothing to do. */
+static int
+spawn_barrier_run(struct store *st, void *arg)
+{
+	(void)st;
+	(void)arg;
+	return 0;
+}
+
+static void
+spawn_barrier_done(struct dsession *ds, enum job_fate fate, int result,
+    void *arg)
+{
+	struct spawner	*sp = arg;
+
+	(void)result;
+	if (fate != JOB_CURRENT || ds->sv.state != SV_STARTING ||
+	    ds->sv.spawned)
+		return;
+	if (record_durable(sp->rec, ds->id))
+		spawn_now(sp, ds);
+	else
+		/* Not recorded: wait, no attempt counted, try again later. */
+		supervisor_feed(sp->sup, ds, SV_EV_PROXY_WAIT, 0, false);
+	supervisor_drain(sp->sup);
+}
+
+/*
+ * Write-ahead: a connector starts only once the store knows its session
+ * is starting (the report of STARTING written), so that after a crash at
+ * any moment the store says a start was under way.  That report went to
+ * the store's worker before the proxy was acquired, so it is usually
+ * written already; if not, a barrier job waits for every write made
+ * before it.  A store that takes no writes starts nothing new.
+ */
+void
+spawn_start(struct spawner *sp, struct dsession *ds)
+{
+	if (sp->c->fenced)
+		return;
+	if (record_durable(sp->rec, ds->id)) {
+		spawn_now(sp, ds);
+		return;
+	}
+	if (record_blocked(sp->rec) || jobs_submit(sp->jobs, sp->c->q, ds,
+	    JOB_SPAWN, spawn_barrier_run, spawn_barrier_done, sp,
+	    "spawn_barrier") < 0)
+		supervisor_feed(sp->sup, ds, SV_EV_PROXY_WAIT, 0, false);
 }
 
 /* --- hearing from connectors -------------------------------------------- */
@@ -484,6 +696,7 @@ spawn_sigchld_cb(evutil_socket_t fd, short what, void *arg)
 	/* Read notifications first: a conflict notice precedes its exit. */
 	spawn_poll(sp);
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		(void)failpoint("exit.reaped");
 		code = WIFEXITED(status) ? WEXITSTATUS(status) :
 		    WIFSIGNALED(status) ? -WTERMSIG(status) : -1;
 		if ((ds = sessions_pid_take(sp->reg, pid)) == NULL) {
@@ -548,12 +761,26 @@ bool
 spawn_adopt(struct spawner *sp, struct dsession *ds, const struct session *s,
     int64_t hist0)
 {
+	struct spawn_leftover	*lo;
 	struct spawn_watch	*w;
 	pid_t			 pid = (pid_t)s->connector_pid;
+	uint64_t		 ticks = (uint64_t)s->connector_started_at;
+	bool			 ready;
 	int			 fd;
 
-	if (pid <= 1 || !procinfo_same(pid, (uint64_t)s->connector_started_at))
+	/* What the scan found first; the store's pid if it found nothing. */
+	if (sp->leftovers != NULL &&
+	    (lo = intmap_del(sp->leftovers, ds->id)) != NULL) {
+		pid = lo->pid;
+		ticks = lo->ticks;
+		free(lo);
+	}
+	if (pid <= 1 || !procinfo_same(pid, ticks))
 		return false;
+	/* Ready only if the store saw this very process become ready. */
+	ready = s->status == SESSION_STATUS_READY &&
+	    s->connector_pid == pid &&
+	    (uint64_t)s->connector_started_at == ticks;
 	if (getsid(pid) != pid || (fd = pidfd_open(pid, 0)) < 0) {
 		log_warn("connector.unverifiable", LOGF_I("session", ds->id),
 		    LOGF_I("pid", pid), LOGF_S("msg", "stopping a leftover "
@@ -562,7 +789,7 @@ spawn_adopt(struct spawner *sp, struct dsession *ds, const struct session *s,
 		return false;
 	}
 	ds->pid = pid;
-	ds->start_ticks = (uint64_t)s->connector_started_at;
+	ds->start_ticks = ticks;
 	ds->pidfd = fd;
 	w = xcalloc(1, sizeof *w);
 	w->sp = sp;
@@ -576,8 +803,8 @@ spawn_adopt(struct spawner *sp, struct dsession *ds, const struct session *s,
 	sp->stats.adopted++;
 	log_info("connector.adopted", LOGF_I("session", ds->id),
 	    LOGF_S("phone", ds->phone), LOGF_I("pid", pid));
-	supervisor_feed(sp->sup, ds, SV_EV_ADOPT,
-	    s->status == SESSION_STATUS_READY, false);
+	supervisor_feed(sp->sup, ds, SV_EV_ADOPT, ready, false);
+	(void)failpoint("adopt.done");
 	return true;
 }
 

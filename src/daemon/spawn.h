@@ -26,6 +26,7 @@ struct dctx;
 struct dsession;
 struct jobs;
 struct proxies;
+struct record;
 struct sessions;
 struct spawner;
 struct supervisor;
@@ -49,8 +50,9 @@ struct spawn_stats {
  * the SIGCHLD handler.  err names what failed.
  */
 int	spawner_new(struct dctx *c, struct sessions *reg,
-	    struct supervisor *sup, struct jobs *jobs, struct proxies *px,
-	    struct spawner **ret, char err[STORE_ERROR_LEN]);
+	    struct supervisor *sup, struct jobs *jobs, struct record *rec,
+	    struct proxies *px, struct spawner **ret,
+	    char err[STORE_ERROR_LEN]);
 /*
  * Stop the thread (starts not yet answered are killed), close the socket.
  * Accepts NULL.
@@ -63,12 +65,21 @@ void	spawn_start(struct spawner *sp, struct dsession *ds);
 void	spawn_poll(struct spawner *sp);
 /*
  * A connector that outlived the previous daemon (s: the session as the
- * store has it): take it back if it is provably the one started for it,
- * and watch its exit through a pidfd.  A verified connector that cannot
- * be watched is killed.  true: adopted (ADOPT fed).
+ * store has it): the one the scan at start found working in the session's
+ * directory, or else the one the store names (pid and start time).  Taken
+ * back if it is provably that process, and watched through a pidfd; ready
+ * only if the store saw this very process become ready (else it must say
+ * READY=1 again).  A verified connector that cannot be watched is killed.
+ * true: adopted (ADOPT fed).
  */
 bool	spawn_adopt(struct spawner *sp, struct dsession *ds,
 	    const struct session *s, int64_t hist0);
+/*
+ * The start-up sync is applied: every connector found at start that no
+ * session of this instance took over (its session removed, stopped while
+ * no daemon ran, or a peer's now) is stopped.
+ */
+void	spawn_stop_leftovers(struct spawner *sp);
 /* Connector logs kept under their cap, when due. */
 void	spawn_tick(struct spawner *sp, int64_t now);
 void	spawn_stats(const struct spawner *sp, struct spawn_stats *ret);

@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "base/failpoint.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "base/xmalloc.h"
@@ -275,6 +276,9 @@ supervisor_act(struct supervisor *sup, struct dsession *ds,
 		    "logged out: the customer must scan a QR code"));
 		record_event(sup->rec, ds->id, "session.needs_auth");
 	}
+	/* A test's crash: ready, and the store does not know yet. */
+	if (out->to == SV_READY && out->from != SV_READY)
+		(void)failpoint("ready.received");
 	if (a & SV_ACT_PERSIST)
 		supervisor_persist(sup, ds, false);
 	supervisor_schedule(ds);
@@ -347,6 +351,12 @@ supervisor_admit(struct supervisor *sup)
 	struct dsession		*ds;
 	int			 budget = SUPERVISOR_ADMIT_BATCH;
 
+	/*
+	 * Nothing new starts that the store could not record: while it
+	 * refuses writes, queued sessions wait (the tick admits again).
+	 */
+	if (record_blocked(sup->rec))
+		return;
 	while (sessions_waiting(sup->reg) > 0 && !c->stopping &&
 	    sup->starting + sup->admitted < c->cfg->start_concurrency) {
 		/*

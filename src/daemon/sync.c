@@ -6,6 +6,7 @@
 
 #include <event2/event.h>
 
+#include "base/failpoint.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "base/xmalloc.h"
@@ -190,8 +191,7 @@ sync_take_up(struct sync_load *ld, struct dsession *ds,
 	struct sync	*sy = ld->s;
 	int64_t		 now = util_now_ms();
 
-	if (ld->startup && s->connector_pid > 0 &&
-	    spawn_adopt(sy->p.sp, ds, s, hist0)) {
+	if (ld->startup && spawn_adopt(sy->p.sp, ds, s, hist0)) {
 		if (s->desired != SESSION_DESIRED_RUNNING)
 			supervisor_feed(sy->p.sup, ds, SV_EV_STOP, 0, false);
 		return;
@@ -313,8 +313,10 @@ sync_apply(struct sync *s, struct sync_job *j)
 	struct dsession		*ds;
 	size_t			 i;
 
-	if (j->claimed > 0 && !j->startup)
+	if (j->claimed > 0 && !j->startup) {
 		log_info("fleet.claimed", LOGF_I("sessions", j->claimed));
+		(void)failpoint("fleet.claimed");
+	}
 	/*
 	 * Sessions taken over come with their proxies: know them first.
 	 * Only then: what this instance changed since the answer was read

@@ -15,6 +15,11 @@
 struct store {
 	const struct store_ops	*ops;
 	void			*backend;
+	/* Batches: the open one's id, and what to tell when one failed. */
+	int			 depth;
+	uint64_t		 batch_id;	/* the open batch, or the last */
+	uint64_t		 failures;	/* batches that did not commit */
+	uint64_t		 lost[STORE_LOST_BATCHES];	/* their ids */
 };
 
 static const char *const store_status_names[] = {
@@ -316,13 +321,50 @@ store_recovery_run_add(struct store *st, const struct recovery_run *r,
 int
 store_batch_begin(struct store *st)
 {
-	return st->ops->batch_begin(st->backend);
+	int	r;
+
+	if ((r = st->ops->batch_begin(st->backend)) == 0 && st->depth++ == 0)
+		st->batch_id++;
+	return r;
 }
 
 int
 store_batch_end(struct store *st)
 {
-	return st->ops->batch_end(st->backend);
+	int	r;
+
+	if (st->depth == 0)
+		return -EINVAL;
+	r = st->ops->batch_end(st->backend);
+	if (--st->depth == 0 && r < 0)
+		/* Everything written in it is gone: remembered for the asking. */
+		st->lost[st->failures++ % STORE_LOST_BATCHES] = st->batch_id;
+	return r;
+}
+
+uint64_t
+store_batch_id(const struct store *st)
+{
+	return st->depth > 0 ? st->batch_id : 0;
+}
+
+uint64_t
+store_batch_failures(const struct store *st)
+{
+	return st->failures;
+}
+
+bool
+store_batch_lost(const struct store *st, uint64_t batch_id)
+{
+	size_t	i;
+
+	if (batch_id == 0)
+		return false;
+	for (i = 0; i < STORE_LOST_BATCHES && i < st->failures; i++)
+		if (st->lost[i] == batch_id)
+			return true;
+	return false;
 }
 
 static const char *const store_intent_state_names[] = {

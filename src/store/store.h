@@ -133,6 +133,20 @@ const char *store_session_desired_name(enum session_desired d);
  */
 int	store_batch_begin(struct store *st);
 int	store_batch_end(struct store *st);
+/*
+ * The open batch's id (0 when none is open): what a write made in it can
+ * be asked about later.  Ids grow by one per outermost batch.
+ */
+uint64_t store_batch_id(const struct store *st);
+/* Batches whose commit failed (every write in them lost). */
+uint64_t store_batch_failures(const struct store *st);
+/*
+ * Did the batch of that id fail to commit (everything written in it
+ * lost)?  The last STORE_LOST_BATCHES failures are remembered: enough for
+ * the answers of their calls, delivered within a pass or two of the loop.
+ */
+#define STORE_LOST_BATCHES	64
+bool	store_batch_lost(const struct store *st, uint64_t batch_id);
 
 /* --- the daemon's side ------------------------------------------------ */
 

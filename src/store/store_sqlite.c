@@ -22,6 +22,7 @@
 
 #include <sqlite3.h>
 
+#include "base/failpoint.h"
 #include "base/util.h"
 #include "base/xmalloc.h"
 #include "store/store_impl.h"
@@ -258,11 +259,24 @@ store_sqlite_batch_end(void *p)
 {
 	struct store_sqlite	*b = p;
 
+	int			 r;
+
 	if (b->depth == 0)
 		return -EINVAL;
 	if (--b->depth > 0)
 		return 0;
-	return store_sqlite_exec(b, "COMMIT");
+	/* A test's disk full (failpoint.h). */
+	if (failpoint("store.commit")) {
+		store_sqlite_rollback(b);
+		(void)util_strlcpy(b->err, "database or disk is full "
+		    "(failpoint store.commit)", sizeof b->err);
+		return -ENOSPC;
+	}
+	if ((r = store_sqlite_exec(b, "COMMIT")) < 0 &&
+	    !sqlite3_get_autocommit(b->db))
+		/* Not committed, and still open: the batch is lost, not kept. */
+		store_sqlite_rollback(b);
+	return r;
 }
 
 static int

@@ -1,9 +1,12 @@
 /*
  * Process facts from /proc: see procinfo.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -66,6 +69,34 @@ procinfo_start_ticks(pid_t pid, uint64_t *ret)
 	return 0;
 }
 
+int
+procinfo_parent(pid_t pid, pid_t *ret)
+{
+	char		 buf[1024], num[32];
+	const char	*p;
+	size_t		 len;
+	int64_t		 v;
+	int		 r;
+
+	if (pid <= 0)
+		return -ESRCH;
+	if ((r = procinfo_stat(pid, buf, sizeof buf, &p)) < 0)
+		return r;
+	/* Fields after ')': 3 state, 4 ppid. */
+	if ((p = strchr(p, ' ')) == NULL)
+		return -EINVAL;
+	p++;
+	len = strcspn(p, " ");
+	if (len == 0 || len >= sizeof num)
+		return -EINVAL;
+	memcpy(num, p, len);
+	num[len] = '\0';
+	if (util_parse_i64(num, 0, INT32_MAX, &v) < 0)
+		return -EINVAL;
+	*ret = (pid_t)v;
+	return 0;
+}
+
 bool
 procinfo_alive(pid_t pid)
 {
@@ -81,4 +112,35 @@ procinfo_same(pid_t pid, uint64_t start_ticks)
 
 	return start_ticks != 0 && procinfo_start_ticks(pid, &t) == 0 &&
 	    t == start_ticks;
+}
+
+int
+procinfo_scan_cwd(const char *dir, procinfo_cwd_cb cb, void *arg)
+{
+	struct dirent	*e;
+	DIR		*d;
+	char		 link[64], path[PATH_MAX];
+	size_t		 len = strlen(dir);
+	ssize_t		 n;
+	long		 pid;
+	char		*end;
+	int		 r = 0;
+
+	if ((d = opendir("/proc")) == NULL)
+		return -errno;
+	while (r == 0 && (e = readdir(d)) != NULL) {
+		pid = strtol(e->d_name, &end, 10);
+		if (*end != '\0' || pid <= 1)
+			continue;
+		snprintf(link, sizeof link, "/proc/%ld/cwd", pid);
+		if ((n = readlink(link, path, sizeof path - 1)) < 0)
+			continue;
+		path[n] = '\0';
+		if ((size_t)n < len || memcmp(path, dir, len) != 0 ||
+		    (path[len] != '\0' && path[len] != '/'))
+			continue;
+		r = cb((pid_t)pid, path + len, arg);
+	}
+	closedir(d);
+	return r;
 }

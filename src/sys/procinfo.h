@@ -16,7 +16,19 @@
 /* -ESRCH when the process is gone or a zombie. */
 int	procinfo_start_ticks(pid_t pid, uint64_t *ret);
 bool	procinfo_alive(pid_t pid);
+/* Its parent's pid. */
+int	procinfo_parent(pid_t pid, pid_t *ret);
 /* Is pid alive and the very process that started at start_ticks? */
 bool	procinfo_same(pid_t pid, uint64_t start_ticks);
+
+/*
+ * Every live process whose working directory is dir or below it: cb gets
+ * its pid and the rest of the path after dir ("" for dir itself, else
+ * "/..."); a non-zero answer stops the walk and is returned.  Processes of
+ * other users whose directory cannot be read are passed over.  Reads
+ * /proc/PID/cwd links only: one readlink per process.
+ */
+typedef int	(*procinfo_cwd_cb)(pid_t pid, const char *rest, void *arg);
+int	procinfo_scan_cwd(const char *dir, procinfo_cwd_cb cb, void *arg);
 
 #endif

@@ -22,6 +22,8 @@ cleanup() {
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
+	# RESPAWN_TEST_KEEP=DIR keeps a copy of the test's directory, to read.
+	[ -z "${RESPAWN_TEST_KEEP:-}" ] || cp -a "$T" "$RESPAWN_TEST_KEEP" 2>/dev/null
 	rm -rf "$T" "$T.out" "$T.err"
 }
 trap cleanup EXIT
