@@ -180,8 +180,9 @@ async function start() {
 			restarts = 0;
 			clearQr().catch(() => {});
 			log(`connected as ${state.creds.me?.id ?? '?'} through ${proxy.redacted}`);
-			notify([['READY', 1], ['STATUS', 'open']]);
+			notifier.ready([['READY', 1], ['STATUS', 'open']]);
 		} else if (u.connection === 'close' && s === sock) {
+			notifier.notReady();
 			onClose(u.lastDisconnect);
 		}
 	});
@@ -191,6 +192,7 @@ function stop(sig) {
 	if (stopping)
 		return;
 	stopping = true;
+	notifier.notReady();
 	log(`${sig}: closing the connection (no logout)`);
 	notify([['STOPPING', 1], ['STATUS', 'stopping']]);
 	if (sock === null) {

@@ -193,13 +193,14 @@ async function start() {
 		rm(qrTxt, { force: true }).catch(() => {});
 		rm(qrPng, { force: true }).catch(() => {});
 		log(`connected through ${proxy.redacted}`);
-		notify([['READY', 1], ['STATUS', 'open']]);
+		notifier.ready([['READY', 1], ['STATUS', 'open']]);
 	});
 	client.on('auth_failure', (m) => {
 		log(`auth failure: ${m}`);
 		verdict(classifyDisconnect('auth_failure', { stopping }));
 	});
 	client.on('disconnected', (reason) => {
+		notifier.notReady();
 		log(`disconnected: ${reason}`);
 		verdict(classifyDisconnect(reason, { stopping }));
 	});
@@ -210,6 +211,7 @@ function stop(sig) {
 	if (stopping)
 		return;
 	stopping = true;
+	notifier.notReady();
 	log(`${sig}: closing the browser (no logout)`);
 	notify([['STOPPING', 1], ['STATUS', 'stopping']]);
 	exitWith(EXIT_OK, null, 'stopped on request');

@@ -60,9 +60,14 @@ export function isAbstractSocket(path) {
 // Sends messages in order through systemd-notify.  send() resolves to true
 // when systemd-notify reported success, false otherwise (no socket, respawn
 // gone: a connector must outlive the daemon, so failures are only logged).
+export const READY_REPEAT_MS = 30000;	// READY=1 again, while ready
+export const READY_RETRY_MS = 1000;	// ... sooner while nobody takes it
+
 export class Notifier {
 	constructor({ socket, command = 'systemd-notify', spawn = nodeSpawn,
-	    log = () => {}, timeoutMs = 6000 } = {}) {
+	    log = () => {}, timeoutMs = 6000, repeatMs = READY_REPEAT_MS,
+	    retryMs = READY_RETRY_MS, setTimer = setTimeout,
+	    clearTimer = clearTimeout } = {}) {
 		this.socket = socket || '';
 		this.command = command;
 		this.spawn = spawn;
@@ -70,6 +75,44 @@ export class Notifier {
 		this.timeoutMs = timeoutMs;
 		this.tail = Promise.resolve();
 		this.missing = false;
+		this.repeatMs = repeatMs;
+		this.retryMs = retryMs;
+		this.setTimer = setTimer;
+		this.clearTimer = clearTimer;
+		this.readyFields = null;
+		this.readyTimer = null;
+	}
+
+	// READY=1 (with fields), and again: every retryMs while the daemon
+	// does not take it (it is down or handing over), every repeatMs once
+	// it has, until notReady().  A daemon that took the connector over
+	// after a crash knows it is ready only from a READY=1 it receives.
+	ready(fields) {
+		this.notReady();
+		this.readyFields = fields;
+		this.sayReady();
+	}
+
+	notReady() {
+		if (this.readyTimer !== null)
+			this.clearTimer(this.readyTimer);
+		this.readyTimer = null;
+		this.readyFields = null;
+	}
+
+	sayReady() {
+		const fields = this.readyFields;
+		if (fields === null)
+			return;
+		this.send(fields).then((ok) => {
+			if (this.readyFields !== fields)
+				return;
+			const ms = ok ? this.repeatMs : this.retryMs;
+			if (ms > 0) {
+				this.readyTimer = this.setTimer(() => this.sayReady(), ms);
+				this.readyTimer?.unref?.();
+			}
+		});
 	}
 
 	argv(fields) {

@@ -101,3 +101,37 @@ test('Notifier refuses a bad message at once', () => {
 	const n = new Notifier({ socket: '/s', spawn: fakeSpawn([], []) });
 	assert.throws(() => n.send({ STATUS: 'a\nb' }));
 });
+
+test('Notifier.ready says READY=1 again: soon while refused, then at the repeat', async () => {
+	const calls = [], timers = [];
+	// Refused twice (no daemon), then taken, then taken again.
+	const n = new Notifier({ socket: '/s', spawn: fakeSpawn([1, 1, 0, 0], calls),
+		repeatMs: 30000, retryMs: 1000,
+		setTimer: (fn, ms) => { timers.push({ fn, ms }); return timers.length; },
+		clearTimer: () => {} });
+	n.ready([['READY', 1], ['STATUS', 'open']]);
+	for (let i = 0; i < 3; i++) {
+		await n.flush();
+		await new Promise((r) => setImmediate(r));
+		timers[i].fn();
+	}
+	await n.flush();
+	await new Promise((r) => setImmediate(r));
+	assert.deepEqual(timers.map((t) => t.ms), [1000, 1000, 30000, 30000]);
+	assert.equal(calls.length, 4);
+	assert.ok(calls.every((c) => c.args.includes('READY=1')));
+});
+
+test('Notifier.notReady stops the repeats', async () => {
+	const calls = [], timers = [];
+	const n = new Notifier({ socket: '/s', spawn: fakeSpawn([0, 0], calls),
+		setTimer: (fn, ms) => { timers.push({ fn, ms }); return timers.length; },
+		clearTimer: () => {} });
+	n.ready({ READY: 1 });
+	await n.flush();
+	await new Promise((r) => setImmediate(r));
+	n.notReady();
+	timers[0].fn();
+	await n.flush();
+	assert.equal(calls.length, 1);
+});

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The crash-point suite: the daemon is killed (as by kill -9) at each named
+# step between a decision and its record (src/base/failpoint.h lists how;
+# docs/ARCHITECTURE.md which steps), then started again, and the
+# invariants are checked against the lab (tests/integration/crashlib.sh):
+# no phone connected twice, no session lost, no IP billed that the store
+# does not know, nothing bought twice, the same IP after recovery.
+#
+# Each point runs in its own scenario (store, state directory, phones) on
+# one respawn-lab that sells IPs through its Bright Data account API: four
+# sessions in three countries on an empty store, so the first start buys.
+# Points marked "host" are also crashed with every connector killed (the
+# machine went down), not only the daemon.
+#
+# CRASHPOINTS="a b" runs only those.  Needs the test build (scripts/build).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/crashlib.sh"
+
+if ! crash_supported; then
+	ok "built without crash points: skipped (scripts/build has them)"
+	finish
+fi
+lab_start
+serve_env_bd
+export RECONNECT_DELAY=100 RESPAWN_READY_TIMEOUT=20s
+export RESPAWN_LAB_READY_REPEAT_MS=500
+export RESPAWN_CONNECTOR_ENV=RESPAWN_LAB_WA_ADDR,RESPAWN_LAB_READY_REPEAT_MS
+
+# point phase [host]: phase says how the point is reached.
+POINTS=(
+	"reconcile.applied start"
+	"purchase.intent start"
+	"purchase.answered start host"
+	"purchase.recorded start"
+	"recovery.loaded start"
+	"spawn.recorded start"
+	"spawn.started start host"
+	"ready.received start host"
+	"adopt.done restart"
+	"exit.reaped exit"
+	"release.requested release"
+	"release.answered release"
+	"handover stop"
+	"shutdown.stopped stop"
+)
+
+n=0
+for entry in "${POINTS[@]}"; do
+	read -r point phase host <<<"$entry"
+	if [ -n "${CRASHPOINTS:-}" ] && ! grep -qw "$point" <<<"$CRASHPOINTS"; then
+		continue
+	fi
+	for variant in daemon ${host:+host}; do
+		n=$((n + 1))
+		crash_phones 4 "$n" de de us gb
+		crash_fresh "p$n"
+		BOUGHT_MAX=$(( $(crash_bought) + 4 ))
+		CONFLICTS0=$(crash_conflicts)
+		unset RESPAWN_RELEASE_POLICY RESPAWN_IDLE_TIMEOUT
+		if [ "$phase" = release ]; then
+			export RESPAWN_RELEASE_POLICY=idle-timeout RESPAWN_IDLE_TIMEOUT=1s
+		fi
+		label="$point ($variant)"
+		IPS0=
+		# Reach the point.
+		if [ "$phase" = start ]; then
+			crash_arm "$point"
+			serve_start
+		else
+			serve_start
+			wait_for 30 crash_all_ready || not_ok "$label: not ready before"
+			IPS0=$(crash_ips)
+			case $phase in
+			restart)
+				kill -KILL "$SERVE_PID"
+				wait "$SERVE_PID" 2>/dev/null
+				crash_arm "$point"
+				serve_start ;;
+			exit)
+				crash_arm "$point"
+				sleep 0.3
+				kill -KILL "$(crash_connectors | head -n 1)" ;;
+			release)
+				crash_arm "$point"
+				sleep 0.3
+				env -u RESPAWN_FAILPOINT_FILE "$RESPAWN" session stop \
+				    "${CRASH_PHONES[3]}" >/dev/null ;;
+			stop)
+				crash_arm "$point"
+				sleep 0.3
+				kill -"$([ "$point" = handover ] && echo USR2 || echo TERM)" \
+				    "$SERVE_PID" ;;
+			esac
+		fi
+		if crash_wait_death 30 && grep -qx "$point" "$RESPAWN_CRASH_MARK" 2>/dev/null; then
+			ok "$label: crashed there"
+		else
+			not_ok "$label: the point was not reached"
+			kill -KILL "$SERVE_PID" 2>/dev/null
+			wait "$SERVE_PID" 2>/dev/null
+		fi
+		[ "$phase" = start ] && IPS0=$(crash_ips)
+		[ "$variant" = host ] && { crash_kill_connectors; IPS0=$IPS0; }
+		crash_disarm
+		# Recover.
+		serve_start
+		wait_for 40 crash_all_ready || true
+		crash_check "$label"
+		kill -TERM "$SERVE_PID"
+		wait "$SERVE_PID" 2>/dev/null
+		crash_kill_connectors
+		crash_release_all
+	done
+done
+expect_eq "$CRASH_VIOLATIONS" 0 "no invariant violated over $n crash points"
+finish
