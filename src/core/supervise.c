@@ -44,6 +44,19 @@ static const char *const sv_event_names[SV_NEVENTS] = {
 	[SV_EV_OWNER_LOST] = "owner_lost",
 	[SV_EV_ADOPT] = "adopt",
 	[SV_EV_NOTICE] = "notice",
+	[SV_EV_HOLD_AUTH] = "hold_auth",
+	[SV_EV_REMOVE] = "remove",
+	[SV_EV_LOSE] = "lose",
+	[SV_EV_SHED] = "shed",
+	[SV_EV_KEEP] = "keep",
+};
+
+static const char *const sv_life_names[SV_NLIVES] = {
+	[SV_LIFE_OWNED] = "owned",
+	[SV_LIFE_SHEDDING] = "shedding",
+	[SV_LIFE_GIVING_UP] = "giving_up",
+	[SV_LIFE_LOST] = "lost",
+	[SV_LIFE_REMOVED] = "removed",
 };
 
 static const char *const sv_cause_names[] = {
@@ -64,6 +77,18 @@ const char *
 supervise_state_name(enum supervise_state s)
 {
 	return (unsigned)s < SV_NSTATES ? sv_state_names[s] : "unknown";
+}
+
+const char *
+supervise_life_name(enum supervise_life l)
+{
+	return (unsigned)l < SV_NLIVES ? sv_life_names[l] : "unknown";
+}
+
+bool
+supervise_gone(const struct supervise *sv)
+{
+	return sv->life == SV_LIFE_LOST || sv->life == SV_LIFE_REMOVED;
 }
 
 const char *
@@ -102,7 +127,8 @@ supervise_backoff_ms(const struct supervise_params *p, int attempt,
 static void
 sv_goto(struct sv_ctx *c, enum supervise_state to)
 {
-	if (c->sv->state != to)
+	/* A peer's session is the peer's to write. */
+	if (c->sv->state != to && c->sv->life != SV_LIFE_LOST)
 		c->out->actions |= SV_ACT_PERSIST;
 	c->sv->state = to;
 }
@@ -485,29 +511,119 @@ sv_adopt(struct sv_ctx *c)
 	}
 }
 
+/* Loaded as logged out: only the operator's start (a QR scan) helps. */
+static void
+sv_hold_auth(struct sv_ctx *c)
+{
+	c->sv->deadline = 0;
+	sv_goto(c, SV_NEEDS_AUTH);
+}
+
 #define IGN	sv_ignore
 
 /* Rows: states; columns: events.  Read a row to see a state's behaviour. */
-static sv_handler *const sv_table[SV_NSTATES][SV_NEVENTS] = {
-	/*                start  stop  proxy_ready  proxy_wait  spawned  spawn_failed  ready  watchdog  conflict  exit  timer  owner_ok  owner_lost  adopt  notice */
+/* The events the table answers; the life events follow it (sv_life). */
+#define SV_TABLE_EVENTS	(SV_EV_HOLD_AUTH + 1)
+
+static sv_handler *const sv_table[SV_NSTATES][SV_TABLE_EVENTS] = {
+	/*                start  stop  proxy_ready  proxy_wait  spawned  spawn_failed  ready  watchdog  conflict  exit  timer  owner_ok  owner_lost  adopt  notice  hold_auth  (remove, lose, shed, keep: sv_life) */
 	[SV_STOPPED] = { sv_start, IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN,
-	    IGN, IGN, IGN, sv_adopt, IGN },
+	    IGN, IGN, IGN, sv_adopt, IGN, sv_hold_auth },
 	[SV_STARTING] = { IGN, sv_stop_starting, sv_proxy_ready, sv_proxy_wait,
 	    sv_spawned, sv_spawn_failed, sv_ready, IGN, sv_conflict,
-	    sv_exit_running, sv_timer_starting, IGN, IGN, IGN, sv_notice },
+	    sv_exit_running, sv_timer_starting, IGN, IGN, IGN, sv_notice, IGN },
 	[SV_READY] = { IGN, sv_stop_running, IGN, IGN, IGN, IGN, IGN,
 	    sv_watchdog, sv_conflict, sv_exit_running, sv_timer_ready, IGN,
-	    IGN, IGN, sv_notice },
+	    IGN, IGN, sv_notice, IGN },
 	[SV_BACKOFF] = { IGN, sv_stop_idle, IGN, IGN, IGN, IGN, IGN, IGN, IGN,
-	    IGN, sv_timer_backoff, sv_owner_ok, sv_owner_lost, IGN, IGN },
+	    IGN, sv_timer_backoff, sv_owner_ok, sv_owner_lost, IGN, IGN, IGN },
 	[SV_STOPPING] = { sv_start_stopping, sv_stop_stopping, IGN, IGN, IGN,
 	    IGN, IGN, IGN, sv_conflict, sv_exit_stopping, sv_timer_stopping,
-	    IGN, IGN, IGN, sv_notice },
+	    IGN, IGN, IGN, sv_notice, IGN },
 	[SV_FAILED] = { sv_start, sv_stop_idle, IGN, IGN, IGN, IGN, IGN, IGN,
-	    IGN, IGN, IGN, IGN, IGN, IGN, IGN },
-	[SV_NEEDS_AUTH] = { sv_start, sv_stop_idle, IGN, IGN, IGN, IGN, IGN,
 	    IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN },
+	[SV_NEEDS_AUTH] = { sv_start, sv_stop_idle, IGN, IGN, IGN, IGN, IGN,
+	    IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN, IGN },
 };
+
+/* No process of the session is left, and none is wanted. */
+static bool
+sv_idle(const struct supervise *sv)
+{
+	return sv->state == SV_STOPPED || sv->state == SV_FAILED ||
+	    sv->state == SV_NEEDS_AUTH;
+}
+
+/* Stop as a STOP event would, the proxy kept or not. */
+static void
+sv_stop_for(struct sv_ctx *c, bool keep_proxy)
+{
+	const struct supervise_input	*in = c->in;
+	struct supervise_input		 stop = { .event = SV_EV_STOP,
+					    .keep_proxy = keep_proxy };
+
+	if (sv_idle(c->sv))
+		return;
+	c->in = &stop;
+	sv_table[c->sv->state][SV_EV_STOP](c);
+	c->in = in;
+}
+
+/*
+ * The life events, the same in every state: removed (the proxy goes
+ * back), lost (the proxy stays the peer's), shed (the proxy stays for the
+ * session's next owner), kept (giving up failed).
+ */
+static bool
+sv_life(struct sv_ctx *c)
+{
+	struct supervise	*sv = c->sv;
+
+	switch (c->in->event) {
+	case SV_EV_REMOVE:
+		sv->life = SV_LIFE_REMOVED;
+		sv_stop_for(c, false);
+		return true;
+	case SV_EV_LOSE:
+		sv->life = SV_LIFE_LOST;
+		sv_stop_for(c, true);
+		return true;
+	case SV_EV_SHED:
+		if (sv->life == SV_LIFE_OWNED) {
+			sv->life = SV_LIFE_SHEDDING;
+			sv_stop_for(c, true);
+		}
+		return true;
+	case SV_EV_KEEP:
+		if (sv->life == SV_LIFE_SHEDDING ||
+		    sv->life == SV_LIFE_GIVING_UP)
+			sv->life = SV_LIFE_OWNED;
+		return true;
+	case SV_EV_START:
+	case SV_EV_ADOPT:
+	case SV_EV_HOLD_AUTH:
+		/* Not this instance's to start any more. */
+		return sv->life != SV_LIFE_OWNED;
+	default:
+		return false;
+	}
+}
+
+/* Once nothing of it runs: a session not ours asks to go. */
+static void
+sv_settle(struct sv_ctx *c)
+{
+	struct supervise	*sv = c->sv;
+
+	if (!sv_idle(sv))
+		return;
+	if (supervise_gone(sv))
+		c->out->actions |= SV_ACT_DROP;
+	else if (sv->life == SV_LIFE_SHEDDING) {
+		sv->life = SV_LIFE_GIVING_UP;
+		c->out->actions |= SV_ACT_GIVE_UP;
+	}
+}
 
 void
 supervise_step(struct supervise *sv, const struct supervise_params *p,
@@ -519,7 +635,9 @@ supervise_step(struct supervise *sv, const struct supervise_params *p,
 	out->actions = 0;
 	out->from = sv->state;
 	if ((unsigned)sv->state < SV_NSTATES &&
-	    (unsigned)in->event < SV_NEVENTS)
+	    (unsigned)in->event < SV_NEVENTS && !sv_life(&c) &&
+	    (unsigned)in->event < SV_TABLE_EVENTS)
 		sv_table[sv->state][in->event](&c);
+	sv_settle(&c);
 	out->to = sv->state;
 }

@@ -18,6 +18,15 @@
  *
  * STARTING has two halves: waiting for a proxy from the pool (no process
  * yet) and waiting for READY=1 from the spawned connector.
+ *
+ * Beside its state a session has a life, the other half of its life cycle:
+ * whether it is this instance's to run.  Owned, it runs as the table says.
+ * Removed from the store, or lost to a peer, it stops (a lost one keeps
+ * its proxy reserved for the peer and writes nothing more) and, once no
+ * process of it is left, asks to be dropped.  Given up for rebalancing
+ * (shedding), it stops with its proxy kept and then asks to be released
+ * in the store; the answer makes it lost, or owned again.  None of these
+ * starts again.
  */
 #ifndef RESPAWN_SUPERVISE_H
 #define RESPAWN_SUPERVISE_H
@@ -66,6 +75,11 @@ enum supervise_event {
 				   (data: status 1 if it was ready) */
 	SV_EV_NOTICE,		/* the connector says why it will exit
 				   (data: enum supervise_notice) */
+	SV_EV_HOLD_AUTH,	/* loaded from the store as logged out */
+	SV_EV_REMOVE,		/* gone from the store */
+	SV_EV_LOSE,		/* another instance owns it now */
+	SV_EV_SHED,		/* give it up (rebalancing) */
+	SV_EV_KEEP,		/* giving it up failed: ours again */
 	SV_NEVENTS
 };
 
@@ -82,6 +96,18 @@ enum supervise_action {
 	SV_ACT_ALERT_AUTH	= 1 << 8,	/* logged out: show a QR code */
 	SV_ACT_CANCEL_ACQUIRE	= 1 << 9,	/* a pending proxy request is moot */
 	SV_ACT_PERSIST		= 1 << 10,	/* the state changed: store it */
+	SV_ACT_DROP		= 1 << 11,	/* removed or lost, stopped: forget */
+	SV_ACT_GIVE_UP		= 1 << 12,	/* shed and stopped: release it */
+};
+
+/* Whose the session is (see the top of this file). */
+enum supervise_life {
+	SV_LIFE_OWNED,
+	SV_LIFE_SHEDDING,	/* stopping, to be given up */
+	SV_LIFE_GIVING_UP,	/* stopped, its release asked for */
+	SV_LIFE_LOST,		/* a peer's now */
+	SV_LIFE_REMOVED,	/* gone from the store */
+	SV_NLIVES
 };
 
 struct supervise_params {
@@ -139,6 +165,7 @@ struct supervise {
 	bool			conflict;	/* a conflict was reported */
 	bool			counts;		/* STOPPING: exit is a failure */
 	uint8_t			notice;		/* enum supervise_notice */
+	uint8_t			life;		/* enum supervise_life */
 };
 
 /* An event and what comes with it. */
@@ -164,6 +191,9 @@ void	supervise_step(struct supervise *sv, const struct supervise_params *p,
 	    struct supervise_output *out);
 
 const char *supervise_state_name(enum supervise_state s);
+const char *supervise_life_name(enum supervise_life l);
+/* Removed or lost: not this instance's, whatever its state. */
+bool	supervise_gone(const struct supervise *sv);
 const char *supervise_event_name(enum supervise_event e);
 const char *supervise_cause_name(enum supervise_cause c);
 /*

@@ -136,8 +136,14 @@ daemon_moved(void *arg, struct dsession *ds,
 
 	recovery_moved(d->recovery, ds, out);
 	ops_moved(d->ops, ds, out);
-	if (out->to == SV_STOPPED && ds->shedding)
-		fleet_shed_done(d->fleet, ds);
+}
+
+static void
+daemon_give_up(void *arg, struct dsession *ds)
+{
+	struct daemon	*d = arg;
+
+	fleet_give_up(d->fleet, ds);
 }
 
 /* During shutdown: once no connector runs, finish. */
@@ -501,7 +507,8 @@ daemon_modules(struct daemon *d)
 	const struct supervisor_hooks	 sh = { .arg = d,
 		.acquire = daemon_acquire, .cancel_acquire = daemon_cancel_acquire,
 		.release_proxy = daemon_give_back, .spawn = daemon_spawn,
-		.poll = daemon_poll, .moved = daemon_moved, .idle = daemon_idle };
+		.poll = daemon_poll, .moved = daemon_moved, .idle = daemon_idle,
+		.give_up = daemon_give_up };
 	const struct inventory_hooks	 ih = { .arg = d,
 		.listed = daemon_listed };
 	const struct purchase_hooks	 ph = { .arg = d,

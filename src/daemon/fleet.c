@@ -167,17 +167,19 @@ fleet_shed_released(struct dsession *unused, enum job_fate fate, int r,
 		    LOGF_S("error", sh->err));
 		free(sh);
 		/* Still ours: it runs again. */
+		supervisor_feed(f->sup, ds, SV_EV_KEEP, 0, false);
 		if (ds->desired == SESSION_DESIRED_RUNNING && !f->c->stopping)
 			supervisor_start(f->sup, ds);
+		supervisor_drain(f->sup);
 		return;
 	}
-	ds->lost = true;
-	ds->removed = true;
 	/*
 	 * A sync sent before the release still shows the session as ours:
 	 * it stays in memory, stopped, until a later one has been applied.
 	 */
 	ds->released_after = sh->sync_sent;
+	supervisor_feed(f->sup, ds, SV_EV_LOSE, 0, true);
+	supervisor_drain(f->sup);
 	f->stats.shed++;
 	log_info("fleet.shed", LOGF_I("session", ds->id),
 	    LOGF_S("phone", ds->phone));
@@ -186,11 +188,10 @@ fleet_shed_released(struct dsession *unused, enum job_fate fate, int r,
 }
 
 void
-fleet_shed_done(struct fleet *f, struct dsession *ds)
+fleet_give_up(struct fleet *f, struct dsession *ds)
 {
 	struct fleet_shed	*sh = xcalloc(1, sizeof *sh);
 
-	ds->shedding = false;
 	sh->f = f;
 	sh->session = ds->id;
 	sh->epoch = ds->epoch;
@@ -200,6 +201,7 @@ fleet_shed_done(struct fleet *f, struct dsession *ds)
 	if (jobs_submit(f->jobs, f->c->q, NULL, 0, fleet_shed_run,
 	    fleet_shed_released, sh, "session_release") < 0) {
 		free(sh);
+		supervisor_feed(f->sup, ds, SV_EV_KEEP, 0, false);
 		if (ds->desired == SESSION_DESIRED_RUNNING && !f->c->stopping)
 			sessions_enqueue(f->reg, ds);
 	}
@@ -238,14 +240,15 @@ fleet_rebalance(struct fleet *f, int64_t share, int64_t owned)
 	int		 i;
 
 	for (ds = sessions_first(f->reg); ds != NULL; ds = sessions_next(ds))
-		if (ds->shedding || ds->released_after != 0)
+		if (ds->sv.life == SV_LIFE_SHEDDING ||
+		    ds->sv.life == SV_LIFE_GIVING_UP || ds->released_after != 0)
 			shedding++;
 	excess = owned - shedding - share;
 	for (i = 0; i < FLEET_SHED_MAX && excess > 0; i++, excess--) {
 		best = NULL;
 		for (ds = sessions_first(f->reg); ds != NULL;
 		    ds = sessions_next(ds)) {
-			if (ds->shedding || ds->removed || ds->lost)
+			if (ds->sv.life != SV_LIFE_OWNED)
 				continue;
 			if (best == NULL || fleet_shed_rank(ds) <
 			    fleet_shed_rank(best) || (fleet_shed_rank(ds) ==
@@ -255,15 +258,16 @@ fleet_rebalance(struct fleet *f, int64_t share, int64_t owned)
 		}
 		if (best == NULL)
 			break;
-		best->shedding = true;
 		best->queued = false;
 		log_info("fleet.shedding", LOGF_I("session", best->id),
 		    LOGF_I("share", share), LOGF_I("owned", owned));
-		if (best->sv.state == SV_STOPPED || best->sv.state == SV_FAILED ||
-		    best->sv.state == SV_NEEDS_AUTH)
-			fleet_shed_done(f, best);
-		else
-			supervisor_feed(f->sup, best, SV_EV_STOP, 0, true);
+		/*
+		 * Stopped with its proxy kept, then given up (the core's
+		 * SV_ACT_GIVE_UP, fleet_give_up); the life changes at once,
+		 * so the next one chosen here is another.
+		 */
+		supervisor_feed(f->sup, best, SV_EV_SHED, 0, true);
+		supervisor_drain(f->sup);
 	}
 }
 

@@ -59,8 +59,8 @@ void		 fleet_tick(struct fleet *f);
 void		 fleet_orphan(struct fleet *f, const struct session *s);
 /* Above the fair share: give up to FLEET_SHED_MAX sessions, idle first. */
 void		 fleet_rebalance(struct fleet *f, int64_t share, int64_t owned);
-/* A session given up for rebalancing has stopped: release it. */
-void		 fleet_shed_done(struct fleet *f, struct dsession *ds);
+/* SV_ACT_GIVE_UP: a session shed for rebalancing has stopped: release it. */
+void		 fleet_give_up(struct fleet *f, struct dsession *ds);
 /* Watch the worker's LISTEN socket for peers' wake-ups. */
 void		 fleet_wake_watch(struct fleet *f);
 void		 fleet_stats(const struct fleet *f, struct fleet_stats *ret);

@@ -58,7 +58,7 @@ jobs_fate(const struct jobs *j, int64_t session, enum job_kind kind,
 		return JOB_CURRENT;
 	if ((ds = sessions_get(j->reg, session)) == NULL ||
 	    (unsigned)kind >= JOB_NKINDS || ds->gen[kind] != gen ||
-	    ds->removed || ds->lost)
+	    supervise_gone(&ds->sv))
 		return JOB_MOVED_ON;
 	*ret = ds;
 	return JOB_CURRENT;

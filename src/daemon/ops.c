@@ -76,7 +76,7 @@ ops_restart(void *arg, int64_t id)
 	/* Stopping: the answer stands, nothing more is started. */
 	if (o->c->stopping)
 		return 0;
-	if (ds == NULL || ds->removed)
+	if (ds == NULL || supervise_gone(&ds->sv))
 		return -ENOENT;
 	switch (ds->sv.state) {
 	case SV_READY:
@@ -680,7 +680,8 @@ ops_moved(struct ops *o, struct dsession *ds,
 	/* A restart asked for through the API: stopped, so start again. */
 	if (out->to == SV_STOPPED && ds->restart) {
 		ds->restart = false;
-		if (ds->desired == SESSION_DESIRED_RUNNING && !ds->removed &&
+		if (ds->desired == SESSION_DESIRED_RUNNING &&
+		    !supervise_gone(&ds->sv) &&
 		    !o->c->stopping)
 			sessions_enqueue(o->p.reg, ds);
 	}

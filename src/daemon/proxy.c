@@ -103,7 +103,7 @@ proxy_detach(struct proxies *px, struct dsession *ds, bool keep)
 	 * A session a peer owns now: its proxy is the peer's to reactivate,
 	 * so the store is left alone and our pool keeps it reserved.
 	 */
-	if (ds->lost) {
+	if (ds->sv.life == SV_LIFE_LOST) {
 		(void)pool_detach(px->c->pool, ds->proxy_id, now, true);
 		ds->proxy_id = 0;
 		return;

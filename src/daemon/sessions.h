@@ -76,12 +76,12 @@ struct dsession {
 	/* Asynchronous steps in flight (jobs.c): 0, or the step's number. */
 	int64_t			 gen[JOB_NKINDS];
 
-	/* Its place in the instance (sessions.c, sync.c, fleet.c). */
+	/*
+	 * Its place in the instance (sessions.c, sync.c, fleet.c); whose it
+	 * is (owned, shedding, lost, removed) is the core's: sv.life.
+	 */
 	bool			 queued;	/* waiting to be admitted */
 	bool			 seen;		/* present in the last sync */
-	bool			 removed;	/* gone from the store (or given up) */
-	bool			 lost;		/* another instance owns it now */
-	bool			 shedding;	/* rebalancing: give up once stopped */
 	/*
 	 * Given up (rebalancing) after the sync numbered this was sent:
 	 * kept in memory until a later sync shows it, so an older answer

@@ -173,7 +173,7 @@ supervisor_persist(struct supervisor *sup, struct dsession *ds, bool touch)
 	struct session_report	 rep = { 0 };
 	char			 err[128];
 
-	if (ds->removed)
+	if (supervise_gone(&ds->sv))
 		return;
 	rep.status = sessions_status_of(ds->sv.state);
 	rep.attempts = ds->sv.attempts;
@@ -198,9 +198,7 @@ supervisor_persist(struct supervisor *sup, struct dsession *ds, bool touch)
 void
 supervisor_hold_needs_auth(struct supervisor *sup, struct dsession *ds)
 {
-	sessions_moved(sup->reg, ds->sv.state, SV_NEEDS_AUTH);
-	ds->sv.state = SV_NEEDS_AUTH;
-	supervisor_persist(sup, ds, false);
+	supervisor_feed(sup, ds, SV_EV_HOLD_AUTH, 0, false);
 }
 
 /* Arm (or disarm) the session's timer for its deadline. */
@@ -228,9 +226,9 @@ void
 supervisor_reap(struct supervisor *sup, struct dsession *ds)
 {
 	/* Only once no process of it is left (stopped, failed, logged out). */
-	if (!ds->removed || ds->queued || ds->pid > 0 ||
-	    (ds->sv.state != SV_STOPPED && ds->sv.state != SV_FAILED &&
-	    ds->sv.state != SV_NEEDS_AUTH))
+	if (!supervise_gone(&ds->sv) || ds->queued || ds->pid > 0 ||
+	    ds->released_after != 0 || (ds->sv.state != SV_STOPPED &&
+	    ds->sv.state != SV_FAILED && ds->sv.state != SV_NEEDS_AUTH))
 		return;
 	sup->hooks.cancel_acquire(sup->hooks.arg, ds);
 	sup->hooks.release_proxy(sup->hooks.arg, ds, false);
@@ -289,8 +287,13 @@ supervisor_act(struct supervisor *sup, struct dsession *ds,
 		sup->hooks.acquire(sup->hooks.arg, ds);
 	if (a & SV_ACT_SPAWN)
 		sup->hooks.spawn(sup->hooks.arg, ds);
+	if (a & SV_ACT_GIVE_UP)
+		sup->hooks.give_up(sup->hooks.arg, ds);
 	if (out->from == SV_STARTING && out->to != SV_STARTING)
 		supervisor_admit(sup);
+	/* Last: it may free ds. */
+	if (a & SV_ACT_DROP)
+		supervisor_reap(sup, ds);
 }
 
 /* One event: the table's step, then its actions. */
@@ -335,9 +338,6 @@ supervisor_drain(struct supervisor *sup)
 			continue;
 		ds->nevents--;
 		supervisor_step(sup, ds, &e);
-		/* A removed session goes once it has stopped. */
-		if (ds->removed && ds->nevents == 0)
-			supervisor_reap(sup, ds);
 	}
 	sup->draining = false;
 	if (sup->hooks.idle != NULL)
@@ -371,7 +371,7 @@ supervisor_admit(struct supervisor *sup)
 		}
 		if ((ds = sessions_dequeue(sup->reg)) == NULL)
 			break;
-		if (ds->removed) {
+		if (supervise_gone(&ds->sv)) {
 			supervisor_reap(sup, ds);
 			continue;
 		}

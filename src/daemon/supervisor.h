@@ -50,6 +50,8 @@ struct supervisor_hooks {
 	void	(*spawn)(void *arg, struct dsession *ds);
 	/* Read the readiness messages waiting, before a deadline is judged. */
 	void	(*poll)(void *arg);
+	/* SV_ACT_GIVE_UP: shed and stopped, release it in the store. */
+	void	(*give_up)(void *arg, struct dsession *ds);
 	/* A step was taken (from != to when the state changed). */
 	void	(*moved)(void *arg, struct dsession *ds,
 		    const struct supervise_output *out);
@@ -92,7 +94,10 @@ void		 supervisor_hold_needs_auth(struct supervisor *sup,
 		    struct dsession *ds);
 /* ds's timer fired: its deadline passed (sessions_new's callback). */
 void		 supervisor_timer(struct supervisor *sup, struct dsession *ds);
-/* Drop a removed session once no process of it is left. */
+/*
+ * Drop a session no longer this instance's (removed, lost) once no process
+ * of it is left, and no sync that could bring it back is out.
+ */
 void		 supervisor_reap(struct supervisor *sup, struct dsession *ds);
 
 #endif

@@ -237,16 +237,20 @@ sync_load(struct sync_load *ld, const struct session *s, int64_t hist0)
 		if (ld->startup && ds == NULL)
 			sy->hooks.foreign(sy->hooks.arg, s);
 		/* Taken by a peer (or given up): stop ours, touch nothing. */
-		if (ds != NULL && !ds->removed && !ds->lost) {
-			ds->lost = true;
-			log_warn("session.lost", LOGF_I("session", ds->id),
-			    LOGF_S("phone", ds->phone), LOGF_S("owner",
-			    s->owner[0] != '\0' ? s->owner : "none"));
+		if (ds != NULL)
+			ds->seen = true;	/* accounted for: not removed */
+		if (ds != NULL && !supervise_gone(&ds->sv)) {
+			if (ds->sv.life != SV_LIFE_GIVING_UP)
+				log_warn("session.lost", LOGF_I("session",
+				    ds->id), LOGF_S("phone", ds->phone),
+				    LOGF_S("owner", s->owner[0] != '\0' ?
+				    s->owner : "none"));
+			supervisor_feed(sy->p.sup, ds, SV_EV_LOSE, 0, true);
 		}
 		return;
 	}
 	/* Still being dropped: taken up again at the next sync. */
-	if (ds != NULL && (ds->removed || ds->lost))
+	if (ds != NULL && supervise_gone(&ds->sv))
 		return;
 	if (ds == NULL) {
 		ds = sessions_add(sy->p.reg, s);
@@ -291,18 +295,13 @@ sync_forget(struct sync *s, uint64_t seq)
 			supervisor_reap(s->p.sup, ds);
 			continue;
 		}
-		if (ds->seen || ds->removed)
+		if (ds->seen || supervise_gone(&ds->sv))
 			continue;
-		if (!ds->lost)
-			log_info("session.removed", LOGF_I("session", ds->id),
-			    LOGF_S("phone", ds->phone));
-		ds->removed = true;
+		log_info("session.removed", LOGF_I("session", ds->id),
+		    LOGF_S("phone", ds->phone));
 		ds->queued = false;
 		ds->desired = SESSION_DESIRED_STOPPED;
-		if (ds->sv.state != SV_STOPPED)
-			supervisor_feed(s->p.sup, ds, SV_EV_STOP, 0, ds->lost);
-		else
-			supervisor_reap(s->p.sup, ds);
+		supervisor_feed(s->p.sup, ds, SV_EV_REMOVE, 0, false);
 	}
 }
 

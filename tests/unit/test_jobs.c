@@ -87,10 +87,10 @@ test_fate_table(void **state)
 			ds->gen[JOB_SPAWN] = 43;
 			break;
 		case REMOVED:
-			ds->removed = true;
+			ds->sv.life = SV_LIFE_REMOVED;
 			break;
 		case LOST:
-			ds->lost = true;
+			ds->sv.life = SV_LIFE_LOST;
 			break;
 		case DROPPED:
 			sessions_drop(reg, ds);

@@ -201,6 +201,60 @@ static const struct scenario scenarios[] = {
 	    { 70, E(EXIT), SUPERVISE_EXIT_UNKNOWN, S(BACKOFF), 0, 170 },
 	    END,
 	} },
+	{ "removed while ready: stopped, the proxy back, then dropped", {
+	    { 0, E(START), 0, S(STARTING), A(ACQUIRE), 0 },
+	    { 0, E(PROXY_READY), 0, S(STARTING), A(SPAWN), -1 },
+	    { 0, E(SPAWNED), 0, S(STARTING), 0, -1 },
+	    { 10, E(READY), 0, S(READY), 0, -1 },
+	    { 20, E(REMOVE), 0, S(STOPPING), A(TERM), 220 },
+	    { 30, E(EXIT), 0, S(STOPPED), A(RELEASE_PROXY) | A(DROP), 0 },
+	    { 40, E(START), 0, S(STOPPED), A(DROP), 0 },	/* never again */
+	    END,
+	} },
+	{ "lost while ready: stopped, the proxy kept for the peer, dropped", {
+	    { 0, E(START), 0, S(STARTING), A(ACQUIRE), 0 },
+	    { 0, E(PROXY_READY), 0, S(STARTING), A(SPAWN), -1 },
+	    { 0, E(SPAWNED), 0, S(STARTING), 0, -1 },
+	    { 10, E(READY), 0, S(READY), 0, -1 },
+	    { 20, E(LOSE), 0, S(STOPPING), A(TERM), 220 },
+	    { 30, E(EXIT), 0, S(STOPPED), A(DROP), 0 },
+	    END,
+	} },
+	{ "removed while waiting for a proxy: dropped at once", {
+	    { 0, E(START), 0, S(STARTING), A(ACQUIRE), 0 },
+	    { 5, E(REMOVE), 0, S(STOPPED),
+		A(CANCEL_ACQUIRE) | A(RELEASE_PROXY) | A(DROP), 0 },
+	    END,
+	} },
+	{ "removed in backoff: dropped at once with its proxy", {
+	    { 0, E(START), 0, S(STARTING), A(ACQUIRE), 0 },
+	    { 5, E(PROXY_WAIT), 0, S(BACKOFF), 0, 305 },
+	    { 6, E(REMOVE), 0, S(STOPPED), A(RELEASE_PROXY) | A(DROP), 0 },
+	    { 305, E(TIMER), 0, S(STOPPED), A(DROP), 0 },
+	    END,
+	} },
+	{ "shed while ready: stopped with the proxy kept, then given up", {
+	    { 0, E(START), 0, S(STARTING), A(ACQUIRE), 0 },
+	    { 0, E(PROXY_READY), 0, S(STARTING), A(SPAWN), -1 },
+	    { 0, E(SPAWNED), 0, S(STARTING), 0, -1 },
+	    { 10, E(READY), 0, S(READY), 0, -1 },
+	    { 20, E(SHED), 0, S(STOPPING), A(TERM), 220 },
+	    { 25, E(START), 0, S(STOPPING), 0, 220 },	/* not ours to start */
+	    { 30, E(EXIT), 0, S(STOPPED), A(GIVE_UP), 0 },
+	    { 40, E(LOSE), 0, S(STOPPED), A(DROP), 0 },
+	    END,
+	} },
+	{ "shed, giving up failed: ours again, it may start", {
+	    { 0, E(SHED), 0, S(STOPPED), A(GIVE_UP), 0 },
+	    { 10, E(KEEP), 0, S(STOPPED), 0, 0 },
+	    { 20, E(START), 0, S(STARTING), A(ACQUIRE), 0 },
+	    END,
+	} },
+	{ "logged out when loaded, then shed: given up as it is", {
+	    { 0, E(HOLD_AUTH), 0, S(NEEDS_AUTH), 0, 0 },
+	    { 10, E(SHED), 0, S(NEEDS_AUTH), A(GIVE_UP), 0 },
+	    END,
+	} },
 	{ "a long healthy run resets the attempts", {
 	    { 0, E(START), 0, S(STARTING), A(ACQUIRE), 0 },
 	    { 0, E(PROXY_READY), 0, S(STARTING), A(SPAWN), -1 },
@@ -288,7 +342,8 @@ test_scenarios(void **state)
 				    out.actions & ~(unsigned)SV_ACT_PERSIST,
 				    st->actions, (long long)sv.deadline,
 				    (long long)st->deadline);
-			if (out.from != out.to)
+			/* Every change is stored, a peer's session's excepted. */
+			if (out.from != out.to && sv.life != SV_LIFE_LOST)
 				assert_true(out.actions & SV_ACT_PERSIST);
 		}
 	}
@@ -338,6 +393,34 @@ test_backoff(void **state)
 		    cases[i].rnd), cases[i].want);
 }
 
+/* A peer's session is the peer's to write: no state of it is persisted. */
+static void
+test_lost_writes_nothing(void **state)
+{
+	struct supervise	 sv = { 0 };
+	struct supervise_input	 in = { 0 };
+	struct supervise_output	 out;
+	static const enum supervise_event evs[] = { SV_EV_START,
+	    SV_EV_PROXY_READY, SV_EV_SPAWNED, SV_EV_READY };
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < nitems(evs); i++) {
+		in.event = evs[i];
+		supervise_step(&sv, &params, &in, 0, RND, &out);
+	}
+	in.event = SV_EV_LOSE;
+	supervise_step(&sv, &params, &in, 10, RND, &out);
+	assert_int_equal(out.to, SV_STOPPING);
+	assert_int_equal(out.actions & SV_ACT_PERSIST, 0);
+	in.event = SV_EV_EXIT;
+	supervise_step(&sv, &params, &in, 20, RND, &out);
+	assert_int_equal(out.to, SV_STOPPED);
+	assert_int_equal(out.actions & SV_ACT_PERSIST, 0);
+	assert_true(supervise_gone(&sv));
+	assert_string_equal(supervise_life_name(sv.life), "lost");
+}
+
 int
 main(void)
 {
@@ -346,6 +429,7 @@ main(void)
 		cmocka_unit_test(test_start_rate_limit),
 		cmocka_unit_test(test_total),
 		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_lost_writes_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

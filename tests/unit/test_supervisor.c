@@ -11,7 +11,8 @@
  *   - admission keeps at most RESPAWN_START_CONCURRENCY starting, and a
  *     session leaving STARTING lets the next one in, in the same drain;
  *   - a removed session is dropped once it has stopped, its proxy and
- *     anything it waited for given back first.
+ *     anything it waited for given back first; a shed one is given up
+ *     once stopped (the hook), and is dropped once lost.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,6 +101,12 @@ hook_spawn(void *arg, struct dsession *ds)
 }
 
 static void
+hook_give_up(void *arg, struct dsession *ds)
+{
+	trace(arg, "give_up %lld", (long long)ds->id);
+}
+
+static void
 hook_poll(void *arg)
 {
 	(void)arg;
@@ -126,7 +133,7 @@ world_open(struct world *w, int64_t concurrency)
 	const struct supervisor_hooks	hooks = { .arg = w,
 		.acquire = hook_acquire, .cancel_acquire = hook_cancel,
 		.release_proxy = hook_release, .spawn = hook_spawn,
-		.poll = hook_poll, .moved = hook_moved };
+		.poll = hook_poll, .moved = hook_moved, .give_up = hook_give_up };
 	char				url[512], err[STORE_ERROR_LEN];
 
 	memset(w, 0, sizeof *w);
@@ -296,12 +303,46 @@ test_reap(void **state)
 	supervisor_feed(w.sup, ds, SV_EV_START, 0, false);
 	supervisor_drain(w.sup);
 	w.n = 0;
-	ds->removed = true;
-	supervisor_feed(w.sup, ds, SV_EV_STOP, 0, false);
+	supervisor_feed(w.sup, ds, SV_EV_REMOVE, 0, false);
 	supervisor_drain(w.sup);
 	expect(&w, want, nitems(want));
 	assert_null(sessions_get(w.reg, 5));
 	assert_int_equal(sessions_count(w.reg), 0);
+	world_close(&w);
+}
+
+static void
+test_shed(void **state)
+{
+	static const char *const want[] = {
+		"moved 6 stopping", "moved 6 stopped", "give_up 6",
+	};
+	static const enum supervise_event up[] = { SV_EV_START,
+	    SV_EV_PROXY_READY, SV_EV_SPAWNED, SV_EV_READY };
+	struct world	 w;
+	struct dsession	*ds;
+	size_t		 i;
+
+	(void)state;
+	world_open(&w, 10);
+	ds = add(&w, 6);
+	for (i = 0; i < nitems(up); i++)
+		supervisor_feed(w.sup, ds, up[i], 0, false);
+	supervisor_drain(w.sup);
+	assert_int_equal(ds->sv.state, SV_READY);
+	w.n = 0;
+	supervisor_feed(w.sup, ds, SV_EV_SHED, 0, true);
+	supervisor_feed(w.sup, ds, SV_EV_EXIT, 0, false);
+	supervisor_drain(w.sup);
+	expect(&w, want, nitems(want));
+	/* Released, but a sync sent before may still show it: it stays. */
+	ds->released_after = 5;
+	supervisor_feed(w.sup, ds, SV_EV_LOSE, 0, true);
+	supervisor_drain(w.sup);
+	assert_ptr_equal(sessions_get(w.reg, 6), ds);
+	ds->released_after = 0;
+	supervisor_reap(w.sup, ds);
+	assert_null(sessions_get(w.reg, 6));
 	world_close(&w);
 }
 
@@ -331,6 +372,7 @@ main(void)
 		cmocka_unit_test(test_stale),
 		cmocka_unit_test(test_admission),
 		cmocka_unit_test(test_reap),
+		cmocka_unit_test(test_shed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
