@@ -37,23 +37,26 @@ procinfo_stat(pid_t pid, char *buf, size_t size, const char **rest)
 	return 0;
 }
 
-int
-procinfo_start_ticks(pid_t pid, uint64_t *ret)
+/*
+ * Field n (3: the state, 4: the parent, 22: the start time ...) of
+ * /proc/PID/stat as a number in [0, max].  -ESRCH for a zombie: it is not
+ * alive.
+ */
+static int
+procinfo_field(pid_t pid, int n, int64_t max, int64_t *ret)
 {
 	char		 buf[1024], num[32];
 	const char	*p;
 	size_t		 len;
-	int64_t		 v;
 	int		 field, r;
 
 	if (pid <= 0)
 		return -ESRCH;
 	if ((r = procinfo_stat(pid, buf, sizeof buf, &p)) < 0)
 		return r;
-	/* Fields after ')': 3 state ... 22 starttime. */
 	if (*p == 'Z' || *p == 'X')
 		return -ESRCH;
-	for (field = 3; field < 22; field++) {
+	for (field = 3; field < n; field++) {
 		if ((p = strchr(p, ' ')) == NULL)
 			return -EINVAL;
 		p++;
@@ -63,8 +66,17 @@ procinfo_start_ticks(pid_t pid, uint64_t *ret)
 		return -EINVAL;
 	memcpy(num, p, len);
 	num[len] = '\0';
-	if (util_parse_i64(num, 0, INT64_MAX, &v) < 0)
-		return -EINVAL;
+	return util_parse_i64(num, 0, max, ret) < 0 ? -EINVAL : 0;
+}
+
+int
+procinfo_start_ticks(pid_t pid, uint64_t *ret)
+{
+	int64_t	v;
+	int	r;
+
+	if ((r = procinfo_field(pid, 22, INT64_MAX, &v)) < 0)
+		return r;
 	*ret = (uint64_t)v;
 	return 0;
 }
@@ -72,27 +84,11 @@ procinfo_start_ticks(pid_t pid, uint64_t *ret)
 int
 procinfo_parent(pid_t pid, pid_t *ret)
 {
-	char		 buf[1024], num[32];
-	const char	*p;
-	size_t		 len;
-	int64_t		 v;
-	int		 r;
+	int64_t	v;
+	int	r;
 
-	if (pid <= 0)
-		return -ESRCH;
-	if ((r = procinfo_stat(pid, buf, sizeof buf, &p)) < 0)
+	if ((r = procinfo_field(pid, 4, INT32_MAX, &v)) < 0)
 		return r;
-	/* Fields after ')': 3 state, 4 ppid. */
-	if ((p = strchr(p, ' ')) == NULL)
-		return -EINVAL;
-	p++;
-	len = strcspn(p, " ");
-	if (len == 0 || len >= sizeof num)
-		return -EINVAL;
-	memcpy(num, p, len);
-	num[len] = '\0';
-	if (util_parse_i64(num, 0, INT32_MAX, &v) < 0)
-		return -EINVAL;
 	*ret = (pid_t)v;
 	return 0;
 }

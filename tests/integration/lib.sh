@@ -187,6 +187,14 @@ serve_env_bd() {
 	export BRIGHT_DATA_PROXY_HOST=127.0.0.1 BRIGHT_DATA_PROXY_PORT="$LAB_PROXY_PORT"
 }
 
+# store_names_live PHONE DEAD: the store says PHONE is ready on a live
+# connector, not on the dead pid DEAD.
+store_names_live() {
+	local pid
+	pid=$(sqlite3 "$RESPAWN_DB" "SELECT connector_pid FROM sessions WHERE phone = '$1' AND status = 'ready'")
+	[ -n "$pid" ] && [ "$pid" != "$2" ] && kill -0 "$pid" 2>/dev/null
+}
+
 # IPs the lab has allocated now (not released), and the store's live ones.
 lab_allocated() { curl -s "$LAB_API/lab/ledger" | jq '[.allocations[] | select(.released_at == null)] | length'; }
 db_proxies() { sqlite3 "$RESPAWN_DB" "SELECT count(*) FROM proxies WHERE state NOT IN ('released', 'lost')"; }

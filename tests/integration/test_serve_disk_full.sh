@@ -48,13 +48,7 @@ expect_eq "$(connected_of +4915100000001)" false \
 rm -f "$T/disk/fill"
 if wait_for 20 all_ready 2; then ok "space again: both ready"
 else not_ok "not ready: $("$RESPAWN" session ls)"; fi
-# The store's word, once the retried writes landed: a live connector.
-live_in_store() {
-	local pid
-	pid=$(sqlite3 "$RESPAWN_DB" "SELECT connector_pid FROM sessions WHERE phone = '+4915100000001' AND status = 'ready'")
-	[ -n "$pid" ] && [ "$pid" != "$pid_a" ] && kill -0 "$pid" 2>/dev/null
-}
-if wait_for 20 live_in_store; then
+if wait_for 20 store_names_live +4915100000001 "$pid_a"; then
 	ok "the store names the live connector, not the dead one"
 else
 	not_ok "the store names: $(sqlite3 "$RESPAWN_DB" "SELECT status, connector_pid FROM sessions WHERE phone = '+4915100000001'") (the dead one was $pid_a)"

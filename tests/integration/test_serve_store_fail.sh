@@ -79,13 +79,7 @@ fi
 expect_in "$(cat "$T/serve.1.log")" "event=store.writable_again" "logged"
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "$URL/readyz")" 200 \
     "/readyz says 200 again"
-# The store's word, once the retried writes landed: a live connector.
-live_in_store() {
-	local pid
-	pid=$(sqlite3 "$RESPAWN_DB" "SELECT connector_pid FROM sessions WHERE phone = '+4915100000001' AND status = 'ready'")
-	[ -n "$pid" ] && [ "$pid" != "$pid_a" ] && kill -0 "$pid" 2>/dev/null
-}
-if wait_for 20 live_in_store; then
+if wait_for 20 store_names_live +4915100000001 "$pid_a"; then
 	ok "the store names the live connector, not the dead one"
 else
 	not_ok "the store names: $(sqlite3 "$RESPAWN_DB" "SELECT status, connector_pid FROM sessions WHERE phone = '+4915100000001'") (the dead one was $pid_a)"
