@@ -25,6 +25,24 @@ static const char *const fault_kind_names[] = {
 	[FAULT_HANG] = "hang",
 	[FAULT_COMMIT_DROP] = "commit_drop",
 	[FAULT_MALFORMED] = "malformed_json",
+	[FAULT_KNOWN_IPS] = "known_ips",
+	[FAULT_EXTRA_IPS] = "extra_ips",
+	[FAULT_SHORT_IPS] = "short_ips",
+	[FAULT_OTHER_IPS] = "other_ips",
+	[FAULT_NO_COUNTRY] = "no_country",
+};
+
+/*
+ * The one endpoint each answer kind falsifies.  A rule of such a kind
+ * whose own endpoint pattern is wider (the default "*") is neither drawn
+ * nor used up elsewhere, so that a count of 1 reaches the intended call.
+ */
+static const char *const fault_answer_endpoints[] = {
+	[FAULT_KNOWN_IPS] = "POST /zone/ips",
+	[FAULT_EXTRA_IPS] = "POST /zone/ips",
+	[FAULT_SHORT_IPS] = "POST /zone/ips",
+	[FAULT_OTHER_IPS] = "DELETE /zone/ips",
+	[FAULT_NO_COUNTRY] = "GET /zone/ips",
 };
 
 static const char *const fault_dist_names[] = {
@@ -67,8 +85,10 @@ fault_err(char *err, size_t errlen, const char *msg)
 	return -EINVAL;
 }
 
+/* An optional integer field in 0..max; def when it is absent. */
 static int
-fault_get_ms(const json_t *j, const char *key, int64_t def, int64_t *ret)
+fault_get_int(const json_t *j, const char *key, int64_t def, int64_t max,
+    int64_t *ret)
 {
 	json_t	*v = json_object_get(j, key);
 
@@ -77,10 +97,16 @@ fault_get_ms(const json_t *j, const char *key, int64_t def, int64_t *ret)
 		return 0;
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-	    json_integer_value(v) > FAULT_MAX_DELAY_MS)
+	    json_integer_value(v) > max)
 		return -EINVAL;
 	*ret = json_integer_value(v);
 	return 0;
+}
+
+static int
+fault_get_ms(const json_t *j, const char *key, int64_t def, int64_t *ret)
+{
+	return fault_get_int(j, key, def, FAULT_MAX_DELAY_MS, ret);
 }
 
 int
@@ -168,6 +194,12 @@ fault_rule_parse(const json_t *j, struct fault_rule *r, char *err,
 		n.retry_as_date = json_is_true(json_object_get(j,
 		    "retry_as_date"));
 	}
+	if ((n.kind == FAULT_KNOWN_IPS || n.kind == FAULT_EXTRA_IPS) &&
+	    fault_get_int(j, "extra", 1, FAULT_MAX_IPS_DELTA, &n.extra) != 0)
+		return fault_err(err, errlen, "\"extra\" must be 0..1000");
+	if (n.kind == FAULT_SHORT_IPS &&
+	    fault_get_int(j, "fewer", 1, FAULT_MAX_IPS_DELTA, &n.fewer) != 0)
+		return fault_err(err, errlen, "\"fewer\" must be 0..1000");
 	*r = n;
 	return 0;
 }
@@ -199,6 +231,26 @@ fault_endpoint_match(const char *pattern, const char *method,
 	    (strlen(method) != mlen || strncmp(pattern, method, mlen) != 0))
 		return false;
 	return fault_path_match(sp + 1, path);
+}
+
+const char *
+fault_kind_name(enum fault_kind kind)
+{
+	if ((size_t)kind >= nitems(fault_kind_names))
+		return "unknown";
+	return fault_kind_names[kind];
+}
+
+bool
+fault_kind_applies(enum fault_kind kind, const char *method,
+    const char *path)
+{
+	const char	*ep;
+
+	if ((size_t)kind >= nitems(fault_answer_endpoints) ||
+	    (ep = fault_answer_endpoints[kind]) == NULL)
+		return true;
+	return fault_endpoint_match(ep, method, path);
 }
 
 static int64_t
@@ -259,6 +311,19 @@ fault_rule_apply(struct fault_rule *r, double u, double v,
 	case FAULT_MALFORMED:
 		d->malformed = true;
 		break;
+	case FAULT_KNOWN_IPS:
+	case FAULT_EXTRA_IPS:
+	case FAULT_SHORT_IPS:
+	case FAULT_OTHER_IPS:
+	case FAULT_NO_COUNTRY:
+		/* An answer can only be falsified one way at a time. */
+		if (!d->answer) {
+			d->answer = true;
+			d->answer_kind = r->kind;
+			d->extra = r->extra;
+			d->fewer = r->fewer;
+		}
+		break;
 	}
 	return true;
 }
@@ -275,7 +340,8 @@ fault_decide(struct fault_set *fs, const char *method, const char *path,
 	for (i = 0; i < fs->nrules; i++) {
 		r = &fs->rules[i];
 		if (r->remaining == 0 ||
-		    !fault_endpoint_match(r->endpoint, method, path))
+		    !fault_endpoint_match(r->endpoint, method, path) ||
+		    !fault_kind_applies(r->kind, method, path))
 			continue;
 		u = rng_unit(rng);
 		v = rng_unit(rng);
@@ -321,6 +387,10 @@ fault_set_json(const struct fault_set *fs)
 			json_object_set_new(o, "retry_as_date",
 			    json_boolean(r->retry_as_date));
 		}
+		if (r->kind == FAULT_KNOWN_IPS || r->kind == FAULT_EXTRA_IPS)
+			json_object_set_new(o, "extra", json_integer(r->extra));
+		if (r->kind == FAULT_SHORT_IPS)
+			json_object_set_new(o, "fewer", json_integer(r->fewer));
 		json_array_append_new(arr, o);
 	}
 	return arr;

@@ -101,6 +101,17 @@ test_parse_rejects(void **state)
 		"{\"kind\":\"latency\",\"count\":0}",
 		"{\"kind\":\"rate_limit\",\"retry_after\":\"soon\"}",
 		"{\"kind\":\"latency\",\"dist\":\"gauss\"}",
+		"{\"kind\":\"known_ips\",\"extra\":-1}",
+		"{\"kind\":\"known_ips\",\"extra\":1001}",
+		"{\"kind\":\"extra_ips\",\"extra\":\"2\"}",
+		"{\"kind\":\"extra_ips\",\"extra\":1.5}",
+		"{\"kind\":\"extra_ips\",\"extra\":null}",
+		"{\"kind\":\"short_ips\",\"fewer\":-1}",
+		"{\"kind\":\"short_ips\",\"fewer\":1001}",
+		"{\"kind\":\"short_ips\",\"fewer\":true}",
+		"{\"kind\":\"other_ips\",\"count\":0}",
+		"{\"kind\":\"no_country\",\"rate\":-0.1}",
+		"{\"kind\":\"Known_ips\"}",
 	};
 	struct fault_rule	 r;
 	char			 err[128];
@@ -114,6 +125,132 @@ test_parse_rejects(void **state)
 		    sizeof(err)), 0);
 		json_decref(j);
 	}
+}
+
+static void
+test_answer_parse(void **state)
+{
+	static const struct {
+		const char	*text;
+		enum fault_kind	 kind;
+		int64_t		 extra;
+		int64_t		 fewer;
+	} good[] = {
+		{ "{\"kind\":\"known_ips\"}", FAULT_KNOWN_IPS, 1, 0 },
+		{ "{\"kind\":\"known_ips\",\"extra\":0}", FAULT_KNOWN_IPS,
+		    0, 0 },
+		{ "{\"kind\":\"extra_ips\"}", FAULT_EXTRA_IPS, 1, 0 },
+		{ "{\"kind\":\"extra_ips\",\"extra\":1000}", FAULT_EXTRA_IPS,
+		    1000, 0 },
+		{ "{\"kind\":\"short_ips\"}", FAULT_SHORT_IPS, 0, 1 },
+		{ "{\"kind\":\"short_ips\",\"fewer\":0}", FAULT_SHORT_IPS,
+		    0, 0 },
+		{ "{\"kind\":\"short_ips\",\"fewer\":1000}", FAULT_SHORT_IPS,
+		    0, 1000 },
+		{ "{\"kind\":\"other_ips\"}", FAULT_OTHER_IPS, 0, 0 },
+		{ "{\"kind\":\"no_country\",\"rate\":0.5}", FAULT_NO_COUNTRY,
+		    0, 0 },
+		/* A field of another kind is ignored, like "retry_after". */
+		{ "{\"kind\":\"other_ips\",\"extra\":-5,\"fewer\":\"x\"}",
+		    FAULT_OTHER_IPS, 0, 0 },
+		{ "{\"kind\":\"short_ips\",\"extra\":7}", FAULT_SHORT_IPS,
+		    0, 1 },
+	};
+	struct fault_rule	r;
+	size_t			i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		r = parse(good[i].text);
+		assert_int_equal(r.kind, good[i].kind);
+		assert_int_equal(r.extra, good[i].extra);
+		assert_int_equal(r.fewer, good[i].fewer);
+	}
+	assert_string_equal(fault_kind_name(FAULT_KNOWN_IPS), "known_ips");
+	assert_string_equal(fault_kind_name(FAULT_NO_COUNTRY), "no_country");
+}
+
+static void
+test_answer_applies(void **state)
+{
+	static const struct {
+		enum fault_kind	 kind;
+		const char	*method;
+		const char	*path;
+		bool		 applies;
+	} cases[] = {
+		{ FAULT_KNOWN_IPS, "POST", "/zone/ips", true },
+		{ FAULT_KNOWN_IPS, "GET", "/zone/ips", false },
+		{ FAULT_EXTRA_IPS, "POST", "/zone/ips", true },
+		{ FAULT_EXTRA_IPS, "POST", "/zone/ips/refresh", false },
+		{ FAULT_SHORT_IPS, "POST", "/zone/ips", true },
+		{ FAULT_SHORT_IPS, "DELETE", "/zone/ips", false },
+		{ FAULT_OTHER_IPS, "DELETE", "/zone/ips", true },
+		{ FAULT_OTHER_IPS, "POST", "/zone/ips", false },
+		{ FAULT_NO_COUNTRY, "GET", "/zone/ips", true },
+		{ FAULT_NO_COUNTRY, "GET", "/zone/route_ips", false },
+		{ FAULT_NO_COUNTRY, "GET", "/status", false },
+		{ FAULT_LATENCY, "GET", "/status", true },
+		{ FAULT_ERROR, "DELETE", "/zone/ips", true },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(fault_kind_applies(cases[i].kind,
+		    cases[i].method, cases[i].path), cases[i].applies);
+}
+
+static void
+test_answer_decide(void **state)
+{
+	struct fault_set	*fs = fault_set_new();
+	struct fault_decision	 d;
+	struct fault_rule	 r;
+	struct rng		 rng;
+	json_t			*j;
+
+	rng_seed(&rng, 1);
+	/* The default endpoint "*": only a purchase uses the rule up. */
+	r = parse("{\"kind\":\"known_ips\",\"extra\":3,\"count\":1}");
+	assert_int_equal(fault_set_add(fs, &r), 0);
+	r = parse("{\"kind\":\"short_ips\",\"fewer\":2}");
+	assert_int_equal(fault_set_add(fs, &r), 1);
+	fault_decide(fs, "GET", "/status", &rng, &d);
+	assert_false(d.answer);
+	fault_decide(fs, "GET", "/zone/ips", &rng, &d);
+	assert_false(d.answer);
+	/* Both fire on a purchase; the first one decides the answer. */
+	fault_decide(fs, "POST", "/zone/ips", &rng, &d);
+	assert_true(d.answer);
+	assert_int_equal(d.answer_kind, FAULT_KNOWN_IPS);
+	assert_int_equal(d.extra, 3);
+	assert_false(d.commit_drop);
+	assert_int_equal(d.status, 0);
+	fault_decide(fs, "POST", "/zone/ips", &rng, &d);
+	assert_true(d.answer);
+	assert_int_equal(d.answer_kind, FAULT_SHORT_IPS);
+	assert_int_equal(d.fewer, 2);
+
+	j = fault_set_json(fs);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(j,
+	    0), "kind")), "known_ips");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(j,
+	    0), "extra")), 3);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(j,
+	    0), "fired")), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(j,
+	    1), "fewer")), 2);
+	assert_null(json_object_get(json_array_get(j, 1), "extra"));
+	json_decref(j);
+
+	fault_set_clear(fs);
+	r = parse("{\"endpoint\":\"* /zone/ips\",\"kind\":\"no_country\"}");
+	assert_int_equal(fault_set_add(fs, &r), 0);
+	fault_decide(fs, "DELETE", "/zone/ips", &rng, &d);
+	assert_false(d.answer);
+	fault_decide(fs, "GET", "/zone/ips", &rng, &d);
+	assert_true(d.answer);
+	assert_int_equal(d.answer_kind, FAULT_NO_COUNTRY);
+	fault_set_free(fs);
 }
 
 static void
@@ -153,6 +290,9 @@ main(void)
 		cmocka_unit_test(test_decisions),
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_set_decide),
+		cmocka_unit_test(test_answer_parse),
+		cmocka_unit_test(test_answer_applies),
+		cmocka_unit_test(test_answer_decide),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
