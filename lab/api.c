@@ -3,7 +3,8 @@
  * provider's documentation: Bearer keys (401 with a plain-text body), 422
  * for an unknown zone, 400 for a missing field or a rotating zone where a
  * static one is needed.  Paths are served with and without the legacy
- * "/api" prefix.
+ * "/api" prefix.  The answer faults (fault.h) are applied here, in the
+ * handlers whose answers they falsify.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -135,14 +136,61 @@ api_active_zones(struct lab *lab, struct http_response *resp)
 	http_response_json(resp, 200, arr);
 }
 
+static bool
+api_answer(const struct fault_decision *d, enum fault_kind kind)
+{
+	return d->answer && d->answer_kind == kind;
+}
+
+/*
+ * Allocates up to n more IPs of cc for an extra_ips fault: all at once
+ * when the stock allows, else one at a time while it lasts (the world's
+ * limits may refuse what the stock would allow).  Returns how many went
+ * to out.
+ */
+static int64_t
+api_allocate_extra(struct lab *lab, int z, const char *cc, int64_t n,
+    uint32_t *out)
+{
+	int64_t	avail, i;
+
+	avail = world_available(lab->world, cc);
+	if (n > avail)
+		n = avail;
+	if (n <= 0)
+		return 0;
+	if (world_allocate(lab->world, z, cc, (int)n, lab_now(lab), out) == n)
+		return n;
+	for (i = 0; i < n; i++)
+		if (world_allocate(lab->world, z, cc, 1, lab_now(lab),
+		    &out[i]) != 1)
+			break;
+	return i;
+}
+
+/*
+ * The new_ips of a known_ips fault: the most recently allocated of the
+ * zone's IPs from before the purchase (before[0..nbefore)), up to want of
+ * them.  A stale answer most plausibly repeats the previous purchase.
+ */
+static json_t *
+api_known_ips(const uint32_t *before, size_t nbefore, int64_t want)
+{
+	size_t	n = want < (int64_t)nbefore ? (size_t)want : nbefore;
+
+	return api_ip_strings(before + (nbefore - n), n);
+}
+
 static void
 api_ips_add(struct lab *lab, const char *body, size_t len,
-    struct http_response *resp)
+    const struct fault_decision *d, struct http_response *resp)
 {
-	json_t		*j, *cnt;
+	json_t		*j, *cnt, *named;
 	const char	*customer, *zone, *cc;
-	uint32_t	*ips;
-	int64_t		 count;
+	char		 first_cc[3];
+	uint32_t	*ips, *before = NULL;
+	int64_t		 count, take, got;
+	size_t		 nbefore = 0;
 	int		 z, r;
 
 	if ((j = api_body_object(body, len, resp)) == NULL)
@@ -178,22 +226,47 @@ api_ips_add(struct lab *lab, const char *body, size_t len,
 		    "ISO 3166-1 alpha-2 code");
 		goto out;
 	}
-	ips = xcalloc((size_t)count, sizeof(*ips));
-	r = world_allocate(lab->world, z, cc, (int)count, lab_now(lab), ips);
+	if (api_answer(d, FAULT_KNOWN_IPS)) {
+		nbefore = world_zone_count(lab->world, z);
+		before = xcalloc(nbefore + 1, sizeof(*before));
+		nbefore = world_zone_ips(lab->world, z, before, nbefore);
+	}
+	/* A short_ips provider takes fewer, possibly none at all. */
+	take = count;
+	if (api_answer(d, FAULT_SHORT_IPS))
+		take = count > d->fewer ? count - d->fewer : 0;
+	/* Room for the extra ones of an extra_ips fault too. */
+	ips = xcalloc((size_t)(count + (api_answer(d, FAULT_EXTRA_IPS) ?
+	    d->extra : 0)), sizeof(*ips));
+	r = take > 0 ? world_allocate(lab->world, z, cc, (int)take,
+	    lab_now(lab), ips) : 0;
 	if (r < 0) {
 		http_response_text(resp, 400, "Not enough available IPs");
 		log_info("api.allocate_refused", LOGF_S("zone", zone),
 		    LOGF_S("country", cc != NULL ? cc : "any"),
 		    LOGF_I("count", count));
-	} else {
-		log_info("api.allocated", LOGF_S("zone", zone),
-		    LOGF_S("country", cc != NULL ? cc : "any"),
-		    LOGF_I("count", count));
-		http_response_json(resp, 200, json_pack("{s:o,s:o}", "ips",
-		    api_zone_ip_strings(lab, z), "new_ips",
-		    api_ip_strings(ips, (size_t)count)));
+		goto done;
 	}
+	got = take;
+	if (api_answer(d, FAULT_EXTRA_IPS)) {
+		/* Without a country asked, the extras follow the first IP's. */
+		if (cc == NULL && world_ip_country(lab->world, ips[0],
+		    first_cc) == 0)
+			cc = first_cc;
+		got += api_allocate_extra(lab, z, cc, d->extra, ips + got);
+	}
+	log_info("api.allocated", LOGF_S("zone", zone),
+	    LOGF_S("country", cc != NULL ? cc : "any"),
+	    LOGF_I("count", got), LOGF_I("asked", count));
+	if (nbefore > 0)
+		named = api_known_ips(before, nbefore, count + d->extra);
+	else
+		named = api_ip_strings(ips, (size_t)got);
+	http_response_json(resp, 200, json_pack("{s:o,s:o}", "ips",
+	    api_zone_ip_strings(lab, z), "new_ips", named));
+done:
 	free(ips);
+	free(before);
 out:
 	json_decref(j);
 }
@@ -209,7 +282,8 @@ api_query_true(const char *query, const char *key)
 }
 
 static void
-api_ips_list(struct lab *lab, const char *query, struct http_response *resp)
+api_ips_list(struct lab *lab, const char *query,
+    const struct fault_decision *d, struct http_response *resp)
 {
 	char		 zone[API_QUERY_VALUE_MAX], cc[3], s[WORLD_IPSTR_MAX];
 	uint32_t	*ips;
@@ -236,7 +310,8 @@ api_ips_list(struct lab *lab, const char *query, struct http_response *resp)
 	} else {
 		arr = json_array();
 		for (i = 0; i < n; i++) {
-			if (world_ip_country(lab->world, ips[i], cc) != 0)
+			if (api_answer(d, FAULT_NO_COUNTRY) ||
+			    world_ip_country(lab->world, ips[i], cc) != 0)
 				cc[0] = '\0';
 			world_ip_str(ips[i], s);
 			json_array_append_new(arr, json_pack("{s:s,s:s,s:{}}",
@@ -276,9 +351,44 @@ api_body_ips(const json_t *arr, uint32_t **ret, size_t *ret_n,
 	return true;
 }
 
+static int
+api_ip_cmp(const void *a, const void *b)
+{
+	uint32_t	x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The answer of an other_ips fault: up to n of the zone's IPs that are not
+ * among asked[0..n), which it sorts.  Nothing is released.
+ */
+static json_t *
+api_other_ips(struct lab *lab, int z, uint32_t *asked, size_t n)
+{
+	uint32_t	*zone_ips;
+	json_t		*arr = json_array();
+	char		 s[WORLD_IPSTR_MAX];
+	size_t		 nz, i;
+
+	qsort(asked, n, sizeof(*asked), api_ip_cmp);
+	nz = world_zone_count(lab->world, z);
+	zone_ips = xcalloc(nz + 1, sizeof(*zone_ips));
+	nz = world_zone_ips(lab->world, z, zone_ips, nz);
+	for (i = 0; i < nz && json_array_size(arr) < n; i++) {
+		if (bsearch(&zone_ips[i], asked, n, sizeof(*asked),
+		    api_ip_cmp) != NULL)
+			continue;
+		world_ip_str(zone_ips[i], s);
+		json_array_append_new(arr, json_string(s));
+	}
+	free(zone_ips);
+	return arr;
+}
+
 static void
 api_ips_delete(struct lab *lab, const char *body, size_t len,
-    struct http_response *resp)
+    const struct fault_decision *d, struct http_response *resp)
 {
 	json_t		*j, *removed;
 	uint32_t	*ips;
@@ -296,6 +406,13 @@ api_ips_delete(struct lab *lab, const char *body, size_t len,
 	}
 	if (!api_body_ips(json_object_get(j, "ips"), &ips, &n, resp))
 		goto out;
+	if (api_answer(d, FAULT_OTHER_IPS)) {
+		removed = api_other_ips(lab, z, ips, n);
+		free(ips);
+		http_response_json(resp, 200, json_pack("{s:o}", "ips",
+		    removed));
+		goto out;
+	}
 	/* The answer lists the addresses this call released. */
 	removed = json_array();
 	for (i = 0; i < n; i++) {
@@ -449,7 +566,7 @@ api_route_ips(struct lab *lab, const char *query, struct http_response *resp)
 static void
 api_brightdata(struct lab *lab, const struct httpreq *req, const char *path,
     const char *body, size_t len, const char *peer,
-    struct http_response *resp)
+    const struct fault_decision *d, struct http_response *resp)
 {
 	const char	*m = req->method;
 
@@ -461,11 +578,11 @@ api_brightdata(struct lab *lab, const struct httpreq *req, const char *path,
 	    strcmp(m, "GET") == 0)
 		api_active_zones(lab, resp);
 	else if (strcmp(path, "/zone/ips") == 0 && strcmp(m, "POST") == 0)
-		api_ips_add(lab, body, len, resp);
+		api_ips_add(lab, body, len, d, resp);
 	else if (strcmp(path, "/zone/ips") == 0 && strcmp(m, "GET") == 0)
-		api_ips_list(lab, req->query, resp);
+		api_ips_list(lab, req->query, d, resp);
 	else if (strcmp(path, "/zone/ips") == 0 && strcmp(m, "DELETE") == 0)
-		api_ips_delete(lab, body, len, resp);
+		api_ips_delete(lab, body, len, d, resp);
 	else if (strcmp(path, "/zone/ips/refresh") == 0 &&
 	    strcmp(m, "POST") == 0)
 		api_ips_refresh(lab, body, len, resp);
@@ -524,12 +641,13 @@ api_handle(void *arg, const struct httpreq *req, const char *body,
 		path += 4;		/* the legacy prefix */
 	fault_decide(lab->faults, req->method, path, &lab->rng, &d);
 	if (d.delay_ms > 0 || d.status != 0 || d.hang || d.commit_drop ||
-	    d.malformed)
+	    d.malformed || d.answer)
 		log_info("fault.injected", LOGF_S("method", req->method),
 		    LOGF_S("path", path), LOGF_I("delay_ms", d.delay_ms),
 		    LOGF_I("status", d.status), LOGF_B("hang", d.hang),
 		    LOGF_B("commit_drop", d.commit_drop),
-		    LOGF_B("malformed", d.malformed));
+		    LOGF_B("malformed", d.malformed), LOGF_S("answer",
+		    d.answer ? fault_kind_name(d.answer_kind) : "none"));
 	resp->delay_ms = d.delay_ms;
 	if (d.hang) {
 		resp->delay_ms += d.hang_ms;
@@ -541,7 +659,7 @@ api_handle(void *arg, const struct httpreq *req, const char *body,
 	if (gsm_owns(path))
 		gsm_handle(lab, req, path, resp);
 	else
-		api_brightdata(lab, req, path, body, bodylen, peer, resp);
+		api_brightdata(lab, req, path, body, bodylen, peer, &d, resp);
 	if (d.commit_drop)
 		resp->drop = true;
 	if (d.malformed) {

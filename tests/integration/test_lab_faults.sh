@@ -2,8 +2,10 @@
 # Every fault of respawn-lab's admin API: latency (fixed and distributed),
 # errors with chosen statuses at a rate, 429 with Retry-After in seconds
 # and as an HTTP date, hangs past the client's timeout, "commit then drop
-# the response", malformed JSON, revoking an allocated IP, changing a
-# country's inventory, and the clock.
+# the response", malformed JSON, untruthful answers (known, extra, short
+# and other IPs, no country) checked against the ledger, a listing
+# delayed past a purchase, revoking an allocated IP, changing a country's
+# inventory, and the clock.
 . "$2/lab/testlib.sh"
 
 lab_start lab --seed 11 --ping-ms 100
@@ -112,6 +114,148 @@ body=$(api GET '/zone/ips?zone=isp_lab')
 expect_eq 200 "$(status)" "malformed_json keeps 200"
 jq . <<<"$body" >/dev/null 2>&1 && fail "body should not parse: $body"
 pass "malformed_json body does not parse"
+admin DELETE /lab/faults >/dev/null
+
+# Untruthful answers.  Each purchase or release below is checked against
+# the ledger, which records what really happened.
+allocs() {	# allocations ever made
+	admin GET /lab/ledger | jq '.allocations | length'
+}
+held() {	# allocations not released
+	admin GET /lab/ledger | jq '[.allocations[] | select(.released_at == null)] | length'
+}
+zone_ips() {	# the zone's IPs, sorted, as a JSON array
+	api GET '/zone/ips?zone=isp_lab' | jq -c '[.ips[].ip] | sort'
+}
+buy() {	# COUNT CC: the purchase's answer
+	api POST /zone/ips "{\"customer\":\"c_lab\",\"zone\":\"isp_lab\",\"count\":$1,\"country\":\"$2\"}"
+}
+injected() {	# KIND: the lab logged the answer fault
+	grep -q "fault.injected.*answer=$1" "$T/lab.log" || fail "fault.injected answer=$1 not logged"
+	pass "fault.injected answer=$1 logged"
+}
+
+# The new kinds and their fields are shown; bad fields are refused.
+fault '[{"endpoint":"POST /zone/ips","kind":"known_ips","extra":0,"count":1},
+	{"kind":"extra_ips","count":1},{"kind":"short_ips","fewer":3,"count":1},
+	{"kind":"other_ips","count":1},{"kind":"no_country","count":1}]'
+expect_eq '[["known_ips",0,null],["extra_ips",1,null],["short_ips",null,3],["other_ips",null,null],["no_country",null,null]]' \
+    "$(admin GET /lab/faults | jq -c '[.faults[] | [.kind, .extra, .fewer]]')" "GET /lab/faults shows the answer kinds"
+admin DELETE /lab/faults >/dev/null
+expect_eq 400 "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data '{"kind":"extra_ips","extra":1001}' "$API/lab/faults")" \
+    "extra above 1000: 400"
+expect_eq 400 "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data '{"kind":"short_ips","fewer":-1}' "$API/lab/faults")" \
+    "negative fewer: 400"
+
+# known_ips: two fr IPs are bought and billed, but the answer names
+# count + extra = 3 IPs the zone already had; it has only the 2 nl ones.
+before=$(zone_ips)
+n0=$(allocs)
+fault '{"kind":"known_ips","count":1}'
+out=$(buy 2 fr)
+expect_eq 200 "$(status)" "known_ips: 200"
+expect_eq 2 $(( $(allocs) - n0 )) "known_ips: the ledger has the 2 new allocations"
+expect_eq "$before" "$(jq -c '.new_ips | sort' <<<"$out")" "known_ips: new_ips names the IPs held before"
+after=$(zone_ips)
+expect_eq 4 "$(jq length <<<"$after")" "known_ips: the zone has 4 IPs"
+expect_eq "$after" "$(jq -c '.ips | sort' <<<"$out")" "known_ips: ips stays truthful"
+expect_eq 1 "$(admin GET /lab/faults | jq '.faults[0].fired')" "known_ips fired once"
+injected known_ips
+# With more IPs held than named, the most recent ones are named: the fr pair.
+fr=$(jq -c --argjson b "$before" '.ips - $b | sort' <<<"$out")
+fault '{"kind":"known_ips","extra":1,"count":1}'
+out=$(buy 1 fr)
+expect_eq "$fr" "$(jq -c '.new_ips | sort' <<<"$out")" "known_ips: names the 2 most recently bought IPs"
+admin DELETE /lab/faults >/dev/null
+
+# extra_ips: one gb IP asked, three bought, billed and named.
+n0=$(allocs)
+fault '{"kind":"extra_ips","extra":2,"count":1}'
+out=$(buy 1 gb)
+expect_eq 200 "$(status)" "extra_ips: 200"
+expect_eq 3 "$(jq '.new_ips | length' <<<"$out")" "extra_ips: 3 IPs named"
+expect_eq 3 $(( $(allocs) - n0 )) "extra_ips: the ledger has 3 new allocations"
+expect_eq "$(admin GET /lab/ledger | jq -c '[.allocations[-3:][] | .ip] | sort')" \
+    "$(jq -c '.new_ips | sort' <<<"$out")" "extra_ips: the named IPs are the billed ones"
+expect_eq '["gb","gb","gb"]' "$(admin GET /lab/ledger | jq -c '[.allocations[-3:][] | .country]')" \
+    "extra_ips: all of the asked country"
+injected extra_ips
+# With 2 left in eg, the extras are what the stock allows.
+admin POST /lab/inventory '{"eg":2}' >/dev/null
+n0=$(allocs)
+fault '{"kind":"extra_ips","extra":5,"count":1}'
+out=$(buy 1 eg)
+expect_eq 2 "$(jq '.new_ips | length' <<<"$out")" "extra_ips: short stock, 1 extra named"
+expect_eq 2 $(( $(allocs) - n0 )) "extra_ips: short stock, 2 allocations"
+expect_eq 0 "$(api GET '/zone/count_available_ips?plan=%7B%22country%22%3A%22eg%22%7D' | jq .count)" \
+    "extra_ips: eg sold out"
+
+# short_ips: 3 asked, 2 bought; 2 asked with fewer 5, a 200 naming none.
+n0=$(allocs)
+fault '{"kind":"short_ips","count":1}'
+out=$(buy 3 fr)
+expect_eq 200 "$(status)" "short_ips: 200"
+expect_eq 2 "$(jq '.new_ips | length' <<<"$out")" "short_ips: 2 IPs named"
+expect_eq 2 $(( $(allocs) - n0 )) "short_ips: the ledger has 2 new allocations"
+expect_eq "$(admin GET /lab/ledger | jq -c '[.allocations[-2:][] | .ip] | sort')" \
+    "$(jq -c '.new_ips | sort' <<<"$out")" "short_ips: the named IPs are the billed ones"
+injected short_ips
+n0=$(allocs)
+fault '{"kind":"short_ips","fewer":5,"count":1}'
+out=$(buy 2 fr)
+expect_eq 200 "$(status)" "short_ips to none: 200"
+expect_eq '[]' "$(jq -c .new_ips <<<"$out")" "short_ips to none: new_ips empty"
+expect_eq 0 $(( $(allocs) - n0 )) "short_ips to none: nothing billed"
+
+# other_ips: nothing released, the answer names other IPs of the zone.
+all=$(zone_ips)
+asked=$(jq -c '.[:2]' <<<"$all")
+h0=$(held)
+fault '{"kind":"other_ips","count":1}'
+out=$(api DELETE /zone/ips "{\"zone\":\"isp_lab\",\"ips\":$asked}")
+expect_eq 200 "$(status)" "other_ips: 200"
+expect_eq "$h0" "$(held)" "other_ips: the ledger shows nothing released"
+expect_eq "$all" "$(zone_ips)" "other_ips: the zone keeps its IPs"
+expect_eq 2 "$(jq '.ips | length' <<<"$out")" "other_ips: as many IPs named as asked"
+jq -e --argjson a "$asked" --argjson z "$all" \
+    'all(.ips[]; . as $ip | ($a | index([$ip])) == null and ($z | index([$ip])) != null)' <<<"$out" >/dev/null ||
+    fail "other_ips: named IPs must be the zone's and not the asked ones: $out"
+pass "other_ips: names other IPs of the zone"
+injected other_ips
+fault '{"kind":"other_ips","count":1}'
+expect_eq '[]' "$(api DELETE /zone/ips "{\"zone\":\"isp_lab\",\"ips\":$all}" | jq -c .ips)" \
+    "other_ips: none left to name, an empty list"
+expect_eq "$h0" "$(held)" "other_ips: still nothing released"
+
+# no_country: every entry of the listing has an empty country.
+fault '{"kind":"no_country","count":1}'
+out=$(api GET '/zone/ips?zone=isp_lab')
+expect_eq "$(jq length <<<"$all")" "$(jq '.ips | length' <<<"$out")" "no_country: the whole listing"
+expect_eq '[""]' "$(jq -c '[.ips[].maxmind] | unique' <<<"$out")" "no_country: maxmind empty"
+injected no_country
+expect_eq false "$(api GET '/zone/ips?zone=isp_lab' | jq '[.ips[].maxmind] | any(. == "")')" \
+    "no_country used up: countries back"
+
+# A listing delayed by latency shows the zone as it was when asked: here a
+# purchase made during the delay is missing from it.
+fault '{"endpoint":"GET /zone/ips","kind":"latency","ms":1500,"count":1}'
+curl -s -H "$KEY" "$API/zone/ips?zone=isp_lab" >"$T/late.json" &
+late=$!
+wait_for 5 sh -c "curl -sf $API/lab/faults | jq -e '.faults[0].fired == 1'" || fail "delayed listing asked"
+new=$(allocate fr)
+wait "$late" || fail "delayed listing"
+jq -e --arg ip "$new" '[.ips[].ip] | index([$ip]) == null' "$T/late.json" >/dev/null ||
+    fail "the delayed listing names an IP bought after it was asked"
+pass "a listing delayed past a purchase does not name the new IP"
+admin DELETE /lab/faults >/dev/null
+
+# known_ips on an empty zone names the real new IPs.
+api DELETE /zone/ips "{\"zone\":\"isp_lab\",\"ips\":$(zone_ips)}" >/dev/null
+expect_eq 0 "$(held)" "every IP released"
+fault '{"kind":"known_ips","count":1}'
+out=$(buy 1 fr)
+expect_eq "$(zone_ips)" "$(jq -c '.new_ips' <<<"$out")" "known_ips on an empty zone: the real new IP"
+api DELETE /zone/ips "{\"zone\":\"isp_lab\",\"ips\":$(zone_ips)}" >/dev/null
 admin DELETE /lab/faults >/dev/null
 
 # Revoking an allocated IP closes its tunnels and refuses it afterwards.
