@@ -2,7 +2,9 @@
  * The WhatsApp stand-in (see wa.h).  One timer pings every live
  * connection and closes those that stopped answering, instead of a timer
  * per connection, so an idle connection costs one event and a small
- * struct.
+ * struct.  Live phones are also counted per source address, so that a
+ * HELLO learns in constant time how many other phones share its address
+ * (a benchmark connects thousands through one IP).
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -24,6 +26,7 @@
 #include "waproto.h"
 
 #define WA_BUCKETS	16384
+#define WA_IP_BUCKETS	4096
 
 struct wa_conn;
 
@@ -39,7 +42,15 @@ struct wa_phone {
 	int64_t			 conflicts;
 	int64_t			 ip_changes;
 	int64_t			 refused;
+	int64_t			 ip_shared;	/* connects sharing an IP */
 	int64_t			 last_change_ms;
+};
+
+/* How many phones are connected from one address. */
+struct wa_ipcount {
+	struct wa_ipcount	*next;		/* hash chain */
+	uint32_t		 ip;
+	int64_t			 phones;
 };
 
 struct wa_conn {
@@ -67,6 +78,9 @@ struct wa {
 	size_t			 nphones;
 	uint32_t		 blocked[WA_MAX_BLOCKED_IPS];
 	size_t			 nblocked;
+	/* At most one entry per live connection, so bounded by them. */
+	struct wa_ipcount	*ipcounts[WA_IP_BUCKETS];
+	int64_t			 ip_shares;
 };
 
 static const char *const wa_state_names[] = {
@@ -118,6 +132,46 @@ wa_phone_get(struct wa *wa, const char *phone, bool create)
 	return p;
 }
 
+static struct wa_ipcount **
+wa_ipcount_slot(struct wa *wa, uint32_t ip)
+{
+	struct wa_ipcount	**pp;
+
+	pp = &wa->ipcounts[(ip * 2654435761U) % WA_IP_BUCKETS];
+	while (*pp != NULL && (*pp)->ip != ip)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* Phones connected from ip right now. */
+static int64_t
+wa_ip_phones(struct wa *wa, uint32_t ip)
+{
+	struct wa_ipcount	*e = *wa_ipcount_slot(wa, ip);
+
+	return e != NULL ? e->phones : 0;
+}
+
+/* One more (delta 1) or one fewer (-1) phone connected from ip. */
+static void
+wa_ip_count(struct wa *wa, uint32_t ip, int64_t delta)
+{
+	struct wa_ipcount	**pp = wa_ipcount_slot(wa, ip), *e = *pp;
+
+	if (e == NULL) {
+		if (delta <= 0)
+			return;
+		e = xcalloc(1, sizeof(*e));
+		e->ip = ip;
+		*pp = e;
+	}
+	e->phones += delta;
+	if (e->phones <= 0) {
+		*pp = e->next;
+		free(e);
+	}
+}
+
 static void
 wa_send(struct wa_conn *c, const char *msg)
 {
@@ -131,6 +185,7 @@ wa_conn_free(struct wa_conn *c)
 	struct wa	*wa = c->wa;
 
 	if (c->phone != NULL && c->phone->conn == c) {
+		wa_ip_count(wa, c->ip, -1);
 		c->phone->conn = NULL;
 		c->phone->last_change_ms = lab_now(wa->lab);
 		log_info("wa.disconnected", LOGF_S("phone", c->phone->phone));
@@ -160,6 +215,7 @@ wa_hello(struct wa_conn *c, const struct waproto_msg *m)
 	struct wa	*wa = c->wa;
 	struct wa_phone	*p;
 	char		 ip[WORLD_IPSTR_MAX];
+	int64_t		 others;
 
 	world_ip_str(c->ip, ip);
 	if ((p = wa_phone_get(wa, m->phone, true)) == NULL) {
@@ -199,6 +255,19 @@ wa_hello(struct wa_conn *c, const struct waproto_msg *m)
 		wa_send(p->conn, "CONFLICT\n");
 		wa_conn_free(p->conn);
 	}
+	/*
+	 * Accounts seen behind one address risk being linked and banned
+	 * together, so a connect from an address other phones are connected
+	 * from is counted.  The phone's own older connection was closed
+	 * above and is not one of them.
+	 */
+	if ((others = wa_ip_phones(wa, c->ip)) > 0) {
+		wa->ip_shares++;
+		p->ip_shared++;
+		log_info("wa.ip_shared", LOGF_S("phone", p->phone),
+		    LOGF_S("ip", ip), LOGF_I("others", others));
+	}
+	wa_ip_count(wa, c->ip, 1);
 	p->conn = c;
 	c->phone = p;
 	c->pong_mono = util_mono_ms();
@@ -350,8 +419,9 @@ wa_new(struct lab *lab, const char *addr, int port, struct wa **ret,
 void
 wa_free(struct wa *wa)
 {
-	struct wa_phone	*p, *next;
-	size_t		 i;
+	struct wa_phone		*p, *next;
+	struct wa_ipcount	*e, *enext;
+	size_t			 i;
 
 	if (wa == NULL)
 		return;
@@ -361,6 +431,13 @@ wa_free(struct wa *wa)
 		for (p = wa->buckets[i]; p != NULL; p = next) {
 			next = p->next;
 			free(p);
+		}
+	}
+	/* Closing every connection emptied these; this is for safety. */
+	for (i = 0; i < WA_IP_BUCKETS; i++) {
+		for (e = wa->ipcounts[i]; e != NULL; e = enext) {
+			enext = e->next;
+			free(e);
 		}
 	}
 	event_del(&wa->lev);
@@ -435,13 +512,14 @@ wa_json(const struct wa *wa)
 				ip[0] = '\0';
 			util_fmt_time(p->last_change_ms, ts);
 			json_object_set_new(phones, p->phone, json_pack(
-			    "{s:b,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s}",
+			    "{s:b,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s}",
 			    "connected", p->conn != NULL,
 			    "state", wa_state_names[p->state],
 			    "ip", ip, "country", p->country,
 			    "connects", (json_int_t)p->connects,
 			    "conflicts", (json_int_t)p->conflicts,
 			    "ip_changes", (json_int_t)p->ip_changes,
+			    "ip_shared", (json_int_t)p->ip_shared,
 			    "refused", (json_int_t)p->refused,
 			    "last_change", ts));
 		}
@@ -451,8 +529,9 @@ wa_json(const struct wa *wa)
 		world_ip_str(wa->blocked[i], ip);
 		json_array_append_new(blocked, json_string(ip));
 	}
-	return json_pack("{s:I,s:o,s:o}", "connections",
-	    (json_int_t)wa->nconns, "phones", phones, "blocked_ips", blocked);
+	return json_pack("{s:I,s:I,s:o,s:o}", "connections",
+	    (json_int_t)wa->nconns, "ip_shares", (json_int_t)wa->ip_shares,
+	    "phones", phones, "blocked_ips", blocked);
 }
 
 json_t *
@@ -465,18 +544,20 @@ wa_save(const struct wa *wa)
 	for (i = 0; i < WA_BUCKETS; i++)
 		for (p = wa->buckets[i]; p != NULL; p = p->next)
 			json_array_append_new(arr, json_pack(
-			    "{s:s,s:s,s:i,s:I,s:s,s:I,s:I,s:I,s:I,s:I}",
+			    "{s:s,s:s,s:i,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:I}",
 			    "phone", p->phone, "token", p->token, "state",
 			    (int)p->state, "ip", (json_int_t)p->ip, "country",
 			    p->country, "connects", (json_int_t)p->connects,
 			    "conflicts", (json_int_t)p->conflicts,
 			    "ip_changes", (json_int_t)p->ip_changes,
+			    "ip_shared", (json_int_t)p->ip_shared,
 			    "refused", (json_int_t)p->refused, "last_change",
 			    (json_int_t)p->last_change_ms));
 	for (i = 0; i < wa->nblocked; i++)
 		json_array_append_new(blocked,
 		    json_integer((json_int_t)wa->blocked[i]));
-	return json_pack("{s:o,s:o}", "phones", arr, "blocked_ips", blocked);
+	return json_pack("{s:I,s:o,s:o}", "ip_shares",
+	    (json_int_t)wa->ip_shares, "phones", arr, "blocked_ips", blocked);
 }
 
 int
@@ -484,18 +565,26 @@ wa_load(struct wa *wa, const json_t *j)
 {
 	struct wa_phone	*p;
 	const char	*phone, *token, *cc;
-	json_int_t	 ip, connects, conflicts, changes, refused, last;
+	json_int_t	 ip, connects, conflicts, changes, shared, refused, last;
 	json_t		*v;
 	size_t		 i;
 	int		 state;
 
+	/* The sharing counters came later; older states lack them. */
+	v = json_object_get(j, "ip_shares");
+	if (v != NULL && !json_is_integer(v))
+		return -EINVAL;
+	wa->ip_shares = json_integer_value(v);
 	json_array_foreach(json_object_get(j, "phones"), i, v) {
-		if (json_unpack(v, "{s:s,s:s,s:i,s:I,s:s,s:I,s:I,s:I,s:I,s:I}",
+		shared = 0;
+		if (json_unpack(v,
+		    "{s:s,s:s,s:i,s:I,s:s,s:I,s:I,s:I,s?I,s:I,s:I}",
 		    "phone", &phone, "token", &token, "state", &state, "ip",
 		    &ip, "country", &cc, "connects", &connects, "conflicts",
-		    &conflicts, "ip_changes", &changes, "refused", &refused,
-		    "last_change", &last) != 0 || !waproto_phone_valid(phone) ||
-		    state < 0 || state > WA_PHONE_BLOCKED)
+		    &conflicts, "ip_changes", &changes, "ip_shared", &shared,
+		    "refused", &refused, "last_change", &last) != 0 ||
+		    !waproto_phone_valid(phone) || state < 0 ||
+		    state > WA_PHONE_BLOCKED)
 			return -EINVAL;
 		if ((p = wa_phone_get(wa, phone, true)) == NULL)
 			return -ENOSPC;
@@ -506,6 +595,7 @@ wa_load(struct wa *wa, const json_t *j)
 		p->connects = connects;
 		p->conflicts = conflicts;
 		p->ip_changes = changes;
+		p->ip_shared = shared;
 		p->refused = refused;
 		p->last_change_ms = last;
 	}

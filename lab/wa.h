@@ -4,8 +4,9 @@
  * live connections, and closes the older of two live connections of one
  * phone with CONFLICT (WhatsApp's 440 "connection replaced").  Per phone
  * it records whether it is connected, from which address and country (the
- * provider's allocation table), and how often it connected, conflicted
- * and changed address.
+ * provider's allocation table), and how often it connected, conflicted,
+ * changed address and connected from an address other phones were
+ * connected from (IP sharing, also counted for the whole stand-in).
  */
 #ifndef LAB_WA_H
 #define LAB_WA_H

@@ -66,6 +66,9 @@ expect_eq 1 "$(wa conflicts)" "one conflict counted"
 expect_eq 2 "$(wa connects)" "two connects counted"
 expect_eq 0 "$(wa ip_changes)" "no IP change"
 wait_for 5 connected || fail "second connector connected"
+# The phone's own older connection is not another phone on its IP.
+expect_eq 0 "$(wa ip_shared)" "a conflict is not IP sharing"
+expect_eq 0 "$(admin GET /lab/wa | jq .ip_shares)" "no IP shared"
 
 # SIGTERM: exit 0.
 kill -TERM "$c2"

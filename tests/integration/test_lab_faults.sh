@@ -4,8 +4,8 @@
 # and as an HTTP date, hangs past the client's timeout, "commit then drop
 # the response", malformed JSON, untruthful answers (known, extra, short
 # and other IPs, no country) checked against the ledger, a listing
-# delayed past a purchase, revoking an allocated IP, changing a country's
-# inventory, and the clock.
+# delayed past a purchase, phones sharing an IP at the WhatsApp stand-in,
+# revoking an allocated IP, changing a country's inventory, and the clock.
 . "$2/lab/testlib.sh"
 
 lab_start lab --seed 11 --ping-ms 100
@@ -257,6 +257,36 @@ out=$(buy 1 fr)
 expect_eq "$(zone_ips)" "$(jq -c '.new_ips' <<<"$out")" "known_ips on an empty zone: the real new IP"
 api DELETE /zone/ips "{\"zone\":\"isp_lab\",\"ips\":$(zone_ips)}" >/dev/null
 admin DELETE /lab/faults >/dev/null
+
+# IP sharing at the WhatsApp stand-in: a second phone connecting through an
+# IP another phone is connected from is counted once.
+ip=$(allocate fr)
+share_connector() {	# PHONE: through $ip, PID in $CPID
+	env RESPAWN_PHONE="$1" RESPAWN_SESSION_DIR="$T/share$1" \
+	    RESPAWN_PROXY_URL="http://brd-customer-c_lab-zone-isp_lab-ip-$ip:isp_lab_pw@127.0.0.1:$LAB_PROXY_PORT" \
+	    RESPAWN_LAB_WA_ADDR="127.0.0.1:$LAB_WA_PORT" "$CONNECTOR_BIN" 2>>"$T/connector.log" &
+	CPID=$!
+	STARTED_PIDS+=($CPID)
+}
+phone_connected() {	# PHONE
+	curl -sf "$API/lab/wa" | jq -e --arg p "$1" '.phones[$p].connected' >/dev/null
+}
+shares0=$(admin GET /lab/wa | jq .ip_shares)
+share_connector +33611110001
+s1=$CPID
+wait_for 10 phone_connected +33611110001 || fail "first sharing phone connected"
+expect_eq "$shares0" "$(admin GET /lab/wa | jq .ip_shares)" "one phone on the IP: no sharing"
+share_connector +33611110002
+s2=$CPID
+wait_for 10 phone_connected +33611110002 || fail "second sharing phone connected"
+expect_eq $((shares0 + 1)) "$(admin GET /lab/wa | jq .ip_shares)" "two phones on one IP: ip_shares rises by 1"
+expect_eq "0 1" "$(admin GET /lab/wa | jq -r '[.phones["+33611110001","+33611110002"].ip_shared] | "\(.[0]) \(.[1])"')" \
+    "ip_shared counts the phone that joined"
+grep -q "wa.ip_shared phone=+33611110002 ip=$ip others=1" "$T/lab.log" || fail "wa.ip_shared not logged"
+pass "wa.ip_shared logged"
+kill -TERM "$s1" "$s2"
+wait "$s1" "$s2" || fail "sharing connectors stopped"
+api DELETE /zone/ips "{\"zone\":\"isp_lab\",\"ips\":[\"$ip\"]}" >/dev/null
 
 # Revoking an allocated IP closes its tunnels and refuses it afterwards.
 ip=$(allocate de)

@@ -43,9 +43,24 @@ admin POST /lab/state/save >/dev/null
 lab_stop
 lab_start lab3 --state "$T/state.json"
 expect_eq blocked "$(admin GET /lab/wa | jq -r '.phones["+14155550100"].state')" "phone state survives"
+expect_eq 0 "$(admin GET /lab/wa | jq '.ip_shares')" "ip_shares saved and loaded"
 expect_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data "{\"path\":\"$T/copy.json\"}" \
     "$API/lab/state/save")" "save to a chosen path"
 test -s "$T/copy.json" || fail "saved copy"
+lab_stop
+
+# The IP sharing counters survive a restart, and a state saved before
+# they existed still loads.
+jq '.wa.ip_shares = 5 | .wa.phones[0].ip_shared = 2' "$T/copy.json" >"$T/shares.json"
+lab_start lab4 --state "$T/shares.json"
+expect_eq 5 "$(admin GET /lab/wa | jq .ip_shares)" "ip_shares survives a restart"
+expect_eq 2 "$(admin GET /lab/wa | jq '.phones["+14155550100"].ip_shared')" "ip_shared survives a restart"
+lab_stop
+jq 'del(.wa.ip_shares) | del(.wa.phones[].ip_shared)' "$T/copy.json" >"$T/old.json"
+lab_start lab5 --state "$T/old.json"
+expect_eq blocked "$(admin GET /lab/wa | jq -r '.phones["+14155550100"].state')" "a state without the sharing counters loads"
+expect_eq "0 0" "$(admin GET /lab/wa | jq -r '"\(.ip_shares) \(.phones["+14155550100"].ip_shared)"')" \
+    "missing sharing counters start at 0"
 lab_stop
 
 # One seed, one world: two fresh labs with the same seed sell the same IPs.
