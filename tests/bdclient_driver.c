@@ -136,7 +136,7 @@ driver_status(struct driver *d)
 	struct bdclient_status	s;
 
 	bdclient_status(d->client, util_mono_ms(), &s);
-	driver_print(json_pack("{s:s,s:s,s:I,s:i,s:I,s:I,s:I,s:I,s:I,s:I}",
+	driver_print(json_pack("{s:s,s:s,s:I,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "op", "status", "breaker", s.breaker.name,
 	    "trips", (json_int_t)s.breaker.trips,
 	    "failures", (int)s.breaker.failures,
@@ -145,6 +145,7 @@ driver_status(struct driver *d)
 	    "key_reloads", (json_int_t)s.key_reloads,
 	    "unknown", (json_int_t)s.unknown,
 	    "pending", (json_int_t)s.pending,
+	    "queued", (json_int_t)s.queued,
 	    "retry_tokens", (json_int_t)s.retry_tokens));
 }
 
