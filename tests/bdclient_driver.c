@@ -1,13 +1,16 @@
 /*
  * A command-line driver of the Bright Data client for integration tests:
  * it makes one client against a base URL (respawn-lab's API port), runs a
- * sequence of operations on a libevent loop, one after the other, and
- * prints one JSON line per operation on stdout.  Keeping one client across
- * the sequence is what lets a test see the circuit breaker, the retry
- * budget and key rotation at work.
+ * sequence of operations on a libevent loop and prints one JSON line per
+ * operation on stdout, in the order they are called back.  Keeping one
+ * client across the sequence is what lets a test see the circuit breaker,
+ * the retry budget and key rotation at work.
  *
- *   bdclient_driver --url URL --key REF [options] OP [ARGS] [+ OP [ARGS]]...
+ *   bdclient_driver --url URL --key REF [options] OP [ARGS] [+|& OP [ARGS]]...
  *
+ * An operation after "+" starts once every operation before it was called
+ * back; one after "&" starts at once, so that a test can have many
+ * requests pending together (sleep still delays what follows it).
  * Operations: list | add CC|any COUNT | remove IP... | count [CC] |
  * sleep MS | wait-file PATH | status.  Options: --customer C (c_lab),
  * --zone Z (isp_lab), --timeout-ms N, --attempts N, --backoff-base-ms N,
@@ -43,10 +46,15 @@
 #define DRIVER_EX_USAGE		64
 #define DRIVER_EX_SOFTWARE	70
 
+struct driver;
+
 struct driver_op {
+	struct driver	*d;
 	const char	*name;
 	char		**args;
 	int		 nargs;
+	bool		 at_once;	/* after "&": does not wait */
+	int64_t		 started_ms;
 };
 
 struct driver {
@@ -55,11 +63,16 @@ struct driver {
 	struct driver_op	 ops[DRIVER_OPS_MAX];
 	int			 nops;
 	int			 next;
-	int64_t			 started_ms;
 	struct event		*step;		/* runs the next operation */
 	struct event		*freer;
 	int			 status;
-	bool			 waiting;	/* an operation is pending */
+	int			 pending;	/* operations not called back */
+	/*
+	 * The next operation waits for the pending ones: their last
+	 * callback schedules it.  Only then, so that a callback never cuts
+	 * a sleep short.
+	 */
+	bool			 blocked;
 };
 
 static void	driver_run_next(struct driver *d);
@@ -87,9 +100,10 @@ driver_schedule(struct driver *d, int64_t ms)
 static void
 driver_done(const struct bdclient_result *r, void *arg)
 {
-	struct driver	*d = arg;
-	json_t		*j, *ips;
-	size_t		 i;
+	struct driver_op	*op = arg;
+	struct driver		*d = op->d;
+	json_t			*j, *ips;
+	size_t			 i;
 
 	j = json_pack("{s:s,s:s,s:i,s:s,s:i,s:i,s:s,s:I}",
 	    "op", bdclient_op_name(r->op),
@@ -99,7 +113,7 @@ driver_done(const struct bdclient_result *r, void *arg)
 	    "http_status", r->http_status,
 	    "attempts", (int)r->attempts,
 	    "message", r->message,
-	    "elapsed_ms", (json_int_t)(util_mono_ms() - d->started_ms));
+	    "elapsed_ms", (json_int_t)(util_mono_ms() - op->started_ms));
 	ips = json_array();
 	for (i = 0; i < r->nips; i++)
 		(void)json_array_append_new(ips, json_pack("{s:s,s:s}", "ip",
@@ -109,9 +123,11 @@ driver_done(const struct bdclient_result *r, void *arg)
 		(void)json_object_set_new(j, "count",
 		    json_integer((json_int_t)r->count));
 	driver_print(j);
-	d->waiting = false;
-	if (d->client != NULL)
+	d->pending--;
+	if (d->client != NULL && d->blocked && d->pending == 0) {
+		d->blocked = false;
 		driver_schedule(d, 0);
+	}
 }
 
 static void
@@ -120,7 +136,7 @@ driver_status(struct driver *d)
 	struct bdclient_status	s;
 
 	bdclient_status(d->client, util_mono_ms(), &s);
-	driver_print(json_pack("{s:s,s:s,s:I,s:i,s:I,s:I,s:I,s:I,s:I,s:I}",
+	driver_print(json_pack("{s:s,s:s,s:I,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "op", "status", "breaker", s.breaker.name,
 	    "trips", (json_int_t)s.breaker.trips,
 	    "failures", (int)s.breaker.failures,
@@ -129,6 +145,7 @@ driver_status(struct driver *d)
 	    "key_reloads", (json_int_t)s.key_reloads,
 	    "unknown", (json_int_t)s.unknown,
 	    "pending", (json_int_t)s.pending,
+	    "queued", (json_int_t)s.queued,
 	    "retry_tokens", (json_int_t)s.retry_tokens));
 }
 
@@ -144,30 +161,33 @@ driver_int(const char *s, int64_t min, int64_t max, int64_t *ret)
 
 /* Start one operation; false when it could not be started. */
 static bool
-driver_start(struct driver *d, const struct driver_op *op)
+driver_start(struct driver *d, struct driver_op *op)
 {
 	const char	*cc;
 	int64_t		 n;
 	int		 r = -EINVAL;
 
+	op->d = d;
+	op->started_ms = util_mono_ms();
 	if (strcmp(op->name, "list") == 0 && op->nargs == 0)
-		r = bdclient_list(d->client, driver_done, d);
+		r = bdclient_list(d->client, driver_done, op);
 	else if (strcmp(op->name, "add") == 0 && op->nargs == 2) {
 		cc = strcmp(op->args[0], "any") == 0 ? NULL : op->args[0];
 		if (driver_int(op->args[1], INT32_MIN, INT32_MAX, &n) == 0)
-			r = bdclient_add(d->client, cc, (int)n, driver_done, d);
+			r = bdclient_add(d->client, cc, (int)n, driver_done,
+			    op);
 	} else if (strcmp(op->name, "remove") == 0)
 		r = bdclient_remove(d->client, (const char *const *)op->args,
-		    (size_t)op->nargs, driver_done, d);
+		    (size_t)op->nargs, driver_done, op);
 	else if (strcmp(op->name, "count") == 0 && op->nargs <= 1)
 		r = bdclient_count_available(d->client, op->nargs == 1 ?
-		    op->args[0] : NULL, driver_done, d);
+		    op->args[0] : NULL, driver_done, op);
 	if (r != 0) {
 		driver_print(json_pack("{s:s,s:i,s:s}", "op", op->name,
 		    "start_error", r, "strerror", strerror(-r)));
 		return false;
 	}
-	d->waiting = true;
+	d->pending++;
 	return true;
 }
 
@@ -188,7 +208,17 @@ driver_run_next(struct driver *d)
 	struct stat		 st;
 	int64_t			 ms;
 
-	if (d->client == NULL || d->next == d->nops) {
+	if (d->client == NULL) {
+		(void)event_base_loopexit(d->base, NULL);
+		return;
+	}
+	/* The end, and an operation after "+", wait for the pending ones. */
+	if (d->pending > 0 && (d->next == d->nops ||
+	    !d->ops[d->next].at_once)) {
+		d->blocked = true;
+		return;
+	}
+	if (d->next == d->nops) {
 		(void)event_base_loopexit(d->base, NULL);
 		return;
 	}
@@ -213,11 +243,12 @@ driver_run_next(struct driver *d)
 		driver_schedule(d, 0);
 		return;
 	}
-	d->started_ms = util_mono_ms();
 	if (!driver_start(d, op)) {
 		d->status = 1;
 		(void)event_base_loopexit(d->base, NULL);
+		return;
 	}
+	driver_schedule(d, 0);
 }
 
 static void
@@ -238,7 +269,7 @@ static int
 driver_usage(void)
 {
 	fprintf(stderr, "usage: bdclient_driver --url URL --key REF "
-	    "[options] OP [ARGS] [+ OP [ARGS]]...\n");
+	    "[options] OP [ARGS] [+|& OP [ARGS]]...\n");
 	return DRIVER_EX_USAGE;
 }
 
@@ -254,6 +285,7 @@ main(int argc, char **argv)
 	char				 err[BDCLIENT_ERR_LEN];
 	int64_t				 n, free_after = -1;
 	int				 i, fd;
+	bool				 at_once = false;
 
 	cfg.customer = "c_lab";
 	cfg.zone = "isp_lab";
@@ -296,15 +328,20 @@ main(int argc, char **argv)
 	}
 	cfg.backoff = &policy;
 	cfg.breaker = &brk;
-	/* The rest is operations separated by "+". */
+	/* The rest is operations separated by "+" or "&". */
 	for (; i < argc; i++) {
-		if (strcmp(argv[i], "+") == 0)
+		if (strcmp(argv[i], "+") == 0 || strcmp(argv[i], "&") == 0) {
+			at_once = argv[i][0] == '&';
 			continue;
+		}
 		if (d.nops == DRIVER_OPS_MAX)
 			return driver_usage();
 		d.ops[d.nops].name = argv[i];
 		d.ops[d.nops].args = &argv[i + 1];
-		while (i + 1 < argc && strcmp(argv[i + 1], "+") != 0) {
+		d.ops[d.nops].at_once = at_once;
+		at_once = false;
+		while (i + 1 < argc && strcmp(argv[i + 1], "+") != 0 &&
+		    strcmp(argv[i + 1], "&") != 0) {
 			d.ops[d.nops].nargs++;
 			i++;
 		}
@@ -337,7 +374,7 @@ main(int argc, char **argv)
 	}
 	driver_schedule(&d, 0);
 	(void)event_base_dispatch(d.base);
-	if (d.client != NULL && d.waiting)
+	if (d.client != NULL && d.pending > 0)
 		d.status = 1;
 	client = d.client;
 	d.client = NULL;

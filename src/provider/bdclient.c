@@ -11,6 +11,13 @@
  * backoff, and last to deliver the result.  Results are delivered from
  * that timer rather than from inside curl's processing, so a callback may
  * start operations or free the client.
+ *
+ * At most BDCLIENT_CONNECTIONS_MAX requests are in curl at once; the
+ * others wait in the client's own queue for one to finish.  Left to curl,
+ * they would wait in curl's queue instead and go out whenever a connection
+ * frees up, long after the breaker was asked: a purchase admitted while it
+ * was closed would be sent after it opened.  A request leaving our queue
+ * asks the breaker again.
  */
 #include <sys/queue.h>
 
@@ -44,12 +51,14 @@
 
 enum bdreq_state {
 	BDREQ_WAIT_SEND,	/* timer armed: send (first time or again) */
+	BDREQ_WAIT_SLOT,	/* in the client's queue for a connection */
 	BDREQ_IN_FLIGHT,	/* the easy handle is in the multi */
 	BDREQ_WAIT_DELIVER,	/* timer armed: call back */
 };
 
 struct bdreq {
 	TAILQ_ENTRY(bdreq)	 link;
+	TAILQ_ENTRY(bdreq)	 slot_link;	/* while BDREQ_WAIT_SLOT */
 	struct bdclient		*c;
 	enum bdclient_op	 op;
 	const char		*method;
@@ -98,6 +107,10 @@ struct bdclient {
 
 	TAILQ_HEAD(, bdreq)	 reqs;
 	size_t			 pending;
+	/* Waiting for a connection, oldest first. */
+	TAILQ_HEAD(, bdreq)	 slot_queue;
+	size_t			 queued;
+	size_t			 in_flight;	/* handles in the multi */
 
 	uint64_t		 requests;
 	uint64_t		 retries;
@@ -370,9 +383,21 @@ bdreq_finish(struct bdreq *req, enum bdclient_outcome status)
 	bdreq_arm(req, BDREQ_WAIT_DELIVER, 0);
 }
 
+/* Take a request out of the queue for a connection. */
+static void
+bdreq_unqueue(struct bdreq *req)
+{
+	TAILQ_REMOVE(&req->c->slot_queue, req, slot_link);
+	req->c->queued--;
+}
+
 static void
 bdreq_free(struct bdreq *req)
 {
+	if (req->state == BDREQ_WAIT_SLOT)
+		bdreq_unqueue(req);
+	else if (req->state == BDREQ_IN_FLIGHT)
+		req->c->in_flight--;
 	if (req->easy != NULL) {
 		curlev_remove(req->c->curl, req->easy);
 		curl_easy_cleanup(req->easy);
@@ -453,7 +478,13 @@ bdreq_easy(struct bdreq *req)
 	return rc == CURLE_OK ? 0 : -EINVAL;
 }
 
-/* Send the request now, unless the breaker says no. */
+/*
+ * Send the request now, unless the breaker says no; without a free
+ * connection it waits in the queue, and the breaker is asked when its
+ * turn comes (bdclient_next).  An open breaker still fails requests at
+ * once: the failure that opened it freed a connection, and none is taken
+ * while it stays open.
+ */
 static void
 bdreq_send(struct bdreq *req)
 {
@@ -461,6 +492,12 @@ bdreq_send(struct bdreq *req)
 	char		 last[BDCLIENT_MSG_LEN];
 	int		 r;
 
+	if (c->in_flight >= BDCLIENT_CONNECTIONS_MAX) {
+		req->state = BDREQ_WAIT_SLOT;
+		TAILQ_INSERT_TAIL(&c->slot_queue, req, slot_link);
+		c->queued++;
+		return;
+	}
 	if (!breaker_allow(c->breaker, util_mono_ms())) {
 		if (req->result.attempts == 0)
 			bdreq_note(req, -EHOSTDOWN, "%s %s: circuit breaker "
@@ -487,10 +524,28 @@ bdreq_send(struct bdreq *req)
 		return;
 	}
 	req->state = BDREQ_IN_FLIGHT;
+	c->in_flight++;
 	req->result.attempts++;
 	c->requests++;
 	if (req->mutating)
 		req->maybe_sent = true;
+}
+
+/*
+ * Connections are free: the requests that waited longest take them, each
+ * asking the breaker now.  One it refuses fails without a connection, and
+ * the next is tried.
+ */
+static void
+bdclient_next(struct bdclient *c)
+{
+	struct bdreq	*req;
+
+	while (!c->closing && c->in_flight < BDCLIENT_CONNECTIONS_MAX &&
+	    (req = TAILQ_FIRST(&c->slot_queue)) != NULL) {
+		bdreq_unqueue(req);
+		bdreq_send(req);
+	}
 }
 
 static void
@@ -734,6 +789,7 @@ bdreq_done(struct bdreq *req, CURLcode rc)
 	curlev_remove(c->curl, req->easy);
 	curl_easy_cleanup(req->easy);
 	req->easy = NULL;
+	c->in_flight--;
 	bdclient_headers_free(req->headers);
 	req->headers = NULL;
 	breaker_record(c->breaker, util_mono_ms(),
@@ -761,6 +817,8 @@ bdreq_done(struct bdreq *req, CURLcode rc)
 		bdreq_finish(req, BDCLIENT_UNKNOWN);
 		break;
 	}
+	/* After breaker_record: the next request sees this outcome. */
+	bdclient_next(c);
 }
 
 /* curlev's done callback: priv is the request (CURLOPT_PRIVATE). */
@@ -994,6 +1052,7 @@ bdclient_new(struct event_base *base, const struct bdclient_config *cfg,
 	c = xcalloc(1, sizeof(*c));
 	c->base = base;
 	TAILQ_INIT(&c->reqs);
+	TAILQ_INIT(&c->slot_queue);
 	/* First, as curl_global_init was: nothing before it may use curl. */
 	if ((r = curlev_new(base, (long)BDCLIENT_CONNECTIONS_MAX,
 	    bdclient_transfer_done, c, &c->curl)) != 0) {
@@ -1041,6 +1100,10 @@ bdclient_free(struct bdclient *c)
 
 	if (c == NULL)
 		return;
+	/*
+	 * Requests waiting for a connection are cancelled like the rest and
+	 * never sent: while closing, bdclient_next hands out no connection.
+	 */
 	c->closing = true;
 	while ((req = TAILQ_FIRST(&c->reqs)) != NULL) {
 		TAILQ_REMOVE(&c->reqs, req, link);
@@ -1082,6 +1145,7 @@ bdclient_status(const struct bdclient *c, int64_t now,
 	breaker_status(c->breaker, now, &s.breaker);
 	s.retry_tokens = backoff_budget_available(c->budget, now);
 	s.pending = c->pending;
+	s.queued = c->queued;
 	s.requests = c->requests;
 	s.retries = c->retries;
 	s.key_reloads = c->reloads;

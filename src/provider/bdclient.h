@@ -24,10 +24,13 @@
  *
  * A circuit breaker (src/core/breaker.h) guards the whole client: while it
  * is open no request goes out and operations fail, from the loop, with
- * -EHOSTDOWN.  Answers are capped at BDJSON_BODY_MAX and parsed strictly
- * (bdjson.h).  The API key lives in struct secret and, while a request is
- * in flight, in its curl header list, which is wiped when freed; no
- * message, log line or result ever holds it.
+ * -EHOSTDOWN.  At most BDCLIENT_CONNECTIONS_MAX requests are out at once;
+ * the others wait in the client's queue, oldest first, and ask the breaker
+ * when their turn comes, so a purchase queued before the breaker opened is
+ * not sent after it did.  Answers are capped at BDJSON_BODY_MAX and parsed
+ * strictly (bdjson.h).  The API key lives in struct secret and, while a
+ * request is in flight, in its curl header list, which is wiped when
+ * freed; no message, log line or result ever holds it.
  *
  * docs/internals/bdclient.md has the sources and the reasoning.
  */
@@ -57,7 +60,10 @@ struct event_base;
 #define BDCLIENT_ATTEMPTS_MAX		16
 /* Operations started and not yet called back; past it -EAGAIN. */
 #define BDCLIENT_PENDING_MAX		1024
-/* Connections to the API at once; curl queues requests beyond them. */
+/*
+ * Requests out at once (one connection each); the others wait in the
+ * client's queue, never in curl's, where the breaker is not asked.
+ */
 #define BDCLIENT_CONNECTIONS_MAX	8
 /* IPs bought by one call (the lab's limit; Bright Data documents none). */
 #define BDCLIENT_ADD_MAX		1000
@@ -136,6 +142,8 @@ struct bdclient_status {
 	struct breaker_status	breaker;
 	int64_t			retry_tokens;	/* retries the budget allows */
 	size_t			pending;	/* operations not called back */
+	/* Of those, waiting for one of BDCLIENT_CONNECTIONS_MAX to free. */
+	size_t			queued;
 	uint64_t		requests;	/* HTTP requests started */
 	uint64_t		retries;
 	uint64_t		key_reloads;	/* 401s that re-read the key */

@@ -3,10 +3,12 @@
 # driver program tests/bdclient_driver.c: list, buy, release and count;
 # 429 with Retry-After in seconds and as an HTTP date (on reads and on a
 # purchase); a 5xx storm that opens the circuit breaker, after which no
-# request goes out until the cool-down; a purchase whose answer is
-# dropped after it was committed (UNKNOWN, exactly one allocation, no
-# repeat), 5xx and timeouts on purchases and releases; malformed JSON;
-# refusals; cancellation; a rotated API key read again after a 401.
+# request goes out until the cool-down; purchases waiting for a
+# connection behind held requests, not sent once the breaker opened; a
+# purchase whose answer is dropped after it was committed (UNKNOWN,
+# exactly one allocation, no repeat), 5xx and timeouts on purchases and
+# releases; malformed JSON; refusals; cancellation; a rotated API key read
+# again after a 401.
 # Counting fault rules at the lab prove every request was a documented
 # METHOD and path; the lab's own logs and checks show the fields.
 . "$2/lab/testlib.sh"
@@ -62,6 +64,14 @@ expect_in() {	# haystack needle what
 ge() {	# a b: a >= b
 	[ "$1" -ge "$2" ] || fail "$3: $1 < $2"
 	pass "$3 ($1 >= $2)"
+}
+# tally OP JQ: how many OP lines $T/out has, and JQ's distinct values.
+tally() {
+	jq -sr --arg op "$1" '[.[] | select(.op == $op)] |
+	    "\(length) \([.[] | '"$2"'] | unique)"' "$T/out"
+}
+allocs() {	# allocations in the lab's ledger, ever
+	admin GET /lab/ledger | jq '.allocations | length'
 }
 per_country() {	# CC: the zone's IPs in that country
 	api GET '/zone/ips?zone=isp_lab&ip_per_country=true' | jq ".$1 // 0"
@@ -147,6 +157,43 @@ expect_eq "open 2 4" "$(line 8 '"\(.breaker) \(.trips) \(.requests)"')" "the fai
 expect_eq 4 "$(fired 5)" "the lab saw exactly 4 requests"
 documented_only "breaker"
 
+# --- Requests queued for a connection ask the breaker when their turn comes ---
+# Eight lists hold every connection (BDCLIENT_CONNECTIONS_MAX) and are
+# answered 500 after a second; two more lists, then four purchases, wait
+# behind them.  The first two 500s leave the breaker closed and give their
+# connections to the two lists; the third opens it, so the purchases, whose
+# turn comes after that, must fail unsent.  Queued in curl instead, they
+# would go out as the connections freed, breaker or not.
+counters_reset
+allocs_before=$(allocs)
+fault '{"endpoint":"GET /zone/ips","kind":"latency","ms":1000}'
+fault '{"endpoint":"GET /zone/ips","kind":"error","status":500}'
+ops=()
+for _ in 1 2 3 4 5 6 7 8; do ops+=(list '&'); done
+# The sleeps keep the order: the lists start first, the purchases last.
+ops+=(sleep 200 '&' list '&' list '&' sleep 100)
+for _ in 1 2 3 4; do ops+=('&' add de 1); done
+ops+=('&' sleep 200 '&' status + status)
+drv --attempts 1 --timeout-ms 5000 --breaker-threshold 3 \
+    --breaker-cooldown-ms 60000 "${ops[@]}"
+expect_eq 0 "$(fired 2)" "no purchase reached the lab"
+expect_eq "$allocs_before" "$(allocs)" "nothing bought (ledger)"
+expect_eq 10 "$(fired 1)" "the ten lists reached it, two after waiting"
+expect_eq '4 ["failed -112 0"]' \
+    "$(tally add '"\(.status) \(.error) \(.attempts)"')" \
+    "each queued purchase: FAILED, -EHOSTDOWN, never sent"
+expect_eq '4 ["POST /zone/ips: circuit breaker open: not sent"]' \
+    "$(tally add .message)" "each says the breaker was open"
+expect_eq '10 ["failed 500"]' "$(tally list '"\(.status) \(.http_status)"')" \
+    "the lists got their 500s"
+expect_eq "closed 14 6 8" \
+    "$(line 1 '"\(.breaker) \(.pending) \(.queued) \(.requests)"')" \
+    "while held: 14 pending, 6 queued for a connection, 8 sent"
+expect_eq "open 1 0 0 10" "$(tail -n 1 "$T/out" |
+    jq -r '"\(.breaker) \(.trips) \(.pending) \(.queued) \(.requests)"')" \
+    "after: breaker open, nothing left, 10 requests"
+documented_only "queued behind the breaker"
+
 # --- Purchases and releases whose outcome is unknown -------------------------------
 counters_reset
 nl_before=$(per_country nl)
@@ -189,6 +236,21 @@ expect_eq "unknown -125" "$(line 1 '"\(.status) \(.error)"')" "cancelled purchas
 fault '{"endpoint":"GET /zone/ips","kind":"hang","ms":2000,"count":1}'
 drv --free-after-ms 300 list
 expect_eq "failed -125" "$(line 1 '"\(.status) \(.error)"')" "cancelled list: FAILED, -ECANCELED"
+# A purchase still waiting for a connection was never sent: FAILED.
+posts=$(fired 2)
+fault '{"endpoint":"GET /zone/ips","kind":"hang","ms":2000,"count":8}'
+ops=()
+for _ in 1 2 3 4 5 6 7 8; do ops+=(list '&'); done
+ops+=(sleep 100 '&' add de 1 '&' sleep 100 '&' status)
+drv --free-after-ms 400 "${ops[@]}"
+expect_eq "9 1" "$(line 1 '"\(.pending) \(.queued)"')" \
+    "a purchase waits for a connection"
+expect_eq '1 ["failed -125 0"]' \
+    "$(tally add '"\(.status) \(.error) \(.attempts)"')" \
+    "cancelled while waiting: FAILED, -ECANCELED, never sent"
+expect_eq '8 ["failed -125"]' "$(tally list '"\(.status) \(.error)"')" \
+    "the held lists cancelled too, each once"
+expect_eq "$posts" "$(fired 2)" "the waiting purchase never reached the lab"
 documented_only "unknown outcomes"
 
 # --- Malformed answers and refusals ---------------------------------------------------
