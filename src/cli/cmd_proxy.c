@@ -214,7 +214,16 @@ cmd_proxy_step(const struct reconcile_step *s, void *arg)
 	switch (s->action) {
 	case RECONCILE_ADOPT:
 		printf("%s %-45s %s (billed by the provider, unknown here)\n",
-		    dry ? "would adopt " : "adopted     ", s->key, s->country);
+		    dry ? "would adopt " : "adopted     ", s->key,
+		    s->country[0] != '\0' ? s->country : "--");
+		break;
+	case RECONCILE_FOUND:
+		printf("%s %-45s %s (lost, and listed again)\n",
+		    dry ? "would find  " : "found       ", s->key, s->country);
+		break;
+	case RECONCILE_COUNTRY:
+		printf("%s %-45s %s (the provider's country)\n",
+		    dry ? "would correct" : "corrected   ", s->key, s->country);
 		break;
 	case RECONCILE_LOST:
 		printf("%s %-45s %s (no longer listed by the provider)\n",
@@ -226,10 +235,18 @@ cmd_proxy_step(const struct reconcile_step *s, void *arg)
 		break;
 	case RECONCILE_INTENT_OWNED:
 	case RECONCILE_INTENT_FAILED:
-		printf("%s purchase intent %lld (%s): %s\n", dry ?
+		printf("%s purchase intent %lld (%s, %lld asked): %s", dry ?
 		    "would settle" : "settled     ", (long long)s->id,
-		    s->country, s->action == RECONCILE_INTENT_OWNED ? "owned" :
-		    "failed");
+		    s->country, (long long)s->n,
+		    s->action == RECONCILE_INTENT_OWNED ? "owned" : "failed");
+		if (s->action == RECONCILE_INTENT_OWNED)
+			printf(", %lld found", (long long)s->found);
+		printf("\n");
+		break;
+	case RECONCILE_INTENT_OPEN:
+		printf("kept open   purchase intent %lld (%s, %lld asked): its "
+		    "outcome may still change\n", (long long)s->id, s->country,
+		    (long long)s->n);
 		break;
 	}
 }
@@ -244,6 +261,7 @@ cmd_proxy_reconcile(struct cli *cli, int argc, char **argv)
 	};
 	struct proxy_listing	 pl = { 0 };
 	struct reconcile_report	 rep;
+	struct reconcile_scope	 scope = { 0 };
 	struct provider		*prov = NULL;
 	struct store		*st = NULL;
 	struct timeval		 tv = { PROXY_LIST_TIMEOUT_S, 0 };
@@ -284,6 +302,14 @@ cmd_proxy_reconcile(struct cli *cli, int argc, char **argv)
 		ex = EX_CONFIG;
 		goto out;
 	}
+	/*
+	 * A daemon may be running: its purchases in flight are its own to
+	 * settle (its heartbeat says it lives), and this listing can judge
+	 * only what came before it.
+	 */
+	scope.asked_at = util_now_ms();
+	scope.settle_ms = provider_settle_ms(prov);
+	scope.peer_stale_ms = cli->cfg->lease_ms;
 	if ((r = provider_list(prov, cmd_proxy_listed, &pl)) < 0) {
 		cli_error("proxy reconcile", "cannot ask %s: %s",
 		    provider_name(prov), strerror(-r));
@@ -301,17 +327,20 @@ cmd_proxy_reconcile(struct cli *cli, int argc, char **argv)
 	if ((ex = cli_open_store(cli, "proxy reconcile", &st)) != 0)
 		goto out;
 	if ((r = reconcile_run(st, provider_name(prov), provider_zone(prov),
-	    pl.proxies, pl.n, dry, util_now_ms(), cmd_proxy_step, &dry,
+	    pl.proxies, pl.n, &scope, dry, util_now_ms(), cmd_proxy_step, &dry,
 	    &rep)) < 0) {
 		ex = cli_store_error(st, "proxy reconcile", r);
 		goto out;
 	}
-	printf("%s: %lld listed; %lld adopted, %lld lost, %lld released, "
-	    "%lld intents owned, %lld failed%s\n", provider_name(prov),
-	    (long long)rep.listed, (long long)rep.adopted, (long long)rep.lost,
-	    (long long)rep.released, (long long)rep.intents_owned,
-	    (long long)rep.intents_failed, dry ? " (dry run: nothing changed)" :
-	    "");
+	printf("%s: %lld listed; %lld adopted, %lld found, %lld corrected, "
+	    "%lld lost, %lld released, %lld too new to judge; %lld intents "
+	    "owned, %lld failed, %lld open%s\n", provider_name(prov),
+	    (long long)rep.listed, (long long)rep.adopted,
+	    (long long)rep.found, (long long)rep.corrected,
+	    (long long)rep.lost, (long long)rep.released,
+	    (long long)rep.fresh, (long long)rep.intents_owned,
+	    (long long)rep.intents_failed, (long long)rep.intents_open,
+	    dry ? " (dry run: nothing changed)" : "");
 	ex = EX_OK;
 out:
 	store_close(st);

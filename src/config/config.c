@@ -186,6 +186,10 @@ static const struct config_key config_keys[] = {
 	{ "BRIGHT_DATA_API_URL", CT_URL, OFF(bd_api_url),
 	  "https://api.brightdata.com", 0, 0, 0,
 	  "Base URL of the Bright Data account API." },
+	{ "BRIGHT_DATA_TIMEOUT", CT_DURATION, OFF(bd_timeout_ms), "30s", 1000,
+	  600000, 1000, "Time allowed for one account-API request; a purchase "
+	  "unanswered by then is settled from the listing (bare number: "
+	  "seconds)." },
 	{ "BRIGHT_DATA_PROXY_HOST", CT_NONEMPTY, OFF(bd_proxy_host),
 	  "brd.superproxy.io", 0, 0, 0, "Bright Data super proxy host." },
 	{ "BRIGHT_DATA_PROXY_PORT", CT_INT, OFF(bd_proxy_port), "33335", 1,

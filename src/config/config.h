@@ -91,6 +91,7 @@ struct config {
 	int64_t		 purchase_window_ms;	/* RESPAWN_PURCHASE_WINDOW */
 	const char	*metadata_url;		/* RESPAWN_METADATA_URL */
 	int64_t		 bd_proxy_port;		/* BRIGHT_DATA_PROXY_PORT */
+	int64_t		 bd_timeout_ms;		/* BRIGHT_DATA_TIMEOUT */
 };
 
 /* Where the values come from, in the order they are applied. */

@@ -219,12 +219,17 @@ static bool
 pool_usable(const struct pool *p, const struct pool_proxy *px,
     const struct pool_request *r)
 {
+	size_t	i;
+
 	if (!px->listed || px->sessions >= p->per_ip)
 		return false;
 	if (px->state != POOL_ACTIVE && px->state != POOL_IDLE)
 		return false;
 	if (px->reserved_for != 0 && px->reserved_for != r->session_id)
 		return false;
+	for (i = 0; i < r->nrefused && i < POOL_MAX_REFUSED; i++)
+		if (strcmp(r->refused[i], px->ip) == 0)
+			return false;
 	return !pool_is_bad(p, r->phone, px->ip);
 }
 

@@ -18,7 +18,9 @@
  * crashed) is offered to no other session.  A proxy can carry up to
  * sessions_per_ip sessions (default 1).  IPs that a
  * phone's connector refused (exit 75) are never offered to that phone
- * again while the pool lives.
+ * again: the request names the ones the store remembers, and the pool
+ * remembers the ones refused since it was made (the store may not have
+ * them yet).  A proxy of no known country is offered to nobody.
  */
 #ifndef RESPAWN_POOL_H
 #define RESPAWN_POOL_H
@@ -32,7 +34,7 @@
 #define POOL_IP_LEN		64
 #define POOL_MAX_CHAIN		12	/* fallback countries considered */
 #define POOL_MAX_HISTORY	8	/* previous proxies per request */
-#define POOL_MAX_BAD		16	/* refused IPs remembered per phone */
+#define POOL_MAX_REFUSED	64	/* refused IPs named per request */
 
 enum pool_proxy_state {
 	POOL_PURCHASING,
@@ -70,6 +72,9 @@ struct pool_request {
 	size_t		 nchain;
 	int64_t		 history[POOL_MAX_HISTORY];	/* proxy ids, newest first */
 	size_t		 nhistory;
+	/* IPs this phone's connector refused before, never offered to it. */
+	const char	(*refused)[POOL_IP_LEN];
+	size_t		 nrefused;
 	bool		 can_purchase;		/* the provider can buy IPs */
 };
 

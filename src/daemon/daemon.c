@@ -188,13 +188,31 @@ daemon_setup_finish_cb(evutil_socket_t fd, short what, void *arg)
 		daemon_setup_finish(d);
 }
 
+/* Purchases of this instance a listing must not settle yet. */
+static size_t
+daemon_busy_intents(void *arg, int64_t *ids, size_t max, int64_t *since)
+{
+	struct daemon	*d = arg;
+
+	return purchase_busy(d->pur, ids, max, since);
+}
+
+static void
+daemon_intents(void *arg, const struct inventory_intent *v, size_t n)
+{
+	struct daemon	*d = arg;
+
+	purchase_intents(d->pur, v, n);
+}
+
 /* A listing was applied: the first one lets the recovery go on. */
 static void
-daemon_listed(void *arg, bool first)
+daemon_listed(void *arg, bool first, int64_t asked_at)
 {
 	struct daemon	*d = arg;
 	int64_t		 wait;
 
+	proxy_listed(d->px, asked_at);
 	if (!first) {
 		dctx_batch_begin(&d->c);
 		purchase_retry_all(d->pur);
@@ -510,7 +528,8 @@ daemon_modules(struct daemon *d)
 		.poll = daemon_poll, .moved = daemon_moved, .idle = daemon_idle,
 		.give_up = daemon_give_up };
 	const struct inventory_hooks	 ih = { .arg = d,
-		.listed = daemon_listed };
+		.listed = daemon_listed, .busy = daemon_busy_intents,
+		.intents = daemon_intents };
 	const struct purchase_hooks	 ph = { .arg = d,
 		.retry = daemon_retry };
 	const struct proxy_hooks	 xh = { .arg = d,

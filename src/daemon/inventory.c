@@ -29,6 +29,7 @@ struct inventory {
 	bool			 loaded;	/* the first listing applied */
 	bool			 failed;	/* the last listing failed */
 	int64_t			 last;		/* the last start, wall ms */
+	int64_t			 asked_at;	/* the one in flight was asked */
 	struct event		*ev_retry;	/* the first listing, again */
 };
 
@@ -133,6 +134,14 @@ inventory_entry(const struct dctx *c, const struct proxy_row *row,
 	/* A proxy that had a session is kept for it: reactivation. */
 	ret->reserved_for = row->state == PROXY_ACTIVE ? row->session_id : 0;
 	ret->idle_since = row->idle_since;
+	/*
+	 * Active for a session that is gone (removed while no daemon ran):
+	 * idle from now on, for another phone or the release policy.
+	 */
+	if (row->state == PROXY_ACTIVE && row->session_id == 0) {
+		ret->state = POOL_IDLE;
+		ret->idle_since = util_now_ms();
+	}
 	ret->purchased_at = row->purchased_at;
 	ret->listed = inventory_ours(c, row) && row->state != PROXY_LOST;
 }
@@ -146,14 +155,23 @@ inventory_apply_row(struct inventory *inv, const struct proxy_row *row)
 	inventory_entry(inv->c, row, &px);
 	if (old != NULL) {
 		/* What the pool knows in memory (who uses it) stands. */
-		bool	listed = px.listed;
+		struct pool_proxy	fresh = px;
 
 		px = *old;
-		px.listed = listed;
+		px.listed = fresh.listed;
+		/* The provider's word on the country (a listing). */
+		memcpy(px.country, fresh.country, sizeof px.country);
 		if (row->state == PROXY_LOST)
 			px.state = POOL_LOST;
 		else if (row->state == PROXY_RELEASING)
 			px.state = POOL_RELEASING;
+		else if (old->state == POOL_LOST) {
+			/* Listed again: in use here, or as the store says. */
+			px.state = old->sessions > 0 ? POOL_ACTIVE :
+			    fresh.state;
+			px.reserved_for = fresh.reserved_for;
+			px.idle_since = fresh.idle_since;
+		}
 	}
 	pool_put(inv->c->pool, &px);
 }
@@ -261,6 +279,8 @@ struct inventory_note {
 	char			 key[PROVIDER_KEY_MAX];
 	char			 country[COUNTRY_CODE_LEN];
 	int64_t			 id;
+	int64_t			 n, found, created_at;
+	bool			 blocking;
 };
 
 struct inventory_recon {
@@ -271,6 +291,9 @@ struct inventory_recon {
 	struct provider_proxy	*listing;
 	size_t			 nlisting;
 	int64_t			 now;
+	struct reconcile_scope	 scope;
+	char			 self[STORE_ID_LEN];
+	int64_t			 busy[INVENTORY_BUSY_MAX];
 	int			 recon_r;
 	struct reconcile_report	 rep;
 	struct inventory_rows	 rs;
@@ -285,7 +308,11 @@ inventory_note(const struct reconcile_step *s, void *arg)
 	struct inventory_recon	*rj = arg;
 	struct inventory_note	*n;
 
-	if (rj->nsteps == INVENTORY_STEPS_MAX)
+	/* Bounded; what purchases must know of intents always fits. */
+	if (rj->nsteps >= INVENTORY_STEPS_MAX &&
+	    s->action != RECONCILE_INTENT_OWNED &&
+	    s->action != RECONCILE_INTENT_FAILED &&
+	    s->action != RECONCILE_INTENT_OPEN)
 		return;
 	if (rj->nsteps == rj->scap) {
 		rj->scap = rj->scap ? rj->scap * 2 : 64;
@@ -296,6 +323,10 @@ inventory_note(const struct reconcile_step *s, void *arg)
 	memset(n, 0, sizeof *n);
 	n->action = s->action;
 	n->id = s->id;
+	n->n = s->n;
+	n->found = s->found;
+	n->created_at = s->created_at;
+	n->blocking = s->blocking;
 	if (s->key != NULL)
 		(void)util_strlcpy(n->key, s->key, sizeof n->key);
 	if (s->country != NULL)
@@ -310,9 +341,22 @@ inventory_log_step(const struct inventory *inv, const struct inventory_note *s)
 		/* A static list's first load is no news. */
 		if (inv->loaded || provider_can_purchase(inv->c->provider))
 			log_info("proxy.adopted", LOGF_S("proxy", s->key),
-			    LOGF_S("country", s->country), LOGF_S("msg",
-			    "the provider bills an IP the store did not know: "
-			    "kept as idle"));
+			    LOGF_S("country", s->country[0] != '\0' ?
+			    s->country : "unknown"), LOGF_S("msg",
+			    s->country[0] != '\0' ? "the provider bills an IP "
+			    "the store did not know: kept as idle" : "the "
+			    "provider bills an IP the store did not know, of no "
+			    "country it names: kept, offered to nobody"));
+		break;
+	case RECONCILE_FOUND:
+		log_warn("proxy.found", LOGF_S("proxy", s->key),
+		    LOGF_S("msg", "the provider lists a lost proxy again: "
+		    "usable again"));
+		break;
+	case RECONCILE_COUNTRY:
+		log_warn("proxy.country_corrected", LOGF_S("proxy", s->key),
+		    LOGF_S("country", s->country), LOGF_S("msg", "the "
+		    "provider's listing gives another country: it is taken"));
 		break;
 	case RECONCILE_LOST:
 		log_warn("proxy.lost", LOGF_S("proxy", s->key),
@@ -327,7 +371,14 @@ inventory_log_step(const struct inventory *inv, const struct inventory_note *s)
 		log_info("purchase.settled", LOGF_I("intent", s->id),
 		    LOGF_S("country", s->country), LOGF_S("outcome",
 		    s->action == RECONCILE_INTENT_OWNED ? "owned" : "failed"),
+		    LOGF_I("asked", s->n), LOGF_I("found", s->found),
 		    LOGF_S("msg", "settled from the provider's listing"));
+		break;
+	case RECONCILE_INTENT_OPEN:
+		log_debug("purchase.unsettled", LOGF_I("intent", s->id),
+		    LOGF_S("country", s->country), LOGF_B("blocking",
+		    s->blocking), LOGF_S("msg", "its outcome may still "
+		    "change: not settled by this listing"));
 		break;
 	}
 }
@@ -339,7 +390,7 @@ inventory_recon_run(struct store *st, void *arg)
 	int			 r;
 
 	if (rj->have_listing && (rj->recon_r = reconcile_run(st, rj->provider,
-	    rj->zone, rj->listing, rj->nlisting, false, rj->now,
+	    rj->zone, rj->listing, rj->nlisting, &rj->scope, false, rj->now,
 	    inventory_note, rj, &rj->rep)) < 0)
 		(void)util_strlcpy(rj->err, store_errmsg(st), sizeof rj->err);
 	if ((r = store_proxy_list(st, inventory_rows_add, &rj->rs)) < 0 &&
@@ -357,6 +408,36 @@ inventory_recon_free(struct inventory_recon *rj)
 	free(rj);
 }
 
+/*
+ * What the listing said of intents, for purchases: the settled ones, and
+ * the open ones that cover a need here.  Its steps were capped at
+ * INVENTORY_STEPS_MAX; so is this.
+ */
+static void
+inventory_tell_intents(struct inventory *inv, const struct inventory_recon *rj)
+{
+	struct inventory_intent	*v;
+	const struct inventory_note *s;
+	size_t			 i, n = 0;
+
+	v = xcalloc(rj->nsteps ? rj->nsteps : 1, sizeof *v);
+	for (i = 0; i < rj->nsteps; i++) {
+		s = &rj->steps[i];
+		if (s->action != RECONCILE_INTENT_OWNED &&
+		    s->action != RECONCILE_INTENT_FAILED &&
+		    !(s->action == RECONCILE_INTENT_OPEN && s->blocking))
+			continue;
+		v[n].id = s->id;
+		memcpy(v[n].country, s->country, sizeof v[n].country);
+		v[n].count = s->n;
+		v[n].created_at = s->created_at;
+		v[n].open = s->action == RECONCILE_INTENT_OPEN;
+		n++;
+	}
+	inv->hooks.intents(inv->hooks.arg, v, n);
+	free(v);
+}
+
 static void
 inventory_recon_applied(struct dsession *ds, enum job_fate fate, int result,
     void *arg)
@@ -364,6 +445,7 @@ inventory_recon_applied(struct dsession *ds, enum job_fate fate, int result,
 	struct inventory_recon	*rj = arg;
 	struct inventory	*inv = rj->inv;
 	struct reconcile_report	*rep = &rj->rep;
+	int64_t			 asked_at;
 	bool			 first;
 	size_t			 i;
 
@@ -380,14 +462,19 @@ inventory_recon_applied(struct dsession *ds, enum job_fate fate, int result,
 			log_error("reconcile.store_failed", LOGF_S("error",
 			    rj->err));
 		else if (rep->adopted > 0 || rep->lost > 0 ||
-		    rep->released > 0 || rep->intents_owned > 0 ||
+		    rep->released > 0 || rep->found > 0 ||
+		    rep->corrected > 0 || rep->intents_owned > 0 ||
 		    rep->intents_failed > 0)
 			log_info("reconcile.done", LOGF_I("listed",
 			    rep->listed), LOGF_I("adopted", rep->adopted),
+			    LOGF_I("found", rep->found),
+			    LOGF_I("corrected", rep->corrected),
 			    LOGF_I("lost", rep->lost),
 			    LOGF_I("released", rep->released),
+			    LOGF_I("fresh", rep->fresh),
 			    LOGF_I("intents_owned", rep->intents_owned),
-			    LOGF_I("intents_failed", rep->intents_failed));
+			    LOGF_I("intents_failed", rep->intents_failed),
+			    LOGF_I("intents_open", rep->intents_open));
 	}
 	if (result < 0) {
 		/*
@@ -409,11 +496,20 @@ inventory_recon_applied(struct dsession *ds, enum job_fate fate, int result,
 		inv->c->pool = pool_new((int)inv->c->cfg->sessions_per_ip);
 	for (i = 0; i < rj->rs.n; i++)
 		inventory_apply_row(inv, &rj->rs.rows[i]);
+	/* Released rows are not read again: the pool learns it here. */
+	for (i = 0; i < rj->nsteps; i++)
+		if (rj->steps[i].action == RECONCILE_RELEASED)
+			inventory_set_state(inv, rj->steps[i].id,
+			    POOL_RELEASED);
+	asked_at = rj->have_listing && rj->recon_r == 0 ? rj->scope.asked_at :
+	    0;
+	if (asked_at != 0)
+		inventory_tell_intents(inv, rj);
 	inventory_recon_free(rj);
 	(void)failpoint("reconcile.applied");
 	first = !inv->loaded;
 	inv->loaded = true;
-	inv->hooks.listed(inv->hooks.arg, first);
+	inv->hooks.listed(inv->hooks.arg, first, asked_at);
 }
 
 static void
@@ -437,7 +533,7 @@ inventory_listed(const struct provider_result *r, void *arg)
 		inv->failed = true;
 		if (inv->loaded) {
 			inv->running = false;
-			inv->hooks.listed(inv->hooks.arg, false);
+			inv->hooks.listed(inv->hooks.arg, false, 0);
 			return;
 		}
 	} else {
@@ -451,6 +547,21 @@ inventory_listed(const struct provider_result *r, void *arg)
 	(void)util_strlcpy(rj->zone, provider_zone(inv->c->provider),
 	    sizeof rj->zone);
 	rj->now = util_now_ms();
+	/*
+	 * What this listing may decide: it was taken when it was asked for,
+	 * and purchases of this instance still in flight are not its to
+	 * settle (reconcile.h).
+	 */
+	(void)util_strlcpy(rj->self, inv->c->instance_id, sizeof rj->self);
+	rj->scope.self = rj->self;
+	rj->scope.asked_at = inv->asked_at;
+	rj->scope.settle_ms = provider_settle_ms(inv->c->provider);
+	/* A peer silent for a lease is gone (fleet.h, FLEET_STALE_MS). */
+	rj->scope.peer_stale_ms = inv->c->cfg->lease_ms;
+	rj->scope.solo = !inv->c->fleet;
+	rj->scope.nbusy = inv->hooks.busy(inv->hooks.arg, rj->busy,
+	    INVENTORY_BUSY_MAX, &rj->scope.busy_since);
+	rj->scope.busy = rj->busy;
 	if (r->outcome == PROVIDER_OK) {
 		rj->have_listing = true;
 		rj->nlisting = r->n;
@@ -474,6 +585,7 @@ inventory_reconcile(struct inventory *inv)
 	if (inv->running)
 		return;
 	inv->last = util_now_ms();
+	inv->asked_at = inv->last;
 	if ((r = provider_list(inv->c->provider, inventory_listed, inv)) < 0) {
 		log_error("reconcile.start_failed", LOGF_S("error",
 		    strerror(-r)));

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/country.h"
 #include "core/pool.h"
 #include "store/store.h"
 
@@ -28,14 +29,38 @@ struct jobs;
 
 #define INVENTORY_RECONCILE_MS		300000	/* provider listing vs store */
 #define INVENTORY_STEPS_MAX		10000	/* a listing's steps logged */
+#define INVENTORY_BUSY_MAX		1024	/* intents in flight, told */
+
+/* What a listing said of a purchase intent. */
+struct inventory_intent {
+	int64_t	id;
+	char	country[COUNTRY_CODE_LEN];
+	int64_t	count;
+	int64_t	created_at;
+	bool	open;		/* not settled yet, and covering a need here */
+};
 
 struct inventory_hooks {
 	void	*arg;
 	/*
 	 * A listing was applied (or failed, once the pool exists): first is
-	 * true the first time, when the pool has just been created.
+	 * true the first time, when the pool has just been created; asked_at
+	 * is when the applied listing was asked for (0: it failed).
 	 */
-	void	(*listed)(void *arg, bool first);
+	void	(*listed)(void *arg, bool first, int64_t asked_at);
+	/*
+	 * This instance's intents whose answer may still come, at most max,
+	 * and *since: its intents made at or after it are being written (0:
+	 * none).  A listing settles none of them.
+	 */
+	size_t	(*busy)(void *arg, int64_t *ids, size_t max, int64_t *since);
+	/*
+	 * Before listed: every intent the listing settled, and every one it
+	 * could not settle yet that covers a need of this instance (the ones
+	 * of a live peer are its own business).
+	 */
+	void	(*intents)(void *arg, const struct inventory_intent *v,
+		    size_t n);
 };
 
 struct inventory	*inventory_new(struct dctx *c, struct jobs *jobs,
@@ -54,7 +79,8 @@ void	inventory_entry(const struct dctx *c, const struct proxy_row *row,
 	    struct pool_proxy *ret);
 /*
  * A row read after a reconciliation: what the pool knows in memory (who
- * uses the proxy) stands; the store's lost and releasing states win.
+ * uses the proxy) stands; the store's country, and its lost and releasing
+ * states win, and a lost proxy the store has back is usable again.
  */
 void	inventory_apply_row(struct inventory *inv, const struct proxy_row *row);
 /*

@@ -313,6 +313,47 @@ ops_gauge(struct buf *b, const char *name, const char *help, double v)
 	return metrics_sample(b, name, v, NULL);
 }
 
+/*
+ * The provider's answers that were not what was asked, counted as the
+ * provider's (docs/PROXIES.md): none of them is a purchase of ours.
+ */
+static int
+ops_metrics_answers(struct ops *o, struct buf *b)
+{
+	static const char *const name = "respawn_provider_answer_anomalies_total";
+	struct purchase_stats	 ps;
+	struct proxy_stats	 xs;
+	int			 r;
+
+	purchase_stats(o->p.pur, &ps);
+	proxy_stats(o->p.px, &xs);
+	r = metrics_family(b, name, METRICS_COUNTER, "IPs in the provider's "
+	    "answers that were not what was asked: named as new but held "
+	    "already (known), beyond the count (surplus), missing (shortfall), "
+	    "a release answer not naming the IP (unconfirmed) or naming others "
+	    "(other).");
+	if (r >= 0)
+		r = metrics_sample(b, name, (double)ps.known, "kind", "known",
+		    NULL);
+	if (r >= 0)
+		r = metrics_sample(b, name, (double)ps.surplus, "kind",
+		    "surplus", NULL);
+	if (r >= 0)
+		r = metrics_sample(b, name, (double)ps.shortfall, "kind",
+		    "shortfall", NULL);
+	if (r >= 0)
+		r = metrics_sample(b, name, (double)xs.release_unconfirmed,
+		    "kind", "unconfirmed", NULL);
+	if (r >= 0)
+		r = metrics_sample(b, name, (double)xs.release_other, "kind",
+		    "other", NULL);
+	if (r >= 0)
+		r = ops_gauge(b, "respawn_purchases_unsettled", "IPs of needs "
+		    "waiting for a purchase of unknown outcome to be settled "
+		    "by the provider's listing.", (double)ps.blocked);
+	return r;
+}
+
 static int
 ops_metrics_provider(struct ops *o, struct buf *b)
 {
@@ -349,6 +390,8 @@ ops_metrics_provider(struct ops *o, struct buf *b)
 			    &s->latency, "op", provider_op_name(
 			    (enum provider_op)op), NULL);
 	}
+	if (r >= 0)
+		r = ops_metrics_answers(o, b);
 	provider_health(o->c->provider, &h);
 	if (r >= 0)
 		r = ops_counter(b, "respawn_provider_requests_total",

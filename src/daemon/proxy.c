@@ -5,12 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "base/country.h"
 #include "base/failpoint.h"
+#include "base/intmap.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "base/xmalloc.h"
 #include "config/config.h"
+#include "core/backoff.h"
 #include "core/billing.h"
 #include "core/fallback.h"
 #include "core/pool.h"
@@ -35,7 +39,30 @@ struct proxies {
 	struct proxy_hooks	 hooks;
 	struct proxy_stats	 stats;
 	int64_t			 last_sweep;
+	struct intmap		*releases;	/* id -> struct proxy_release */
+	struct event		*ev_again;	/* a listing for them, later */
 };
+
+_Static_assert(POOL_IP_LEN == STORE_IP_LEN, "one length for an IP");
+_Static_assert(POOL_MAX_REFUSED == STORE_REFUSED_MAX,
+    "the pool takes every refused IP the store keeps");
+
+static const struct backoff_policy proxy_again = {
+	.base_ms = PROXY_RELEASE_AGAIN_MS,
+	.cap_ms = PROXY_RELEASE_AGAIN_MAX_MS,
+};
+
+/* A listing, to settle releases the provider did not confirm. */
+static void
+proxy_again_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxies	*px = arg;
+
+	(void)fd;
+	(void)what;
+	if (!px->c->stopping)
+		inventory_reconcile(px->inv);
+}
 
 struct proxies *
 proxies_new(struct dctx *c, struct sessions *reg, struct supervisor *sup,
@@ -52,12 +79,23 @@ proxies_new(struct dctx *c, struct sessions *reg, struct supervisor *sup,
 	px->inv = inv;
 	px->pur = pur;
 	px->hooks = *hooks;
+	px->releases = intmap_new();
+	if (c->base != NULL)
+		px->ev_again = evtimer_new(c->base, proxy_again_cb, px);
 	return px;
 }
+
+static int	proxy_release_free_cb(int64_t id, void *value, void *arg);
 
 void
 proxies_free(struct proxies *px)
 {
+	if (px == NULL)
+		return;
+	if (px->ev_again != NULL)
+		event_free(px->ev_again);
+	(void)intmap_walk(px->releases, proxy_release_free_cb, NULL);
+	intmap_free(px->releases);
 	free(px);
 }
 
@@ -130,7 +168,9 @@ proxy_give_back(struct proxies *px, struct dsession *ds, bool bad)
 	    (p = pool_get(px->c->pool, ds->proxy_id)) != NULL) {
 		log_warn("proxy.refused", LOGF_I("session", ds->id),
 		    LOGF_S("phone", ds->phone), LOGF_S("proxy", p->ip));
+		/* In memory at once; in the store for every later start. */
 		pool_mark_bad(px->c->pool, ds->phone, p->ip);
+		record_refused(px->rec, ds->id, ds->phone, p->ip);
 	}
 	proxy_detach(px, ds, false);
 }
@@ -177,6 +217,8 @@ struct proxy_acq {
 	char			 self[STORE_ID_LEN];
 	int64_t			 history[POOL_MAX_HISTORY];
 	size_t			 nhistory;
+	char			 refused[POOL_MAX_REFUSED][POOL_IP_LEN];
+	size_t			 nrefused;
 	/* The assignment. */
 	struct pool_choice	 ch;
 	const char		*reason;
@@ -202,7 +244,12 @@ proxy_history_run(struct store *st, void *arg)
 	if (store_proxy_history(st, a->phone, a->history, POOL_MAX_HISTORY,
 	    &n) == 0)
 		a->nhistory = n;
-	return 0;
+	/*
+	 * The IPs the phone refused are a reason: without them, the phone
+	 * could be given one again, and preferred for its history.
+	 */
+	return store_refused_list(st, a->phone, a->refused, POOL_MAX_REFUSED,
+	    &a->nrefused);
 }
 
 static int
@@ -286,9 +333,15 @@ proxy_choose(struct dsession *ds, enum job_fate fate, int result, void *arg)
 	const char		*chain[FALLBACK_MAX];
 	size_t			 i, nchain = 0;
 
-	(void)result;
 	if (fate != JOB_CURRENT || !proxy_still_wanted(ds))
 		goto done;
+	if (result < 0) {
+		log_error("store.proxy_history_failed", LOGF_I("session",
+		    ds->id), LOGF_S("msg", "the phone's refused IPs are not "
+		    "known: waiting"));
+		supervisor_feed(px->sup, ds, SV_EV_PROXY_WAIT, 0, false);
+		goto done;
+	}
 	req.session_id = ds->id;
 	req.phone = ds->phone;
 	req.country = ds->country;
@@ -299,6 +352,8 @@ proxy_choose(struct dsession *ds, enum job_fate fate, int result, void *arg)
 	for (i = 0; i < a->nhistory; i++)
 		req.history[i] = a->history[i];
 	req.nhistory = a->nhistory;
+	req.refused = (const char (*)[POOL_IP_LEN])a->refused;
+	req.nrefused = a->nrefused;
 	a->now = util_now_ms();
 	pool_choose(px->c->pool, &req, a->now, &a->ch);
 	if (a->ch.kind == POOL_PURCHASE) {
@@ -381,60 +436,133 @@ proxy_acquire(struct proxies *px, struct dsession *ds)
 /*
  * Proxies the operator asked to release (`respawn proxy release`), and
  * the sweep's: taken out of the pool, given back to the provider, then
- * marked released.  An unknown outcome stays releasing until a listing
- * shows the IP gone.
+ * marked released once the provider's answer names them.  An answer that
+ * does not (an unknown outcome, or one naming other IPs) leaves the proxy
+ * releasing until a listing settles it: one asked for after the answer
+ * that no longer shows it makes it released; one that still shows it has
+ * the release asked again.  Each release is kept here, by proxy id, from
+ * its request until it is settled.
  */
 struct proxy_release {
 	struct proxies	*px;
 	int64_t		 id;
 	char		 key[PROVIDER_KEY_MAX];
+	bool		 in_flight;	/* the provider has not answered */
+	int64_t		 answered_at;	/* wall ms of the last answer */
+	int		 asked;		/* times asked */
 };
+
+static int
+proxy_release_free_cb(int64_t id, void *value, void *arg)
+{
+	struct proxy_release	*rel = value;
+
+	(void)id;
+	(void)arg;
+	/* One in flight is its callback's to free. */
+	if (!rel->in_flight)
+		free(rel);
+	return 0;
+}
+
+static void
+proxy_release_forget(struct proxies *px, struct proxy_release *rel)
+{
+	(void)intmap_del(px->releases, rel->id);
+	free(rel);
+}
+
+/* Does the answer name key?  others: how many it names besides. */
+static bool
+proxy_release_named(const struct provider_result *r, const char *key,
+    size_t *others)
+{
+	bool	named = false;
+	size_t	i;
+
+	*others = 0;
+	for (i = 0; i < r->n; i++) {
+		if (strcmp(r->proxies[i].key, key) == 0)
+			named = true;
+		else
+			(*others)++;
+	}
+	return named;
+}
 
 static void
 proxy_released(const struct provider_result *r, void *arg)
 {
 	struct proxy_release	*rel = arg;
 	struct proxies		*px = rel->px;
+	size_t			 others = 0;
+	bool			 named;
 
+	rel->in_flight = false;
 	if (px->c->tearing_down) {
-		free(rel);
+		proxy_release_forget(px, rel);
 		return;
 	}
-	if (r->outcome == PROVIDER_OK) {
+	rel->answered_at = util_now_ms();
+	named = r->outcome == PROVIDER_OK &&
+	    proxy_release_named(r, rel->key, &others);
+	if (others > 0) {
+		/* Not ours to conclude anything from: the listing will. */
+		px->stats.release_other += (int64_t)others;
+		log_warn("provider.release_answer_other", LOGF_S("proxy",
+		    rel->key), LOGF_I("others", (int64_t)others),
+		    LOGF_S("msg", "the provider's answer names IPs that were "
+		    "not asked for: checked against its listing"));
+	}
+	if (named) {
 		/* A test's crash: given back, and the store does not know. */
 		(void)failpoint("release.answered");
 		record_proxy_state(px->rec, rel->id, PROXY_RELEASED);
 		inventory_set_state(px->inv, rel->id, POOL_RELEASED);
 		px->stats.released++;
 		log_info("proxy.released", LOGF_S("proxy", rel->key));
+		proxy_release_forget(px, rel);
 	} else if (r->outcome == PROVIDER_FAILED) {
 		/* Still ours: back to the idle pool. */
 		record_proxy_state(px->rec, rel->id, PROXY_IDLE);
 		inventory_set_state(px->inv, rel->id, POOL_IDLE);
 		log_error("proxy.release_failed", LOGF_S("proxy", rel->key),
 		    LOGF_S("error", r->message));
+		proxy_release_forget(px, rel);
+	} else if (r->outcome == PROVIDER_OK) {
+		px->stats.release_unconfirmed++;
+		log_warn("proxy.release_unconfirmed", LOGF_S("proxy",
+		    rel->key), LOGF_S("msg", "the provider's answer does not "
+		    "name it: settled by the next listing"));
 	} else {
 		log_warn("proxy.release_unknown", LOGF_S("proxy", rel->key),
 		    LOGF_S("msg", "settled by the next listing"));
 	}
-	free(rel);
+	if (!named && r->outcome != PROVIDER_FAILED) {
+		/*
+		 * A listing now settles it if it went; one after the backoff
+		 * has it asked again if it did not (proxy_listed).
+		 */
+		int64_t		ms = backoff_ceiling_ms(&proxy_again,
+				    (unsigned)(rel->asked - 1)) + 100;
+		struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
+
+		inventory_reconcile(px->inv);
+		if (px->ev_again != NULL)
+			evtimer_add(px->ev_again, &tv);
+	} else if (others > 0)
+		inventory_reconcile(px->inv);
 }
 
-/* Take a proxy out of the pool and ask the provider to take it back. */
+/* Ask the provider to take a proxy back (it is releasing already). */
 static void
-proxy_release_start(struct proxies *px, int64_t id, const char *key)
+proxy_release_ask(struct proxies *px, struct proxy_release *rel)
 {
-	struct proxy_release	*rel;
-	const char		*keys[1];
+	const char	*keys[1];
 
-	inventory_set_state(px->inv, id, POOL_RELEASING);
-	record_proxy_state(px->rec, id, PROXY_RELEASING);
-	rel = xcalloc(1, sizeof *rel);
-	rel->px = px;
-	rel->id = id;
-	(void)util_strlcpy(rel->key, key, sizeof rel->key);
+	rel->in_flight = true;
+	rel->asked++;
 	keys[0] = rel->key;
-	log_info("proxy.releasing", LOGF_S("proxy", key));
 	(void)failpoint("release.requested");
 	if (provider_release(px->c->provider, keys, 1, proxy_released,
 	    rel) < 0) {
@@ -443,6 +571,27 @@ proxy_release_start(struct proxies *px, int64_t id, const char *key)
 
 		proxy_released(&fail, rel);
 	}
+}
+
+/* Take a proxy out of the pool and ask the provider to take it back. */
+static void
+proxy_release_start(struct proxies *px, int64_t id, const char *key)
+{
+	struct proxy_release	*rel;
+
+	if ((rel = intmap_get(px->releases, id)) != NULL && rel->in_flight)
+		return;
+	inventory_set_state(px->inv, id, POOL_RELEASING);
+	record_proxy_state(px->rec, id, PROXY_RELEASING);
+	if (rel == NULL) {
+		rel = xcalloc(1, sizeof *rel);
+		rel->px = px;
+		rel->id = id;
+		(void)util_strlcpy(rel->key, key, sizeof rel->key);
+		intmap_put(px->releases, id, rel);
+	}
+	log_info("proxy.releasing", LOGF_S("proxy", key));
+	proxy_release_ask(px, rel);
 }
 
 void
@@ -454,10 +603,66 @@ proxy_release_row(struct proxies *px, const struct proxy_row *row)
 		return;
 	old = pool_get(px->c->pool, row->id);
 	/* Already asked, or given back since the row was read. */
-	if (old != NULL && (old->state == POOL_RELEASING ||
-	    old->state == POOL_RELEASED))
+	if (intmap_get(px->releases, row->id) != NULL || (old != NULL &&
+	    (old->state == POOL_RELEASING || old->state == POOL_RELEASED)))
 		return;
 	proxy_release_start(px, row->id, row->ip);
+}
+
+struct proxy_relisted {
+	int64_t	*ids;
+	size_t	 n, cap;
+};
+
+static int
+proxy_relisted_cb(int64_t id, void *value, void *arg)
+{
+	struct proxy_relisted	*rl = arg;
+
+	(void)value;
+	if (rl->n == rl->cap) {
+		rl->cap = rl->cap ? rl->cap * 2 : 16;
+		rl->ids = xreallocarray(rl->ids, rl->cap, sizeof *rl->ids);
+	}
+	rl->ids[rl->n++] = id;
+	return 0;
+}
+
+void
+proxy_listed(struct proxies *px, int64_t asked_at)
+{
+	struct proxy_relisted	 rl = { 0 };
+	struct proxy_release	*rel;
+	const struct pool_proxy	*p;
+	size_t			 i;
+
+	if (px->c->pool == NULL)
+		return;
+	(void)intmap_walk(px->releases, proxy_relisted_cb, &rl);
+	for (i = 0; i < rl.n; i++) {
+		rel = intmap_get(px->releases, rl.ids[i]);
+		if (rel->in_flight || rel->answered_at >= asked_at)
+			continue;
+		p = pool_get(px->c->pool, rel->id);
+		if (p == NULL || p->state != POOL_RELEASING) {
+			/* Settled by the listing (released, or lost). */
+			proxy_release_forget(px, rel);
+			continue;
+		}
+		/*
+		 * Listed after the answer: the provider still has it.  Asked
+		 * again, less often each time, so a provider that keeps
+		 * answering beside the point is not asked in a loop.
+		 */
+		if (asked_at < rel->answered_at + backoff_ceiling_ms(
+		    &proxy_again, (unsigned)(rel->asked - 1)))
+			continue;
+		log_warn("proxy.release_again", LOGF_S("proxy", rel->key),
+		    LOGF_S("msg", "still listed by the provider after its "
+		    "release: asked again"));
+		proxy_release_ask(px, rel);
+	}
+	free(rl.ids);
 }
 
 /*
@@ -496,18 +701,19 @@ proxy_sweep(struct proxies *px)
 		if (p->state != POOL_IDLE || p->sessions > 0 ||
 		    p->reserved_for != 0 || !p->listed)
 			continue;
-		if ((ci = country_index(p->country)) < 0)
-			continue;
+		/* Of no known country: offered to nobody, so no rank. */
+		ci = country_index(p->country);
 		ip.allocated_at = p->purchased_at ? p->purchased_at :
 		    p->idle_since;
 		ip.idle_since = p->idle_since ? p->idle_since : now;
 		if (ip.idle_since < ip.allocated_at)
 			ip.idle_since = ip.allocated_at;
 		ip.owner_back_by = 0;
-		ip.idle_rank = rank[ci]++;
-		if (ip.idle_rank < acquiring[ci])
+		ip.idle_rank = ci >= 0 ? rank[ci]++ : 0;
+		if (ci >= 0 && ip.idle_rank < acquiring[ci])
 			continue;
-		dem.expected = purchase_waiting(px->pur, p->country);
+		dem.expected = ci >= 0 ? purchase_waiting(px->pur, p->country) :
+		    0;
 		if (billing_decide(&px->c->billing, &px->c->release, &ip, &dem,
 		    now, &dec) < 0 || dec.action != BILLING_ACTION_RELEASE)
 			continue;

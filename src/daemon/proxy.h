@@ -33,6 +33,9 @@ struct sessions;
 struct supervisor;
 
 #define PROXY_SWEEP_MS		60000	/* idle IPs looked at */
+/* A release the provider did not confirm is asked again this much later. */
+#define PROXY_RELEASE_AGAIN_MS		5000
+#define PROXY_RELEASE_AGAIN_MAX_MS	3600000
 
 struct proxy_hooks {
 	void	*arg;
@@ -49,6 +52,8 @@ struct proxy_stats {
 	int64_t	fallbacks;			/* assignments */
 	int64_t	replaced;			/* another IP than the last */
 	int64_t	released;			/* IPs given back */
+	int64_t	release_unconfirmed;		/* answers not naming the IP */
+	int64_t	release_other;			/* IPs named, not asked for */
 };
 
 struct proxies	*proxies_new(struct dctx *c, struct sessions *reg,
@@ -77,6 +82,12 @@ void		 proxy_unkeep(struct proxies *px, struct dsession *ds,
 /* A row the store marks releasing: ask the provider, unless asked. */
 void		 proxy_release_row(struct proxies *px,
 		    const struct proxy_row *row);
+/*
+ * A listing asked for at asked_at was applied: a release answered before
+ * it whose proxy is still releasing (the listing shows it) is asked again;
+ * the ones it settled are forgotten.
+ */
+void		 proxy_listed(struct proxies *px, int64_t asked_at);
 /* The release sweep, when due. */
 void		 proxy_tick(struct proxies *px, int64_t now);
 void		 proxy_stats(const struct proxies *px, struct proxy_stats *ret);

@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "base/xmalloc.h"
+#include "core/backoff.h"
 #include "core/billing.h"
 #include "core/pool.h"
 #include "daemon/ctx.h"
@@ -31,8 +32,16 @@ struct purchase_demand {
 	size_t		  n, cap;
 	struct event	 *timer;
 	bool		  in_flight;	/* an intent, a call or its rows */
-	int64_t		  intent_id;
+	int64_t		  intent_id;	/* in flight; 0 while being written */
+	int64_t		  intent_at;	/* when it was made */
 	int		  count;
+	/* The last purchase, when its outcome is not wholly known. */
+	int64_t		  unknown_id;
+	int64_t		  unknown_count;	/* IPs it may have bought */
+	int64_t		  unknown_at;
+	int64_t		  expired_logged;	/* an intent whose wait ended */
+	bool		  wait_logged;		/* this wait was logged */
+	unsigned	  intent_failures;	/* in a row: the backoff */
 };
 
 struct purchases {
@@ -44,9 +53,14 @@ struct purchases {
 	struct purchase_hooks	 hooks;
 	struct purchase_demand	*demand[COUNTRY_INDEX_MAX];
 	struct billing_ledger	 ledger;
-	int64_t			 purchased;
-	int64_t			 refused;
+	/* Open intents of dead instances, from the last listing. */
+	struct inventory_intent	*blocks;
+	size_t			 nblocks;
+	struct event		*ev_settle;
+	struct purchase_stats	 st;
 };
+
+static void	purchase_settle_cb(evutil_socket_t fd, short what, void *arg);
 
 struct purchases *
 purchases_new(struct dctx *c, struct supervisor *sup, struct jobs *jobs,
@@ -61,6 +75,8 @@ purchases_new(struct dctx *c, struct supervisor *sup, struct jobs *jobs,
 	p->rec = rec;
 	p->inv = inv;
 	p->hooks = *hooks;
+	if (c->base != NULL)
+		p->ev_settle = evtimer_new(c->base, purchase_settle_cb, p);
 	return p;
 }
 
@@ -84,16 +100,168 @@ purchases_free(struct purchases *p)
 		return;
 	for (i = 0; i < nitems(p->demand); i++)
 		purchase_demand_free(p->demand[i]);
+	if (p->ev_settle != NULL)
+		event_free(p->ev_settle);
+	free(p->blocks);
 	free(p);
+}
+
+/* --- needs an unsettled purchase may have covered ------------------------ */
+
+/*
+ * IPs of dm's country that may have been bought already and are not known
+ * yet: this instance's purchase of unknown outcome, and open intents of
+ * dead instances, each for PURCHASE_BLOCK_MAX_MS at most.  Buying for as
+ * many waiters again could buy one need twice.
+ */
+static int64_t
+purchase_blocked(struct purchase_demand *dm, int64_t now)
+{
+	struct purchases		*p = dm->p;
+	const struct inventory_intent	*b;
+	int64_t				 n = 0, expired = 0;
+	size_t				 i;
+
+	if (dm->unknown_id != 0) {
+		if (now - dm->unknown_at < PURCHASE_BLOCK_MAX_MS)
+			n += dm->unknown_count;
+		else
+			expired = dm->unknown_id;
+	}
+	for (i = 0; i < p->nblocks; i++) {
+		b = &p->blocks[i];
+		if (b->id == dm->unknown_id ||
+		    strcmp(b->country, dm->country) != 0)
+			continue;
+		if (now - b->created_at < PURCHASE_BLOCK_MAX_MS)
+			n += b->count;
+		else
+			expired = b->id;
+	}
+	if (expired != 0 && expired != dm->expired_logged) {
+		dm->expired_logged = expired;
+		log_warn("purchase.unsettled_expired", LOGF_I("intent",
+		    expired), LOGF_S("country", dm->country), LOGF_S("msg",
+		    "no listing settled this purchase in time: buying for "
+		    "its need again; a listing adopts what it bought"));
+	}
+	return n;
+}
+
+static bool
+purchase_anything_blocked(struct purchases *p)
+{
+	size_t	i;
+
+	if (p->nblocks > 0)
+		return true;
+	for (i = 0; i < nitems(p->demand); i++)
+		if (p->demand[i] != NULL && p->demand[i]->unknown_id != 0)
+			return true;
+	return false;
+}
+
+/* While a purchase waits for a settlement, listings are asked for. */
+static void
+purchase_settle_arm(struct purchases *p)
+{
+	struct timeval	tv = { PURCHASE_SETTLE_POLL_MS / 1000,
+			    (PURCHASE_SETTLE_POLL_MS % 1000) * 1000 };
+
+	if (p->ev_settle != NULL && !evtimer_pending(p->ev_settle, NULL))
+		evtimer_add(p->ev_settle, &tv);
+}
+
+static void
+purchase_settle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct purchases	*p = arg;
+
+	(void)fd;
+	(void)what;
+	if (p->c->stopping || !purchase_anything_blocked(p))
+		return;
+	inventory_reconcile(p->inv);
+	purchase_settle_arm(p);
+}
+
+size_t
+purchase_busy(const struct purchases *p, int64_t *ids, size_t max,
+    int64_t *since)
+{
+	const struct purchase_demand	*dm;
+	int64_t				 now = util_now_ms();
+	int64_t				 settle = provider_settle_ms(p->c->provider);
+	size_t				 i, n = 0;
+
+	*since = 0;
+	for (i = 0; i < nitems(p->demand); i++) {
+		if ((dm = p->demand[i]) == NULL)
+			continue;
+		if (dm->in_flight && dm->intent_id == 0 && (*since == 0 ||
+		    dm->intent_at < *since))
+			*since = dm->intent_at;
+		if (dm->in_flight && dm->intent_id != 0 && n < max)
+			ids[n++] = dm->intent_id;
+		/* Its request may still be carried out meanwhile. */
+		if (dm->unknown_id != 0 && now < dm->unknown_at + settle &&
+		    n < max)
+			ids[n++] = dm->unknown_id;
+	}
+	return n;
+}
+
+void
+purchase_intents(struct purchases *p, const struct inventory_intent *v,
+    size_t n)
+{
+	struct purchase_demand	*dm;
+	size_t			 i, k, nb = 0;
+
+	free(p->blocks);
+	p->blocks = NULL;
+	p->nblocks = 0;
+	for (i = 0; i < n; i++) {
+		if (v[i].open) {
+			nb++;
+			continue;
+		}
+		/* Settled: what it bought is in the store now. */
+		for (k = 0; k < nitems(p->demand); k++) {
+			if ((dm = p->demand[k]) == NULL ||
+			    dm->unknown_id != v[i].id)
+				continue;
+			dm->unknown_id = 0;
+			dm->unknown_count = 0;
+		}
+	}
+	if (nb > PURCHASE_BLOCKS_MAX)
+		nb = PURCHASE_BLOCKS_MAX;
+	if (nb > 0) {
+		p->blocks = xcalloc(nb, sizeof *p->blocks);
+		for (i = 0; i < n && p->nblocks < nb; i++)
+			if (v[i].open)
+				p->blocks[p->nblocks++] = v[i];
+	}
+	if (purchase_anything_blocked(p))
+		purchase_settle_arm(p);
 }
 
 void
 purchase_stats(const struct purchases *p, struct purchase_stats *ret)
 {
-	ret->purchased = p->purchased;
-	ret->refused = p->refused;
+	const struct purchase_demand	*dm;
+	size_t				 i;
+
+	*ret = p->st;
 	ret->spent_today = billing_ledger_spent(&p->ledger, &p->c->billing,
 	    util_now_ms());
+	ret->blocked = 0;
+	for (i = 0; i < nitems(p->demand); i++)
+		if ((dm = p->demand[i]) != NULL && dm->unknown_id != 0)
+			ret->blocked += dm->unknown_count;
+	for (i = 0; i < p->nblocks; i++)
+		ret->blocked += p->blocks[i].count;
 }
 
 int
@@ -189,43 +357,87 @@ purchase_retry_all(struct purchases *p)
 }
 
 /*
- * What a purchase brought, recorded by the store's worker: a proxy row per
- * IP (ids come back for the pool), then the intent settled as owned.
+ * What a purchase brought, recorded by the store's worker: a proxy row
+ * for each IP new to the store, linked to the intent; then the intent,
+ * owned when the answer named as many new IPs as asked, unknown when it
+ * named fewer (the listing tells the rest).  An IP the store holds
+ * already is not added again: whatever the answer says, it is not new.
  */
 struct purchase_bought {
 	struct purchase_demand	*dm;
 	int64_t			 intent_id;
+	int64_t			 count;		/* asked */
 	int64_t			 now;
-	size_t			 n;
-	struct proxy_row	 rows[PURCHASE_MAX];
-	int64_t			 ids[PURCHASE_MAX];	/* 0: failed */
+	size_t			 n;		/* named by the answer */
+	struct proxy_row	*rows;
+	int64_t			*ids;		/* 0: not added */
+	size_t			 nnew, nknown;
 	char			 err[STORE_ERROR_LEN];
 };
+
+static void
+purchase_bought_free(struct purchase_bought *b)
+{
+	free(b->rows);
+	free(b->ids);
+	free(b);
+}
 
 static int
 purchase_bought_run(struct store *st, void *arg)
 {
 	struct purchase_bought	*b = arg;
+	char			 why[STORE_ERROR_LEN];
 	size_t			 i;
 	int			 r, first = 0;
 
+	b->nnew = b->nknown = 0;
 	for (i = 0; i < b->n; i++) {
-		if ((r = store_proxy_ensure(st, &b->rows[i], b->now,
-		    &b->ids[i])) < 0) {
+		b->ids[i] = 0;
+		b->rows[i].intent_id = b->intent_id;
+		r = store_proxy_add(st, &b->rows[i], b->now, &b->ids[i]);
+		if (r == -EEXIST) {
+			b->nknown++;
+			continue;
+		}
+		if (r < 0) {
 			b->ids[i] = 0;
 			if (first == 0) {
 				first = r;
 				(void)util_strlcpy(b->err, store_errmsg(st),
 				    sizeof b->err);
 			}
+			continue;
 		}
+		b->nnew++;
 	}
-	if ((r = store_intent_settle(st, b->intent_id, INTENT_OWNED, NULL,
-	    b->now)) < 0 && first == 0) {
-		first = r;
+	if (first != 0)
+		return first;
+	if ((int64_t)b->nnew >= b->count)
+		r = store_intent_settle(st, b->intent_id, INTENT_OWNED, NULL,
+		    b->now);
+	else {
+		snprintf(why, sizeof why, "the provider's answer named %zu "
+		    "new IPs of %lld asked (%zu known already): settled by "
+		    "the listing", b->nnew, (long long)b->count, b->nknown);
+		r = store_intent_settle(st, b->intent_id, INTENT_UNKNOWN, why,
+		    b->now);
+	}
+	if (r < 0)
 		(void)util_strlcpy(b->err, store_errmsg(st), sizeof b->err);
-	}
-	return first;
+	return r;
+}
+
+/* Part of dm's need may have been bought: wait for a listing to tell. */
+static void
+purchase_unknown(struct purchase_demand *dm, int64_t intent_id,
+    int64_t count)
+{
+	dm->unknown_id = intent_id;
+	dm->unknown_count = count;
+	dm->unknown_at = util_now_ms();
+	inventory_reconcile(dm->p->inv);
+	purchase_settle_arm(dm->p);
 }
 
 static void
@@ -236,28 +448,31 @@ purchase_bought_done(struct dsession *ds, enum job_fate fate, int result,
 	struct purchase_demand	*dm = b->dm;
 	struct purchases	*p = dm->p;
 	struct pool_proxy	 px;
-	size_t			 i, n, got = 0;
+	int64_t			 bought;
+	size_t			 i, n;
 
 	(void)ds;
 	dm->in_flight = false;
+	dm->intent_id = 0;
 	if (fate != JOB_CURRENT) {
-		free(b);
+		purchase_bought_free(b);
 		return;
 	}
 	if (result < 0) {
 		/*
 		 * Not in the store (or not all of it): bought all the same,
-		 * so the listing adopts what the rows miss, and the waiters
-		 * ask again once it has.
+		 * so the listing adopts what the rows miss and settles the
+		 * intent; until then its need is not bought again.
 		 */
 		log_error("store.purchase_record_failed", LOGF_I("intent",
 		    b->intent_id), LOGF_S("error", b->err[0] != '\0' ? b->err :
 		    "its batch did not commit"));
-		billing_ledger_record(&p->ledger, &p->c->billing, (int)b->n,
+		bought = (int64_t)b->n < b->count ? (int64_t)b->n : b->count;
+		billing_ledger_record(&p->ledger, &p->c->billing, (int)bought,
 		    b->now);
-		p->purchased += (int64_t)b->n;
-		free(b);
-		inventory_reconcile(p->inv);
+		p->st.purchased += bought;
+		purchase_unknown(dm, b->intent_id, b->count);
+		purchase_bought_free(b);
 		return;
 	}
 	/* A test's crash: recorded, not yet given to the waiters. */
@@ -268,17 +483,37 @@ purchase_bought_done(struct dsession *ds, enum job_fate fate, int result,
 		b->rows[i].id = b->ids[i];
 		inventory_entry(p->c, &b->rows[i], &px);
 		pool_put(p->c->pool, &px);
-		got++;
 	}
-	billing_ledger_record(&p->ledger, &p->c->billing, (int)b->n, b->now);
-	p->purchased += (int64_t)b->n;
+	/* The provider's surplus is not a purchase of ours: not counted. */
+	bought = (int64_t)b->nnew < b->count ? (int64_t)b->nnew : b->count;
+	billing_ledger_record(&p->ledger, &p->c->billing, (int)bought, b->now);
+	p->st.purchased += bought;
 	log_info("purchase.done", LOGF_S("country", dm->country),
-	    LOGF_I("count", (int64_t)b->n), LOGF_I("intent", b->intent_id));
+	    LOGF_I("count", bought), LOGF_I("intent", b->intent_id));
+	if ((int64_t)b->n != b->count || b->nknown > 0) {
+		p->st.known += (int64_t)b->nknown;
+		if ((int64_t)b->nnew > b->count)
+			p->st.surplus += (int64_t)b->nnew - b->count;
+		else
+			p->st.shortfall += b->count - (int64_t)b->nnew;
+		log_warn("purchase.answer_mismatch", LOGF_I("intent",
+		    b->intent_id), LOGF_S("country", dm->country),
+		    LOGF_I("asked", b->count), LOGF_I("named", (int64_t)b->n),
+		    LOGF_I("new", (int64_t)b->nnew), LOGF_I("known",
+		    (int64_t)b->nknown), LOGF_S("msg", "the provider's answer "
+		    "is not what was asked: only IPs new to the store are "
+		    "given, and its listing settles the rest"));
+	}
+	if ((int64_t)b->nnew < b->count)
+		purchase_unknown(dm, b->intent_id, b->count -
+		    (int64_t)b->nnew);
+	else if (b->nknown > 0)
+		inventory_reconcile(p->inv);
 	/* The first waiters get what was bought for them. */
-	n = dm->n < got ? dm->n : got;
+	n = dm->n < b->nnew ? dm->n : b->nnew;
 	for (i = 0; i < n; i++)
 		dm->waiting[i]->bought = true;
-	free(b);
+	purchase_bought_free(b);
 	purchase_retry(dm);
 }
 
@@ -304,9 +539,17 @@ purchase_answered(const struct provider_result *r, void *arg)
 		b = xcalloc(1, sizeof *b);
 		b->dm = dm;
 		b->intent_id = dm->intent_id;
+		b->count = dm->count;
 		b->now = now;
-		for (i = 0; i < r->n && b->n < PURCHASE_MAX; i++) {
-			struct proxy_row	*row = &b->rows[b->n++];
+		b->n = r->n < PURCHASE_ANSWER_MAX ? r->n : PURCHASE_ANSWER_MAX;
+		if (r->n > PURCHASE_ANSWER_MAX)
+			log_warn("purchase.answer_truncated", LOGF_I("named",
+			    (int64_t)r->n), LOGF_S("msg", "more IPs than one "
+			    "answer may hold: the listing adopts the rest"));
+		b->rows = xcalloc(b->n ? b->n : 1, sizeof *b->rows);
+		b->ids = xcalloc(b->n ? b->n : 1, sizeof *b->ids);
+		for (i = 0; i < b->n; i++) {
+			struct proxy_row	*row = &b->rows[i];
 
 			(void)util_strlcpy(row->provider,
 			    provider_name(p->c->provider), sizeof row->provider);
@@ -324,8 +567,9 @@ purchase_answered(const struct provider_result *r, void *arg)
 		if (jobs_submit(p->jobs, p->c->q, NULL, 0, purchase_bought_run,
 		    purchase_bought_done, b, "purchase_record") < 0) {
 			/* The listing will adopt the IPs: they are not lost. */
-			free(b);
-			inventory_reconcile(p->inv);
+			purchase_unknown(dm, b->intent_id, b->count);
+			purchase_bought_free(b);
+			dm->intent_id = 0;
 			break;
 		}
 		dm->in_flight = true;
@@ -333,6 +577,7 @@ purchase_answered(const struct provider_result *r, void *arg)
 	case PROVIDER_FAILED:
 		record_intent_settle(p->rec, dm->intent_id, INTENT_FAILED,
 		    r->message);
+		dm->intent_id = 0;
 		if (r->sold_out) {
 			log_warn("purchase.sold_out", LOGF_S("country",
 			    dm->country), LOGF_S("msg", "no IPs for sale there: "
@@ -347,14 +592,18 @@ purchase_answered(const struct provider_result *r, void *arg)
 		purchase_defer(dm);
 		break;
 	case PROVIDER_UNKNOWN:
-		/* Never asked again: the listing tells what was bought. */
+		/*
+		 * Never asked again: the listing tells what was bought, and
+		 * until it does, the need is not bought for again.
+		 */
 		record_intent_settle(p->rec, dm->intent_id, INTENT_UNKNOWN,
 		    r->message);
 		log_warn("purchase.unknown", LOGF_S("country", dm->country),
 		    LOGF_I("intent", dm->intent_id), LOGF_S("error",
 		    r->message), LOGF_S("msg", "settling from the provider's "
 		    "listing"));
-		inventory_reconcile(p->inv);
+		purchase_unknown(dm, dm->intent_id, dm->count);
+		dm->intent_id = 0;
 		break;
 	}
 	dctx_batch_end(p->c);
@@ -376,10 +625,30 @@ purchase_intent_run(struct store *st, void *arg)
 	struct purchase_intent	*it = arg;
 	int			 r;
 
+	/* A test's full disk, for this write alone (failpoint.h). */
+	if (failpoint("store.intent")) {
+		(void)util_strlcpy(it->err, "database or disk is full "
+		    "(failpoint store.intent)", sizeof it->err);
+		return -ENOSPC;
+	}
 	if ((r = store_intent_add(st, &it->in, it->self, it->now,
 	    &it->id)) < 0)
 		(void)util_strlcpy(it->err, store_errmsg(st), sizeof it->err);
 	return r;
+}
+
+/* Fire dm again after a while (its intent could not be written). */
+static void
+purchase_rearm(struct purchase_demand *dm)
+{
+	static const struct backoff_policy again = {
+		.base_ms = PURCHASE_RETRY_MIN_MS,
+		.cap_ms = PURCHASE_RETRY_MAX_MS,
+	};
+	int64_t		ms = backoff_ceiling_ms(&again, dm->intent_failures++);
+	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(dm->timer, &tv);
 }
 
 static void
@@ -398,11 +667,19 @@ purchase_intent_done(struct dsession *ds, enum job_fate fate, int result,
 		return;
 	}
 	if (result < 0) {
-		/* Nothing asked: the waiters are served when they retry. */
-		log_error("store.intent_failed", LOGF_S("error", it->err));
+		/*
+		 * Nothing asked.  The waiters keep waiting, and the purchase
+		 * is tried again soon: the journal's retries tell when the
+		 * store takes writes again.
+		 */
+		log_error("store.intent_failed", LOGF_S("country",
+		    dm->country), LOGF_S("error", it->err[0] != '\0' ?
+		    it->err : "its batch did not commit"));
 		free(it);
+		purchase_rearm(dm);
 		return;
 	}
+	dm->intent_failures = 0;
 	dm->intent_id = it->id;
 	free(it);
 	log_info("purchase.start", LOGF_S("country", dm->country),
@@ -426,21 +703,36 @@ purchase_fire(evutil_socket_t fd, short what, void *arg)
 	struct purchases	*p = dm->p;
 	struct purchase_intent	*it;
 	const char		*why = NULL;
+	int64_t			 now = util_now_ms(), blocked, want;
 	int			 r;
 
 	(void)fd;
 	(void)what;
 	if (dm->in_flight || dm->n == 0 || p->c->stopping)
 		return;
-	dm->count = dm->n < PURCHASE_MAX ? (int)dm->n : PURCHASE_MAX;
+	/* Waiters a purchase of unknown outcome may have served wait. */
+	want = dm->n < PURCHASE_MAX ? (int64_t)dm->n : PURCHASE_MAX;
+	if ((blocked = purchase_blocked(dm, now)) >= want) {
+		if (!dm->wait_logged)
+			log_info("purchase.waiting_settlement", LOGF_S("country",
+			    dm->country), LOGF_I("waiting", (int64_t)dm->n),
+			    LOGF_I("unsettled", blocked), LOGF_S("msg", "a "
+			    "purchase of unknown outcome may have bought these: "
+			    "waiting for the provider's listing"));
+		dm->wait_logged = true;
+		purchase_settle_arm(p);
+		return;
+	}
+	dm->wait_logged = false;
+	dm->count = (int)(want - blocked);
 	r = billing_ledger_allow(&p->ledger, &p->c->billing, &p->c->limits,
-	    dm->count, util_now_ms(), &why);
+	    dm->count, now, &why);
 	if (r <= 0) {
 		log_warn("purchase.refused", LOGF_I("count", dm->count),
 		    LOGF_S("why", why != NULL ? why : strerror(-r)),
 		    LOGF_I("spent_today_micros", billing_ledger_spent(
-		    &p->ledger, &p->c->billing, util_now_ms())));
-		p->refused += dm->count;
+		    &p->ledger, &p->c->billing, now)));
+		p->st.refused += dm->count;
 		/* Refused: the waiters are served from the idle pool later. */
 		dctx_batch_begin(p->c);
 		purchase_defer(dm);
@@ -457,14 +749,17 @@ purchase_fire(evutil_socket_t fd, short what, void *arg)
 	memcpy(it->in.country, dm->country, sizeof it->in.country);
 	it->in.count = dm->count;
 	(void)util_strlcpy(it->self, p->c->instance_id, sizeof it->self);
-	it->now = util_now_ms();
+	it->now = now;
 	/* In the store before the provider is asked: a crash cannot leak. */
 	if (jobs_submit(p->jobs, p->c->q, NULL, 0, purchase_intent_run,
 	    purchase_intent_done, it, "intent_add") < 0) {
 		free(it);
+		purchase_rearm(dm);
 		return;
 	}
 	dm->in_flight = true;
+	dm->intent_id = 0;
+	dm->intent_at = now;
 }
 
 void

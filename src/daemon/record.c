@@ -475,6 +475,27 @@ record_event(struct record *rec, int64_t session, const char *kind)
 }
 
 static int
+record_refused_run(struct store *st, void *arg)
+{
+	struct record_entry	*e = arg;
+
+	return store_refused_add(st, e->phone, e->text, e->now);
+}
+
+void
+record_refused(struct record *rec, int64_t session, const char *phone,
+    const char *ip)
+{
+	struct record_entry	*e;
+
+	e = record_entry(rec, "store.refused_failed", 0, record_refused_run);
+	e->id = session;
+	(void)util_strlcpy(e->phone, phone, sizeof e->phone);
+	(void)util_strlcpy(e->text, ip, sizeof e->text);
+	record_push(rec, e, RECORD_CLASS_NONE, 0);
+}
+
+static int
 record_settle_run(struct store *st, void *arg)
 {
 	struct record_entry	*e = arg;

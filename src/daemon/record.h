@@ -1,7 +1,8 @@
 /*
  * The daemon's writes whose outcome it does not wait for: a session's
- * report, a proxy given back or marked, an audit event, a purchase intent
- * settled, a recovery run, the instance's status, dead peers marked.
+ * report, a proxy given back or marked, an IP a phone refused, an audit
+ * event, a purchase intent settled, a recovery run, the instance's status,
+ * dead peers marked.
  *
  * Each becomes a job of the store's worker: the arguments are copied into
  * it, so the caller's memory may change or go at once; the jobs run in the
@@ -48,6 +49,9 @@ void	record_unassign(struct record *rec, int64_t proxy_id, bool keep);
 void	record_proxy_state(struct record *rec, int64_t proxy_id,
 	    enum proxy_state state);
 void	record_event(struct record *rec, int64_t session, const char *kind);
+/* The phone's connector refused ip: it is never offered to it again. */
+void	record_refused(struct record *rec, int64_t session, const char *phone,
+	    const char *ip);
 void	record_intent_settle(struct record *rec, int64_t intent_id,
 	    enum intent_state state, const char *error);
 void	record_recovery_run(struct record *rec, const struct recovery_run *run);

@@ -139,16 +139,17 @@ sync_run(struct store *st, void *arg)
 		return r;
 	}
 	/*
-	 * At start, the sessions whose connector may be adopted or which
-	 * turn dormant need their newest proxy: read it now, not per
-	 * session from the loop.
+	 * At start, the sessions whose connector may be adopted, which turn
+	 * dormant or which were stopped while no daemon ran need their
+	 * newest proxy: read it now, not per session from the loop.
 	 */
 	if (j->startup && j->n > 0) {
 		j->hist0 = xcalloc(j->n, sizeof *j->hist0);
 		for (i = 0; i < j->n; i++) {
 			s = &j->sessions[i];
 			if (strcmp(s->owner, j->self) != 0 ||
-			    (s->connector_pid <= 0 && (s->last_activity_at ==
+			    (s->connector_pid <= 0 && s->desired ==
+			    SESSION_DESIRED_RUNNING && (s->last_activity_at ==
 			    0 || j->now - s->last_activity_at <= j->window_ms)))
 				continue;
 			if (store_proxy_history(st, s->phone, &j->hist0[i], 1,
@@ -203,6 +204,15 @@ sync_take_up(struct sync_load *ld, struct dsession *ds,
 	/* Logged out: only the operator's start (after a QR scan) helps. */
 	if (s->status == SESSION_STATUS_NEEDS_AUTH) {
 		supervisor_hold_needs_auth(sy->p.sup, ds);
+		return;
+	}
+	/*
+	 * Stopped while no daemon ran: its IP is no longer kept for it,
+	 * as when a running daemon stops a session, so it serves another
+	 * phone of its country or goes back per the release policy.
+	 */
+	if (ld->startup && s->desired != SESSION_DESIRED_RUNNING) {
+		proxy_unkeep(sy->p.px, ds, hist0);
 		return;
 	}
 	if (s->desired != SESSION_DESIRED_RUNNING ||

@@ -156,6 +156,12 @@ provider_open(struct event_base *base, const struct config *cfg,
 	return provider_static_open(base, cfg->static_proxies, ret, err);
 }
 
+int64_t
+provider_settle_ms(const struct provider *p)
+{
+	return p->ops->settle_ms != NULL ? p->ops->settle_ms(p) : 0;
+}
+
 void
 provider_free(struct provider *p)
 {

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/country.h"
 #include "base/metrics.h"
@@ -34,7 +35,7 @@ struct provider;
 /* One proxy as the provider lists it. */
 struct provider_proxy {
 	char	key[PROVIDER_KEY_MAX];		/* no secret in it */
-	char	country[COUNTRY_CODE_LEN];
+	char	country[COUNTRY_CODE_LEN];	/* "": the provider does not say */
 };
 
 enum provider_outcome {
@@ -48,7 +49,12 @@ struct provider_result {
 	int				 error;		/* 0 or -errno */
 	const char			*message;	/* for logs; no secret */
 	bool				 sold_out;	/* purchase: none for sale */
-	const struct provider_proxy	*proxies;	/* list: all; purchase: new */
+	/*
+	 * What the provider says, not checked here: list, every proxy it
+	 * bills; purchase, the new ones (with the country asked for); release,
+	 * the ones it released.  The daemon checks them against the store.
+	 */
+	const struct provider_proxy	*proxies;
 	size_t				 n;
 };
 
@@ -58,7 +64,7 @@ const char	*provider_name(const struct provider *p);
 const char	*provider_zone(const struct provider *p);
 bool		 provider_can_purchase(const struct provider *p);
 int		 provider_list(struct provider *p, provider_cb cb, void *arg);
-/* Give proxies back (keys); the result lists the ones released. */
+/* Give proxies back (keys); the result names the ones released. */
 int		 provider_release(struct provider *p, const char *const *keys,
 		    size_t n, provider_cb cb, void *arg);
 /* Buy count proxies in country; -ENOTSUP when the provider cannot. */
@@ -79,6 +85,12 @@ int		 provider_session_url(const struct provider *p,
 		    const char *phone, const char *country, unsigned generation,
 		    char out[PROVIDER_URL_MAX]);
 void		 provider_free(struct provider *p);
+/*
+ * How long after its asker was last seen a purchase may still be carried
+ * out by the provider (a request sent just before the asker died or gave
+ * up): a listing taken later shows its whole outcome.
+ */
+int64_t		 provider_settle_ms(const struct provider *p);
 
 /*
  * The provider RESPAWN_PROVIDER names, from the configuration: the only
@@ -157,6 +169,8 @@ struct provider_ops {
 	/* Optional: the breaker and request counts. */
 	void		(*health)(const struct provider *p,
 			    struct provider_health *ret);
+	/* Optional (NULL: 0): see provider_settle_ms. */
+	int64_t		(*settle_ms)(const struct provider *p);
 };
 
 /* Every implementation's struct starts with this. */

@@ -14,6 +14,8 @@
 #include "provider/bdclient.h"
 #include "provider/provider.h"
 
+#define PROVIDER_BD_SETTLE_MARGIN_MS	5000
+
 struct provider_bd {
 	struct provider		 base;	/* first: see provider.h */
 	struct bdclient		*client;
@@ -54,13 +56,19 @@ provider_bd_done(const struct bdclient_result *br, void *arg)
 			if (util_strlcpy(px[n].key, br->ips[i].ip,
 			    sizeof px[n].key) < 0)
 				continue;
-			/* A new IP has the country asked for. */
-			if (call->country[0] != '\0')
+			/*
+			 * A purchase's answer names no country: its IPs are
+			 * taken to have the one asked for until a listing
+			 * says otherwise.  A listed IP without a usable
+			 * country is kept, with none: dropping it would have
+			 * a known IP marked lost, or a billed one unknown.
+			 */
+			if (br->op == BDCLIENT_OP_ADD)
 				memcpy(px[n].country, call->country,
 				    sizeof px[n].country);
 			else if (country_find(br->ips[i].country,
 			    px[n].country) == NULL)
-				continue;	/* no usable country: skip */
+				px[n].country[0] = '\0';
 			n++;
 		}
 	}
@@ -186,6 +194,19 @@ provider_bd_health(const struct provider *base, struct provider_health *ret)
 	ret->retries = st.retries;
 }
 
+/*
+ * How long a purchase may still be carried out after its asker was last
+ * seen: the time the client allows a request, and a margin for the
+ * provider's own clock.  Past it, a listing tells the whole outcome.
+ */
+static int64_t
+provider_bd_settle_ms(const struct provider *base)
+{
+	const struct provider_bd	*p = (const struct provider_bd *)base;
+
+	return p->cfg->bd_timeout_ms + PROVIDER_BD_SETTLE_MARGIN_MS;
+}
+
 static const char *
 provider_bd_zone(const struct provider *base)
 {
@@ -233,6 +254,7 @@ provider_bd_open(struct event_base *base, const struct config *cfg,
 	bc.customer = cfg->bd_customer_id;
 	bc.zone = cfg->bd_zone;
 	bc.api_key_ref = cfg->bd_api_key_secret;
+	bc.timeout_ms = cfg->bd_timeout_ms;
 	if ((r = bdclient_new(base, &bc, &p->client, err,
 	    PROVIDER_ERR_LEN)) < 0) {
 		free(p);
@@ -253,4 +275,5 @@ static const struct provider_ops provider_bd_ops = {
 	.session_url = provider_bd_session_url,
 	.free = provider_bd_free,
 	.health = provider_bd_health,
+	.settle_ms = provider_bd_settle_ms,
 };

@@ -32,6 +32,8 @@ struct provider_static_call {
 	struct provider_static	*p;
 	provider_cb		 cb;
 	void			*arg;
+	struct provider_proxy	*released;	/* a release's keys */
+	size_t			 nreleased;
 };
 
 /*
@@ -233,7 +235,8 @@ provider_static_list(struct provider *base, provider_cb cb, void *arg)
 
 /*
  * Nothing to give back to anyone: a released static proxy is simply no
- * longer used.  The answer still comes from the loop.
+ * longer used, and the answer names every key asked for.  It still comes
+ * from the loop.
  */
 static void
 provider_static_release_cb(evutil_socket_t fd, short what, void *arg)
@@ -244,7 +247,10 @@ provider_static_release_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	r.proxies = call->released;
+	r.n = call->nreleased;
 	call->cb(&r, call->arg);
+	free(call->released);
 	free(call);
 }
 
@@ -254,14 +260,19 @@ provider_static_release(struct provider *base, const char *const *keys,
 {
 	struct provider_static_call	*call = xcalloc(1, sizeof *call);
 	struct timeval			 now = { 0, 0 };
+	size_t				 i;
 
-	(void)keys;
-	(void)n;
 	call->p = (struct provider_static *)base;
 	call->cb = cb;
 	call->arg = arg;
+	call->released = xcalloc(n ? n : 1, sizeof *call->released);
+	for (i = 0; i < n; i++)
+		if (util_strlcpy(call->released[call->nreleased].key, keys[i],
+		    PROVIDER_KEY_MAX) == 0)
+			call->nreleased++;
 	if (event_base_once(base->base, -1, EV_TIMEOUT,
 	    provider_static_release_cb, call, &now) < 0) {
+		free(call->released);
 		free(call);
 		return -ENOMEM;
 	}

@@ -269,16 +269,51 @@ store_session_fingerprint(struct store *st, int64_t *ret_count,
 }
 
 int
-store_proxy_ensure(struct store *st, const struct proxy_row *p, int64_t now,
+store_proxy_add(struct store *st, const struct proxy_row *p, int64_t now,
     int64_t *ret_id)
 {
-	return st->ops->proxy_ensure(st->backend, p, now, ret_id);
+	return st->ops->proxy_add(st->backend, p, now, ret_id);
 }
 
 int
 store_proxy_list(struct store *st, store_proxy_cb cb, void *arg)
 {
-	return st->ops->proxy_list(st->backend, cb, arg);
+	return st->ops->proxy_list(st->backend, INT64_MAX, cb, arg);
+}
+
+int
+store_proxy_list_since(struct store *st, int64_t released_since,
+    store_proxy_cb cb, void *arg)
+{
+	return st->ops->proxy_list(st->backend, released_since, cb, arg);
+}
+
+int
+store_proxy_relist(struct store *st, int64_t proxy_id, const char *country,
+    int64_t now)
+{
+	return st->ops->proxy_relist(st->backend, proxy_id, country, now);
+}
+
+int
+store_proxy_set_intent(struct store *st, int64_t proxy_id, int64_t intent_id,
+    int64_t now)
+{
+	return st->ops->proxy_set_intent(st->backend, proxy_id, intent_id, now);
+}
+
+int
+store_refused_add(struct store *st, const char *phone, const char *ip,
+    int64_t now)
+{
+	return st->ops->refused_add(st->backend, phone, ip, now);
+}
+
+int
+store_refused_list(struct store *st, const char *phone,
+    char (*ips)[STORE_IP_LEN], size_t max, size_t *ret_n)
+{
+	return st->ops->refused_list(st->backend, phone, ips, max, ret_n);
 }
 
 int

@@ -28,11 +28,13 @@
 #include "base/validate.h"
 #include "config/config.h"
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
 #define STORE_ID_LEN		96	/* instance ids */
 #define STORE_ERROR_LEN		256	/* last_error, messages */
 #define STORE_DETAIL_MAX	4096	/* an audit event's JSON detail */
 #define STORE_BUSY_TIMEOUT_MS	5000
+#define STORE_IP_LEN		64	/* a proxy's ip/key */
+#define STORE_REFUSED_MAX	64	/* refused IPs kept per phone */
 
 struct store;
 
@@ -277,17 +279,37 @@ struct proxy_row {
 	enum proxy_type		type;
 	enum proxy_state	state;
 	int64_t			session_id;	/* 0: none */
+	int64_t			intent_id;	/* the purchase that brought it */
 	int64_t			purchased_at;
 	int64_t			assigned_at;
 	int64_t			idle_since;
+	int64_t			released_at;	/* 0: not released */
 };
 
 typedef int (*store_proxy_cb)(const struct proxy_row *p, void *arg);
 
-/* Add an idle proxy unless a live one with the same identity exists. */
-int	store_proxy_ensure(struct store *st, const struct proxy_row *p,
+/*
+ * Add a proxy, idle, with its country, type, intent and purchased_at (0:
+ * now).  -EEXIST when a live proxy (any state but released) with the same
+ * provider, zone and ip is in the store already: a proxy is never added
+ * twice, whoever says it is new.
+ */
+int	store_proxy_add(struct store *st, const struct proxy_row *p,
 	    int64_t now, int64_t *ret_id);
+/* The live proxies (every state but released), by id. */
 int	store_proxy_list(struct store *st, store_proxy_cb cb, void *arg);
+/* The same, and the ones released at or after released_since. */
+int	store_proxy_list_since(struct store *st, int64_t released_since,
+	    store_proxy_cb cb, void *arg);
+/*
+ * The provider lists this proxy, in country ("": it does not say): a
+ * lost one is idle again (for nobody), and the country is the provider's.
+ */
+int	store_proxy_relist(struct store *st, int64_t proxy_id,
+	    const char *country, int64_t now);
+/* The proxy was bought by this purchase (a reconciliation found it). */
+int	store_proxy_set_intent(struct store *st, int64_t proxy_id,
+	    int64_t intent_id, int64_t now);
 /*
  * Give a proxy to a session: the proxy becomes active for it, and an
  * assignment row records how (reason), the requested country and whether
@@ -314,6 +336,17 @@ int	store_proxy_history(struct store *st, const char *phone,
 	    int64_t *ids, size_t max, size_t *ret_n);
 const char *store_proxy_state_name(enum proxy_state s);
 
+/*
+ * IPs a phone's connector refused (it exited 75: the IP is blocked for
+ * that phone), so the phone is never given them again, across restarts.
+ * The newest STORE_REFUSED_MAX per phone are kept.
+ */
+int	store_refused_add(struct store *st, const char *phone, const char *ip,
+	    int64_t now);
+/* The phone's refused IPs, newest first: at most max of them. */
+int	store_refused_list(struct store *st, const char *phone,
+	    char (*ips)[STORE_IP_LEN], size_t max, size_t *ret_n);
+
 /* --- purchase intents --------------------------------------------------- */
 
 enum intent_state {
@@ -331,6 +364,7 @@ struct intent {
 	int64_t			count;
 	enum intent_state	state;
 	int64_t			created_at;
+	char			instance_id[STORE_ID_LEN];	/* who asked */
 };
 
 typedef int (*store_intent_cb)(const struct intent *i, void *arg);

@@ -59,9 +59,18 @@ struct store_ops {
 		    bool graceful, int64_t now);
 	int	(*session_fingerprint)(void *b, int64_t *ret_count,
 		    int64_t *ret_max_updated);
-	int	(*proxy_ensure)(void *b, const struct proxy_row *p,
+	int	(*proxy_add)(void *b, const struct proxy_row *p,
 		    int64_t now, int64_t *ret_id);
-	int	(*proxy_list)(void *b, store_proxy_cb cb, void *arg);
+	int	(*proxy_list)(void *b, int64_t released_since,
+		    store_proxy_cb cb, void *arg);
+	int	(*proxy_relist)(void *b, int64_t proxy_id, const char *country,
+		    int64_t now);
+	int	(*proxy_set_intent)(void *b, int64_t proxy_id,
+		    int64_t intent_id, int64_t now);
+	int	(*refused_add)(void *b, const char *phone, const char *ip,
+		    int64_t now);
+	int	(*refused_list)(void *b, const char *phone,
+		    char (*ips)[STORE_IP_LEN], size_t max, size_t *ret_n);
 	int	(*proxy_assign)(void *b, int64_t proxy_id, int64_t session_id,
 		    const char *phone, const char *requested,
 		    bool fallback_used, const char *reason, const char *self,

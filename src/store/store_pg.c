@@ -254,6 +254,12 @@ static const char *const store_pg_migrations[] = {
 	"  key text PRIMARY KEY,"
 	"  value bigint NOT NULL);"
 	"INSERT INTO meta (key, value) VALUES ('sessions_generation', 0);",
+	/* 1 -> 2: IPs a phone's connector refused, kept across restarts. */
+	"CREATE TABLE refused_ips ("
+	"  phone text NOT NULL,"
+	"  ip text NOT NULL,"
+	"  at bigint NOT NULL,"
+	"  PRIMARY KEY (phone, ip));",
 };
 
 _Static_assert(nitems(store_pg_migrations) == STORE_SCHEMA_VERSION,
@@ -1673,11 +1679,32 @@ store_pg_session_fingerprint(void *p, int64_t *ret_count, int64_t *ret_gen)
 	return 0;
 }
 
+/*
+ * One UPDATE of one row, as a write of its own (a savepoint in a batch):
+ * -ENOENT when it changed no row.
+ */
+static int
+store_pg_update_row(struct store_pg *b, const char *sql,
+    const struct store_pg_args *a)
+{
+	PGresult	*res = NULL;
+	int		 r;
+
+	if ((r = store_pg_begin(b, STORE_PG_WRITE)) < 0)
+		return r;
+	if ((r = store_pg_run(b, sql, a, &res)) == 0) {
+		if (store_pg_changes(res) == 0)
+			r = -ENOENT;
+		PQclear(res);
+	}
+	return store_pg_end(b, STORE_PG_WRITE, r);
+}
+
 /* --- proxies ------------------------------------------------------------ */
 
 #define STORE_PG_PROXY_COLUMNS						\
 	"id, provider, zone, ip, country, type, state, session_id, "	\
-	"purchased_at, assigned_at, idle_since "
+	"purchased_at, assigned_at, idle_since, intent_id, released_at "
 
 static void
 store_pg_row_proxy(const PGresult *res, int i, struct proxy_row *p)
@@ -1702,70 +1729,53 @@ store_pg_row_proxy(const PGresult *res, int i, struct proxy_row *p)
 	p->purchased_at = store_pg_i64(res, i, 8);
 	p->assigned_at = store_pg_i64(res, i, 9);
 	p->idle_since = store_pg_i64(res, i, 10);
+	p->intent_id = store_pg_i64(res, i, 11);
+	p->released_at = store_pg_i64(res, i, 12);
 }
 
 /*
- * Two daemons may adopt the same IP at once: the insert yields to the
- * live-IP unique index instead of failing, and the winner's row is read.
+ * Two daemons may add the same IP at once: the insert yields to the
+ * live-IP unique index, and the loser is told it exists.
  */
 static int
-store_pg_proxy_ensure(void *p, const struct proxy_row *px, int64_t now,
+store_pg_proxy_add(void *p, const struct proxy_row *px, int64_t now,
     int64_t *ret_id)
 {
-	static const char *const find = "SELECT id FROM proxies WHERE "
-	    "provider = $1 AND zone = $2 AND ip = $3 AND state <> 'released'";
 	struct store_pg		*b = p;
 	struct store_pg_args	 a = { .n = 0 };
 	PGresult		*res = NULL;
 	int64_t			 id = 0;
 	int			 r;
 
-	if ((r = store_pg_begin(b, STORE_PG_TX)) < 0)
+	if ((r = store_pg_begin(b, STORE_PG_WRITE)) < 0)
 		return r;
 	store_pg_arg(&a, px->provider);
 	store_pg_arg(&a, px->zone);
 	store_pg_arg(&a, px->ip);
-	if ((r = store_pg_run(b, find, &a, &res)) < 0)
-		goto out;
-	if (PQntuples(res) > 0)
-		id = store_pg_i64(res, 0, 0);
-	PQclear(res);
-	if (id == 0) {
-		store_pg_arg(&a, px->country);
-		store_pg_arg(&a, config_proxy_type_name(px->type));
-		store_pg_arg_i64(&a, px->purchased_at ? px->purchased_at : now);
-		store_pg_arg_i64(&a, now);
-		if ((r = store_pg_run(b, "INSERT INTO proxies (provider, zone, "
-		    "ip, country, type, state, purchased_at, idle_since, "
-		    "updated_at) VALUES ($1, $2, $3, $4, $5, 'idle', "
-		    "$6::bigint, $7::bigint, $7::bigint) ON CONFLICT "
-		    "(provider, zone, ip) WHERE state <> 'released' DO NOTHING "
-		    "RETURNING id", &a, &res)) < 0)
-			goto out;
-		if (PQntuples(res) > 0)
-			id = store_pg_i64(res, 0, 0);
-		PQclear(res);
-	}
-	if (id == 0) {
-		a.n = 3;
-		if ((r = store_pg_run(b, find, &a, &res)) < 0)
-			goto out;
+	store_pg_arg(&a, px->country);
+	store_pg_arg(&a, config_proxy_type_name(px->type));
+	store_pg_arg_i64(&a, px->purchased_at ? px->purchased_at : now);
+	store_pg_arg_i64(&a, now);
+	store_pg_arg_i64(&a, px->intent_id);
+	if ((r = store_pg_run(b, "INSERT INTO proxies (provider, zone, ip, "
+	    "country, type, state, intent_id, purchased_at, idle_since, "
+	    "updated_at) VALUES ($1, $2, $3, $4, $5, 'idle', NULLIF($8::bigint, "
+	    "0), $6::bigint, $7::bigint, $7::bigint) ON CONFLICT (provider, "
+	    "zone, ip) WHERE state <> 'released' DO NOTHING RETURNING id", &a,
+	    &res)) == 0) {
 		if (PQntuples(res) > 0)
 			id = store_pg_i64(res, 0, 0);
 		PQclear(res);
 		if (id == 0) {
-			snprintf(b->err, sizeof b->err, "proxy %s changed "
-			    "while being added; try again", px->ip);
-			r = -EBUSY;
-			goto out;
+			snprintf(b->err, sizeof b->err, "proxy %s is in the "
+			    "store already", px->ip);
+			r = -EEXIST;
 		}
 	}
-	if ((r = store_pg_end(b, STORE_PG_TX, 0)) < 0)
+	if ((r = store_pg_end(b, STORE_PG_WRITE, r)) < 0)
 		return r;
 	*ret_id = id;
 	return 0;
-out:
-	return store_pg_end(b, STORE_PG_TX, r);
 }
 
 static int
@@ -1779,18 +1789,109 @@ store_pg_proxy_each(const PGresult *res, int i, void *arg)
 }
 
 static int
-store_pg_proxy_list(void *p, store_proxy_cb cb, void *arg)
+store_pg_proxy_list(void *p, int64_t released_since, store_proxy_cb cb,
+    void *arg)
 {
-	struct store_pg	*b = p;
-	struct store_to	 to = { .cb.proxy = cb, .arg = arg };
-	PGresult	*res;
-	int		 r;
+	struct store_pg		*b = p;
+	struct store_to		 to = { .cb.proxy = cb, .arg = arg };
+	struct store_pg_args	 a = { .n = 0 };
+	PGresult		*res;
+	int			 r;
 
+	store_pg_arg_i64(&a, released_since);
 	if ((r = store_pg_read(b, "SELECT " STORE_PG_PROXY_COLUMNS
-	    "FROM proxies WHERE state <> 'released' ORDER BY id", NULL,
-	    &res)) < 0)
+	    "FROM proxies WHERE state <> 'released' OR released_at >= "
+	    "$1::bigint ORDER BY id", &a, &res)) < 0)
 		return r;
 	return store_pg_each(res, store_pg_proxy_each, &to);
+}
+
+static int
+store_pg_proxy_relist(void *p, int64_t proxy_id, const char *country,
+    int64_t now)
+{
+	struct store_pg		*b = p;
+	struct store_pg_args	 a = { .n = 0 };
+
+	store_pg_arg(&a, country);
+	store_pg_arg_i64(&a, now);
+	store_pg_arg_i64(&a, proxy_id);
+	return store_pg_update_row(b, "UPDATE proxies SET country = CASE WHEN "
+	    "$1 <> '' THEN $1 ELSE country END, state = CASE WHEN state = "
+	    "'lost' AND session_id IS NULL THEN 'idle' WHEN state = 'lost' "
+	    "THEN 'active' ELSE state END, idle_since = CASE WHEN state = "
+	    "'lost' AND session_id IS NULL THEN $2::bigint ELSE idle_since "
+	    "END, updated_at = $2::bigint WHERE id = $3::bigint AND state <> "
+	    "'released'", &a);
+}
+
+static int
+store_pg_proxy_set_intent(void *p, int64_t proxy_id, int64_t intent_id,
+    int64_t now)
+{
+	struct store_pg		*b = p;
+	struct store_pg_args	 a = { .n = 0 };
+
+	store_pg_arg_i64(&a, intent_id);
+	store_pg_arg_i64(&a, now);
+	store_pg_arg_i64(&a, proxy_id);
+	return store_pg_update_row(b, "UPDATE proxies SET intent_id = $1::bigint, "
+	    "updated_at = $2::bigint WHERE id = $3::bigint", &a);
+}
+
+static int
+store_pg_refused_add(void *p, const char *phone, const char *ip, int64_t now)
+{
+	struct store_pg		*b = p;
+	struct store_pg_args	 a = { .n = 0 };
+	PGresult		*res = NULL;
+	int			 r;
+
+	if ((r = store_pg_begin(b, STORE_PG_TX)) < 0)
+		return r;
+	store_pg_arg(&a, phone);
+	store_pg_arg(&a, ip);
+	store_pg_arg_i64(&a, now);
+	if ((r = store_pg_run(b, "INSERT INTO refused_ips (phone, ip, at) "
+	    "VALUES ($1, $2, $3::bigint) ON CONFLICT (phone, ip) DO UPDATE SET "
+	    "at = excluded.at", &a, &res)) < 0)
+		goto out;
+	PQclear(res);
+	/* The newest STORE_REFUSED_MAX of the phone are enough. */
+	a.n = 1;
+	store_pg_arg_i64(&a, STORE_REFUSED_MAX);
+	if ((r = store_pg_run(b, "DELETE FROM refused_ips WHERE phone = $1 AND "
+	    "ip NOT IN (SELECT ip FROM refused_ips WHERE phone = $1 ORDER BY "
+	    "at DESC, ip LIMIT $2::bigint)", &a, &res)) < 0)
+		goto out;
+	PQclear(res);
+out:
+	return store_pg_end(b, STORE_PG_TX, r);
+}
+
+static int
+store_pg_refused_list(void *p, const char *phone, char (*ips)[STORE_IP_LEN],
+    size_t max, size_t *ret_n)
+{
+	struct store_pg		*b = p;
+	struct store_pg_args	 a = { .n = 0 };
+	PGresult		*res;
+	size_t			 n = 0;
+	int			 i, rows, r;
+
+	store_pg_arg(&a, phone);
+	store_pg_arg_i64(&a, (int64_t)max);
+	if ((r = store_pg_read(b, "SELECT ip FROM refused_ips WHERE phone = $1 "
+	    "ORDER BY at DESC, ip LIMIT $2::bigint", &a, &res)) < 0)
+		return r;
+	rows = PQntuples(res);
+	for (i = 0; i < rows && n < max; i++)
+		if (util_strlcpy(ips[n], store_pg_text(res, i, 0),
+		    STORE_IP_LEN) == 0)
+			n++;
+	PQclear(res);
+	*ret_n = n;
+	return 0;
 }
 
 /*
@@ -1934,24 +2035,15 @@ store_pg_proxy_set_state(void *p, int64_t proxy_id, enum proxy_state state,
 {
 	struct store_pg		*b = p;
 	struct store_pg_args	 a = { .n = 0 };
-	PGresult		*res = NULL;
-	int			 r;
 
-	if ((r = store_pg_begin(b, STORE_PG_WRITE)) < 0)
-		return r;
 	store_pg_arg(&a, store_proxy_state_name(state));
 	store_pg_arg_i64(&a, now);
 	store_pg_arg_i64(&a, proxy_id);
-	if ((r = store_pg_run(b, "UPDATE proxies SET state = $1::text, "
+	return store_pg_update_row(b, "UPDATE proxies SET state = $1::text, "
 	    "updated_at = $2::bigint, released_at = CASE WHEN $1::text = "
 	    "'released' THEN $2::bigint ELSE released_at END, session_id = "
-	    "CASE WHEN $1::text IN ('released', 'lost') THEN NULL ELSE "
-	    "session_id END WHERE id = $3::bigint", &a, &res)) == 0) {
-		if (store_pg_changes(res) == 0)
-			r = -ENOENT;
-		PQclear(res);
-	}
-	return store_pg_end(b, STORE_PG_WRITE, r);
+	    "CASE WHEN $1::text = 'released' THEN NULL ELSE session_id END "
+	    "WHERE id = $3::bigint", &a);
 }
 
 static int
@@ -2124,24 +2216,15 @@ store_pg_intent_settle(void *p, int64_t id, enum intent_state state,
 {
 	struct store_pg		*b = p;
 	struct store_pg_args	 a = { .n = 0 };
-	PGresult		*res = NULL;
-	int			 r;
 
-	if ((r = store_pg_begin(b, STORE_PG_WRITE)) < 0)
-		return r;
 	store_pg_arg(&a, store_intent_state_name(state));
 	store_pg_arg(&a, error);
 	store_pg_arg_i64(&a, now);
 	store_pg_arg_i64(&a, id);
-	if ((r = store_pg_run(b, "UPDATE purchase_intents SET state = "
+	return store_pg_update_row(b, "UPDATE purchase_intents SET state = "
 	    "$1::text, error = $2::text, settled_at = CASE WHEN $1::text IN "
 	    "('owned', 'failed') THEN $3::bigint ELSE settled_at END WHERE id "
-	    "= $4::bigint", &a, &res)) == 0) {
-		if (store_pg_changes(res) == 0)
-			r = -ENOENT;
-		PQclear(res);
-	}
-	return store_pg_end(b, STORE_PG_WRITE, r);
+	    "= $4::bigint", &a);
 }
 
 static int
@@ -2162,6 +2245,8 @@ store_pg_intent_each(const PGresult *res, int i, void *arg)
 	in.state = strcmp(store_pg_text(res, i, 5), "unknown") == 0 ?
 	    INTENT_UNKNOWN : INTENT_PENDING;
 	in.created_at = store_pg_i64(res, i, 6);
+	(void)util_strlcpy(in.instance_id, store_pg_text(res, i, 7),
+	    sizeof in.instance_id);
 	return to->cb.intent(&in, to->arg);
 }
 
@@ -2174,7 +2259,8 @@ store_pg_intent_list_open(void *p, store_intent_cb cb, void *arg)
 	int		 r;
 
 	if ((r = store_pg_read(b, "SELECT id, provider, zone, country, count, "
-	    "state, created_at FROM purchase_intents WHERE state IN "
+	    "state, created_at, instance_id FROM purchase_intents WHERE "
+	    "state IN "
 	    "('pending', 'unknown') ORDER BY id", NULL, &res)) < 0)
 		return r;
 	return store_pg_each(res, store_pg_intent_each, &to);
@@ -2493,7 +2579,11 @@ const struct store_ops store_pg_ops = {
 	.session_report = store_pg_session_report,
 	.session_release_all = store_pg_session_release_all,
 	.session_fingerprint = store_pg_session_fingerprint,
-	.proxy_ensure = store_pg_proxy_ensure,
+	.proxy_add = store_pg_proxy_add,
+	.proxy_relist = store_pg_proxy_relist,
+	.proxy_set_intent = store_pg_proxy_set_intent,
+	.refused_add = store_pg_refused_add,
+	.refused_list = store_pg_refused_list,
 	.proxy_list = store_pg_proxy_list,
 	.proxy_assign = store_pg_proxy_assign,
 	.proxy_unassign = store_pg_proxy_unassign,

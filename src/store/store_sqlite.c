@@ -156,6 +156,12 @@ static const char *const store_sqlite_migrations[] = {
 	"  key TEXT PRIMARY KEY,"
 	"  value INTEGER NOT NULL);"
 	"INSERT INTO meta (key, value) VALUES ('sessions_generation', 0);",
+	/* 1 -> 2: IPs a phone's connector refused, kept across restarts. */
+	"CREATE TABLE refused_ips ("
+	"  phone TEXT NOT NULL,"
+	"  ip TEXT NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  PRIMARY KEY (phone, ip));",
 };
 
 _Static_assert(nitems(store_sqlite_migrations) == STORE_SCHEMA_VERSION,
@@ -980,7 +986,7 @@ store_sqlite_session_fingerprint(void *p, int64_t *ret_count,
 
 #define STORE_SQLITE_PROXY_COLUMNS					\
 	"id, provider, zone, ip, country, type, state, session_id, "	\
-	"purchased_at, assigned_at, idle_since "
+	"purchased_at, assigned_at, idle_since, intent_id, released_at "
 
 static void
 store_sqlite_row_proxy(sqlite3_stmt *st, struct proxy_row *p)
@@ -1005,10 +1011,12 @@ store_sqlite_row_proxy(sqlite3_stmt *st, struct proxy_row *p)
 	p->purchased_at = sqlite3_column_int64(st, 8);
 	p->assigned_at = sqlite3_column_int64(st, 9);
 	p->idle_since = sqlite3_column_int64(st, 10);
+	p->intent_id = sqlite3_column_int64(st, 11);
+	p->released_at = sqlite3_column_int64(st, 12);
 }
 
 static int
-store_sqlite_proxy_ensure(void *p, const struct proxy_row *px, int64_t now,
+store_sqlite_proxy_add(void *p, const struct proxy_row *px, int64_t now,
     int64_t *ret_id)
 {
 	struct store_sqlite	*b = p;
@@ -1024,19 +1032,20 @@ store_sqlite_proxy_ensure(void *p, const struct proxy_row *px, int64_t now,
 	sqlite3_bind_text(st, 2, px->zone, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, px->ip, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*ret_id = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		return store_sqlite_commit(b);
-	}
 	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(b->err, sizeof b->err, "proxy %s is in the store "
+		    "already", px->ip);
+		r = -EEXIST;
+		goto fail;
+	}
 	if (rc != SQLITE_DONE) {
 		r = store_sqlite_fail(b, rc);
 		goto fail;
 	}
 	if ((r = store_sqlite_prepare(b, "INSERT INTO proxies (provider, zone, "
-	    "ip, country, type, state, purchased_at, idle_since, updated_at) "
-	    "VALUES (?, ?, ?, ?, ?, 'idle', ?, ?, ?)", &st)) < 0)
+	    "ip, country, type, state, intent_id, purchased_at, idle_since, "
+	    "updated_at) VALUES (?, ?, ?, ?, ?, 'idle', ?, ?, ?, ?)", &st)) < 0)
 		goto fail;
 	sqlite3_bind_text(st, 1, px->provider, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, px->zone, -1, SQLITE_STATIC);
@@ -1044,9 +1053,11 @@ store_sqlite_proxy_ensure(void *p, const struct proxy_row *px, int64_t now,
 	sqlite3_bind_text(st, 4, px->country, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, config_proxy_type_name(px->type), -1,
 	    SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, px->purchased_at ? px->purchased_at : now);
-	sqlite3_bind_int64(st, 7, now);
+	if (px->intent_id != 0)
+		sqlite3_bind_int64(st, 6, px->intent_id);
+	sqlite3_bind_int64(st, 7, px->purchased_at ? px->purchased_at : now);
 	sqlite3_bind_int64(st, 8, now);
+	sqlite3_bind_int64(st, 9, now);
 	if ((r = store_sqlite_step_done(b, st)) < 0)
 		goto fail;
 	*ret_id = sqlite3_last_insert_rowid(b->db);
@@ -1069,7 +1080,8 @@ store_sqlite_proxy_each(sqlite3_stmt *st, void *arg)
 }
 
 static int
-store_sqlite_proxy_list(void *p, store_proxy_cb cb, void *arg)
+store_sqlite_proxy_list(void *p, int64_t released_since, store_proxy_cb cb,
+    void *arg)
 {
 	struct store_sqlite	*b = p;
 	struct store_to	 to = { .cb.proxy = cb, .arg = arg };
@@ -1077,9 +1089,115 @@ store_sqlite_proxy_list(void *p, store_proxy_cb cb, void *arg)
 	int			 r;
 
 	if ((r = store_sqlite_prepare(b, "SELECT " STORE_SQLITE_PROXY_COLUMNS
-	    "FROM proxies WHERE state <> 'released' ORDER BY id", &st)) < 0)
+	    "FROM proxies WHERE state <> 'released' OR released_at >= ? "
+	    "ORDER BY id", &st)) < 0)
 		return r;
+	sqlite3_bind_int64(st, 1, released_since);
 	return store_sqlite_each(b, st, store_sqlite_proxy_each, &to);
+}
+
+static int
+store_sqlite_proxy_relist(void *p, int64_t proxy_id, const char *country,
+    int64_t now)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	int			 r;
+
+	if ((r = store_sqlite_prepare(b, "UPDATE proxies SET country = CASE "
+	    "WHEN ?1 <> '' THEN ?1 ELSE country END, state = CASE WHEN "
+	    "state = 'lost' AND session_id IS NULL THEN 'idle' WHEN state = "
+	    "'lost' THEN 'active' ELSE state END, idle_since = CASE WHEN state "
+	    "= 'lost' AND session_id IS NULL THEN ?2 ELSE idle_since END, "
+	    "updated_at = ?2 "
+	    "WHERE id = ?3 AND state <> 'released'", &st)) < 0)
+		return r;
+	sqlite3_bind_text(st, 1, country, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, proxy_id);
+	r = store_sqlite_step_done(b, st);
+	return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+static int
+store_sqlite_proxy_set_intent(void *p, int64_t proxy_id, int64_t intent_id,
+    int64_t now)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	int			 r;
+
+	if ((r = store_sqlite_prepare(b, "UPDATE proxies SET intent_id = ?, "
+	    "updated_at = ? WHERE id = ?", &st)) < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, intent_id);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, proxy_id);
+	r = store_sqlite_step_done(b, st);
+	return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+static int
+store_sqlite_refused_add(void *p, const char *phone, const char *ip,
+    int64_t now)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	int			 r;
+
+	if ((r = store_sqlite_begin(b)) < 0)
+		return r;
+	if ((r = store_sqlite_prepare(b, "INSERT INTO refused_ips (phone, ip, "
+	    "at) VALUES (?, ?, ?) ON CONFLICT (phone, ip) DO UPDATE SET at = "
+	    "excluded.at", &st)) < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, phone, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ip, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	if ((r = store_sqlite_step_done(b, st)) < 0)
+		goto fail;
+	/* The newest STORE_REFUSED_MAX of the phone are enough. */
+	if ((r = store_sqlite_prepare(b, "DELETE FROM refused_ips WHERE phone "
+	    "= ?1 AND ip NOT IN (SELECT ip FROM refused_ips WHERE phone = ?1 "
+	    "ORDER BY at DESC, ip LIMIT ?2)", &st)) < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, phone, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, STORE_REFUSED_MAX);
+	if ((r = store_sqlite_step_done(b, st)) < 0 ||
+	    (r = store_sqlite_commit(b)) < 0)
+		goto fail;
+	return 0;
+fail:
+	store_sqlite_rollback(b);
+	return r;
+}
+
+static int
+store_sqlite_refused_list(void *p, const char *phone,
+    char (*ips)[STORE_IP_LEN], size_t max, size_t *ret_n)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	size_t			 n = 0;
+	int			 r, rc = SQLITE_DONE;
+
+	if ((r = store_sqlite_prepare(b, "SELECT ip FROM refused_ips WHERE "
+	    "phone = ? ORDER BY at DESC, ip LIMIT ?", &st)) < 0)
+		return r;
+	sqlite3_bind_text(st, 1, phone, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)max);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (util_strlcpy(ips[n], store_sqlite_text(st, 0),
+		    STORE_IP_LEN) == 0)
+			n++;
+	if (n < max && rc != SQLITE_DONE) {
+		r = store_sqlite_fail(b, rc);
+		sqlite3_finalize(st);
+		return r;
+	}
+	sqlite3_finalize(st);
+	*ret_n = n;
+	return 0;
 }
 
 static int
@@ -1189,8 +1307,8 @@ store_sqlite_proxy_set_state(void *p, int64_t proxy_id,
 
 	if ((r = store_sqlite_prepare(b, "UPDATE proxies SET state = ?, "
 	    "updated_at = ?, released_at = CASE WHEN ? = 'released' THEN ? "
-	    "ELSE released_at END, session_id = CASE WHEN ? IN ('released', "
-	    "'lost') THEN NULL ELSE session_id END WHERE id = ?", &st)) < 0)
+	    "ELSE released_at END, session_id = CASE WHEN ? = 'released' "
+	    "THEN NULL ELSE session_id END WHERE id = ?", &st)) < 0)
 		return r;
 	sqlite3_bind_text(st, 1, store_proxy_state_name(state), -1,
 	    SQLITE_STATIC);
@@ -1409,6 +1527,8 @@ store_sqlite_intent_each(sqlite3_stmt *st, void *arg)
 	in.state = strcmp(store_sqlite_text(st, 5), "unknown") == 0 ?
 	    INTENT_UNKNOWN : INTENT_PENDING;
 	in.created_at = sqlite3_column_int64(st, 6);
+	(void)util_strlcpy(in.instance_id, store_sqlite_text(st, 7),
+	    sizeof in.instance_id);
 	return to->cb.intent(&in, to->arg);
 }
 
@@ -1421,7 +1541,8 @@ store_sqlite_intent_list_open(void *p, store_intent_cb cb, void *arg)
 	int			 r;
 
 	if ((r = store_sqlite_prepare(b, "SELECT id, provider, zone, country, "
-	    "count, state, created_at FROM purchase_intents WHERE state IN "
+	    "count, state, created_at, coalesce(instance_id, '') FROM "
+	    "purchase_intents WHERE state IN "
 	    "('pending', 'unknown') ORDER BY id", &st)) < 0)
 		return r;
 	return store_sqlite_each(b, st, store_sqlite_intent_each, &to);
@@ -1566,7 +1687,11 @@ const struct store_ops store_sqlite_ops = {
 	.session_report = store_sqlite_session_report,
 	.session_release_all = store_sqlite_session_release_all,
 	.session_fingerprint = store_sqlite_session_fingerprint,
-	.proxy_ensure = store_sqlite_proxy_ensure,
+	.proxy_add = store_sqlite_proxy_add,
+	.proxy_relist = store_sqlite_proxy_relist,
+	.proxy_set_intent = store_sqlite_proxy_set_intent,
+	.refused_add = store_sqlite_refused_add,
+	.refused_list = store_sqlite_refused_list,
 	.proxy_list = store_sqlite_proxy_list,
 	.proxy_assign = store_sqlite_proxy_assign,
 	.proxy_unassign = store_sqlite_proxy_unassign,

@@ -6,3 +6,6 @@ respawn_unit_test(test_bdjson)
 
 add_executable(bdclient_driver ${CMAKE_CURRENT_LIST_DIR}/../bdclient_driver.c)
 target_link_libraries(bdclient_driver PRIVATE respawn_cli)
+
+# Reconciliation of the provider's listing with a real store, rule by rule.
+respawn_unit_test(test_reconcile)

@@ -24,6 +24,7 @@ static const struct pool_proxy world[] = {
 	{ 5, "10.0.3.1", "fr", POOL_IDLE, 0, 0, 0, false, 0 },	/* not listed */
 	{ 6, "10.0.4.1", "gb", POOL_ACTIVE, 1, 9, 0, true, 0 },	/* in use */
 	{ 7, "10.0.2.2", "nl", POOL_ACTIVE, 0, 40, 0, true, 0 },	/* kept for 40 */
+	{ 8, "10.0.9.1", "", POOL_IDLE, 0, 0, 0, true, 0 },	/* no country */
 };
 
 struct pool_case {
@@ -40,43 +41,52 @@ struct pool_case {
 	int64_t			 want_id;
 	const char		*want_country;
 	bool			 want_fallback;
+	const char		*refused_ip;	/* named by the request */
 };
 
 static const struct pool_case cases[] = {
 	{ "previous IP still listed: reactivated", 7, "+491", "de", { NULL },
-	  { 3 }, false, NULL, NULL, POOL_REACTIVATE, 3, "de", false },
+	  { 3 }, false, NULL, NULL, POOL_REACTIVATE, 3, "de", false, NULL },
 	{ "a proxy kept for another session is not offered", 8, "+492", "de",
-	  { NULL }, { 0 }, false, NULL, NULL, POOL_WAIT, 0, "", false },
+	  { NULL }, { 0 }, false, NULL, NULL, POOL_WAIT, 0, "", false, NULL },
 	{ "same country empty, no purchase: fallback to an idle one", 8,
 	  "+492", "de", { "nl", "fr" }, { 0 }, false, NULL, NULL, POOL_REUSE,
-	  4, "nl", true },
+	  4, "nl", true, NULL },
 	{ "same country can be bought: no fallback", 8, "+492", "de",
-	  { "nl" }, { 0 }, true, NULL, NULL, POOL_PURCHASE, 0, "de", false },
+	  { "nl" }, { 0 }, true, NULL, NULL, POOL_PURCHASE, 0, "de", false, NULL },
 	{ "country found empty: fallback reuse comes first", 8, "+492", "de",
-	  { "nl" }, { 0 }, true, NULL, "de", POOL_REUSE, 4, "nl", true },
+	  { "nl" }, { 0 }, true, NULL, "de", POOL_REUSE, 4, "nl", true, NULL },
 	{ "country found empty, chain idle none: buy in the chain", 8, "+492",
 	  "de", { "fr", "jp" }, { 0 }, true, NULL, "de", POOL_PURCHASE, 0,
-	  "fr", true },
+	  "fr", true, NULL },
 	{ "an unlisted proxy is never offered", 8, "+492", "fr", { NULL },
-	  { 5 }, false, NULL, NULL, POOL_WAIT, 0, "", false },
+	  { 5 }, false, NULL, NULL, POOL_WAIT, 0, "", false, NULL },
 	{ "idle longest is reused first", 10, "+11", "us", { NULL }, { 0 },
-	  false, NULL, NULL, POOL_REUSE, 2, "us", false },
+	  false, NULL, NULL, POOL_REUSE, 2, "us", false, NULL },
 	{ "an IP this phone used before is preferred", 10, "+11", "us",
-	  { NULL }, { 99, 1 }, false, NULL, NULL, POOL_REUSE, 1, "us", false },
+	  { NULL }, { 99, 1 }, false, NULL, NULL, POOL_REUSE, 1, "us", false, NULL },
 	{ "the previous IP, idle: reactivated", 10, "+11", "us", { NULL },
-	  { 1 }, false, NULL, NULL, POOL_REACTIVATE, 1, "us", false },
+	  { 1 }, false, NULL, NULL, POOL_REACTIVATE, 1, "us", false, NULL },
 	{ "an IP the phone refused is skipped", 10, "+11", "us", { NULL },
-	  { 2 }, false, "10.0.0.2", NULL, POOL_REUSE, 1, "us", false },
+	  { 2 }, false, "10.0.0.2", NULL, POOL_REUSE, 1, "us", false, NULL },
 	{ "a full proxy is skipped", 11, "+44", "gb", { "us" }, { 6 }, false,
-	  NULL, NULL, POOL_REUSE, 2, "us", true },
+	  NULL, NULL, POOL_REUSE, 2, "us", true, NULL },
 	{ "a kept fallback proxy is reactivated, still a fallback", 40, "+32",
 	  "be", { "nl" }, { 7 }, false, NULL, NULL, POOL_REACTIVATE, 7, "nl",
-	  true },
+	  true, NULL },
 	{ "a previous proxy of another country, not kept: not reactivated",
 	  41, "+33", "be", { "nl" }, { 4 }, false, NULL, NULL, POOL_REUSE, 4,
-	  "nl", true },
+	  "nl", true, NULL },
 	{ "nothing anywhere: wait", 12, "+81", "jp", { "kr" }, { 0 }, false,
-	  NULL, NULL, POOL_WAIT, 0, "", false },
+	  NULL, NULL, POOL_WAIT, 0, "", false, NULL },
+	{ "an IP the store says the phone refused: not even reactivated", 10,
+	  "+11", "us", { NULL }, { 1 }, false, NULL, NULL, POOL_REUSE, 2, "us",
+	  false, "10.0.0.1" },
+	{ "an IP the store says the phone refused: not preferred either", 10,
+	  "+11", "us", { NULL }, { 99, 1 }, false, NULL, NULL, POOL_REUSE, 2,
+	  "us", false, "10.0.0.1" },
+	{ "a proxy of no known country is offered to nobody", 13, "+41", "ch",
+	  { NULL }, { 8 }, false, NULL, NULL, POOL_WAIT, 0, "", false, NULL },
 };
 
 static struct pool *
@@ -110,6 +120,14 @@ test_choices(void **state)
 		for (k = 0; k < 3 && tc->history[k] != 0; k++)
 			r.history[r.nhistory++] = tc->history[k];
 		r.can_purchase = tc->can_purchase;
+		char			 refused[1][POOL_IP_LEN];
+
+		if (tc->refused_ip != NULL) {
+			(void)util_strlcpy(refused[0], tc->refused_ip,
+			    sizeof refused[0]);
+			r.refused = (const char (*)[POOL_IP_LEN])refused;
+			r.nrefused = 1;
+		}
 		if (tc->bad_ip != NULL)
 			pool_mark_bad(p, tc->phone, tc->bad_ip);
 		if (tc->empty != NULL)

@@ -159,15 +159,27 @@ test_migrations(void **state)
 	assert_int_equal(query_int(BOTH("SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'table' AND name IN ('sessions', 'proxies', "
 	    "'assignments', 'instances', 'purchase_intents', 'recovery_runs', "
-	    "'events')", "SELECT count(*) FROM information_schema.tables "
-	    "WHERE table_schema = current_schema() AND table_name IN "
-	    "('sessions', 'proxies', 'assignments', 'instances', "
-	    "'purchase_intents', 'recovery_runs', 'events')")), 7);
+	    "'events', 'refused_ips')", "SELECT count(*) FROM "
+	    "information_schema.tables WHERE table_schema = current_schema() "
+	    "AND table_name IN ('sessions', 'proxies', 'assignments', "
+	    "'instances', 'purchase_intents', 'recovery_runs', 'events', "
+	    "'refused_ips')")), 8);
 	if (!on_pg)
 		assert_true(query_int("PRAGMA journal_mode = WAL") >= 0);
 
 	/* Opening again is a no-op. */
 	assert_int_equal(store_open(dburl, &st, err), 0);
+	store_close(st);
+
+	/* A database of version 1 (before refused_ips) is migrated. */
+	exec_sql(BOTH("DROP TABLE refused_ips; PRAGMA user_version = 1",
+	    "DROP TABLE refused_ips; UPDATE meta SET value = 1 WHERE key = "
+	    "'schema_version'"));
+	assert_int_equal(store_open(dburl, &st, err), 0);
+	assert_int_equal(store_schema_version(st, &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(store_refused_add(st, "+14155550100", "10.0.0.1", 1),
+	    0);
 	store_close(st);
 
 	/* A schema from a newer respawn is refused, not touched. */
@@ -473,6 +485,167 @@ intent_cb(const struct intent *in, void *arg)
 	return 0;
 }
 
+/* Rows by ip, for the checks below. */
+struct rows_by_ip {
+	struct proxy_row	v[16];
+	size_t			n;
+};
+
+static int
+rows_by_ip_cb(const struct proxy_row *p, void *arg)
+{
+	struct rows_by_ip	*rs = arg;
+
+	if (rs->n < nitems(rs->v))
+		rs->v[rs->n++] = *p;
+	return 0;
+}
+
+static const struct proxy_row *
+row_of(const struct rows_by_ip *rs, const char *ip)
+{
+	size_t	i;
+
+	for (i = 0; i < rs->n; i++)
+		if (strcmp(rs->v[i].ip, ip) == 0)
+			return &rs->v[i];
+	return NULL;
+}
+
+static int
+intent_copy_cb(const struct intent *in, void *arg)
+{
+	*(struct intent *)arg = *in;
+	return 0;
+}
+
+/*
+ * What reconciling the provider's answers needs of the store: an added
+ * proxy carries its intent; a lost one listed again is idle, or active
+ * when it kept its session; the provider's country replaces ours; recently
+ * released rows are listed on request; refused IPs are kept per phone,
+ * the newest STORE_REFUSED_MAX; an intent names who asked.
+ */
+static void
+test_proxy_answers(void **state)
+{
+	struct store		*st;
+	struct session_new	 n;
+	struct proxy_row	 px;
+	struct rows_by_ip	 rs;
+	const struct proxy_row	*r;
+	struct intent		 in, got;
+	char			 ips[STORE_REFUSED_MAX + 4][STORE_IP_LEN];
+	char			 ip[STORE_IP_LEN];
+	size_t			 nips;
+	int64_t			 sid, a, b, c, iid;
+	int			 i;
+
+	(void)state;
+	st = open_new();
+	fill(&n, "u1", "+14155550300", "us");
+	assert_int_equal(store_session_add(st, &n, "test", 1, &sid), 0);
+	memset(&in, 0, sizeof in);
+	(void)util_strlcpy(in.provider, "brightdata", sizeof in.provider);
+	(void)util_strlcpy(in.country, "us", sizeof in.country);
+	in.count = 2;
+	assert_int_equal(store_intent_add(st, &in, "inst-1", 50, &iid), 0);
+	memset(&got, 0, sizeof got);
+	assert_int_equal(store_intent_list_open(st, intent_copy_cb, &got), 0);
+	assert_string_equal(got.instance_id, "inst-1");
+	assert_int_equal(got.created_at, 50);
+
+	memset(&px, 0, sizeof px);
+	(void)util_strlcpy(px.provider, "brightdata", sizeof px.provider);
+	(void)util_strlcpy(px.ip, "10.1.0.1", sizeof px.ip);
+	(void)util_strlcpy(px.country, "us", sizeof px.country);
+	px.type = PROXY_TYPE_ISP;
+	px.intent_id = iid;
+	assert_int_equal(store_proxy_add(st, &px, 100, &a), 0);
+	(void)util_strlcpy(px.ip, "10.1.0.2", sizeof px.ip);
+	px.intent_id = 0;
+	px.country[0] = '\0';		/* the provider names none */
+	assert_int_equal(store_proxy_add(st, &px, 100, &b), 0);
+	(void)util_strlcpy(px.ip, "10.1.0.3", sizeof px.ip);
+	(void)util_strlcpy(px.country, "de", sizeof px.country);
+	assert_int_equal(store_proxy_add(st, &px, 100, &c), 0);
+
+	/* a: in use, then lost (keeping its session), then listed again. */
+	assert_int_equal(store_proxy_assign(st, a, sid, n.phone, "us", false,
+	    "purchased", "inst-1", 200), 0);
+	assert_int_equal(store_proxy_set_state(st, a, PROXY_LOST, 300), 0);
+	assert_int_equal(store_proxy_relist(st, a, "", 400), 0);
+	/* b: lost without a session, listed again with a country. */
+	assert_int_equal(store_proxy_set_state(st, b, PROXY_LOST, 300), 0);
+	assert_int_equal(store_proxy_relist(st, b, "gb", 400), 0);
+	/* c: the listing says it is in another country. */
+	assert_int_equal(store_proxy_relist(st, c, "fr", 400), 0);
+	assert_int_equal(store_proxy_set_intent(st, c, iid, 400), 0);
+	assert_int_equal(store_proxy_relist(st, 99999, "fr", 400), -ENOENT);
+	memset(&rs, 0, sizeof rs);
+	assert_int_equal(store_proxy_list(st, rows_by_ip_cb, &rs), 0);
+	assert_int_equal(rs.n, 3);
+	assert_non_null(r = row_of(&rs, "10.1.0.1"));
+	assert_int_equal(r->state, PROXY_ACTIVE);
+	assert_int_equal(r->session_id, sid);
+	assert_int_equal(r->intent_id, iid);
+	assert_string_equal(r->country, "us");
+	assert_non_null(r = row_of(&rs, "10.1.0.2"));
+	assert_int_equal(r->state, PROXY_IDLE);
+	assert_int_equal(r->idle_since, 400);
+	assert_int_equal(r->intent_id, 0);
+	assert_string_equal(r->country, "gb");
+	assert_non_null(r = row_of(&rs, "10.1.0.3"));
+	assert_int_equal(r->state, PROXY_IDLE);
+	assert_int_equal(r->intent_id, iid);
+	assert_string_equal(r->country, "fr");
+
+	/* Released rows: listed on request, from a time on. */
+	assert_int_equal(store_proxy_set_state(st, c, PROXY_RELEASED, 500), 0);
+	memset(&rs, 0, sizeof rs);
+	assert_int_equal(store_proxy_list(st, rows_by_ip_cb, &rs), 0);
+	assert_int_equal(rs.n, 2);
+	memset(&rs, 0, sizeof rs);
+	assert_int_equal(store_proxy_list_since(st, 500, rows_by_ip_cb, &rs),
+	    0);
+	assert_int_equal(rs.n, 3);
+	assert_non_null(r = row_of(&rs, "10.1.0.3"));
+	assert_int_equal(r->state, PROXY_RELEASED);
+	assert_int_equal(r->released_at, 500);
+	memset(&rs, 0, sizeof rs);
+	assert_int_equal(store_proxy_list_since(st, 501, rows_by_ip_cb, &rs),
+	    0);
+	assert_int_equal(rs.n, 2);
+	/* A released row is not listed again by relist. */
+	assert_int_equal(store_proxy_relist(st, c, "fr", 600), -ENOENT);
+
+	/* Refused IPs: per phone, newest first, the newest kept. */
+	assert_int_equal(store_refused_list(st, n.phone, ips, 4, &nips), 0);
+	assert_int_equal(nips, 0);
+	for (i = 0; i < STORE_REFUSED_MAX + 3; i++) {
+		snprintf(ip, sizeof ip, "10.2.0.%d", i);
+		assert_int_equal(store_refused_add(st, n.phone, ip, 1000 + i),
+		    0);
+	}
+	/* Again: its time moves, no second row. */
+	assert_int_equal(store_refused_add(st, n.phone, "10.2.0.5", 5000), 0);
+	assert_int_equal(store_refused_add(st, "+4915100000001", "10.9.9.9",
+	    5000), 0);
+	assert_int_equal(store_refused_list(st, n.phone, ips,
+	    STORE_REFUSED_MAX + 4, &nips), 0);
+	assert_int_equal(nips, STORE_REFUSED_MAX);
+	assert_string_equal(ips[0], "10.2.0.5");
+	snprintf(ip, sizeof ip, "10.2.0.%d", STORE_REFUSED_MAX + 2);
+	assert_string_equal(ips[1], ip);
+	assert_int_equal(store_refused_list(st, n.phone, ips, 2, &nips), 0);
+	assert_int_equal(nips, 2);
+	assert_int_equal(store_refused_list(st, "+4915100000001", ips, 4,
+	    &nips), 0);
+	assert_int_equal(nips, 1);
+	assert_string_equal(ips[0], "10.9.9.9");
+	store_close(st);
+}
+
 /* Proxies, their assignments and history, intents and recovery runs. */
 static void
 test_proxies(void **state)
@@ -497,9 +670,11 @@ test_proxies(void **state)
 	(void)util_strlcpy(px.ip, "10.0.0.1", sizeof px.ip);
 	(void)util_strlcpy(px.country, "us", sizeof px.country);
 	px.type = PROXY_TYPE_ISP;
-	assert_int_equal(store_proxy_ensure(st, &px, 100, &pid), 0);
-	assert_int_equal(store_proxy_ensure(st, &px, 200, &pid2), 0);
-	assert_int_equal(pid2, pid);
+	assert_int_equal(store_proxy_add(st, &px, 100, &pid), 0);
+	/* Never added twice, whoever says it is new. */
+	pid2 = 0;
+	assert_int_equal(store_proxy_add(st, &px, 200, &pid2), -EEXIST);
+	assert_int_equal(pid2, 0);
 	memset(rows, 0, sizeof rows);
 	assert_int_equal(store_proxy_list(st, proxy_cb, rows), 0);
 	assert_int_equal(rows[0].id, 1);
@@ -545,7 +720,7 @@ test_proxies(void **state)
 	assert_int_equal(store_proxy_list(st, proxy_cb, rows), 0);
 	assert_int_equal(rows[0].id, 0);
 	/* A released IP bought again is a new row. */
-	assert_int_equal(store_proxy_ensure(st, &px, 600, &pid2), 0);
+	assert_int_equal(store_proxy_add(st, &px, 600, &pid2), 0);
 	assert_true(pid2 != pid);
 
 	memset(&in, 0, sizeof in);
@@ -928,6 +1103,7 @@ main(void)
 		cmocka_unit_test(test_batches),
 		cmocka_unit_test(test_ownership),
 		cmocka_unit_test(test_proxies),
+		cmocka_unit_test(test_proxy_answers),
 		cmocka_unit_test(test_paging),
 		cmocka_unit_test(test_fleet_ops),
 		cmocka_unit_test(test_two_writers),

@@ -460,7 +460,7 @@ add_proxy(struct store *st, const char *ip, int64_t *ret_id)
 	(void)util_strlcpy(px.ip, ip, sizeof px.ip);
 	(void)util_strlcpy(px.country, "us", sizeof px.country);
 	px.type = PROXY_TYPE_ISP;
-	assert_int_equal(store_proxy_ensure(st, &px, 1, ret_id), 0);
+	assert_int_equal(store_proxy_add(st, &px, 1, ret_id), 0);
 }
 
 /*
