@@ -104,7 +104,8 @@ crash_bought() { curl -s "$LAB_API/lab/ledger" | jq '.allocations | length'; }
 
 # The invariants after a crash and a recovery (LABEL names the case):
 #   1. no phone was connected twice at once (the stand-in's conflicts rose
-#      by none since CONFLICTS0);
+#      by none since CONFLICTS0), and no IP served two phones at once
+#      (its ip_shares rose by none since SHARES0, when set);
 #   2. no session is lost: every one that should run is ready;
 #   3. no IP is billed that the store does not know;
 #   4. nothing is bought twice for one need: the lab allocated BOUGHT_MAX at
@@ -118,6 +119,11 @@ crash_check() {
 	c=$(crash_conflicts)
 	[ "$c" -le "$CONFLICTS0" ] && ok "$label: no phone connected twice" ||
 	    crash_violation "$label: phones connected twice: $((c - CONFLICTS0))"
+	if [ -n "${SHARES0:-}" ]; then
+		c=$(lab_ip_shares)
+		[ "$c" -le "$SHARES0" ] && ok "$label: no IP served two phones" ||
+		    crash_violation "$label: IPs that served two phones at once: $((c - SHARES0))"
+	fi
 	crash_all_ready && ok "$label: no session lost" ||
 	    crash_violation "$label: sessions not ready: $(sqlite3 "$RESPAWN_DB" "SELECT phone || ':' || status FROM sessions WHERE desired = 'running' AND status <> 'ready'" | tr '\n' ' ')"
 	billed=$(crash_billed)

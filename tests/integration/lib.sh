@@ -195,6 +195,24 @@ store_names_live() {
 	[ -n "$pid" ] && [ "$pid" != "$2" ] && kill -0 "$pid" 2>/dev/null
 }
 
+# lab_fault JSON: add a fault rule at the lab (docs/LAB.md); lab_faults_clear.
+lab_fault() {
+	curl -sf -X POST -H 'Content-Type: application/json' --data "$1" \
+	    "$LAB_API/lab/faults" >/dev/null || not_ok "fault rule refused: $1"
+}
+lab_faults_clear() { curl -s -X DELETE "$LAB_API/lab/faults" >/dev/null; }
+# Connections the WhatsApp stand-in saw from an IP another phone used at
+# that moment (docs/LAB.md): one IP serving two phones.
+lab_ip_shares() { lab_wa | jq '.ip_shares'; }
+# A phone's IP and its country at the stand-in.
+ip_of() { lab_wa | jq -r ".phones[\"$1\"].ip"; }
+country_at_lab() { lab_wa | jq -r ".phones[\"$1\"].country"; }
+# A counter or gauge of the daemon's /metrics, with its labels if any:
+# metric URL 'name{kind="known"}'.
+metric() {
+	curl -s "$1/metrics" | awk -v m="$2" '$1 == m { print $2 }'
+}
+
 # IPs the lab has allocated now (not released), and the store's live ones.
 lab_allocated() { curl -s "$LAB_API/lab/ledger" | jq '[.allocations[] | select(.released_at == null)] | length'; }
 db_proxies() { sqlite3 "$RESPAWN_DB" "SELECT count(*) FROM proxies WHERE state NOT IN ('released', 'lost')"; }

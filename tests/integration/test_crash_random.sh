@@ -31,6 +31,9 @@ RANDOM=$SEED
 lab_start
 serve_env_bd
 export RECONNECT_DELAY=100 RESPAWN_READY_TIMEOUT=20s
+# A purchase cut short by a crash is settled from the listing once the
+# provider cannot still carry it out: the request timeout and 5 s.
+export BRIGHT_DATA_TIMEOUT=5s
 export RESPAWN_RELEASE_POLICY=idle-timeout RESPAWN_IDLE_TIMEOUT=1s
 export RESPAWN_LAB_READY_REPEAT_MS=500
 export RESPAWN_CONNECTOR_ENV=RESPAWN_LAB_WA_ADDR,RESPAWN_LAB_READY_REPEAT_MS
@@ -41,6 +44,7 @@ POINTS=(reconcile.applied purchase.intent purchase.answered purchase.recorded
 crash_phones 6 900 de us gb
 crash_fresh campaign
 CONFLICTS0=$(crash_conflicts)
+SHARES0=$(lab_ip_shares)
 BOUGHT_MAX=$(( $(crash_bought) + ${#CRASH_PHONES[@]} ))
 cli() { env -u RESPAWN_FAILPOINT_FILE "$RESPAWN" "$@"; }
 rand() { echo $((RANDOM % $1)); }

@@ -10,7 +10,10 @@
 # one respawn-lab that sells IPs through its Bright Data account API: four
 # sessions in three countries on an empty store, so the first start buys.
 # Points marked "host" are also crashed with every connector killed (the
-# machine went down), not only the daemon.
+# machine went down), not only the daemon.  Points naming answer faults
+# are crashed a third time with the lab answering untruthfully
+# (docs/LAB.md): purchase answers naming known IPs, more or fewer than
+# asked, release answers naming other IPs, listings without countries.
 #
 # CRASHPOINTS="a b" runs only those.  Needs the test build (scripts/build).
 . "$(dirname "$0")/lib.sh"
@@ -23,44 +26,67 @@ fi
 lab_start
 serve_env_bd
 export RECONNECT_DELAY=100 RESPAWN_READY_TIMEOUT=20s
+# A purchase cut short by a crash is settled from the listing once the
+# provider cannot still carry it out: the request timeout and 5 s.
+export BRIGHT_DATA_TIMEOUT=5s
 export RESPAWN_LAB_READY_REPEAT_MS=500
 export RESPAWN_CONNECTOR_ENV=RESPAWN_LAB_WA_ADDR,RESPAWN_LAB_READY_REPEAT_MS
 
-# point phase [host]: phase says how the point is reached.
+# point phase [host|-] [answers]: phase says how the point is reached;
+# answers, which untruthful answers the third variant has.
 POINTS=(
-	"reconcile.applied start"
-	"purchase.intent start"
-	"purchase.answered start host"
-	"purchase.recorded start"
+	"reconcile.applied start - nocountry"
+	"purchase.intent start - known"
+	"purchase.answered start host extra"
+	"purchase.recorded start - short"
 	"recovery.loaded start"
 	"spawn.recorded start"
 	"spawn.started start host"
 	"ready.received start host"
 	"adopt.done restart"
 	"exit.reaped exit"
-	"release.requested release"
+	"release.requested release - other"
 	"release.answered release"
 	"handover stop"
 	"shutdown.stopped stop"
 )
 
 n=0
+# The lab's untruthful answers of a variant (docs/LAB.md); the IPs it
+# makes the provider allocate beyond the needs.
+answers_on() {
+	case $1 in
+	known) lab_fault '{"endpoint":"POST /zone/ips","kind":"known_ips","rate":0.5}' ;;
+	extra) lab_fault '{"endpoint":"POST /zone/ips","kind":"extra_ips","extra":1,"count":1}'
+		SURPLUS=1 ;;
+	short) lab_fault '{"endpoint":"POST /zone/ips","kind":"short_ips","fewer":1,"count":1}' ;;
+	other) lab_fault '{"endpoint":"DELETE /zone/ips","kind":"other_ips","count":1}' ;;
+	nocountry) lab_fault '{"endpoint":"GET /zone/ips","kind":"no_country","rate":0.5}' ;;
+	esac
+}
+
 for entry in "${POINTS[@]}"; do
-	read -r point phase host <<<"$entry"
+	read -r point phase host answers <<<"$entry"
+	[ "$host" = - ] && host=
 	if [ -n "${CRASHPOINTS:-}" ] && ! grep -qw "$point" <<<"$CRASHPOINTS"; then
 		continue
 	fi
-	for variant in daemon ${host:+host}; do
+	for variant in daemon ${host:+host} ${answers:+answers}; do
 		n=$((n + 1))
 		crash_phones 4 "$n" de de us gb
 		crash_fresh "p$n"
-		BOUGHT_MAX=$(( $(crash_bought) + 4 ))
+		lab_faults_clear
+		SURPLUS=0
+		[ "$variant" = answers ] && answers_on "$answers"
+		BOUGHT_MAX=$(( $(crash_bought) + 4 + SURPLUS ))
 		CONFLICTS0=$(crash_conflicts)
+		SHARES0=$(lab_ip_shares)
 		unset RESPAWN_RELEASE_POLICY RESPAWN_IDLE_TIMEOUT
 		if [ "$phase" = release ]; then
 			export RESPAWN_RELEASE_POLICY=idle-timeout RESPAWN_IDLE_TIMEOUT=1s
 		fi
 		label="$point ($variant)"
+		[ "$variant" = answers ] && label="$point (answers: $answers)"
 		IPS0=
 		# Reach the point.
 		if [ "$phase" = start ]; then
@@ -109,6 +135,7 @@ for entry in "${POINTS[@]}"; do
 		kill -TERM "$SERVE_PID"
 		wait "$SERVE_PID" 2>/dev/null
 		crash_kill_connectors
+		lab_faults_clear
 		crash_release_all
 	done
 done
