@@ -402,6 +402,11 @@ ops_metrics_provider(struct ops *o, struct buf *b)
 		    "Provider API requests that were retries.",
 		    (double)h.retries);
 	if (r >= 0)
+		r = ops_gauge(b, "respawn_provider_requests_queued",
+		    "Provider API requests waiting for a connection (each asks "
+		    "the circuit breaker again when it gets one).",
+		    (double)h.queued);
+	if (r >= 0)
 		r = metrics_family(b, "respawn_provider_breaker_state",
 		    METRICS_GAUGE, "The provider client's circuit breaker: 1 "
 		    "for its current state (all 0 for a provider without "

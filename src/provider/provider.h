@@ -123,6 +123,7 @@ struct provider_health {
 	struct breaker_status	breaker;
 	uint64_t		requests;	/* HTTP requests sent */
 	uint64_t		retries;
+	uint64_t		queued;		/* waiting for a connection */
 };
 
 const struct provider_op_stats *provider_op_stats(const struct provider *p,

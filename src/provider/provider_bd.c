@@ -192,6 +192,7 @@ provider_bd_health(const struct provider *base, struct provider_health *ret)
 	ret->breaker = st.breaker;
 	ret->requests = st.requests;
 	ret->retries = st.retries;
+	ret->queued = st.queued;
 }
 
 /*

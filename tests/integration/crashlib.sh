@@ -98,6 +98,14 @@ crash_all_ready() {
 	[ "$(sqlite3 "$RESPAWN_DB" "SELECT count(*) FROM sessions WHERE desired = 'running' AND status = 'ready'")" = "$want" ]
 }
 
+# The daemon just started ($SERVE_N) has recovered, and every session that
+# should run is ready.  Until its recovery is done, the store may still say
+# "ready" of connectors that died with the last one: that is no answer.
+crash_recovered() {
+	wait_for "$1" grep -Eq 'event=recovery\.(completed|nothing)' "$T/serve.$SERVE_N.log" &&
+	    wait_for "$1" crash_all_ready
+}
+
 # IPs the lab bills now (allocated, not released), and ever allocated.
 crash_billed() { curl -s "$LAB_API/lab/ledger" | jq '[.allocations[] | select(.released_at == null)] | length'; }
 crash_bought() { curl -s "$LAB_API/lab/ledger" | jq '.allocations | length'; }

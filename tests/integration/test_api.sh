@@ -214,7 +214,8 @@ run "$PY" "$SRC/tests/tools/promcheck.py" "$T/metrics.txt" respawn_sessions resp
 	respawn_provider_operation_duration_seconds respawn_provider_operations_total \
 	respawn_provider_breaker_state respawn_connector_restarts_total respawn_notify_dropped_total \
 	respawn_lease_held respawn_webhook_dropped_total \
-	respawn_provider_answer_anomalies_total respawn_purchases_unsettled
+	respawn_provider_answer_anomalies_total respawn_purchases_unsettled \
+	respawn_provider_requests_queued
 expect_rc 0 "metrics pass the strict format check: $(tail -1 <<<"$out")"
 expect_in "$BODY" 'respawn_sessions{state="ready"} 3' "3 sessions ready in the metrics"
 expect_in "$BODY" 'respawn_proxies{state="active",country="nl"} 1' "the fallback proxy by country"

@@ -114,7 +114,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		kinds[double]=$(( ${kinds[double]:-0} + 1 ))
 	fi
 	serve_start
-	wait_for 40 crash_all_ready || true
+	crash_recovered 40 || true
 	crash_check "round $round ($how, $variant)"
 done
 summary=$(for k in "${!kinds[@]}"; do echo "$k=${kinds[$k]}"; done | sort | tr '\n' ' ')

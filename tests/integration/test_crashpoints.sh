@@ -130,7 +130,7 @@ for entry in "${POINTS[@]}"; do
 		crash_disarm
 		# Recover.
 		serve_start
-		wait_for 40 crash_all_ready || true
+		crash_recovered 40 || true
 		crash_check "$label"
 		kill -TERM "$SERVE_PID"
 		wait "$SERVE_PID" 2>/dev/null
