@@ -28,7 +28,7 @@
 #include "base/validate.h"
 #include "config/config.h"
 
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 #define STORE_ID_LEN		96	/* instance ids */
 #define STORE_ERROR_LEN		256	/* last_error, messages */
 #define STORE_DETAIL_MAX	4096	/* an audit event's JSON detail */
@@ -284,6 +284,13 @@ struct proxy_row {
 	int64_t			assigned_at;
 	int64_t			idle_since;
 	int64_t			released_at;	/* 0: not released */
+	/*
+	 * An idle IP is held for the session that last used it while that
+	 * session's phone is expected back: the session (0: for nobody)
+	 * and until when (0: not held).
+	 */
+	int64_t			held_for;
+	int64_t			held_until;
 };
 
 typedef int (*store_proxy_cb)(const struct proxy_row *p, void *arg);

@@ -260,6 +260,12 @@ static const char *const store_pg_migrations[] = {
 	"  ip text NOT NULL,"
 	"  at bigint NOT NULL,"
 	"  PRIMARY KEY (phone, ip));",
+	/*
+	 * 2 -> 3: an idle IP held for the session that last used it, and
+	 * until when, kept across restarts.
+	 */
+	"ALTER TABLE proxies ADD COLUMN held_for bigint,"
+	"  ADD COLUMN held_until bigint;",
 };
 
 _Static_assert(nitems(store_pg_migrations) == STORE_SCHEMA_VERSION,
@@ -1704,7 +1710,8 @@ store_pg_update_row(struct store_pg *b, const char *sql,
 
 #define STORE_PG_PROXY_COLUMNS						\
 	"id, provider, zone, ip, country, type, state, session_id, "	\
-	"purchased_at, assigned_at, idle_since, intent_id, released_at "
+	"purchased_at, assigned_at, idle_since, intent_id, "		\
+	"released_at, held_for, held_until "
 
 static void
 store_pg_row_proxy(const PGresult *res, int i, struct proxy_row *p)
@@ -1731,6 +1738,8 @@ store_pg_row_proxy(const PGresult *res, int i, struct proxy_row *p)
 	p->idle_since = store_pg_i64(res, i, 10);
 	p->intent_id = store_pg_i64(res, i, 11);
 	p->released_at = store_pg_i64(res, i, 12);
+	p->held_for = store_pg_i64(res, i, 13);
+	p->held_until = store_pg_i64(res, i, 14);
 }
 
 /*

@@ -162,6 +162,12 @@ static const char *const store_sqlite_migrations[] = {
 	"  ip TEXT NOT NULL,"
 	"  at INTEGER NOT NULL,"
 	"  PRIMARY KEY (phone, ip));",
+	/*
+	 * 2 -> 3: an idle IP held for the session that last used it, and
+	 * until when, kept across restarts.
+	 */
+	"ALTER TABLE proxies ADD COLUMN held_for INTEGER;"
+	"ALTER TABLE proxies ADD COLUMN held_until INTEGER;",
 };
 
 _Static_assert(nitems(store_sqlite_migrations) == STORE_SCHEMA_VERSION,
@@ -986,7 +992,8 @@ store_sqlite_session_fingerprint(void *p, int64_t *ret_count,
 
 #define STORE_SQLITE_PROXY_COLUMNS					\
 	"id, provider, zone, ip, country, type, state, session_id, "	\
-	"purchased_at, assigned_at, idle_since, intent_id, released_at "
+	"purchased_at, assigned_at, idle_since, intent_id, "		\
+	"released_at, held_for, held_until "
 
 static void
 store_sqlite_row_proxy(sqlite3_stmt *st, struct proxy_row *p)
@@ -1013,6 +1020,8 @@ store_sqlite_row_proxy(sqlite3_stmt *st, struct proxy_row *p)
 	p->idle_since = sqlite3_column_int64(st, 10);
 	p->intent_id = sqlite3_column_int64(st, 11);
 	p->released_at = sqlite3_column_int64(st, 12);
+	p->held_for = sqlite3_column_int64(st, 13);
+	p->held_until = sqlite3_column_int64(st, 14);
 }
 
 static int

@@ -171,17 +171,6 @@ test_migrations(void **state)
 	assert_int_equal(store_open(dburl, &st, err), 0);
 	store_close(st);
 
-	/* A database of version 1 (before refused_ips) is migrated. */
-	exec_sql(BOTH("DROP TABLE refused_ips; PRAGMA user_version = 1",
-	    "DROP TABLE refused_ips; UPDATE meta SET value = 1 WHERE key = "
-	    "'schema_version'"));
-	assert_int_equal(store_open(dburl, &st, err), 0);
-	assert_int_equal(store_schema_version(st, &v), 0);
-	assert_int_equal(v, 2);
-	assert_int_equal(store_refused_add(st, "+14155550100", "10.0.0.1", 1),
-	    0);
-	store_close(st);
-
 	/* A schema from a newer respawn is refused, not touched. */
 	exec_sql(BOTH("PRAGMA user_version = 99", "UPDATE meta SET value = 99 "
 	    "WHERE key = 'schema_version'"));
@@ -517,6 +506,83 @@ intent_copy_cb(const struct intent *in, void *arg)
 {
 	*(struct intent *)arg = *in;
 	return 0;
+}
+
+/*
+ * Databases of earlier versions, made by undoing what the later
+ * migrations added: version 2 has no holds on proxies, version 1 no
+ * refused_ips either.
+ */
+static const struct older_case {
+	int		 version;
+	const char	*sqlite;
+	const char	*pg;
+} older_cases[] = {
+	{ 2, "ALTER TABLE proxies DROP COLUMN held_for; ALTER TABLE proxies "
+	    "DROP COLUMN held_until; PRAGMA user_version = 2",
+	    "ALTER TABLE proxies DROP COLUMN held_for, DROP COLUMN "
+	    "held_until; UPDATE meta SET value = 2 WHERE key = "
+	    "'schema_version'" },
+	{ 1, "ALTER TABLE proxies DROP COLUMN held_for; ALTER TABLE proxies "
+	    "DROP COLUMN held_until; DROP TABLE refused_ips; PRAGMA "
+	    "user_version = 1",
+	    "ALTER TABLE proxies DROP COLUMN held_for, DROP COLUMN "
+	    "held_until; DROP TABLE refused_ips; UPDATE meta SET value = 1 "
+	    "WHERE key = 'schema_version'" },
+};
+
+/*
+ * A database of an earlier version is migrated to this one, and the
+ * proxies it holds survive, held for nobody.
+ */
+static void
+test_migrate_older(void **state)
+{
+	const struct older_case	*c;
+	struct store		*st;
+	struct proxy_row	 px;
+	struct rows_by_ip	 rs;
+	const struct proxy_row	*r;
+	char			 err[STORE_ERROR_LEN];
+	int64_t			 pid;
+	size_t			 i;
+	int			 v;
+
+	(void)state;
+	for (i = 0; i < nitems(older_cases); i++) {
+		c = &older_cases[i];
+		st = open_new();
+		memset(&px, 0, sizeof px);
+		(void)util_strlcpy(px.provider, "static", sizeof px.provider);
+		(void)util_strlcpy(px.ip, "10.0.0.1", sizeof px.ip);
+		(void)util_strlcpy(px.country, "us", sizeof px.country);
+		assert_int_equal(store_proxy_add(st, &px, 100, &pid), 0);
+		store_close(st);
+		exec_sql(BOTH(c->sqlite, c->pg));
+		assert_int_equal(query_int(BOTH("PRAGMA user_version", "SELECT "
+		    "value FROM meta WHERE key = 'schema_version'")),
+		    c->version);
+
+		if (store_open(dburl, &st, err) != 0)
+			fail_msg("version %d: store_open: %s", c->version,
+			    err);
+		assert_int_equal(store_schema_version(st, &v), 0);
+		assert_int_equal(v, STORE_SCHEMA_VERSION);
+		memset(&rs, 0, sizeof rs);
+		assert_int_equal(store_proxy_list(st, rows_by_ip_cb, &rs), 0);
+		assert_int_equal(rs.n, 1);
+		assert_non_null(r = row_of(&rs, "10.0.0.1"));
+		assert_int_equal(r->id, pid);
+		assert_int_equal(r->state, PROXY_IDLE);
+		assert_int_equal(r->idle_since, 100);
+		assert_int_equal(r->held_for, 0);
+		assert_int_equal(r->held_until, 0);
+		assert_int_equal(store_refused_add(st, "+14155550100",
+		    "10.0.0.1", 1), 0);
+		store_close(st);
+		assert_int_equal(query_int("SELECT count(*) FROM proxies WHERE "
+		    "held_for IS NULL AND held_until IS NULL"), 1);
+	}
 }
 
 /*
@@ -1097,6 +1163,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_migrations),
+		cmocka_unit_test(test_migrate_older),
 		cmocka_unit_test(test_bad_targets),
 		cmocka_unit_test(test_sessions),
 		cmocka_unit_test(test_constraints),
