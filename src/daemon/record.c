@@ -418,7 +418,8 @@ record_unassign_run(struct store *st, void *arg)
 {
 	struct record_entry	*e = arg;
 
-	return store_proxy_unassign(st, e->id, e->flag, e->now);
+	/* No hold yet: the pool does not compute one. */
+	return store_proxy_unassign(st, e->id, e->flag, e->now, 0, 0);
 }
 
 void

@@ -327,9 +327,10 @@ store_proxy_assign(struct store *st, int64_t proxy_id, int64_t session_id,
 
 int
 store_proxy_unassign(struct store *st, int64_t proxy_id, bool keep,
-    int64_t now)
+    int64_t now, int64_t held_for, int64_t held_until)
 {
-	return st->ops->proxy_unassign(st->backend, proxy_id, keep, now);
+	return st->ops->proxy_unassign(st->backend, proxy_id, keep, now,
+	    held_for, held_until);
 }
 
 int

@@ -326,9 +326,16 @@ int	store_proxy_assign(struct store *st, int64_t proxy_id,
 	    int64_t session_id, const char *phone, const char *requested,
 	    bool fallback_used, const char *reason, const char *self,
 	    int64_t now);
-/* The session stops using it; keep: still reserved for the session. */
+/*
+ * The session stops using it.  keep: it stays active and reserved for the
+ * session, and nothing is written.  Otherwise it becomes idle, held for
+ * the session held_for until held_until (0: none, written as NULL), in
+ * the same write, so a restarted daemon finds the hold it left.  Giving
+ * the proxy to a session (store_proxy_assign) or releasing it
+ * (store_proxy_set_state) ends the hold.
+ */
 int	store_proxy_unassign(struct store *st, int64_t proxy_id, bool keep,
-	    int64_t now);
+	    int64_t now, int64_t held_for, int64_t held_until);
 int	store_proxy_set_state(struct store *st, int64_t proxy_id,
 	    enum proxy_state state, int64_t now);
 /*

@@ -76,7 +76,7 @@ struct store_ops {
 		    bool fallback_used, const char *reason, const char *self,
 		    int64_t now);
 	int	(*proxy_unassign)(void *b, int64_t proxy_id, bool keep,
-		    int64_t now);
+		    int64_t now, int64_t held_for, int64_t held_until);
 	int	(*proxy_set_state)(void *b, int64_t proxy_id,
 		    enum proxy_state state, int64_t now);
 	int	(*proxy_history)(void *b, const char *phone, int64_t *ids,

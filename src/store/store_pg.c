@@ -1971,9 +1971,11 @@ store_pg_proxy_assign(void *p, int64_t proxy_id, int64_t session_id,
 	store_pg_arg_i64(&a, now);
 	store_pg_arg_i64(&a, proxy_id);
 	store_pg_arg(&a, self);
+	/* Whatever hold it had ends: it is in use again. */
 	if ((r = store_pg_run(b, "UPDATE proxies p SET state = 'active', "
 	    "session_id = $1::bigint, assigned_at = $2::bigint, idle_since = "
-	    "NULL, updated_at = $2::bigint WHERE p.id = $3::bigint AND "
+	    "NULL, held_for = NULL, held_until = NULL, updated_at = "
+	    "$2::bigint WHERE p.id = $3::bigint AND "
 	    "(p.state = 'idle' OR (p.state = 'active' AND (p.session_id = "
 	    "$1::bigint OR EXISTS (SELECT 1 FROM sessions s WHERE s.id = "
 	    "p.session_id AND s.owner_instance = $4))))", &a, &res)) < 0)
@@ -2014,7 +2016,8 @@ out:
 }
 
 static int
-store_pg_proxy_unassign(void *p, int64_t proxy_id, bool keep, int64_t now)
+store_pg_proxy_unassign(void *p, int64_t proxy_id, bool keep, int64_t now,
+    int64_t held_for, int64_t held_until)
 {
 	struct store_pg		*b = p;
 	struct store_pg_args	 a = { .n = 0 };
@@ -2031,9 +2034,14 @@ store_pg_proxy_unassign(void *p, int64_t proxy_id, bool keep, int64_t now)
 	    "WHERE proxy_id = $2::bigint AND ended_at IS NULL", &a,
 	    NULL)) < 0)
 		goto out;
+	/* Idle and held in one write: a restart never sees one alone. */
+	store_pg_arg_i64(&a, held_for);
+	store_pg_arg_i64(&a, held_until);
 	r = store_pg_run(b, "UPDATE proxies SET state = 'idle', session_id = "
-	    "NULL, idle_since = $1::bigint, updated_at = $1::bigint WHERE id = "
-	    "$2::bigint AND state = 'active'", &a, NULL);
+	    "NULL, idle_since = $1::bigint, updated_at = $1::bigint, "
+	    "held_for = NULLIF($3::bigint, 0), held_until = "
+	    "NULLIF($4::bigint, 0) WHERE id = $2::bigint AND state = 'active'",
+	    &a, NULL);
 out:
 	return store_pg_end(b, STORE_PG_TX, r);
 }
@@ -2048,11 +2056,14 @@ store_pg_proxy_set_state(void *p, int64_t proxy_id, enum proxy_state state,
 	store_pg_arg(&a, store_proxy_state_name(state));
 	store_pg_arg_i64(&a, now);
 	store_pg_arg_i64(&a, proxy_id);
+	/* A released IP is nobody's: no session, no hold. */
 	return store_pg_update_row(b, "UPDATE proxies SET state = $1::text, "
 	    "updated_at = $2::bigint, released_at = CASE WHEN $1::text = "
 	    "'released' THEN $2::bigint ELSE released_at END, session_id = "
-	    "CASE WHEN $1::text = 'released' THEN NULL ELSE session_id END "
-	    "WHERE id = $3::bigint", &a);
+	    "CASE WHEN $1::text = 'released' THEN NULL ELSE session_id END, "
+	    "held_for = CASE WHEN $1::text = 'released' THEN NULL ELSE "
+	    "held_for END, held_until = CASE WHEN $1::text = 'released' THEN "
+	    "NULL ELSE held_until END WHERE id = $3::bigint", &a);
 }
 
 static int

@@ -1221,9 +1221,11 @@ store_sqlite_proxy_assign(void *p, int64_t proxy_id, int64_t session_id,
 
 	if ((r = store_sqlite_begin(b)) < 0)
 		return r;
+	/* Whatever hold it had ends: it is in use again. */
 	if ((r = store_sqlite_prepare(b, "UPDATE proxies SET state = 'active', "
-	    "session_id = ?, assigned_at = ?, idle_since = NULL, updated_at = ? "
-	    "WHERE id = ? AND state IN ('active', 'idle')", &st)) < 0)
+	    "session_id = ?, assigned_at = ?, idle_since = NULL, held_for = "
+	    "NULL, held_until = NULL, updated_at = ? WHERE id = ? AND state IN "
+	    "('active', 'idle')", &st)) < 0)
 		goto fail;
 	sqlite3_bind_int64(st, 1, session_id);
 	sqlite3_bind_int64(st, 2, now);
@@ -1272,7 +1274,7 @@ fail:
 
 static int
 store_sqlite_proxy_unassign(void *p, int64_t proxy_id, bool keep,
-    int64_t now)
+    int64_t now, int64_t held_for, int64_t held_until)
 {
 	struct store_sqlite	*b = p;
 	sqlite3_stmt		*st;
@@ -1290,13 +1292,16 @@ store_sqlite_proxy_unassign(void *p, int64_t proxy_id, bool keep,
 	sqlite3_bind_int64(st, 2, proxy_id);
 	if ((r = store_sqlite_step_done(b, st)) < 0)
 		goto fail;
+	/* Idle and held in one write: a restart never sees one alone. */
 	if ((r = store_sqlite_prepare(b, "UPDATE proxies SET state = 'idle', "
-	    "session_id = NULL, idle_since = ?, updated_at = ? WHERE id = ? AND "
+	    "session_id = NULL, idle_since = ?1, updated_at = ?1, held_for = "
+	    "NULLIF(?2, 0), held_until = NULLIF(?3, 0) WHERE id = ?4 AND "
 	    "state = 'active'", &st)) < 0)
 		goto fail;
 	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int64(st, 3, proxy_id);
+	sqlite3_bind_int64(st, 2, held_for);
+	sqlite3_bind_int64(st, 3, held_until);
+	sqlite3_bind_int64(st, 4, proxy_id);
 	if ((r = store_sqlite_step_done(b, st)) < 0 ||
 	    (r = store_sqlite_commit(b)) < 0)
 		goto fail;
@@ -1314,20 +1319,19 @@ store_sqlite_proxy_set_state(void *p, int64_t proxy_id,
 	sqlite3_stmt		*st;
 	int			 r;
 
-	if ((r = store_sqlite_prepare(b, "UPDATE proxies SET state = ?, "
-	    "updated_at = ?, released_at = CASE WHEN ? = 'released' THEN ? "
-	    "ELSE released_at END, session_id = CASE WHEN ? = 'released' "
-	    "THEN NULL ELSE session_id END WHERE id = ?", &st)) < 0)
+	/* A released IP is nobody's: no session, no hold. */
+	if ((r = store_sqlite_prepare(b, "UPDATE proxies SET state = ?1, "
+	    "updated_at = ?2, released_at = CASE WHEN ?1 = 'released' THEN ?2 "
+	    "ELSE released_at END, session_id = CASE WHEN ?1 = 'released' "
+	    "THEN NULL ELSE session_id END, held_for = CASE WHEN ?1 = "
+	    "'released' THEN NULL ELSE held_for END, held_until = CASE WHEN "
+	    "?1 = 'released' THEN NULL ELSE held_until END WHERE id = ?3",
+	    &st)) < 0)
 		return r;
 	sqlite3_bind_text(st, 1, store_proxy_state_name(state), -1,
 	    SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_text(st, 3, store_proxy_state_name(state), -1,
-	    SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now);
-	sqlite3_bind_text(st, 5, store_proxy_state_name(state), -1,
-	    SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, proxy_id);
+	sqlite3_bind_int64(st, 3, proxy_id);
 	r = store_sqlite_step_done(b, st);
 	return r < 0 ? r : r == 0 ? -ENOENT : 0;
 }

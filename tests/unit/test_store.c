@@ -765,8 +765,8 @@ test_proxies(void **state)
 	assert_int_equal(query_int("SELECT count(*) FROM assignments WHERE "
 	    "ended_at IS NULL"), 1);
 
-	assert_int_equal(store_proxy_unassign(st, pid, true, 400), 0);
-	assert_int_equal(store_proxy_unassign(st, pid, false, 400), 0);
+	assert_int_equal(store_proxy_unassign(st, pid, true, 400, 0, 0), 0);
+	assert_int_equal(store_proxy_unassign(st, pid, false, 400, 0, 0), 0);
 	assert_int_equal(query_int("SELECT count(*) FROM assignments WHERE "
 	    "ended_at IS NULL"), 0);
 	memset(rows, 0, sizeof rows);
@@ -840,6 +840,123 @@ test_proxies(void **state)
 	store_close(st);
 	assert_int_equal(query_int("SELECT count(*) FROM events WHERE kind = "
 	    "'x.small' AND detail = '{}' AND session_id IS NULL"), 1);
+}
+
+enum hold_op {
+	HOLD_ASSIGN,		/* store_proxy_assign to session */
+	HOLD_UNASSIGN,		/* store_proxy_unassign, held for session */
+	HOLD_KEEP,		/* the same with keep */
+	HOLD_STATE,		/* store_proxy_set_state to state */
+};
+
+/*
+ * One proxy's life, step by step, and its row after each: unassigning
+ * writes the hold (0 as NULL), with keep nothing; assigning and releasing
+ * end it.  Sessions are indexes in the case's sids (0: none).
+ */
+static const struct hold_step {
+	const char		*what;
+	enum hold_op		 op;
+	int			 session;
+	int64_t			 until;
+	enum proxy_state	 state;
+	enum proxy_state	 want_state;
+	int			 want_session;
+	int			 want_held_for;
+	int64_t			 want_held_until;
+} hold_steps[] = {
+	{ "assigned to 1", HOLD_ASSIGN, 1, 0, 0, PROXY_ACTIVE, 1, 0, 0 },
+	{ "idle, held for 1", HOLD_UNASSIGN, 1, 5000, 0, PROXY_IDLE, 0, 1,
+	    5000 },
+	{ "given to 2: the hold ends", HOLD_ASSIGN, 2, 0, 0, PROXY_ACTIVE, 2,
+	    0, 0 },
+	{ "kept for 2: nothing written", HOLD_KEEP, 2, 7000, 0, PROXY_ACTIVE,
+	    2, 0, 0 },
+	{ "idle, held for nobody", HOLD_UNASSIGN, 0, 0, 0, PROXY_IDLE, 0, 0,
+	    0 },
+	{ "reactivated for 2", HOLD_ASSIGN, 2, 0, 0, PROXY_ACTIVE, 2, 0, 0 },
+	{ "idle, held for 2", HOLD_UNASSIGN, 2, 8000, 0, PROXY_IDLE, 0, 2,
+	    8000 },
+	{ "releasing: still held", HOLD_STATE, 0, 0, PROXY_RELEASING,
+	    PROXY_RELEASING, 0, 2, 8000 },
+	{ "released: the hold ends", HOLD_STATE, 0, 0, PROXY_RELEASED,
+	    PROXY_RELEASED, 0, 0, 0 },
+};
+
+/* The hold on an idle IP: written, read back, kept, ended. */
+static void
+test_proxy_holds(void **state)
+{
+	const struct hold_step	*h;
+	struct store		*st;
+	struct session_new	 n;
+	struct proxy_row	 px;
+	struct rows_by_ip	 rs;
+	const struct proxy_row	*r;
+	static const char *const phones[3] = { "", "+14155550401",
+	    "+14155550402" };
+	int64_t			 sids[3] = { 0 }, pid, now, want_for, nulls;
+	size_t			 i;
+
+	(void)state;
+	st = open_new();
+	for (i = 1; i < nitems(sids); i++) {
+		fill(&n, "u", phones[i], "us");
+		assert_int_equal(store_session_add(st, &n, "test", 1,
+		    &sids[i]), 0);
+	}
+	memset(&px, 0, sizeof px);
+	(void)util_strlcpy(px.provider, "static", sizeof px.provider);
+	(void)util_strlcpy(px.ip, "10.4.0.1", sizeof px.ip);
+	(void)util_strlcpy(px.country, "us", sizeof px.country);
+	assert_int_equal(store_proxy_add(st, &px, 10, &pid), 0);
+
+	for (i = 0; i < nitems(hold_steps); i++) {
+		h = &hold_steps[i];
+		now = 100 * (int64_t)(i + 1);
+		switch (h->op) {
+		case HOLD_ASSIGN:
+			assert_int_equal(store_proxy_assign(st, pid,
+			    sids[h->session], phones[h->session], "us", false,
+			    "reused", "i1", now), 0);
+			break;
+		case HOLD_UNASSIGN:
+		case HOLD_KEEP:
+			assert_int_equal(store_proxy_unassign(st, pid,
+			    h->op == HOLD_KEEP, now, sids[h->session],
+			    h->until), 0);
+			break;
+		case HOLD_STATE:
+			assert_int_equal(store_proxy_set_state(st, pid,
+			    h->state, now), 0);
+			break;
+		}
+		memset(&rs, 0, sizeof rs);
+		assert_int_equal(store_proxy_list_since(st, 0, rows_by_ip_cb,
+		    &rs), 0);
+		assert_non_null(r = row_of(&rs, "10.4.0.1"));
+		want_for = sids[h->want_held_for];
+		if (r->state != h->want_state ||
+		    r->session_id != sids[h->want_session] ||
+		    r->held_for != want_for ||
+		    r->held_until != h->want_held_until)
+			fail_msg("%s: state %s session %lld held for %lld "
+			    "until %lld; want %s %lld %lld %lld", h->what,
+			    store_proxy_state_name(r->state),
+			    (long long)r->session_id, (long long)r->held_for,
+			    (long long)r->held_until,
+			    store_proxy_state_name(h->want_state),
+			    (long long)sids[h->want_session],
+			    (long long)want_for,
+			    (long long)h->want_held_until);
+		/* No hold is NULL in the row, not 0. */
+		nulls = query_int("SELECT count(*) FROM proxies WHERE held_for "
+		    "IS NULL AND held_until IS NULL");
+		if (nulls != (want_for == 0 && h->want_held_until == 0))
+			fail_msg("%s: %lld rows without a hold", h->what,
+			    (long long)nulls);
+	}
+	store_close(st);
 }
 
 #define PAGE_MAX	16
@@ -1171,6 +1288,7 @@ main(void)
 		cmocka_unit_test(test_ownership),
 		cmocka_unit_test(test_proxies),
 		cmocka_unit_test(test_proxy_answers),
+		cmocka_unit_test(test_proxy_holds),
 		cmocka_unit_test(test_paging),
 		cmocka_unit_test(test_fleet_ops),
 		cmocka_unit_test(test_two_writers),

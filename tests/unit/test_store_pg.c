@@ -733,7 +733,7 @@ test_proxy_assign_fleet(void **state)
 	/* x gives p2 up with itself: p2 stays x's, for x's next owner. */
 	assert_int_equal(store_proxy_assign(a, p2, x.id, x.phone, "us", false,
 	    "purchased", "pa", 20), 0);
-	assert_int_equal(store_proxy_unassign(a, p2, true, 21), 0);
+	assert_int_equal(store_proxy_unassign(a, p2, true, 21, 0, 0), 0);
 	assert_int_equal(store_session_release(a, x.id, "pa", 1, 22), 0);
 	assert_int_equal(store_proxy_assign(a, p2, z.id, z.phone, "us", false,
 	    "reused", "pa", 23), -EBUSY);
@@ -748,7 +748,7 @@ test_proxy_assign_fleet(void **state)
 	assert_int_equal(store_proxy_assign(b, p2, x.id, x.phone, "us", false,
 	    "reactivated", "pb", 25), 0);
 	/* Idle again, anyone may have it. */
-	assert_int_equal(store_proxy_unassign(b, p2, false, 26), 0);
+	assert_int_equal(store_proxy_unassign(b, p2, false, 26, 0, 0), 0);
 	assert_int_equal(store_proxy_assign(b, p2, y.id, y.phone, "us", false,
 	    "reused", "pb", 27), 0);
 	store_close(a);
