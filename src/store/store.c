@@ -347,6 +347,39 @@ store_proxy_history(struct store *st, const char *phone, int64_t *ids,
 	return st->ops->proxy_history(st->backend, phone, ids, max, ret_n);
 }
 
+/*
+ * The gaps between the phone's newest assignments (see store.h).  Its
+ * newest max + 1 assignments hold max pairs, and the newest's own end,
+ * the gap that ends now, makes one more: never more than max are kept.
+ */
+int
+store_phone_gaps(struct store *st, const char *phone, int64_t now,
+    int64_t *gaps, size_t max, size_t *ret_n)
+{
+	struct store_span	spans[STORE_GAPS_MAX + 1];
+	int64_t			gap;
+	size_t			nspans, i, n = 0;
+	int			r;
+
+	if (max > STORE_GAPS_MAX)
+		max = STORE_GAPS_MAX;
+	if ((r = st->ops->phone_spans(st->backend, phone, spans, max + 1,
+	    &nspans)) < 0)
+		return r;
+	if (nspans > 0 && n < max && spans[0].ended_at != 0 &&
+	    now >= spans[0].ended_at)
+		gaps[n++] = now - spans[0].ended_at;
+	for (i = 1; i < nspans && n < max; i++) {
+		/* Never ended (a crash, a removed session): no gap known. */
+		if (spans[i].ended_at == 0)
+			continue;
+		gap = spans[i - 1].assigned_at - spans[i].ended_at;
+		gaps[n++] = gap > 0 ? gap : 0;
+	}
+	*ret_n = n;
+	return 0;
+}
+
 int
 store_recovery_run_add(struct store *st, const struct recovery_run *r,
     int64_t *ret_id)

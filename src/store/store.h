@@ -348,6 +348,19 @@ int	store_proxy_request_release(struct store *st, const char *ip,
 /* The proxies a phone had, newest first (for reactivation and reuse). */
 int	store_proxy_history(struct store *st, const char *phone,
 	    int64_t *ids, size_t max, size_t *ret_n);
+/*
+ * The phone's recent reconnect gaps, newest first, at most max (and at
+ * most STORE_GAPS_MAX), from its newest assignments: for each one that
+ * ended, the time from its end to the start of the phone's next one (0
+ * when that started first; one that never ended gives none).  When the
+ * newest has ended too, and not after now, the phone is taken to be
+ * starting again now: now minus its end is the newest gap, so ask at a
+ * start.  A phone without assignments has none.  The pool judges from
+ * these how long to hold an idle IP for the phone.
+ */
+#define STORE_GAPS_MAX		32
+int	store_phone_gaps(struct store *st, const char *phone, int64_t now,
+	    int64_t *gaps, size_t max, size_t *ret_n);
 const char *store_proxy_state_name(enum proxy_state s);
 
 /*

@@ -24,6 +24,15 @@ struct store_to {
 	void	*arg;
 };
 
+/*
+ * One assignment's times, for store_phone_gaps: the backends read them,
+ * store.c turns them into gaps, the same way for every backend.
+ */
+struct store_span {
+	int64_t	assigned_at;
+	int64_t	ended_at;	/* 0: not ended */
+};
+
 struct store_ops {
 	const char	*name;
 	int	(*open)(const char *url, void **ret, char *err);
@@ -81,6 +90,9 @@ struct store_ops {
 		    enum proxy_state state, int64_t now);
 	int	(*proxy_history)(void *b, const char *phone, int64_t *ids,
 		    size_t max, size_t *ret_n);
+	/* The phone's newest max assignments, newest first. */
+	int	(*phone_spans)(void *b, const char *phone,
+		    struct store_span *spans, size_t max, size_t *ret_n);
 	int	(*proxy_request_release)(void *b, const char *ip,
 		    const char *actor, int64_t now, struct proxy_row *ret);
 	int	(*recovery_run_add)(void *b, const struct recovery_run *r,

@@ -2141,6 +2141,33 @@ store_pg_proxy_history(void *p, const char *phone, int64_t *ids, size_t max,
 	return 0;
 }
 
+static int
+store_pg_phone_spans(void *p, const char *phone, struct store_span *spans,
+    size_t max, size_t *ret_n)
+{
+	struct store_pg		*b = p;
+	struct store_pg_args	 a = { .n = 0 };
+	PGresult		*res;
+	size_t			 n = 0;
+	int			 i, rows, r;
+
+	store_pg_arg(&a, phone);
+	store_pg_arg_i64(&a, (int64_t)max);
+	if ((r = store_pg_read(b, "SELECT assigned_at, ended_at FROM "
+	    "assignments WHERE phone = $1 ORDER BY assigned_at DESC, id DESC "
+	    "LIMIT $2::bigint", &a, &res)) < 0)
+		return r;
+	rows = PQntuples(res);
+	for (i = 0; i < rows && n < max; i++) {
+		spans[n].assigned_at = store_pg_i64(res, i, 0);
+		spans[n].ended_at = store_pg_i64(res, i, 1);
+		n++;
+	}
+	PQclear(res);
+	*ret_n = n;
+	return 0;
+}
+
 /* --- recovery runs and purchase intents -------------------------------- */
 
 static int
@@ -2609,6 +2636,7 @@ const struct store_ops store_pg_ops = {
 	.proxy_unassign = store_pg_proxy_unassign,
 	.proxy_set_state = store_pg_proxy_set_state,
 	.proxy_history = store_pg_proxy_history,
+	.phone_spans = store_pg_phone_spans,
 	.proxy_request_release = store_pg_proxy_request_release,
 	.recovery_run_add = store_pg_recovery_run_add,
 	.intent_add = store_pg_intent_add,

@@ -1414,6 +1414,36 @@ store_sqlite_proxy_history(void *p, const char *phone, int64_t *ids,
 }
 
 static int
+store_sqlite_phone_spans(void *p, const char *phone, struct store_span *spans,
+    size_t max, size_t *ret_n)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt		*st;
+	size_t			 n = 0;
+	int			 r, rc = SQLITE_DONE;
+
+	if ((r = store_sqlite_prepare(b, "SELECT assigned_at, ended_at FROM "
+	    "assignments WHERE phone = ? ORDER BY assigned_at DESC, id DESC "
+	    "LIMIT ?", &st)) < 0)
+		return r;
+	sqlite3_bind_text(st, 1, phone, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)max);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		spans[n].assigned_at = sqlite3_column_int64(st, 0);
+		spans[n].ended_at = sqlite3_column_int64(st, 1);
+		n++;
+	}
+	if (n < max && rc != SQLITE_DONE) {
+		r = store_sqlite_fail(b, rc);
+		sqlite3_finalize(st);
+		return r;
+	}
+	sqlite3_finalize(st);
+	*ret_n = n;
+	return 0;
+}
+
+static int
 store_sqlite_recovery_run_add(void *p, const struct recovery_run *run,
     int64_t *ret_id)
 {
@@ -1710,6 +1740,7 @@ const struct store_ops store_sqlite_ops = {
 	.proxy_unassign = store_sqlite_proxy_unassign,
 	.proxy_set_state = store_sqlite_proxy_set_state,
 	.proxy_history = store_sqlite_proxy_history,
+	.phone_spans = store_sqlite_phone_spans,
 	.proxy_request_release = store_sqlite_proxy_request_release,
 	.recovery_run_add = store_sqlite_recovery_run_add,
 	.intent_add = store_sqlite_intent_add,

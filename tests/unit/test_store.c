@@ -2,8 +2,9 @@
  * Tests of the state store: migrations (and refusing a newer schema),
  * session records and their constraints, the audit log written in the
  * same transaction, batches, ownership and fencing, proxies and intents,
- * the paged reads of events and recovery runs, the fleet operations
- * (PostgreSQL only), and two processes writing at once.
+ * the hold on an idle IP, a phone's reconnect gaps, the paged reads of
+ * events and recovery runs, the fleet operations (PostgreSQL only), and
+ * two processes writing at once.
  *
  * One table of cases runs on every backend: on SQLite (a new file per
  * case), then on PostgreSQL when RESPAWN_TEST_PG_URL names a database
@@ -959,6 +960,170 @@ test_proxy_holds(void **state)
 	store_close(st);
 }
 
+/* An assignment of a phone's history: OPEN for an ended_at still NULL. */
+#define OPEN	(-1)
+
+struct hist {
+	int64_t	assigned_at;
+	int64_t	ended_at;
+};
+
+static const struct hist hist_ten[] = {		/* gaps 100 ... 900 */
+	{ 1000, 1100 }, { 1200, 1300 }, { 1500, 1600 }, { 1900, 2000 },
+	{ 2400, 2500 }, { 3000, 3100 }, { 3700, 3800 }, { 4500, 4600 },
+	{ 5400, 5500 }, { 6400, 6500 },
+};
+static const struct hist hist_ten_open[] = {	/* the newest still on */
+	{ 1000, 1100 }, { 1200, 1300 }, { 1500, 1600 }, { 1900, 2000 },
+	{ 2400, 2500 }, { 3000, 3100 }, { 3700, 3800 }, { 4500, 4600 },
+	{ 5400, 5500 }, { 6400, OPEN },
+};
+static const struct hist hist_unended[] = {	/* a crash: 100 never ended */
+	{ 100, OPEN }, { 300, 400 }, { 500, OPEN },
+};
+static const struct hist hist_overlap[] = {	/* 500 began before 600 */
+	{ 100, 600 }, { 500, 700 },
+};
+static const struct hist hist_tie[] = {		/* same start: id decides */
+	{ 100, 100 }, { 100, 200 },
+};
+static const struct hist hist_one[] = {
+	{ 100, 500 },
+};
+
+#define GAPS_WANT_MAX	8
+
+/*
+ * Histories written straight into assignments, oldest first, and the
+ * gaps store_phone_gaps gives for them, newest first.
+ */
+static const struct gaps_case {
+	const char		*what;
+	const struct hist	*hist;
+	size_t			 nhist;
+	int64_t			 now;
+	size_t			 max;
+	int64_t			 want[GAPS_WANT_MAX];
+	size_t			 nwant;
+} gaps_cases[] = {
+	{ "more history than max: the newest 8", hist_ten, nitems(hist_ten),
+	    7500, 8, { 1000, 900, 800, 700, 600, 500, 400, 300 }, 8 },
+	{ "max 3", hist_ten, nitems(hist_ten), 7500, 3, { 1000, 900, 800 },
+	    3 },
+	{ "max 0: none", hist_ten, nitems(hist_ten), 7500, 0, { 0 }, 0 },
+	{ "the newest still on: no gap ends now", hist_ten_open,
+	    nitems(hist_ten_open), 7500, 8,
+	    { 900, 800, 700, 600, 500, 400, 300, 200 }, 8 },
+	{ "a pair whose older one never ended is skipped", hist_unended,
+	    nitems(hist_unended), 1000, 8, { 100 }, 1 },
+	{ "a negative gap counts as 0", hist_overlap, nitems(hist_overlap),
+	    1000, 8, { 300, 0 }, 2 },
+	{ "equal starts: the later id is newer", hist_tie, nitems(hist_tie),
+	    250, 8, { 50, 0 }, 2 },
+	{ "now before the newest end: no gap ends now", hist_one,
+	    nitems(hist_one), 400, 8, { 0 }, 0 },
+	{ "now at the newest end: a gap of 0", hist_one, nitems(hist_one),
+	    500, 8, { 0 }, 1 },
+};
+
+/* Check what store_phone_gaps gives, and that it writes no more than n. */
+static void
+check_gaps(struct store *st, const char *what, const char *phone,
+    int64_t now, size_t max, const int64_t *want, size_t nwant)
+{
+	int64_t	gaps[STORE_GAPS_MAX + 1];
+	size_t	n = 999, i;
+
+	for (i = 0; i < nitems(gaps); i++)
+		gaps[i] = -7;
+	if (store_phone_gaps(st, phone, now, gaps, max, &n) != 0)
+		fail_msg("%s: %s", what, store_errmsg(st));
+	if (n != nwant)
+		fail_msg("%s: %zu gaps, want %zu", what, n, nwant);
+	for (i = 0; i < nitems(gaps); i++)
+		if (gaps[i] != (i < nwant ? want[i] : -7))
+			fail_msg("%s: gaps[%zu] = %lld, want %lld", what, i,
+			    (long long)gaps[i],
+			    (long long)(i < nwant ? want[i] : -7));
+}
+
+/*
+ * A phone's reconnect gaps: none without history; those of a real
+ * sequence of assignments made through the store; then the edge cases of
+ * gaps_cases, each on a phone of its own in one table.
+ */
+static void
+test_phone_gaps(void **state)
+{
+	static const int64_t	 want_on[] = { 3000, 500 };
+	static const int64_t	 want_ended[] = { 400, 3000, 500 };
+	const struct gaps_case	*c;
+	struct store		*st;
+	struct session_new	 n;
+	struct proxy_row	 px;
+	int64_t			 sid, p1, p2;
+	char			 phone[PHONE_LEN], sql[4096], ended[24];
+	size_t			 i, j, len;
+
+	(void)state;
+	st = open_new();
+	fill(&n, "u1", "+14155550500", "us");
+	assert_int_equal(store_session_add(st, &n, "test", 1, &sid), 0);
+	check_gaps(st, "no history", n.phone, 1000, 8, NULL, 0);
+	memset(&px, 0, sizeof px);
+	(void)util_strlcpy(px.provider, "static", sizeof px.provider);
+	(void)util_strlcpy(px.country, "us", sizeof px.country);
+	(void)util_strlcpy(px.ip, "10.5.0.1", sizeof px.ip);
+	assert_int_equal(store_proxy_add(st, &px, 10, &p1), 0);
+	(void)util_strlcpy(px.ip, "10.5.0.2", sizeof px.ip);
+	assert_int_equal(store_proxy_add(st, &px, 10, &p2), 0);
+
+	/* On at 1000-2000, 2500-4000 and from 7000: gaps 500 and 3000. */
+	assert_int_equal(store_proxy_assign(st, p1, sid, n.phone, "us", false,
+	    "purchased", "i1", 1000), 0);
+	assert_int_equal(store_proxy_unassign(st, p1, false, 2000, sid, 2600),
+	    0);
+	assert_int_equal(store_proxy_assign(st, p2, sid, n.phone, "us", false,
+	    "purchased", "i1", 2500), 0);
+	assert_int_equal(store_proxy_unassign(st, p2, false, 4000, 0, 0), 0);
+	assert_int_equal(store_proxy_assign(st, p1, sid, n.phone, "us", false,
+	    "reactivated", "i1", 7000), 0);
+	check_gaps(st, "on since 7000", n.phone, 8000, 8, want_on,
+	    nitems(want_on));
+	/* Off at 9000, starting again at 9400. */
+	assert_int_equal(store_proxy_unassign(st, p1, false, 9000, sid,
+	    12000), 0);
+	check_gaps(st, "off since 9000", n.phone, 9400, 8, want_ended,
+	    nitems(want_ended));
+	check_gaps(st, "off since 9000, max 2", n.phone, 9400, 2, want_ended,
+	    2);
+	check_gaps(st, "another phone", "+14155550501", 9400, 8, NULL, 0);
+
+	for (i = 0; i < nitems(gaps_cases); i++) {
+		c = &gaps_cases[i];
+		snprintf(phone, sizeof phone, "+1415555060%zu", i);
+		len = 0;
+		for (j = 0; j < c->nhist; j++) {
+			if (c->hist[j].ended_at == OPEN)
+				snprintf(ended, sizeof ended, "NULL");
+			else
+				snprintf(ended, sizeof ended, "%lld",
+				    (long long)c->hist[j].ended_at);
+			len += (size_t)snprintf(sql + len, sizeof sql - len,
+			    "INSERT INTO assignments (phone, ip, country, "
+			    "requested_country, reason, assigned_at, "
+			    "ended_at) VALUES ('%s', '10.6.0.1', 'us', 'us', "
+			    "'reused', %lld, %s);", phone,
+			    (long long)c->hist[j].assigned_at, ended);
+			assert_true(len < sizeof sql);
+		}
+		exec_sql(sql);
+		check_gaps(st, c->what, phone, c->now, c->max, c->want,
+		    c->nwant);
+	}
+	store_close(st);
+}
+
 #define PAGE_MAX	16
 
 /* What one page of a paged read delivered. */
@@ -1289,6 +1454,7 @@ main(void)
 		cmocka_unit_test(test_proxies),
 		cmocka_unit_test(test_proxy_answers),
 		cmocka_unit_test(test_proxy_holds),
+		cmocka_unit_test(test_phone_gaps),
 		cmocka_unit_test(test_paging),
 		cmocka_unit_test(test_fleet_ops),
 		cmocka_unit_test(test_two_writers),
