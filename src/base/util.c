@@ -157,6 +157,77 @@ util_fmt_time(int64_t ms, char buf[UTIL_TIME_LEN])
 	    tm.tm_min, tm.tm_sec, (int)frac);
 }
 
+/* Exactly n digits at s, as a number. */
+static int
+util_digits(const char *s, int n, int *ret)
+{
+	int	i, v = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (s[i] - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+int
+util_parse_time_ms(const char *s, int64_t *ret)
+{
+	/* Seconds since the epoch up to the end of year 9999. */
+	const int64_t	max_s = INT64_C(253402300799);
+	struct tm	tm = { 0 };
+	int		y, mo, d, h, mi, sec, frac = 0, nfrac = 0;
+	int64_t		t;
+	time_t		tt;
+	size_t		len;
+
+	if (s == NULL)
+		return -EINVAL;
+	len = strlen(s);
+	if (len > 0 && len <= 12 && strchr(s, '-') == NULL) {
+		if (util_parse_i64(s, 0, max_s, &t) < 0)
+			return -EINVAL;
+		*ret = t * 1000;
+		return 0;
+	}
+	if (len < 20 || util_digits(s, 4, &y) < 0 || s[4] != '-' ||
+	    util_digits(s + 5, 2, &mo) < 0 || s[7] != '-' ||
+	    util_digits(s + 8, 2, &d) < 0 || (s[10] != 'T' && s[10] != 't') ||
+	    util_digits(s + 11, 2, &h) < 0 || s[13] != ':' ||
+	    util_digits(s + 14, 2, &mi) < 0 || s[16] != ':' ||
+	    util_digits(s + 17, 2, &sec) < 0)
+		return -EINVAL;
+	s += 19;
+	if (*s == '.') {
+		for (s++; *s >= '0' && *s <= '9'; s++, nfrac++)
+			if (nfrac < 3)
+				frac = frac * 10 + (*s - '0');
+		if (nfrac == 0)
+			return -EINVAL;
+		for (; nfrac < 3; nfrac++)
+			frac *= 10;
+	}
+	if ((*s != 'Z' && *s != 'z') || s[1] != '\0')
+		return -EINVAL;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || sec > 59)
+		return -EINVAL;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	tt = timegm(&tm);
+	/* timegm normalises 31 April to 1 May: a date that moved was bad. */
+	if (tt == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != mo - 1)
+		return -EINVAL;
+	*ret = (int64_t)tt * 1000 + frac;
+	return 0;
+}
+
 void
 util_wipe(void *p, size_t n)
 {

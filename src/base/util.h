@@ -34,6 +34,13 @@ int64_t	 util_mono_ms(void);		/* monotonic, for intervals */
 #define UTIL_TIME_LEN	64
 /* "2026-11-28T21:30:00.123Z" */
 void	 util_fmt_time(int64_t ms, char buf[UTIL_TIME_LEN]);
+/*
+ * The inverse, for times users give: RFC 3339 in UTC ("2026-11-28T21:30:00Z",
+ * optionally with up to three fraction digits) between the years 1970 and
+ * 9999, or whole seconds since the Unix epoch.  Milliseconds since the
+ * epoch; -EINVAL for anything else.
+ */
+int	 util_parse_time_ms(const char *s, int64_t *ret);
 
 /* Zero memory in a way the compiler may not elide. */
 void	 util_wipe(void *p, size_t n);

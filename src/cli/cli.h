@@ -34,6 +34,7 @@ extern const struct cli_command cmd_serve_commands[];
 extern const struct cli_command cmd_proxy_commands[];
 extern const struct cli_command cmd_status_commands[];
 extern const struct cli_command cmd_demo_commands[];
+extern const struct cli_command cmd_cost_commands[];
 
 /*
  * Run one of a group's subcommands (`respawn session add ...`): argv[1]

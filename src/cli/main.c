@@ -31,6 +31,7 @@ static const struct cli_command *const main_tables[] = {
 	cmd_proxy_commands,
 	cmd_status_commands,
 	cmd_demo_commands,
+	cmd_cost_commands,
 };
 
 static void

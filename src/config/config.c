@@ -134,11 +134,19 @@ static const struct config_key config_keys[] = {
 	{ "RESPAWN_METADATA_URL", CT_URL, OFF(metadata_url),
 	  "http://metadata.google.internal", 0, 0, 0,
 	  "Base URL of the metadata server that gives Secret Manager tokens." },
-	{ "RESPAWN_RELEASE_POLICY", CT_CHOICE, OFF(release_policy), "aware", 0,
-	  0, 0, "When idle IPs go back to the provider (aware|idle-timeout|"
-	  "keep): aware keeps an IP already paid for the current billing "
-	  "unit until shortly before the next; idle-timeout is the seed's "
-	  "release after RESPAWN_IDLE_TIMEOUT idle; keep never releases." },
+	{ "RESPAWN_RELEASE_POLICY", CT_CHOICE, OFF(release_policy), "stable",
+	  0, 0, 0, "When idle IPs go back to the provider (stable|aware|"
+	  "idle-timeout|keep): aware keeps an IP already paid for the current "
+	  "billing unit until shortly before the next; stable does the same "
+	  "and also holds each phone's IP for it while it is expected back; "
+	  "idle-timeout is the seed's release after RESPAWN_IDLE_TIMEOUT "
+	  "idle; keep never releases." },
+	{ "RESPAWN_IP_CHANGE_COST", CT_MONEY, OFF(ip_change_cost_micros),
+	  "1.00", 0, 1000000, 0, "stable policy: what sparing one phone an IP "
+	  "change is worth, in the billing currency.  An IP held for a phone "
+	  "expected back goes to another phone only when buying an IP costs "
+	  "more (a billing unit at RESPAWN_IP_MONTHLY_PRICE); 0 never buys "
+	  "for a held IP." },
 	{ "RESPAWN_RELEASE_MARGIN", CT_DURATION, OFF(release_margin_ms), "10m",
 	  0, 1800000, 1000, "How long before the next billing unit an aware "
 	  "release happens (bare number: seconds)." },
@@ -329,8 +337,7 @@ config_parse_countries(const char *v, struct config *pub, const char **why)
 	return 0;
 }
 
-/* "12", "1.5", "0.25": whole units and up to six decimals, in micros. */
-static int
+int
 config_parse_money(const char *v, int64_t max_units, int64_t *ret)
 {
 	int64_t	units = 0, frac = 0;

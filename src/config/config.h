@@ -83,6 +83,7 @@ struct config {
 	const char	*release_policy;	/* RESPAWN_RELEASE_POLICY */
 	int64_t		 release_margin_ms;	/* RESPAWN_RELEASE_MARGIN */
 	int64_t		 idle_timeout_ms;	/* RESPAWN_IDLE_TIMEOUT */
+	int64_t		 ip_change_cost_micros;	/* RESPAWN_IP_CHANGE_COST */
 	const char	*billing_unit;		/* RESPAWN_BILLING_UNIT */
 	int64_t		 billing_boundary_hour;	/* RESPAWN_BILLING_BOUNDARY_HOUR */
 	int64_t		 ip_month_price_micros;	/* RESPAWN_IP_MONTHLY_PRICE */
@@ -128,5 +129,11 @@ const char *config_key_name(size_t i);
 const char *config_key_help(size_t i);
 /* Where the effective value of a key came from ("default", "env", ...). */
 const char *config_source(const struct config *c, const char *key);
+
+/*
+ * An amount of money: "12", "1.5", "0.25", whole units and up to six
+ * decimals, at most max_units; micro-units in *ret, or -EINVAL.
+ */
+int	config_parse_money(const char *v, int64_t max_units, int64_t *ret);
 
 #endif

@@ -324,8 +324,8 @@ billing_policy_check(const struct billing_policy *p,
 	int64_t	shortest;
 
 	if (p->kind != BILLING_AWARE && p->kind != BILLING_IDLE_TIMEOUT &&
-	    p->kind != BILLING_KEEP) {
-		*why = "policy must be aware, idle-timeout or keep";
+	    p->kind != BILLING_KEEP && p->kind != BILLING_STABLE) {
+		*why = "policy must be stable, aware, idle-timeout or keep";
 		return -EINVAL;
 	}
 	/* The margin must leave some of the shortest unit to reuse the IP. */
@@ -348,10 +348,15 @@ billing_policy_check(const struct billing_policy *p,
 		    "0 <= min <= max <= 31 days";
 		return -EINVAL;
 	}
+	if (p->change_cost_micros < 0 ||
+	    p->change_cost_micros > BILLING_PRICE_MAX) {
+		*why = "IP change cost out of range";
+		return -EINVAL;
+	}
 	return 0;
 }
 
-/* The aware policy: see billing.h. */
+/* The aware and stable policies: see billing.h. */
 static int
 billing_decide_aware(const struct billing_model *m,
     const struct billing_policy *p, const struct billing_ip *ip,
@@ -375,7 +380,8 @@ billing_decide_aware(const struct billing_model *m,
 	if ((r = billing_paid_until(m, ip->allocated_at, d->paid_until,
 	    &next_end)) < 0)
 		return r;
-	if (billing_owner_expected(ip->owner_back_by, now)) {
+	if (p->kind == BILLING_STABLE &&
+	    billing_owner_expected(ip->owner_back_by, now)) {
 		d->action = BILLING_ACTION_KEEP;
 		d->reason = BILLING_WHY_OWNER;
 		d->recheck_at = next_end - p->margin_ms;
@@ -407,6 +413,7 @@ billing_decide(const struct billing_model *m, const struct billing_policy *p,
 		return r;
 	switch (p->kind) {
 	case BILLING_AWARE:
+	case BILLING_STABLE:
 		if ((r = billing_decide_aware(m, p, ip, demand, now, &d)) < 0)
 			return r;
 		break;
@@ -591,6 +598,7 @@ billing_policy_name(enum billing_policy_kind k)
 	case BILLING_AWARE:		return "aware";
 	case BILLING_IDLE_TIMEOUT:	return "idle-timeout";
 	case BILLING_KEEP:		return "keep";
+	case BILLING_STABLE:		return "stable";
 	}
 	return "unknown";
 }

@@ -38,6 +38,8 @@
 #define BILLING_TIMEOUT_MAX_MS	(31 * BILLING_DAY_MS)
 /* Reconnect gaps a phone's history carries (billing_expect_back). */
 #define BILLING_HISTORY_MAX	8
+/* What sparing a phone one IP change is worth by default: 1.00. */
+#define BILLING_CHANGE_COST_DEFAULT	INT64_C(1000000)
 
 enum billing_unit {
 	BILLING_UNIT_DAY,		/* the default */
@@ -124,9 +126,10 @@ int	 billing_daily_micros(const struct billing_model *m, int64_t ips,
 	    int64_t residential_bytes, int64_t *ret_micros);
 
 enum billing_policy_kind {
-	BILLING_AWARE,		/* the default: see the top of this file */
+	BILLING_AWARE,		/* see the top of this file */
 	BILLING_IDLE_TIMEOUT,	/* the seed's: release after N minutes idle */
 	BILLING_KEEP,		/* buy and keep, never release */
+	BILLING_STABLE,		/* the default: aware, and IPs held for phones */
 };
 
 /*
@@ -135,7 +138,9 @@ enum billing_policy_kind {
  * for the provider call to finish (and be retried) before the boundary.
  * An owner is expected back for twice its longest recent gap (see
  * billing_expect_back), but for no less than affinity_min_ms and no more
- * than affinity_max_ms.
+ * than affinity_max_ms.  change_cost_micros is what the operator would
+ * pay to spare one phone an IP change (BILLING_STABLE): another phone gets
+ * an IP held for its owner only when buying one costs more.
  */
 struct billing_policy {
 	enum billing_policy_kind	kind;
@@ -143,14 +148,16 @@ struct billing_policy {
 	int64_t				idle_timeout_ms;
 	int64_t				affinity_min_ms;
 	int64_t				affinity_max_ms;
+	int64_t				change_cost_micros;
 };
 
 #define BILLING_POLICY_DEFAULT	{					\
-	.kind = BILLING_AWARE,						\
+	.kind = BILLING_STABLE,						\
 	.margin_ms = 10 * 60 * INT64_C(1000),				\
 	.idle_timeout_ms = 60 * 60 * INT64_C(1000),			\
-	.affinity_min_ms = 12 * BILLING_HOUR_MS,			\
-	.affinity_max_ms = 3 * BILLING_DAY_MS,				\
+	.affinity_min_ms = BILLING_HOUR_MS,				\
+	.affinity_max_ms = 12 * BILLING_HOUR_MS,			\
+	.change_cost_micros = BILLING_CHANGE_COST_DEFAULT,		\
 }
 
 /* 0, or -EINVAL and a static reason; the margin must fit in a unit. */

@@ -8,6 +8,7 @@
 #include "base/intmap.h"
 #include "base/util.h"
 #include "base/xmalloc.h"
+#include "core/billing.h"
 #include "core/pool.h"
 
 #define POOL_COUNTRIES		COUNTRY_INDEX_MAX
@@ -35,7 +36,7 @@ struct pool {
 	struct pool_bad		*bad;		/* a ring of POOL_BAD_TOTAL */
 	size_t			 nbad;
 	size_t			 badnext;
-	int			 per_ip;
+	struct pool_config	 cfg;
 };
 
 static const char *const pool_choice_names[] = {
@@ -69,11 +70,13 @@ pool_state_name(enum pool_proxy_state s)
 }
 
 struct pool *
-pool_new(int sessions_per_ip)
+pool_new(const struct pool_config *cfg)
 {
 	struct pool	*p = xcalloc(1, sizeof *p);
 
-	p->per_ip = sessions_per_ip > 0 ? sessions_per_ip : 1;
+	p->cfg = *cfg;
+	if (p->cfg.sessions_per_ip < 1)
+		p->cfg.sessions_per_ip = 1;
 	p->by_id = intmap_new();
 	p->bad = xcalloc(POOL_BAD_TOTAL, sizeof *p->bad);
 	return p;
@@ -221,7 +224,7 @@ pool_usable(const struct pool *p, const struct pool_proxy *px,
 {
 	size_t	i;
 
-	if (!px->listed || px->sessions >= p->per_ip)
+	if (!px->listed || px->sessions >= p->cfg.sessions_per_ip)
 		return false;
 	if (px->state != POOL_ACTIVE && px->state != POOL_IDLE)
 		return false;
@@ -233,14 +236,47 @@ pool_usable(const struct pool *p, const struct pool_proxy *px,
 	return !pool_is_bad(p, r->phone, px->ip);
 }
 
+bool
+pool_held(const struct pool_proxy *px, int64_t session_id, int64_t now)
+{
+	return px->sessions == 0 && px->owner != 0 &&
+	    px->owner != session_id &&
+	    billing_owner_expected(px->owner_back_by, now);
+}
+
+/*
+ * Is a better than b for a phone with no IP of its own?  With several
+ * sessions per IP, used ones first (fill them); then one whose owner is
+ * not expected back; then the one idle the longest, so recently freed IPs
+ * stay for the phones that just left them.
+ */
+static bool
+pool_better(const struct pool_proxy *a, const struct pool_proxy *b,
+    int64_t session_id, int64_t now)
+{
+	bool	ha, hb;
+
+	if (b == NULL)
+		return true;
+	if (a->sessions != b->sessions)
+		return a->sessions > b->sessions;
+	ha = pool_held(a, session_id, now);
+	hb = pool_held(b, session_id, now);
+	if (ha != hb)
+		return !ha;
+	if (a->idle_since != b->idle_since)
+		return a->idle_since < b->idle_since;
+	return a->id < b->id;
+}
+
 /*
  * The best idle proxy of a country: one this phone used before (the most
- * recent first), else the one idle the longest, so recently freed IPs stay
- * available for the phones that just left them.
+ * recent first), else the best of the others (pool_better).  With holds,
+ * a proxy held for another phone is taken only when held is true.
  */
 static const struct pool_proxy *
 pool_pick_idle(const struct pool *p, const struct pool_request *r,
-    const char *country)
+    const char *country, int64_t now, bool held)
 {
 	const struct pool_country	*c;
 	const struct pool_proxy		*px, *best = NULL;
@@ -252,7 +288,8 @@ pool_pick_idle(const struct pool *p, const struct pool_request *r,
 	for (i = 0; i < r->nhistory; i++) {
 		px = pool_find(p, r->history[i]);
 		if (px != NULL && strcmp(px->country, country) == 0 &&
-		    pool_usable(p, px, r))
+		    pool_usable(p, px, r) &&
+		    (!p->cfg.hold || !pool_held(px, r->session_id, now)))
 			return px;
 	}
 	c = &p->countries[ci];
@@ -260,35 +297,57 @@ pool_pick_idle(const struct pool *p, const struct pool_request *r,
 		px = &p->proxies[c->idx[i]];
 		if (!pool_usable(p, px, r))
 			continue;
-		/* With several sessions per IP, fill used ones first. */
-		if (best == NULL || px->sessions > best->sessions ||
-		    (px->sessions == best->sessions &&
-		    (px->idle_since < best->idle_since ||
-		    (px->idle_since == best->idle_since && px->id < best->id))))
+		if (p->cfg.hold && !held && pool_held(px, r->session_id, now))
+			continue;
+		if (pool_better(px, best, r->session_id, now))
 			best = px;
 	}
 	return best;
 }
 
-/* Try one country: reuse an idle proxy there, else buy there. */
+static void
+pool_set_choice(struct pool_choice *ret, enum pool_choice_kind kind,
+    const struct pool_proxy *px, const char *country)
+{
+	ret->kind = kind;
+	ret->proxy_id = px != NULL ? px->id : 0;
+	(void)util_strlcpy(ret->country, country, sizeof ret->country);
+}
+
+/*
+ * Try one country: reuse an idle proxy there, else buy there, else (with
+ * holds) take one held for another phone.  Buying is skipped for a held
+ * proxy only when it costs more than the owner's change is worth.
+ */
 static bool
 pool_try_country(const struct pool *p, const struct pool_request *r,
     const char *country, int64_t now, struct pool_choice *ret)
 {
 	const struct pool_proxy	*px;
 	int			 ci = country_index(country);
+	bool			 can_buy;
 
-	if ((px = pool_pick_idle(p, r, country)) != NULL) {
-		ret->kind = POOL_REUSE;
-		ret->proxy_id = px->id;
-		(void)util_strlcpy(ret->country, country, sizeof ret->country);
+	if ((px = pool_pick_idle(p, r, country, now, false)) != NULL) {
+		pool_set_choice(ret, POOL_REUSE, px, country);
+		if (pool_held(px, r->session_id, now))
+			ret->displaced = px->owner;
 		return true;
 	}
-	if (r->can_purchase && ci >= 0 &&
-	    p->countries[ci].empty_until <= now) {
-		ret->kind = POOL_PURCHASE;
-		ret->proxy_id = 0;
-		(void)util_strlcpy(ret->country, country, sizeof ret->country);
+	can_buy = r->can_purchase && ci >= 0 &&
+	    p->countries[ci].empty_until <= now;
+	if (can_buy && (!p->cfg.hold ||
+	    p->cfg.purchase_micros <= p->cfg.change_micros)) {
+		pool_set_choice(ret, POOL_PURCHASE, NULL, country);
+		return true;
+	}
+	if (p->cfg.hold &&
+	    (px = pool_pick_idle(p, r, country, now, true)) != NULL) {
+		pool_set_choice(ret, POOL_REUSE, px, country);
+		ret->displaced = px->owner;
+		return true;
+	}
+	if (can_buy) {
+		pool_set_choice(ret, POOL_PURCHASE, NULL, country);
 		return true;
 	}
 	return false;
@@ -309,7 +368,8 @@ pool_choose(const struct pool *p, const struct pool_request *r, int64_t now,
 	 */
 	if (r->nhistory > 0 && (px = pool_find(p, r->history[0])) != NULL &&
 	    (strcmp(px->country, r->country) == 0 ||
-	    px->reserved_for == r->session_id) && pool_usable(p, px, r)) {
+	    px->reserved_for == r->session_id) && pool_usable(p, px, r) &&
+	    (!p->cfg.hold || !pool_held(px, r->session_id, now))) {
 		ret->kind = POOL_REACTIVATE;
 		ret->proxy_id = px->id;
 		ret->fallback_used = strcmp(px->country, r->country) != 0;
@@ -339,17 +399,20 @@ pool_attach(struct pool *p, int64_t proxy_id, int64_t session_id)
 
 	if (px == NULL)
 		return -ENOENT;
-	if (px->sessions >= p->per_ip)
+	if (px->sessions >= p->cfg.sessions_per_ip)
 		return -EBUSY;
 	px->sessions++;
 	px->state = POOL_ACTIVE;
+	px->owner = session_id;
+	px->owner_back_by = 0;
 	/* Only a proxy for one session is kept for it across restarts. */
-	px->reserved_for = p->per_ip == 1 ? session_id : 0;
+	px->reserved_for = p->cfg.sessions_per_ip == 1 ? session_id : 0;
 	return 0;
 }
 
 int
-pool_detach(struct pool *p, int64_t proxy_id, int64_t now, bool keep)
+pool_detach(struct pool *p, int64_t proxy_id, int64_t now, bool keep,
+    int64_t back_by)
 {
 	struct pool_proxy	*px = pool_find(p, proxy_id);
 
@@ -362,6 +425,8 @@ pool_detach(struct pool *p, int64_t proxy_id, int64_t now, bool keep)
 	if (px->sessions == 0 && px->reserved_for == 0) {
 		px->state = POOL_IDLE;
 		px->idle_since = now;
+		/* Shared by several sessions, an IP is nobody's to hold. */
+		px->owner_back_by = p->cfg.sessions_per_ip == 1 ? back_by : 0;
 	}
 	return 0;
 }

@@ -8,11 +8,22 @@
  *   1. its previous proxy, if the provider still lists it and nobody else
  *      uses it: a reactivation, so the phone keeps its IP;
  *   2. an idle proxy of the same country, preferring one this phone used
- *      before;
+ *      before, then one whose last phone is not expected back, then the
+ *      one idle the longest;
  *   3. a purchase in that country, when the provider can buy and the
  *      country has not been found empty recently;
  *   4. the same steps for each country of the fallback chain in turn;
  *   5. otherwise wait (the supervisor retries later).
+ *
+ * An idle proxy remembers its owner, the session that used it last, and
+ * until when that phone is expected back (owner_back_by: the shell
+ * computes it with billing_expect_back from the phone's reconnect gaps).
+ * With holds on (the stable release policy) such a proxy is held: in
+ * step 2 it goes to no other phone, and another phone gets it only where
+ * buying is impossible or costs more than sparing the owner a change is
+ * worth (pool_config.change_micros).  Without holds it is merely offered
+ * last.  A phone that keeps its IP is the point: one that hops between
+ * IPs gets banned.
  *
  * A proxy reserved for a session (it had it when the daemon stopped or
  * crashed) is offered to no other session.  A proxy can carry up to
@@ -55,6 +66,21 @@ struct pool_proxy {
 	int64_t			idle_since;	/* when it last became unused */
 	bool			listed;		/* the provider lists it */
 	int64_t			purchased_at;	/* when its billing began */
+	int64_t			owner;		/* session that used it last */
+	int64_t			owner_back_by;	/* held for owner until, or 0 */
+};
+
+/*
+ * How the pool weighs a phone's IP against money.  purchase_micros is
+ * what buying one more IP costs now (a billing unit), change_micros what
+ * sparing a phone one IP change is worth; both only compare, so any
+ * currency does.
+ */
+struct pool_config {
+	int	sessions_per_ip;	/* 1 and up */
+	bool	hold;			/* idle IPs held for their owners */
+	int64_t	purchase_micros;
+	int64_t	change_micros;
 };
 
 enum pool_choice_kind {
@@ -83,11 +109,13 @@ struct pool_choice {
 	int64_t			proxy_id;	/* REACTIVATE, REUSE */
 	char			country[COUNTRY_CODE_LEN];
 	bool			fallback_used;
+	/* REUSE of an IP held for another phone expected back. */
+	int64_t			displaced;	/* that phone's session, or 0 */
 };
 
 struct pool;
 
-struct pool	*pool_new(int sessions_per_ip);
+struct pool	*pool_new(const struct pool_config *cfg);
 void		 pool_free(struct pool *p);
 /* Add or replace (by id) a proxy. */
 void		 pool_put(struct pool *p, const struct pool_proxy *px);
@@ -101,12 +129,16 @@ void		 pool_choose(const struct pool *p, const struct pool_request *r,
 /*
  * A session starts or stops using a proxy.  A detached proxy stays
  * reserved for the session when keep is true (a restart, a graceful
- * shutdown, a crash: the phone must get its IP back), and becomes idle for
- * anyone otherwise.
+ * shutdown, a crash: the phone must get its IP back), and becomes idle
+ * otherwise, held for that session until back_by (0: not held; see the
+ * top of this file).
  */
 int		 pool_attach(struct pool *p, int64_t proxy_id, int64_t session_id);
 int		 pool_detach(struct pool *p, int64_t proxy_id, int64_t now,
-		    bool keep);
+		    bool keep, int64_t back_by);
+/* Is this idle proxy held at now for a phone other than session_id's? */
+bool		 pool_held(const struct pool_proxy *px, int64_t session_id,
+		    int64_t now);
 
 /* Remember that phone's connector refused ip (exit 75). */
 void		 pool_mark_bad(struct pool *p, const char *phone, const char *ip);

@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "config/config.h"
+#include "config/config_billing.h"
 #include "core/fallback.h"
 #include "daemon/ctx.h"
 #include "provider/provider.h"
@@ -28,6 +29,7 @@ dctx_params(struct dctx *c)
 {
 	const struct config	*cfg = c->cfg;
 	const char		*why;
+	struct config_billing	 bill;
 	char			 perr[PROVIDER_ERR_LEN];
 
 	c->sp = (struct supervise_params){
@@ -43,26 +45,13 @@ dctx_params(struct dctx *c)
 		.start_interval_ms = DCTX_START_INTERVAL_MS,
 		.auto_restart = cfg->auto_reconnect,
 	};
-	c->billing = (struct billing_model)BILLING_MODEL_DEFAULT;
-	c->billing.unit = strcmp(cfg->billing_unit, "month") == 0 ?
-	    BILLING_UNIT_MONTH : strcmp(cfg->billing_unit, "hour") == 0 ?
-	    BILLING_UNIT_HOUR : BILLING_UNIT_DAY;
-	c->billing.boundary_hour_utc = (int)cfg->billing_boundary_hour;
-	c->billing.price_micros_per_ip_month = cfg->ip_month_price_micros;
-	c->release = (struct billing_policy)BILLING_POLICY_DEFAULT;
-	c->release.kind = strcmp(cfg->release_policy, "keep") == 0 ?
-	    BILLING_KEEP : strcmp(cfg->release_policy, "idle-timeout") == 0 ?
-	    BILLING_IDLE_TIMEOUT : BILLING_AWARE;
-	c->release.margin_ms = cfg->release_margin_ms;
-	c->release.idle_timeout_ms = cfg->idle_timeout_ms;
-	c->limits.daily_spend_max_micros = cfg->daily_spend_limit_micros;
-	c->limits.purchases_max = (int)cfg->purchases_max;
-	c->limits.window_ms = cfg->purchase_window_ms;
-	if (billing_model_check(&c->billing, &why) < 0 ||
-	    billing_policy_check(&c->release, &c->billing, &why) < 0) {
+	if (config_billing_load(cfg, &bill, &why) < 0) {
 		log_error("daemon.billing_invalid", LOGF_S("error", why));
 		return -EINVAL;
 	}
+	c->billing = bill.model;
+	c->release = bill.policy;
+	c->limits = bill.limits;
 	if (fallback_override_parse(cfg->fallback_overrides, &c->fallback,
 	    perr, sizeof perr) < 0) {
 		log_error("daemon.fallback_failed", LOGF_S("error", perr));

@@ -144,6 +144,11 @@ inventory_entry(const struct dctx *c, const struct proxy_row *row,
 	}
 	ret->purchased_at = row->purchased_at;
 	ret->listed = inventory_ours(c, row) && row->state != PROXY_LOST;
+	/* Held for the phone that left it, as the store remembers. */
+	if (ret->state == POOL_IDLE && row->held_for != 0) {
+		ret->owner = row->held_for;
+		ret->owner_back_by = row->held_until;
+	}
 }
 
 void
@@ -492,8 +497,17 @@ inventory_recon_applied(struct dsession *ds, enum job_fate fate, int result,
 		}
 		return;
 	}
-	if (inv->c->pool == NULL)
-		inv->c->pool = pool_new((int)inv->c->cfg->sessions_per_ip);
+	if (inv->c->pool == NULL) {
+		/* The stable policy holds IPs: see core/pool.h. */
+		struct pool_config pc = {
+			.sessions_per_ip = (int)inv->c->cfg->sessions_per_ip,
+			.hold = inv->c->release.kind == BILLING_STABLE,
+			.purchase_micros = billing_unit_price(&inv->c->billing),
+			.change_micros = inv->c->release.change_cost_micros,
+		};
+
+		inv->c->pool = pool_new(&pc);
+	}
 	for (i = 0; i < rj->rs.n; i++)
 		inventory_apply_row(inv, &rj->rs.rows[i]);
 	/* Released rows are not read again: the pool learns it here. */

@@ -18,6 +18,7 @@
 #include "core/billing.h"
 #include "core/fallback.h"
 #include "core/pool.h"
+#include "core/sweep.h"
 #include "daemon/ctx.h"
 #include "daemon/inventory.h"
 #include "daemon/jobs.h"
@@ -129,11 +130,25 @@ proxy_offer_idle(struct proxies *px, const char *country)
 	}
 }
 
-/* Detach the session's proxy; keep: it stays reserved for the session. */
-static void
-proxy_detach(struct proxies *px, struct dsession *ds, bool keep)
+/*
+ * Until when a phone leaving now is expected back, from its reconnect
+ * gaps: its IP is held for it that long (core/pool.h).
+ */
+static int64_t
+proxy_back_by(const struct proxies *px, const struct dsession *ds,
+    int64_t now)
 {
-	int64_t	now = util_now_ms();
+	return billing_expect_back(&px->c->release, ds->gaps, ds->ngaps, now);
+}
+
+/*
+ * Detach the session's proxy; keep: it stays reserved for the session,
+ * else, with hold, it is held for the phone while it is expected back.
+ */
+static void
+proxy_detach(struct proxies *px, struct dsession *ds, bool keep, bool hold)
+{
+	int64_t	now = util_now_ms(), back_by;
 
 	if (ds->proxy_id == 0)
 		return;
@@ -142,12 +157,16 @@ proxy_detach(struct proxies *px, struct dsession *ds, bool keep)
 	 * so the store is left alone and our pool keeps it reserved.
 	 */
 	if (ds->sv.life == SV_LIFE_LOST) {
-		(void)pool_detach(px->c->pool, ds->proxy_id, now, true);
+		(void)pool_detach(px->c->pool, ds->proxy_id, now, true, 0);
 		ds->proxy_id = 0;
 		return;
 	}
-	(void)pool_detach(px->c->pool, ds->proxy_id, now, keep);
-	record_unassign(px->rec, ds->proxy_id, keep);
+	/* Removed for good, or refused by its phone: nobody to hold for. */
+	back_by = keep || !hold || ds->sv.life == SV_LIFE_REMOVED ? 0 :
+	    proxy_back_by(px, ds, now);
+	(void)pool_detach(px->c->pool, ds->proxy_id, now, keep, back_by);
+	record_unassign(px->rec, ds->proxy_id, keep, back_by != 0 ? ds->id : 0,
+	    back_by);
 	ds->proxy_id = 0;
 	if (!keep)
 		proxy_offer_idle(px, ds->country);
@@ -172,7 +191,7 @@ proxy_give_back(struct proxies *px, struct dsession *ds, bool bad)
 		pool_mark_bad(px->c->pool, ds->phone, p->ip);
 		record_refused(px->rec, ds->id, ds->phone, p->ip);
 	}
-	proxy_detach(px, ds, false);
+	proxy_detach(px, ds, false, !bad);
 }
 
 void
@@ -200,10 +219,13 @@ proxy_unkeep(struct proxies *px, struct dsession *ds, int64_t hist0)
 {
 	const struct pool_proxy	*p;
 
+	int64_t			 now = util_now_ms(), back_by;
+
 	if (hist0 != 0 && (p = pool_get(px->c->pool, hist0)) != NULL &&
 	    p->reserved_for == ds->id) {
-		(void)pool_detach(px->c->pool, p->id, util_now_ms(), false);
-		record_unassign(px->rec, p->id, false);
+		back_by = proxy_back_by(px, ds, now);
+		(void)pool_detach(px->c->pool, p->id, now, false, back_by);
+		record_unassign(px->rec, p->id, false, ds->id, back_by);
 	}
 }
 
@@ -219,6 +241,10 @@ struct proxy_acq {
 	size_t			 nhistory;
 	char			 refused[POOL_MAX_REFUSED][POOL_IP_LEN];
 	size_t			 nrefused;
+	int64_t			 gaps[BILLING_HISTORY_MAX];
+	size_t			 ngaps;
+	bool			 have_gaps;
+	int64_t			 asked_at;	/* wall ms, the start */
 	/* The assignment. */
 	struct pool_choice	 ch;
 	const char		*reason;
@@ -244,6 +270,12 @@ proxy_history_run(struct store *st, void *arg)
 	if (store_proxy_history(st, a->phone, a->history, POOL_MAX_HISTORY,
 	    &n) == 0)
 		a->nhistory = n;
+	/* Nor are unknown gaps: the phone's IP is then held the least. */
+	if (store_phone_gaps(st, a->phone, a->asked_at, a->gaps,
+	    BILLING_HISTORY_MAX, &n) == 0) {
+		a->ngaps = n;
+		a->have_gaps = true;
+	}
 	/*
 	 * The IPs the phone refused are a reason: without them, the phone
 	 * could be given one again, and preferred for its history.
@@ -277,15 +309,15 @@ proxy_assigned(struct dsession *ds, enum job_fate fate, int result,
 		goto out;
 	if (fate == JOB_MOVED_ON || !proxy_still_wanted(ds)) {
 		/* Moved on: the proxy goes back, in the store too. */
-		(void)pool_detach(px->c->pool, a->ch.proxy_id, now, false);
+		(void)pool_detach(px->c->pool, a->ch.proxy_id, now, false, 0);
 		if (result == 0)
-			record_unassign(px->rec, a->ch.proxy_id, false);
+			record_unassign(px->rec, a->ch.proxy_id, false, 0, 0);
 		goto out;
 	}
 	if (result < 0) {
 		log_error("store.proxy_assign_failed", LOGF_I("session", ds->id),
 		    LOGF_S("error", a->err));
-		(void)pool_detach(px->c->pool, a->ch.proxy_id, now, false);
+		(void)pool_detach(px->c->pool, a->ch.proxy_id, now, false, 0);
 		/* A peer may hold it: learn what the store knows. */
 		if (px->c->fleet)
 			inventory_refresh(px->inv);
@@ -342,6 +374,10 @@ proxy_choose(struct dsession *ds, enum job_fate fate, int result, void *arg)
 		supervisor_feed(px->sup, ds, SV_EV_PROXY_WAIT, 0, false);
 		goto done;
 	}
+	if (a->have_gaps) {
+		memcpy(ds->gaps, a->gaps, sizeof ds->gaps);
+		ds->ngaps = a->ngaps;
+	}
 	req.session_id = ds->id;
 	req.phone = ds->phone;
 	req.country = ds->country;
@@ -378,7 +414,8 @@ proxy_choose(struct dsession *ds, enum job_fate fate, int result, void *arg)
 	memcpy(a->country, ds->country, sizeof a->country);
 	if (jobs_submit(px->jobs, px->c->q, ds, JOB_ACQUIRE, proxy_assign_run,
 	    proxy_assigned, a, "proxy_assign") < 0) {
-		(void)pool_detach(px->c->pool, a->ch.proxy_id, a->now, false);
+		(void)pool_detach(px->c->pool, a->ch.proxy_id, a->now, false,
+		    0);
 		supervisor_feed(px->sup, ds, SV_EV_PROXY_WAIT, 0, false);
 		goto done;
 	}
@@ -422,6 +459,7 @@ proxy_acquire(struct proxies *px, struct dsession *ds)
 	a = xcalloc(1, sizeof *a);
 	a->px = px;
 	a->session = ds->id;
+	a->asked_at = util_now_ms();
 	memcpy(a->phone, ds->phone, sizeof a->phone);
 	(void)util_strlcpy(a->self, px->c->instance_id, sizeof a->self);
 	if (jobs_submit(px->jobs, px->c->q, ds, JOB_ACQUIRE, proxy_history_run,
@@ -666,62 +704,46 @@ proxy_listed(struct proxies *px, int64_t asked_at)
 }
 
 /*
- * Idle IPs go back to the provider per RESPAWN_RELEASE_POLICY: with the
- * default (aware), an IP already paid for the current billing unit stays
- * for reuse until shortly before the next unit, then goes unless its
- * country is expected to need it.  Static lists are paid elsewhere:
+ * Idle IPs go back to the provider per RESPAWN_RELEASE_POLICY: the core's
+ * sweep decides (core/sweep.c, the one `respawn cost simulate` replays),
+ * with what only the shell knows: the sessions about to choose an idle IP
+ * and those waiting for a purchase.  Static lists are paid elsewhere:
  * nothing is given back.
  */
 static void
+proxy_sweep_release(const struct pool_proxy *p, enum billing_reason why,
+    void *arg)
+{
+	struct proxies	*px = arg;
+
+	log_info("proxy.release", LOGF_S("proxy", p->ip),
+	    LOGF_S("country", p->country), LOGF_S("why",
+	    billing_reason_name(why)));
+	proxy_release_start(px, p->id, p->ip);
+}
+
+static void
 proxy_sweep(struct proxies *px)
 {
-	const struct pool_proxy	*p;
-	struct billing_decision	 dec;
-	struct billing_ip	 ip;
-	struct billing_demand	 dem;
-	int			 rank[COUNTRY_INDEX_MAX] = { 0 }, ci;
-	int			 acquiring[COUNTRY_INDEX_MAX] = { 0 };
+	struct sweep_demand	*dem;
 	struct dsession		*ds;
-	int64_t			 now = util_now_ms();
-	size_t			 i;
+	char			 cc[COUNTRY_CODE_LEN];
+	int			 ci;
 
 	if (!provider_can_purchase(px->c->provider))
 		return;
-	/*
-	 * Sessions whose acquisition is waiting for the store's answer are
-	 * about to choose an idle IP of their country (one bought for them,
-	 * say): that many idle IPs stay, whatever the policy.
-	 */
+	dem = xcalloc(1, sizeof *dem);
 	for (ds = sessions_first(px->reg); ds != NULL; ds = sessions_next(ds))
 		if (jobs_pending(ds, JOB_ACQUIRE) &&
 		    (ci = country_index(ds->country)) >= 0)
-			acquiring[ci]++;
-	for (i = 0; i < pool_count(px->c->pool); i++) {
-		p = pool_at(px->c->pool, i);
-		if (p->state != POOL_IDLE || p->sessions > 0 ||
-		    p->reserved_for != 0 || !p->listed)
-			continue;
-		/* Of no known country: offered to nobody, so no rank. */
-		ci = country_index(p->country);
-		ip.allocated_at = p->purchased_at ? p->purchased_at :
-		    p->idle_since;
-		ip.idle_since = p->idle_since ? p->idle_since : now;
-		if (ip.idle_since < ip.allocated_at)
-			ip.idle_since = ip.allocated_at;
-		ip.owner_back_by = 0;
-		ip.idle_rank = ci >= 0 ? rank[ci]++ : 0;
-		if (ci >= 0 && ip.idle_rank < acquiring[ci])
-			continue;
-		dem.expected = ci >= 0 ? purchase_waiting(px->pur, p->country) :
-		    0;
-		if (billing_decide(&px->c->billing, &px->c->release, &ip, &dem,
-		    now, &dec) < 0 || dec.action != BILLING_ACTION_RELEASE)
-			continue;
-		log_info("proxy.release", LOGF_S("proxy", p->ip),
-		    LOGF_S("country", p->country), LOGF_S("why",
-		    billing_reason_name(dec.reason)));
-		proxy_release_start(px, p->id, p->ip);
+			dem->acquiring[ci]++;
+	for (ci = 0; ci < COUNTRY_INDEX_MAX; ci++) {
+		country_of_index(ci, cc);
+		dem->waiting[ci] = purchase_waiting(px->pur, cc);
 	}
+	(void)sweep_run(px->c->pool, &px->c->billing, &px->c->release, dem,
+	    util_now_ms(), proxy_sweep_release, px);
+	free(dem);
 }
 
 void

@@ -73,6 +73,7 @@ struct record_entry {
 	char			 phone[PHONE_LEN];
 	struct recovery_run	 run_row;
 	int64_t			 stale_ms;	/* reap: a peer's silence */
+	int64_t			 held_for, held_until;	/* unassign */
 	int			 dead, deleted;
 	char			 err[STORE_ERROR_LEN];	/* on failure */
 };
@@ -418,12 +419,13 @@ record_unassign_run(struct store *st, void *arg)
 {
 	struct record_entry	*e = arg;
 
-	/* No hold yet: the pool does not compute one. */
-	return store_proxy_unassign(st, e->id, e->flag, e->now, 0, 0);
+	return store_proxy_unassign(st, e->id, e->flag, e->now, e->held_for,
+	    e->held_until);
 }
 
 void
-record_unassign(struct record *rec, int64_t proxy_id, bool keep)
+record_unassign(struct record *rec, int64_t proxy_id, bool keep,
+    int64_t held_for, int64_t held_until)
 {
 	struct record_entry	*e;
 
@@ -431,6 +433,8 @@ record_unassign(struct record *rec, int64_t proxy_id, bool keep)
 	    record_unassign_run);
 	e->id = proxy_id;
 	e->flag = keep;
+	e->held_for = held_for;
+	e->held_until = held_until;
 	record_push(rec, e, RECORD_CLASS_PROXY, proxy_id);
 }
 

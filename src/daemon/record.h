@@ -45,7 +45,12 @@ void		 record_free(struct record *rec);
 /* The session's state, conditioned on its owner and epoch. */
 void	record_report(struct record *rec, const struct dsession *ds,
 	    const struct session_report *rep);
-void	record_unassign(struct record *rec, int64_t proxy_id, bool keep);
+/*
+ * The session stops using the proxy; keep: reserved for it still, else
+ * idle and held for session held_for until held_until (0, 0: not held).
+ */
+void	record_unassign(struct record *rec, int64_t proxy_id, bool keep,
+	    int64_t held_for, int64_t held_until);
 void	record_proxy_state(struct record *rec, int64_t proxy_id,
 	    enum proxy_state state);
 void	record_event(struct record *rec, int64_t session, const char *kind);

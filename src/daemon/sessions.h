@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/billing.h"
 #include "core/pool.h"
 #include "core/supervise.h"
 #include "store/store.h"
@@ -71,6 +72,9 @@ struct dsession {
 	bool			 proxy_fallback;
 	bool			 bought;	/* its next proxy was bought for it */
 	unsigned		 res_generation; /* residential: peers refused */
+	/* Its reconnect gaps, newest first, for the hold of its IP. */
+	int64_t			 gaps[BILLING_HISTORY_MAX];
+	size_t			 ngaps;
 	struct purchase_demand	*demand;	/* waiting for a purchase */
 
 	/* Asynchronous steps in flight (jobs.c): 0, or the step's number. */

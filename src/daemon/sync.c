@@ -75,6 +75,13 @@ sync_sent(const struct sync *s)
 
 /* --- the job: read on the store's worker -------------------------------- */
 
+/* What the start-up reads of a session's past. */
+struct sync_hist {
+	int64_t	proxy;				/* its newest proxy, or 0 */
+	int64_t	gaps[BILLING_HISTORY_MAX];	/* newest first */
+	size_t	ngaps;
+};
+
 struct sync_job {
 	struct sync		*s;
 	uint64_t		 seq;
@@ -87,7 +94,7 @@ struct sync_job {
 	char			 err[STORE_ERROR_LEN];
 	struct session		*sessions;
 	size_t			 n, cap;
-	int64_t			*hist0;		/* startup: newest proxy, 0 */
+	struct sync_hist	*hist;		/* startup: per session */
 	struct proxy_row	*proxies;
 	size_t			 np, pcap;
 	bool			 share_ok;
@@ -144,7 +151,7 @@ sync_run(struct store *st, void *arg)
 	 * newest proxy: read it now, not per session from the loop.
 	 */
 	if (j->startup && j->n > 0) {
-		j->hist0 = xcalloc(j->n, sizeof *j->hist0);
+		j->hist = xcalloc(j->n, sizeof *j->hist);
 		for (i = 0; i < j->n; i++) {
 			s = &j->sessions[i];
 			if (strcmp(s->owner, j->self) != 0 ||
@@ -152,9 +159,17 @@ sync_run(struct store *st, void *arg)
 			    SESSION_DESIRED_RUNNING && (s->last_activity_at ==
 			    0 || j->now - s->last_activity_at <= j->window_ms)))
 				continue;
-			if (store_proxy_history(st, s->phone, &j->hist0[i], 1,
-			    &n) < 0 || n != 1)
-				j->hist0[i] = 0;
+			if (store_proxy_history(st, s->phone, &j->hist[i].proxy,
+			    1, &n) < 0 || n != 1)
+				j->hist[i].proxy = 0;
+			/*
+			 * Its reconnect gaps, for the hold of its IP when it
+			 * stops (no gap is in progress: now is 0).  None known
+			 * is no reason not to go on: the shortest hold then.
+			 */
+			if (store_phone_gaps(st, s->phone, 0, j->hist[i].gaps,
+			    BILLING_HISTORY_MAX, &n) == 0)
+				j->hist[i].ngaps = n;
 		}
 	}
 	j->fp_ok = store_session_fingerprint(st, &j->fp_count,
@@ -169,7 +184,7 @@ static void
 sync_job_free(struct sync_job *j)
 {
 	free(j->sessions);
-	free(j->hist0);
+	free(j->hist);
 	free(j->proxies);
 	free(j);
 }
@@ -236,10 +251,12 @@ sync_take_up(struct sync_load *ld, struct dsession *ds,
 	ld->list[ld->n++] = ds;
 }
 
-/* One session of a sync's answer; hist0: its newest proxy (startup). */
+/* One session of a sync's answer; h: its history (startup), or NULL. */
 static void
-sync_load(struct sync_load *ld, const struct session *s, int64_t hist0)
+sync_load(struct sync_load *ld, const struct session *s,
+    const struct sync_hist *h)
 {
+	int64_t		 hist0 = h != NULL ? h->proxy : 0;
 	struct sync	*sy = ld->s;
 	struct dsession	*ds = sessions_get(sy->p.reg, s->id);
 
@@ -265,6 +282,10 @@ sync_load(struct sync_load *ld, const struct session *s, int64_t hist0)
 	if (ds == NULL) {
 		ds = sessions_add(sy->p.reg, s);
 		ds->seen = true;
+		if (h != NULL) {
+			memcpy(ds->gaps, h->gaps, sizeof ds->gaps);
+			ds->ngaps = h->ngaps;
+		}
 		sync_take_up(ld, ds, s, hist0);
 		return;
 	}
@@ -341,8 +362,8 @@ sync_apply(struct sync *s, struct sync_job *j)
 	for (ds = sessions_first(s->p.reg); ds != NULL; ds = sessions_next(ds))
 		ds->seen = false;
 	for (i = 0; i < j->n; i++)
-		sync_load(&ld, &j->sessions[i], j->hist0 != NULL ?
-		    j->hist0[i] : 0);
+		sync_load(&ld, &j->sessions[i], j->hist != NULL ?
+		    &j->hist[i] : NULL);
 	if (j->startup)
 		recovery_order(s->p.recovery, ld.list, ld.n);
 	for (i = 0; i < ld.n; i++) {

@@ -315,6 +315,7 @@ struct policy_check_case {
 #define AWARE		POLICY(BILLING_AWARE, 10 * MIN, 60 * MIN)
 #define TIMEOUT		POLICY(BILLING_IDLE_TIMEOUT, 10 * MIN, 60 * MIN)
 #define KEEP		POLICY(BILLING_KEEP, 10 * MIN, 60 * MIN)
+#define STABLE		POLICY(BILLING_STABLE, 10 * MIN, 60 * MIN)
 
 static const struct policy_check_case policy_check_cases[] = {
 	{ DAY0, BILLING_POLICY_DEFAULT, 0, NULL },
@@ -322,7 +323,10 @@ static const struct policy_check_case policy_check_cases[] = {
 	{ HOUR, POLICY(BILLING_AWARE, 30 * MIN, 0), 0, NULL },
 	{ DAY0, POLICY(BILLING_AWARE, -1, 0), -EINVAL, "margin" },
 	{ DAY0, POLICY(BILLING_AWARE, 31 * MIN, 0), -EINVAL, "margin" },
+	{ DAY0, STABLE, 0, NULL },
 	{ DAY0, POLICY(5, 0, 0), -EINVAL, "policy" },
+	{ DAY0, { .kind = BILLING_STABLE, .change_cost_micros = -1 },
+	    -EINVAL, "change cost" },
 	{ DAY0, POLICY(BILLING_IDLE_TIMEOUT, 0, -1), -EINVAL, "timeout" },
 	{ DAY0, POLICY(BILLING_IDLE_TIMEOUT, 0, 32 * DAY), -EINVAL,
 	    "timeout" },
@@ -382,11 +386,17 @@ static const struct decide_case decide_cases[] = {
 	    MAR1 + DAY - 10 * MIN },
 	{ "aware: at the margin, released", DAY0, AWARE, IP(0, 0), 0,
 	    MAR1 + DAY - 10 * MIN, RELEASED, BILLING_WHY_UNIT_ENDS, 0 },
-	{ "aware: owner expected tomorrow, kept a day", DAY0, AWARE,
+	{ "stable: owner expected tomorrow, kept a day", DAY0, STABLE,
 	    IP(MAR1 + DAY + 8 * H, 0), 0, MAR1 + DAY - 10 * MIN, KEPT,
 	    BILLING_WHY_OWNER, MAR1 + 2 * DAY - 10 * MIN },
-	{ "aware: owner overdue, released", DAY0, AWARE,
+	{ "stable: owner overdue, released", DAY0, STABLE,
 	    IP(MAR1 + 20 * H, 0), 0, MAR1 + DAY - 5 * MIN, RELEASED,
+	    BILLING_WHY_UNIT_ENDS, 0 },
+	{ "stable: the day is paid whatever the owner", DAY0, STABLE,
+	    IP(0, 0), 0, MAR1 + 12 * H, KEPT, BILLING_WHY_PAID,
+	    MAR1 + DAY - 10 * MIN },
+	{ "aware: an owner expected does not matter", DAY0, AWARE,
+	    IP(MAR1 + DAY + 8 * H, 0), 0, MAR1 + DAY - 10 * MIN, RELEASED,
 	    BILLING_WHY_UNIT_ENDS, 0 },
 	{ "aware: demand keeps the first ranks", DAY0, AWARE, IP(0, 1), 2,
 	    MAR1 + DAY - 10 * MIN, KEPT, BILLING_WHY_DEMAND,
@@ -600,6 +610,7 @@ test_names(void **state)
 	(void)state;
 	assert_string_equal(billing_unit_name(BILLING_UNIT_MONTH), "month");
 	assert_string_equal(billing_policy_name(BILLING_AWARE), "aware");
+	assert_string_equal(billing_policy_name(BILLING_STABLE), "stable");
 	assert_string_equal(billing_policy_name(BILLING_IDLE_TIMEOUT),
 	    "idle-timeout");
 	assert_string_equal(billing_reason_name(BILLING_WHY_UNIT_ENDS),

@@ -17,14 +17,14 @@
 /* The world every case starts from. */
 static const struct pool_proxy world[] = {
 	/* id  ip            cc    state        sess reserved idle_since listed purchased_at */
-	{ 1, "10.0.0.1", "us", POOL_IDLE, 0, 0, 500, true, 0 },
-	{ 2, "10.0.0.2", "us", POOL_IDLE, 0, 0, 100, true, 0 },
-	{ 3, "10.0.1.1", "de", POOL_ACTIVE, 0, 7, 0, true, 0 },	/* kept for 7 */
-	{ 4, "10.0.2.1", "nl", POOL_IDLE, 0, 0, 0, true, 0 },
-	{ 5, "10.0.3.1", "fr", POOL_IDLE, 0, 0, 0, false, 0 },	/* not listed */
-	{ 6, "10.0.4.1", "gb", POOL_ACTIVE, 1, 9, 0, true, 0 },	/* in use */
-	{ 7, "10.0.2.2", "nl", POOL_ACTIVE, 0, 40, 0, true, 0 },	/* kept for 40 */
-	{ 8, "10.0.9.1", "", POOL_IDLE, 0, 0, 0, true, 0 },	/* no country */
+	{ 1, "10.0.0.1", "us", POOL_IDLE, 0, 0, 500, true, 0, 0, 0 },
+	{ 2, "10.0.0.2", "us", POOL_IDLE, 0, 0, 100, true, 0, 0, 0 },
+	{ 3, "10.0.1.1", "de", POOL_ACTIVE, 0, 7, 0, true, 0, 0, 0 },	/* kept for 7 */
+	{ 4, "10.0.2.1", "nl", POOL_IDLE, 0, 0, 0, true, 0, 0, 0 },
+	{ 5, "10.0.3.1", "fr", POOL_IDLE, 0, 0, 0, false, 0, 0, 0 },	/* not listed */
+	{ 6, "10.0.4.1", "gb", POOL_ACTIVE, 1, 9, 0, true, 0, 0, 0 },	/* in use */
+	{ 7, "10.0.2.2", "nl", POOL_ACTIVE, 0, 40, 0, true, 0, 0, 0 },	/* kept for 40 */
+	{ 8, "10.0.9.1", "", POOL_IDLE, 0, 0, 0, true, 0, 0, 0 },	/* no country */
 };
 
 struct pool_case {
@@ -92,7 +92,8 @@ static const struct pool_case cases[] = {
 static struct pool *
 make_world(int per_ip)
 {
-	struct pool	*p = pool_new(per_ip);
+	struct pool_config	 pc = { .sessions_per_ip = per_ip };
+	struct pool		*p = pool_new(&pc);
 	size_t		 i;
 
 	for (i = 0; i < nitems(world); i++)
@@ -177,16 +178,27 @@ test_attach_detach(void **state)
 	assert_int_equal(px->reserved_for, 20);
 	assert_int_equal(pool_attach(p, 1, 21), -EBUSY);
 	/* A restart keeps it for the same session... */
-	assert_int_equal(pool_detach(p, 1, 3000, true), 0);
+	assert_int_equal(pool_detach(p, 1, 3000, true, 0), 0);
 	assert_int_equal(px->state, POOL_ACTIVE);
 	assert_int_equal(px->reserved_for, 20);
 	/* ... a real stop gives it back to everyone. */
-	assert_int_equal(pool_detach(p, 1, 4000, false), 0);
+	assert_int_equal(pool_detach(p, 1, 4000, false, 9000), 0);
 	assert_int_equal(px->state, POOL_IDLE);
 	assert_int_equal(px->reserved_for, 0);
 	assert_int_equal(px->idle_since, 4000);
+	/* ... held for its phone until it is expected back. */
+	assert_int_equal(px->owner, 20);
+	assert_int_equal(px->owner_back_by, 9000);
+	assert_true(pool_held(px, 21, 9000));
+	assert_false(pool_held(px, 20, 9000));
+	assert_false(pool_held(px, 21, 9001));
+	/* Attached again, it is nobody's to hold. */
+	assert_int_equal(pool_attach(p, 1, 21), 0);
+	assert_int_equal(px->owner, 21);
+	assert_int_equal(px->owner_back_by, 0);
+	assert_false(pool_held(px, 22, 0));
 	assert_int_equal(pool_attach(p, 99, 1), -ENOENT);
-	assert_int_equal(pool_detach(p, 99, 1, false), -ENOENT);
+	assert_int_equal(pool_detach(p, 99, 1, false, 0), -ENOENT);
 	pool_free(p);
 }
 
@@ -217,7 +229,8 @@ test_sessions_per_ip(void **state)
 static void
 test_many(void **state)
 {
-	struct pool		*p = pool_new(1);
+	struct pool_config	 pc = { .sessions_per_ip = 1 };
+	struct pool		*p = pool_new(&pc);
 	struct pool_proxy	 px = { .state = POOL_IDLE, .listed = true };
 	int			 i;
 
@@ -248,6 +261,95 @@ test_many(void **state)
 	pool_free(p);
 }
 
+/*
+ * Holds: us IPs 21 (held for session 50 until 5000), 22 (held for 51 until
+ * 1500), 23 (free: its owner 52 was due back at 500); all idle since 100
+ * but 23 (since 200).  The request comes at 1000 from session 60 unless
+ * the case says otherwise.
+ */
+struct hold_case {
+	const char		*name;
+	bool			 hold;		/* the stable policy */
+	int64_t			 purchase, change;
+	bool			 can_purchase;
+	bool			 free_ip;	/* IP 23 in the pool */
+	int64_t			 session;
+	int64_t			 history;
+	int64_t			 now;
+	enum pool_choice_kind	 want;
+	int64_t			 want_id;
+	int64_t			 want_displaced;
+};
+
+static const struct hold_case hold_cases[] = {
+	{ "a free IP before held ones, holds or not", true, 100, 1000, true,
+	  true, 60, 0, 1000, POOL_REUSE, 23, 0 },
+	{ "without holds, a free IP comes first too", false, 100, 1000, true,
+	  true, 60, 0, 1000, POOL_REUSE, 23, 0 },
+	{ "held IPs only, buying is cheaper than a change: buy", true, 100,
+	  1000, true, false, 60, 0, 1000, POOL_PURCHASE, 0, 0 },
+	{ "buying costs more than a change: the longest held is taken", true,
+	  1000, 100, true, false, 60, 0, 1000, POOL_REUSE, 21, 50 },
+	{ "buying costs what a change is worth: buy", true, 100, 100, true,
+	  false, 60, 0, 1000, POOL_PURCHASE, 0, 0 },
+	{ "nothing can be bought: a held IP rather than waiting", true, 100,
+	  1000, false, false, 60, 0, 1000, POOL_REUSE, 21, 50 },
+	{ "without holds, held IPs are offered (longest idle)", false, 100,
+	  1000, true, false, 60, 0, 1000, POOL_REUSE, 21, 50 },
+	{ "its owner gets its IP back", true, 100, 1000, true, false, 51, 22,
+	  1000, POOL_REACTIVATE, 22, 0 },
+	{ "another phone's IP in its history is not taken while held", true,
+	  100, 1000, true, false, 60, 22, 1000, POOL_PURCHASE, 0, 0 },
+	{ "once the owner is overdue, the IP is free", true, 100, 1000, true,
+	  false, 60, 0, 1501, POOL_REUSE, 22, 0 },
+};
+
+static void
+test_holds(void **state)
+{
+	static const struct pool_proxy ips[] = {
+		{ .id = 21, .ip = "10.1.0.21", .country = "us",
+		  .state = POOL_IDLE, .idle_since = 100, .listed = true,
+		  .owner = 50, .owner_back_by = 5000 },
+		{ .id = 22, .ip = "10.1.0.22", .country = "us",
+		  .state = POOL_IDLE, .idle_since = 100, .listed = true,
+		  .owner = 51, .owner_back_by = 1500 },
+		{ .id = 23, .ip = "10.1.0.23", .country = "us",
+		  .state = POOL_IDLE, .idle_since = 200, .listed = true,
+		  .owner = 52, .owner_back_by = 500 },
+	};
+	size_t	i, k;
+
+	(void)state;
+	for (i = 0; i < nitems(hold_cases); i++) {
+		const struct hold_case	*tc = &hold_cases[i];
+		struct pool_config	 pc = { .sessions_per_ip = 1,
+		    .hold = tc->hold, .purchase_micros = tc->purchase,
+		    .change_micros = tc->change };
+		struct pool		*p = pool_new(&pc);
+		struct pool_request	 r = { .session_id = tc->session,
+		    .phone = "+15550001", .country = "us",
+		    .can_purchase = tc->can_purchase };
+		struct pool_choice	 c;
+
+		for (k = 0; k < nitems(ips); k++)
+			if (ips[k].id != 23 || tc->free_ip)
+				pool_put(p, &ips[k]);
+		if (tc->history != 0)
+			r.history[r.nhistory++] = tc->history;
+		pool_choose(p, &r, tc->now, &c);
+		if (c.kind != tc->want || c.proxy_id != tc->want_id ||
+		    c.displaced != tc->want_displaced)
+			fail_msg("%s: got %s #%lld displacing %lld, want %s "
+			    "#%lld displacing %lld", tc->name,
+			    pool_choice_name(c.kind), (long long)c.proxy_id,
+			    (long long)c.displaced, pool_choice_name(tc->want),
+			    (long long)tc->want_id,
+			    (long long)tc->want_displaced);
+		pool_free(p);
+	}
+}
+
 int
 main(void)
 {
@@ -257,6 +359,7 @@ main(void)
 		cmocka_unit_test(test_attach_detach),
 		cmocka_unit_test(test_sessions_per_ip),
 		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_holds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
