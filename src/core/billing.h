@@ -155,7 +155,7 @@ struct billing_policy {
 	.kind = BILLING_STABLE,						\
 	.margin_ms = 10 * 60 * INT64_C(1000),				\
 	.idle_timeout_ms = 60 * 60 * INT64_C(1000),			\
-	.affinity_min_ms = BILLING_HOUR_MS,				\
+	.affinity_min_ms = 6 * BILLING_HOUR_MS,				\
 	.affinity_max_ms = 12 * BILLING_HOUR_MS,			\
 	.change_cost_micros = BILLING_CHANGE_COST_DEFAULT,		\
 }

@@ -270,13 +270,13 @@ pool_better(const struct pool_proxy *a, const struct pool_proxy *b,
 }
 
 /*
- * The best idle proxy of a country: one this phone used before (the most
- * recent first), else the best of the others (pool_better).  With holds,
- * a proxy held for another phone is taken only when held is true.
+ * The best idle proxy of a country for a phone: one this phone used
+ * before (the most recent first), else the best of the others
+ * (pool_better).  With holds, a proxy held for another phone is skipped.
  */
 static const struct pool_proxy *
 pool_pick_idle(const struct pool *p, const struct pool_request *r,
-    const char *country, int64_t now, bool held)
+    const char *country, int64_t now)
 {
 	const struct pool_country	*c;
 	const struct pool_proxy		*px, *best = NULL;
@@ -297,12 +297,58 @@ pool_pick_idle(const struct pool *p, const struct pool_request *r,
 		px = &p->proxies[c->idx[i]];
 		if (!pool_usable(p, px, r))
 			continue;
-		if (p->cfg.hold && !held && pool_held(px, r->session_id, now))
+		if (p->cfg.hold && pool_held(px, r->session_id, now))
 			continue;
 		if (pool_better(px, best, r->session_id, now))
 			best = px;
 	}
 	return best;
+}
+
+/*
+ * The held proxy of a country whose owner is least likely to come back
+ * while another phone uses it: the one with the smallest share of its
+ * hold left, (back_by - now) / (back_by - idle_since).  That share stands
+ * for the owner's chance to return, which fades as the hold runs out.
+ */
+static const struct pool_proxy *
+pool_pick_held(const struct pool *p, const struct pool_request *r,
+    const char *country, int64_t now)
+{
+	const struct pool_country	*c;
+	const struct pool_proxy		*px, *best = NULL;
+	size_t				 i;
+	int				 ci = country_index(country);
+
+	if (ci < 0)
+		return NULL;
+	c = &p->countries[ci];
+	for (i = 0; i < c->n; i++) {
+		px = &p->proxies[c->idx[i]];
+		if (!pool_usable(p, px, r) || !pool_held(px, r->session_id, now))
+			continue;
+		/* a/b < c/d, as a*d < c*b: the spans are positive. */
+		if (best == NULL || (__int128)(px->owner_back_by - now) *
+		    (best->owner_back_by - best->idle_since + 1) <
+		    (__int128)(best->owner_back_by - now) *
+		    (px->owner_back_by - px->idle_since + 1))
+			best = px;
+	}
+	return best;
+}
+
+/*
+ * Is taking px from its owner cheaper than buying?  The expected cost of
+ * the change is what a change is worth times the owner's chance to come
+ * back meanwhile (the share of its hold left); buying costs one unit.
+ */
+static bool
+pool_take_cheaper(const struct pool *p, const struct pool_proxy *px,
+    int64_t now)
+{
+	return (__int128)(px->owner_back_by - now) * p->cfg.change_micros <
+	    (__int128)p->cfg.purchase_micros *
+	    (px->owner_back_by - px->idle_since + 1);
 }
 
 static void
@@ -315,9 +361,10 @@ pool_set_choice(struct pool_choice *ret, enum pool_choice_kind kind,
 }
 
 /*
- * Try one country: reuse an idle proxy there, else buy there, else (with
- * holds) take one held for another phone.  Buying is skipped for a held
- * proxy only when it costs more than the owner's change is worth.
+ * Try one country: reuse an idle proxy there, else (with holds) take one
+ * held for another phone where that is cheaper than buying by the
+ * numbers (pool_take_cheaper), else buy there, else take a held one
+ * rather than wait.
  */
 static bool
 pool_try_country(const struct pool *p, const struct pool_request *r,
@@ -327,7 +374,7 @@ pool_try_country(const struct pool *p, const struct pool_request *r,
 	int			 ci = country_index(country);
 	bool			 can_buy;
 
-	if ((px = pool_pick_idle(p, r, country, now, false)) != NULL) {
+	if ((px = pool_pick_idle(p, r, country, now)) != NULL) {
 		pool_set_choice(ret, POOL_REUSE, px, country);
 		if (pool_held(px, r->session_id, now))
 			ret->displaced = px->owner;
@@ -335,13 +382,8 @@ pool_try_country(const struct pool *p, const struct pool_request *r,
 	}
 	can_buy = r->can_purchase && ci >= 0 &&
 	    p->countries[ci].empty_until <= now;
-	if (can_buy && (!p->cfg.hold ||
-	    p->cfg.purchase_micros <= p->cfg.change_micros)) {
-		pool_set_choice(ret, POOL_PURCHASE, NULL, country);
-		return true;
-	}
-	if (p->cfg.hold &&
-	    (px = pool_pick_idle(p, r, country, now, true)) != NULL) {
+	px = p->cfg.hold ? pool_pick_held(p, r, country, now) : NULL;
+	if (px != NULL && (!can_buy || pool_take_cheaper(p, px, now))) {
 		pool_set_choice(ret, POOL_REUSE, px, country);
 		ret->displaced = px->owner;
 		return true;

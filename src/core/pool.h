@@ -19,11 +19,14 @@
  * until when that phone is expected back (owner_back_by: the shell
  * computes it with billing_expect_back from the phone's reconnect gaps).
  * With holds on (the stable release policy) such a proxy is held: in
- * step 2 it goes to no other phone, and another phone gets it only where
- * buying is impossible or costs more than sparing the owner a change is
- * worth (pool_config.change_micros).  Without holds it is merely offered
- * last.  A phone that keeps its IP is the point: one that hops between
- * IPs gets banned.
+ * step 2 it goes to no other phone.  Another phone gets it only when
+ * nothing can be bought, or when buying costs more than the change is
+ * expected to cost: what sparing a phone a change is worth
+ * (pool_config.change_micros) times the owner's chance to come back
+ * meanwhile, taken as the share of its hold still to run.  Of several,
+ * the one with the least left goes.  Without holds a held proxy is merely
+ * offered last.  A phone that keeps its IP is the point: one that hops
+ * between IPs gets banned.
  *
  * A proxy reserved for a session (it had it when the daemon stopped or
  * crashed) is offered to no other session.  A proxy can carry up to

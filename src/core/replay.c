@@ -249,8 +249,8 @@ replay_run(const struct trace *t, const struct replay_config *cfg,
 		(void)sweep_run(rp.pool, &cfg->model, &cfg->policy, NULL, now,
 		    replay_release_cb, &rp);
 	}
-	/* What was held to the end is paid to the end. */
-	end = now;
+	/* What was held to the end of the trace is paid to its end. */
+	end = to;
 	for (i = 1; i <= rp.nproxies; i++) {
 		int64_t	rel = rp.released_at[i] > 0 ? rp.released_at[i] : end;
 
