@@ -144,9 +144,10 @@ static const struct config_key config_keys[] = {
 	{ "RESPAWN_IP_CHANGE_COST", CT_MONEY, OFF(ip_change_cost_micros),
 	  "1.00", 0, 1000000, 0, "stable policy: what sparing one phone an IP "
 	  "change is worth, in the billing currency.  An IP held for a phone "
-	  "expected back goes to another phone only when buying an IP costs "
-	  "more (a billing unit at RESPAWN_IP_MONTHLY_PRICE); 0 never buys "
-	  "for a held IP." },
+	  "expected back goes to another phone only when buying an IP (a "
+	  "billing unit at RESPAWN_IP_MONTHLY_PRICE) costs more than this "
+	  "times the owner's chance to come back meanwhile; higher keeps "
+	  "phones on their IPs, lower spends less." },
 	{ "RESPAWN_RELEASE_MARGIN", CT_DURATION, OFF(release_margin_ms), "10m",
 	  0, 1800000, 1000, "How long before the next billing unit an aware "
 	  "release happens (bare number: seconds)." },

@@ -22,16 +22,7 @@
 #include <jansson.h>
 
 #include "provider/bdjson.h"
-
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #cond);					\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 #define FUZZ_ERR_LEN	256
 #define FUZZ_POISON	0x5a
