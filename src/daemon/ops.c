@@ -515,6 +515,14 @@ ops_metrics_rest(struct ops *o, struct buf *b)
 		    "Sessions given a different IP than their last.",
 		    (double)xs.replaced);
 	if (r >= 0)
+		r = ops_counter(b, "respawn_proxy_displaced_total",
+		    "Sessions given an idle IP held for another phone expected "
+		    "back (RESPAWN_IP_CHANGE_COST).", (double)xs.displaced);
+	if (r >= 0)
+		r = ops_gauge(b, "respawn_proxy_held", "Idle IPs held for the "
+		    "phone that left them while it is expected back.",
+		    (double)xs.held);
+	if (r >= 0)
 		r = ops_counter(b,
 		    "respawn_proxy_purchases_refused_total", "IPs not bought "
 		    "because of the daily spending or purchase-rate limit.",

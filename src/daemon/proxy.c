@@ -103,7 +103,17 @@ proxies_free(struct proxies *px)
 void
 proxy_stats(const struct proxies *px, struct proxy_stats *ret)
 {
+	const struct pool_proxy	*p;
+	int64_t			 now = util_now_ms();
+	size_t			 i;
+
 	*ret = px->stats;
+	ret->held = 0;
+	for (i = 0; px->c->pool != NULL && i < pool_count(px->c->pool); i++) {
+		p = pool_at(px->c->pool, i);
+		if (p->state == POOL_IDLE && pool_held(p, 0, now))
+			ret->held++;
+	}
 }
 
 /* --- a session's proxy -------------------------------------------------- */
@@ -332,6 +342,12 @@ proxy_assigned(struct dsession *ds, enum job_fate fate, int result,
 		px->stats.assigned[ds->proxy_how]++;
 	if (ds->proxy_fallback)
 		px->stats.fallbacks++;
+	if (a->ch.displaced != 0) {
+		px->stats.displaced++;
+		log_info("proxy.displaced", LOGF_I("session", ds->id),
+		    LOGF_I("heldFor", a->ch.displaced), LOGF_S("msg", "an IP "
+		    "held for another phone: buying would have cost more"));
+	}
 	prev = NULL;
 	if (a->nhistory > 0 && a->history[0] != ds->proxy_id) {
 		px->stats.replaced++;

@@ -54,6 +54,8 @@ struct proxy_stats {
 	int64_t	released;			/* IPs given back */
 	int64_t	release_unconfirmed;		/* answers not naming the IP */
 	int64_t	release_other;			/* IPs named, not asked for */
+	int64_t	displaced;			/* held IPs taken by another */
+	int64_t	held;				/* idle IPs held now */
 };
 
 struct proxies	*proxies_new(struct dctx *c, struct sessions *reg,

@@ -24,6 +24,7 @@ wait_eq 15 stopped status_of "$A"
 wait_eq 10 "1" sqlite3 "$RESPAWN_DB" "SELECT held_for FROM proxies WHERE ip = '$ip_a'"
 held=$(sqlite3 "$RESPAWN_DB" "SELECT state, held_for, held_until > $(date +%s)000 + 5 * 3600000 FROM proxies WHERE ip = '$ip_a'")
 expect_eq "$held" "idle|1|1" "a's IP is idle, held for a for hours, in the store"
+expect_eq "$(metric "$(api_url)" respawn_proxy_held)" 1 "/metrics: one IP held"
 
 "$RESPAWN" session add --user b --phone "$B" --country us >/dev/null
 if wait_for 15 all_ready 1 && [ "$(status_of "$B")" = ready ]; then ok "b ready"
@@ -67,6 +68,8 @@ if wait_for 20 all_ready 3; then ok "b, c and d ready under aware"
 else not_ok "not ready: $("$RESPAWN" session ls)"; fi
 expect_eq "$(ip_of "$D")" "$ip_a" "under aware, d takes a's idle IP"
 expect_eq "$(lab_allocated)" 3 "nothing bought for d"
+expect_eq "$(metric "$(api_url)" respawn_proxy_displaced_total)" 1 \
+    "/metrics: one IP taken while held (aware does not hold)"
 expect_eq "$(lab_allocated)" "$(db_proxies)" "the lab's allocations equal the store's proxies"
 
 kill -TERM "$SERVE_PID"
