@@ -756,6 +756,9 @@ store_pg_migrate(struct store_pg *b)
 
 	if ((r = store_pg_version(b, &v)) < 0)
 		return r;
+	/* Versions index the migrations: a negative one is not ours. */
+	if (v < 0)
+		goto foreign;
 	if (v > STORE_SCHEMA_VERSION)
 		goto newer;
 	if (v == STORE_SCHEMA_VERSION)
@@ -767,8 +770,10 @@ store_pg_migrate(struct store_pg *b)
 	if ((r = store_pg_run(b, "SELECT pg_advisory_xact_lock($1::bigint)",
 	    &a, NULL)) < 0 || (r = store_pg_version(b, &v)) < 0)
 		goto fail;
-	if (v > STORE_SCHEMA_VERSION) {
+	if (v < 0 || v > STORE_SCHEMA_VERSION) {
 		store_pg_rollback(b, STORE_PG_TX);
+		if (v < 0)
+			goto foreign;
 		goto newer;
 	}
 	for (; v < STORE_SCHEMA_VERSION; v++) {
@@ -791,6 +796,10 @@ newer:
 	snprintf(b->err, sizeof b->err, "database schema version %d is newer "
 	    "than this respawn (%d); upgrade respawn", v, STORE_SCHEMA_VERSION);
 	return -EPROTO;
+foreign:
+	snprintf(b->err, sizeof b->err, "database schema version %d was not "
+	    "written by respawn: not its database, or a damaged one", v);
+	return -EBADMSG;
 }
 
 /* --- opening ------------------------------------------------------------ */

@@ -354,6 +354,9 @@ store_sqlite_migrate(struct store_sqlite *b)
 
 	if ((r = store_sqlite_user_version(b, &v)) < 0)
 		return r;
+	/* Versions index the migrations: a negative one is not ours. */
+	if (v < 0)
+		goto foreign;
 	if (v > STORE_SCHEMA_VERSION)
 		goto newer;
 	if (v == STORE_SCHEMA_VERSION)
@@ -362,8 +365,10 @@ store_sqlite_migrate(struct store_sqlite *b)
 		return r;
 	if ((r = store_sqlite_user_version(b, &v)) < 0)
 		goto fail;
-	if (v > STORE_SCHEMA_VERSION) {
+	if (v < 0 || v > STORE_SCHEMA_VERSION) {
 		store_sqlite_rollback(b);
+		if (v < 0)
+			goto foreign;
 		goto newer;
 	}
 	for (; v < STORE_SCHEMA_VERSION; v++) {
@@ -383,6 +388,10 @@ newer:
 	snprintf(b->err, sizeof b->err, "database schema version %d is newer "
 	    "than this respawn (%d); upgrade respawn", v, STORE_SCHEMA_VERSION);
 	return -EPROTO;
+foreign:
+	snprintf(b->err, sizeof b->err, "database schema version %d was not "
+	    "written by respawn: not its database, or a damaged one", v);
+	return -EBADMSG;
 }
 
 static void

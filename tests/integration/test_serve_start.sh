@@ -49,6 +49,11 @@ serve_exit 74 "a file that is not a database" RESPAWN_DB="$T/junk.db"
 cp "$RESPAWN_DB" "$T/future.db"
 sqlite3 "$T/future.db" "PRAGMA user_version = 999"
 serve_exit 70 "a database of a newer schema" RESPAWN_DB="$T/future.db"
+sqlite3 "$T/negative.db" "PRAGMA user_version = -3"
+serve_exit 74 "a database whose schema version is negative" \
+    RESPAWN_DB="$T/negative.db"
+expect_in "$(tail -3 "$T/refused.log")" "not written by respawn" \
+    "a negative schema version: the message says so"
 serve_exit 78 "no connector command" RESPAWN_CONNECTOR=
 serve_exit 78 "an unknown database scheme" RESPAWN_DB=mysql://localhost/x
 : >"$T/file"
