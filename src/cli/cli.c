@@ -8,16 +8,66 @@
 
 #include "cli/cli.h"
 
+/* An error message longer than this is cut: it names values, not files. */
+#define CLI_MESSAGE_MAX	2048
+
+/*
+ * Write a message that may quote what the user typed (or a file held):
+ * control bytes go out as \xNN, so an argument cannot move the cursor,
+ * change colours or retitle the terminal of whoever reads the error.
+ */
+static void
+cli_write_safe(const char *s, bool lines)
+{
+	const unsigned char	*p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if ((*p < 0x20 && !(lines && *p == '\n')) || *p == 0x7f)
+			fprintf(stderr, "\\x%02x", *p);
+		else
+			fputc(*p, stderr);
+	}
+}
+
+static void
+cli_vmessage(const char *fmt, va_list ap)
+{
+	char	msg[CLI_MESSAGE_MAX];
+
+	(void)vsnprintf(msg, sizeof msg, fmt, ap);
+	cli_write_safe(msg, false);
+}
+
 void
 cli_error(const char *context, const char *fmt, ...)
 {
 	va_list	ap;
 
-	fprintf(stderr, "respawn: %s: ", context);
+	fputs("respawn: ", stderr);
+	cli_write_safe(context, false);
+	fputs(": ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vmessage(fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void
+cli_say(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fputs("respawn: ", stderr);
+	va_start(ap, fmt);
+	cli_vmessage(fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+cli_print_lines(const char *text)
+{
+	cli_write_safe(text, true);
 }
 
 int
@@ -27,7 +77,7 @@ cli_usage_error(const char *usage, const char *fmt, ...)
 
 	fputs("respawn: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vmessage(fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nusage: respawn %s\n", usage);
 	return EX_USAGE;

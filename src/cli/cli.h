@@ -44,9 +44,16 @@ extern const struct cli_command cmd_cost_commands[];
 int	cli_subcommand(struct cli *cli, const char *usage,
 	    const struct cli_command *table, size_t n, int argc, char **argv);
 
-/* "respawn: CONTEXT: message" on stderr. */
+/*
+ * "respawn: CONTEXT: message" on stderr.  Every message may quote what a
+ * user typed, so control bytes go out escaped (\x1b), never raw.
+ */
 void	cli_error(const char *context, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* "respawn: message" on stderr, escaped the same way. */
+void	cli_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Lines of text on stderr, control bytes but newlines escaped. */
+void	cli_print_lines(const char *text);
 /* Print a usage error and return EX_USAGE. */
 int	cli_usage_error(const char *usage, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -224,7 +224,8 @@ demo_tail(const char *path)
 			p++;
 			break;
 		}
-	fprintf(stderr, "respawn: demo: the last lines of %s:\n%s", path, p);
+	cli_say("demo: the last lines of %s:", path);
+	cli_print_lines(p);
 	if (buf[n - 1] != '\n')
 		fputc('\n', stderr);
 }

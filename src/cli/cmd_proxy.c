@@ -151,8 +151,8 @@ cmd_proxy_release(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(PRELEASE_USAGE, "proxy release: expected "
 		    "one IP");
 	if (strlen(argv[optind]) >= sizeof row.ip) {
-		fprintf(stderr, "respawn: proxy release: '%.64s...' is not a "
-		    "proxy IP\n", argv[optind]);
+		cli_error("proxy release", "'%.64s...' is not a proxy IP",
+		    argv[optind]);
 		return EX_DATAERR;
 	}
 	if ((ex = cli_open_store(cli, "proxy release", &st)) != 0)

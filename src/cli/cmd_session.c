@@ -41,8 +41,8 @@ session_ref_parse(const char *arg, const char *usage, struct session_ref *ref)
 	memset(ref, 0, sizeof *ref);
 	if (arg[0] == '+') {
 		if (validate_phone(arg, &why) < 0) {
-			fprintf(stderr, "respawn: invalid phone number '%s': "
-			    "%s\n", arg, why);
+			cli_say("invalid phone number '%s': "
+			    "%s", arg, why);
 			return EX_DATAERR;
 		}
 		(void)util_strlcpy(ref->phone, arg, sizeof ref->phone);
@@ -159,9 +159,9 @@ cmd_session_add(struct cli *cli, int argc, char **argv)
 		case 'P':
 			if (util_parse_i64(optarg, -1000000, 1000000,
 			    &n.priority) < 0) {
-				fprintf(stderr, "respawn: session add: invalid "
+				cli_say("session add: invalid "
 				    "priority '%s': must be a whole number "
-				    "from -1000000 to 1000000\n", optarg);
+				    "from -1000000 to 1000000", optarg);
 				return EX_DATAERR;
 			}
 			break;
@@ -172,9 +172,9 @@ cmd_session_add(struct cli *cli, int argc, char **argv)
 			else if (strcmp(optarg, "residential") == 0)
 				n.proxy_type = PROXY_TYPE_RESIDENTIAL;
 			else {
-				fprintf(stderr, "respawn: session add: invalid "
+				cli_say("session add: invalid "
 				    "proxy type '%s': must be isp or "
-				    "residential\n", optarg);
+				    "residential", optarg);
 				return EX_DATAERR;
 			}
 			break;
@@ -199,18 +199,18 @@ cmd_session_add(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(ADD_USAGE, "session add: --user, --phone "
 		    "and --country are required");
 	if (validate_user_id(user, &why) < 0) {
-		fprintf(stderr, "respawn: session add: invalid user id '%.128s': "
-		    "%s\n", user, why);
+		cli_say("session add: invalid user id '%.128s': "
+		    "%s", user, why);
 		return EX_DATAERR;
 	}
 	if (validate_phone(phone, &why) < 0) {
-		fprintf(stderr, "respawn: session add: invalid phone number "
-		    "'%.32s': %s\n", phone, why);
+		cli_say("session add: invalid phone number "
+		    "'%.32s': %s", phone, why);
 		return EX_DATAERR;
 	}
 	if (validate_country(country, n.country, &why) < 0) {
-		fprintf(stderr, "respawn: session add: unknown country "
-		    "'%.32s': %s\n", country, why);
+		cli_say("session add: unknown country "
+		    "'%.32s': %s", country, why);
 		return EX_DATAERR;
 	}
 	if (!type_set)

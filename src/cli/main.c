@@ -5,6 +5,8 @@
  * main() only wires modules together: it parses the global options, loads
  * the configuration, sets up logging and runs one subcommand.
  */
+#include <sys/stat.h>
+
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +94,17 @@ main(int argc, char **argv)
 	int				 c, ex;
 
 	log_init(LOG_LEVEL_INFO, LOG_FORMAT_LOGFMT, STDERR_FILENO);
+	/*
+	 * getopt's own messages quote the argument raw; every command says
+	 * what was wrong itself, escaped (cli_usage_error).
+	 */
+	opterr = 0;
+	/*
+	 * What respawn writes holds phone numbers and logins (the database,
+	 * the state directory, logs): nobody else's to read, whatever the
+	 * umask we were started with.
+	 */
+	(void)umask(umask(077) | 077);
 	while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -122,7 +135,8 @@ main(int argc, char **argv)
 			ex = EX_OK;
 			goto out;
 		default:
-			fprintf(stderr, "usage: respawn %s\n", MAIN_USAGE);
+			(void)cli_usage_error(MAIN_USAGE, "unknown option or "
+			    "missing value");
 			ex = EX_USAGE;
 			goto out;
 		}
@@ -133,8 +147,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if ((cmd = main_find(argv[optind])) == NULL) {
-		fprintf(stderr, "respawn: unknown command '%s'\nusage: respawn "
-		    "%s\n", argv[optind], MAIN_USAGE);
+		(void)cli_usage_error(MAIN_USAGE, "unknown command '%s'",
+		    argv[optind]);
 		ex = EX_USAGE;
 		goto out;
 	}
@@ -144,8 +158,7 @@ main(int argc, char **argv)
 	/* A command's --help works even with a broken configuration. */
 	if (cmd->needs_config && !cli_wants_help(argc - optind, argv + optind)) {
 		if (config_load(&in, &cfg, err) < 0) {
-			fprintf(stderr, "respawn: configuration error: %s\n",
-			    err);
+			cli_say("configuration error: %s", err);
 			ex = EX_CONFIG;
 			goto out;
 		}

@@ -441,8 +441,9 @@ static int
 daemon_mkdirs(const struct config *cfg)
 {
 	static const char *const sub[] = { "", "/sessions", "/logs" };
-	char	path[DAEMON_PATH_MAX];
-	size_t	i;
+	char		path[DAEMON_PATH_MAX];
+	struct stat	sb;
+	size_t		i;
 
 	for (i = 0; i < nitems(sub); i++) {
 		snprintf(path, sizeof path, "%s%s", cfg->state_dir, sub[i]);
@@ -450,6 +451,23 @@ daemon_mkdirs(const struct config *cfg)
 			log_error("daemon.state_dir_failed", LOGF_S("dir", path),
 			    LOGF_S("error", strerror(errno)));
 			return EX_CANTCREAT;
+		}
+		/*
+		 * The notify socket and the connectors' logins live here:
+		 * a directory others may enter or write is tightened, so
+		 * no other local user reaches them.
+		 */
+		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+		    sb.st_uid == geteuid() && (sb.st_mode & 077) != 0) {
+			if (chmod(path, sb.st_mode & 0700) < 0) {
+				log_error("daemon.state_dir_failed",
+				    LOGF_S("dir", path), LOGF_S("error",
+				    strerror(errno)));
+				return EX_CANTCREAT;
+			}
+			log_warn("daemon.state_dir_tightened",
+			    LOGF_S("dir", path), LOGF_S("msg", "others could "
+			    "reach it: now only its owner can"));
 		}
 	}
 	return 0;

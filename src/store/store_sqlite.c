@@ -15,10 +15,13 @@
  *                       start, so two writers never deadlock upgrading a
  *                       read lock (SQLITE_BUSY that no timeout can fix).
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -405,6 +408,31 @@ store_sqlite_close(void *p)
 	free(b);
 }
 
+#define STORE_SQLITE_PATH_MAX	4096	/* a database path and its suffix */
+
+/*
+ * The database holds phone numbers: a file of ours that others may read
+ * (made under a loose umask by an older respawn) is made the owner's
+ * alone, with its journal files.  Failing that is no reason not to run.
+ */
+static void
+store_sqlite_tighten(const char *path)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	char		name[STORE_SQLITE_PATH_MAX];
+	struct stat	sb;
+	size_t		i;
+
+	for (i = 0; i < nitems(suffix); i++) {
+		if ((size_t)snprintf(name, sizeof name, "%s%s", path,
+		    suffix[i]) >= sizeof name)
+			return;
+		if (stat(name, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    sb.st_uid == geteuid() && (sb.st_mode & 077) != 0)
+			(void)chmod(name, sb.st_mode & 0600);
+	}
+}
+
 static int
 store_sqlite_open(const char *path, void **ret, char *err)
 {
@@ -423,6 +451,7 @@ store_sqlite_open(const char *path, void **ret, char *err)
 	}
 	sqlite3_extended_result_codes(b->db, 1);
 	sqlite3_busy_timeout(b->db, STORE_BUSY_TIMEOUT_MS);
+	store_sqlite_tighten(path);
 	if ((r = store_sqlite_exec(b, "PRAGMA journal_mode = WAL")) < 0 ||
 	    (r = store_sqlite_exec(b, "PRAGMA synchronous = FULL")) < 0 ||
 	    (r = store_sqlite_exec(b, "PRAGMA foreign_keys = ON")) < 0 ||

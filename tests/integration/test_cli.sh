@@ -140,4 +140,21 @@ run "$RESPAWN" version
 expect_rc 0 "version"
 expect_in "$out" "respawn " "version printed"
 
+# Control bytes a user typed are never written raw to the terminal.
+esc=$(printf '\033')
+run "$RESPAWN" session add --user u9 --phone "+1${esc}[31mred" --country us
+expect_rc 65 "a phone with an escape sequence"
+expect_not_in "$err" "$esc" "the escape byte is not written raw"
+expect_in "$err" '\x1b[31m' "it is shown escaped"
+run "$RESPAWN" "${esc}]0;title$(printf '\007')"
+expect_rc 64 "an unknown command with escape sequences"
+expect_not_in "$err" "$esc" "an unknown command: not raw"
+run "$RESPAWN" session add "--x${esc}[1m"
+expect_rc 64 "an unknown option with an escape sequence"
+expect_not_in "$err" "$esc" "an unknown option: not raw"
+# A database an older respawn left readable by others is tightened.
+chmod 0644 "$RESPAWN_DB"
+run "$RESPAWN" session ls
+expect_eq "$(stat -c %a "$RESPAWN_DB")" 600 "an existing 0644 database becomes 0600"
+
 finish

@@ -14,13 +14,24 @@ for ip in $(lab_allocate de); do
 done
 
 # --- a first start, on an empty database ---------------------------------
+# Under a loose umask and in a state directory anybody may enter, what
+# respawn writes is still its owner's alone.
+umask 022
+mkdir -m 0777 "$RESPAWN_STATE_DIR"
+chmod 0777 "$RESPAWN_STATE_DIR"
 run "$RESPAWN" session add --user u1 --phone +4915100000001 --country de
 expect_rc 0 "a session added before the first start"
+expect_eq "$(stat -c %a "$RESPAWN_DB")" 600 "the database is created 0600 under umask 022"
 serve_start
 if wait_for 20 all_ready 1; then ok "the session is ready"
 else not_ok "not ready: $("$RESPAWN" session ls)"; fi
 expect_in "$(cat "$T/serve.1.log")" "cause=first_start" \
     "the first start is logged as such"
+expect_eq "$(stat -c %a "$RESPAWN_STATE_DIR")" 700 "a 0777 state directory is tightened to 0700"
+expect_in "$(cat "$T/serve.1.log")" "event=daemon.state_dir_tightened" "and the daemon says so"
+wait_for 10 test -e "$RESPAWN_STATE_DIR/api.addr" || true
+expect_eq "$(stat -c %a "$RESPAWN_STATE_DIR/api.addr")" 600 "api.addr is 0600"
+expect_eq "$(stat -c %a "$RESPAWN_STATE_DIR/logs")" 700 "the logs directory is 0700"
 expect_not_in "$(cat "$T/serve.1.log")" "cause=graceful" \
     "and not as a graceful restart"
 run sqlite3 "$RESPAWN_DB" "SELECT cause FROM recovery_runs ORDER BY id LIMIT 1"
