@@ -56,7 +56,7 @@ int
 net_peer_ip(int fd, char *out, size_t outlen)
 {
 	struct in_addr	a;
-	uint32_t	ip;
+	uint32_t	ip = 0;
 	int		r;
 
 	if ((r = net_peer_u32(fd, &ip)) != 0)

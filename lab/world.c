@@ -436,7 +436,9 @@ world_release_slot(struct world *w, int z, uint32_t ip, int64_t now_ms,
 	a = world_find_alloc(w, ip);
 	if (a == NULL || a->zone != z)
 		return -ENOENT;
-	(void)world_ip_slot(w, ip, &ci, &slot);
+	/* An allocation's IP always has a slot; a broken table has none. */
+	if (world_ip_slot(w, ip, &ci, &slot) != 0)
+		return -ENOENT;
 	w->countries[ci].slots[slot] = NULL;
 	/* Time 0 means "never released"; the epoch itself is close enough. */
 	w->countries[ci].released[slot] = revoke ? WORLD_REVOKED :
