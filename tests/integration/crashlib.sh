@@ -120,10 +120,30 @@ crash_bought() { curl -s "$LAB_API/lab/ledger" | jq '.allocations | length'; }
 #      most, ever;
 #   5. every phone connected before the crash (IPS0 lines) is back on the
 #      same IP, where the provider still bills it.
+# Of the IPs given (one per line), those the lab still bills that the
+# store does not hold live, each with what the store says of it (no row,
+# or its state, session, intent and times).
+crash_unknown_ips() {
+	local ip
+	while read -r ip; do
+		[ -n "$ip" ] || continue
+		[ "$(sqlite3 "$RESPAWN_DB" "SELECT count(*) FROM proxies WHERE ip = '$ip' AND state NOT IN ('released', 'lost')")" = 1 ] &&
+		    continue
+		curl -s "$LAB_API/lab/ledger" | jq -e --arg ip "$ip" \
+		    '[.allocations[] | select(.ip == $ip and .released_at == null)] | length > 0' \
+		    >/dev/null || continue
+		printf '%s=[%s] ' "$ip" "$(sqlite3 "$RESPAWN_DB" "SELECT state || ',s' || coalesce(session_id, 0) || ',i' || coalesce(intent_id, 0) || ',p' || coalesce(purchased_at, 0) || ',r' || coalesce(released_at, 0) FROM proxies WHERE ip = '$ip'" | tr '\n' ';')"
+	done <<<"$1"
+}
+# The daemon's last words on proxies, for a violation's message.
+crash_last_words() {
+	tail -n 400 "$T/serve.$SERVE_N.log" | grep -E 'event=(reconcile|proxy\.(lost|release)|purchase)' | tail -n 8 | tr '\n' '|'
+}
+
 CRASH_VIOLATIONS=0
 crash_violation() { CRASH_VIOLATIONS=$((CRASH_VIOLATIONS + 1)); not_ok "$*"; }
 crash_check() {
-	local label=$1 c billed known bought line phone ip now
+	local label=$1 c billed billed_ips unknown bought line phone ip now
 	c=$(crash_conflicts)
 	[ "$c" -le "$CONFLICTS0" ] && ok "$label: no phone connected twice" ||
 	    crash_violation "$label: phones connected twice: $((c - CONFLICTS0))"
@@ -134,13 +154,14 @@ crash_check() {
 	fi
 	crash_all_ready && ok "$label: no session lost" ||
 	    crash_violation "$label: sessions not ready: $(sqlite3 "$RESPAWN_DB" "SELECT phone || ':' || status FROM sessions WHERE desired = 'running' AND status <> 'ready'" | tr '\n' ' ')"
-	billed=$(crash_billed)
-	known=$(curl -s "$LAB_API/lab/ledger" | jq -r '.allocations[] | select(.released_at == null) | .ip' |
-	    while read -r ip; do
-		sqlite3 "$RESPAWN_DB" "SELECT count(*) FROM proxies WHERE ip = '$ip' AND state NOT IN ('released', 'lost')"
-	    done | grep -c '^1$')
-	[ "$known" = "$billed" ] && ok "$label: every billed IP is in the store ($billed)" ||
-	    crash_violation "$label: $((billed - known)) of $billed billed IPs unknown to the store"
+	# One snapshot of the ledger; an IP the store does not hold live is
+	# unknown only if the lab still bills it afterwards (the daemon may
+	# give an idle IP back between the two reads).
+	billed_ips=$(curl -s "$LAB_API/lab/ledger" | jq -r '.allocations[] | select(.released_at == null) | .ip')
+	billed=$(grep -c . <<<"$billed_ips" || true)
+	unknown=$(crash_unknown_ips "$billed_ips")
+	[ -z "$unknown" ] && ok "$label: every billed IP is in the store ($billed)" ||
+	    crash_violation "$label: billed IPs unknown to the store (of $billed): $unknown $(crash_last_words)"
 	bought=$(crash_bought)
 	[ "$bought" -le "$BOUGHT_MAX" ] && ok "$label: nothing bought twice ($bought IPs for $BOUGHT_MAX needs)" ||
 	    crash_violation "$label: $bought IPs bought for $BOUGHT_MAX needs"
