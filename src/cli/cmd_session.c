@@ -15,8 +15,12 @@
 #include "base/validate.h"
 #include "cli/cli.h"
 #include "store/session_json.h"
+#include "store/session_line.h"
 
-#define SESSION_USAGE	"session add|ls|show|rm|start|stop [--help]"
+#define SESSION_USAGE	"session add|import|ls|show|rm|start|stop [--help]"
+#define IMPORT_USAGE	"session import FILE|- [--json]"
+/* Lines a file may hold: a fleet, not a denial of service. */
+#define IMPORT_LINES_MAX	1000000
 #define ADD_USAGE	"session add --user ID --phone +E164 --country CC " \
 			"[--priority N] [--proxy-type isp|residential] [--stopped] [--json]"
 #define LS_USAGE	"session ls [--json]"
@@ -241,6 +245,162 @@ cmd_session_add(struct cli *cli, int argc, char **argv)
 	return ex;
 }
 
+/* What an import did with one line. */
+struct import_out {
+	bool	 json;
+	json_t	*added, *refused;
+	size_t	 nadded, nrefused;
+};
+
+static void
+import_refuse(struct import_out *o, const char *file, size_t line,
+    const char *phone, const char *why)
+{
+	json_t	*r;
+
+	o->nrefused++;
+	if (!o->json) {
+		cli_say("session import: %s:%zu: %s%s%s", file, line,
+		    phone != NULL ? phone : "", phone != NULL ? ": " : "", why);
+		return;
+	}
+	r = json_pack("{s:I, s:s}", "line", (json_int_t)line, "error", why);
+	if (r != NULL && phone != NULL)
+		json_object_set_new(r, "phoneNumber", json_string(phone));
+	if (r != NULL)
+		json_array_append_new(o->refused, r);
+}
+
+/*
+ * Every line of a file, each session added in one batch of the store (one
+ * transaction): a valid line is added, an invalid or duplicate one is
+ * refused with its line number.  A store error or a read error closes the
+ * store with the batch open, which rolls it back, and a batch that cannot
+ * commit loses all of them: nothing is half-written.
+ */
+static int
+cmd_session_import(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct import_out	 o = { 0 };
+	struct session_new	 n;
+	struct store		*st = NULL;
+	char			 buf[SESSION_LINE_MAX + 2];
+	const char		*file, *why;
+	size_t			 line = 0, len;
+	int64_t			 id, now;
+	FILE			*f;
+	int			 c, r, ex = EX_OK;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			o.json = true;
+			break;
+		case 'h':
+			printf("usage: respawn %s\n", IMPORT_USAGE);
+			return EX_OK;
+		default:
+			return cli_usage_error(IMPORT_USAGE, "session import: "
+			    "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(IMPORT_USAGE, "session import: expected "
+		    "one file (or - for standard input)");
+	file = argv[optind];
+	f = strcmp(file, "-") == 0 ? stdin : fopen(file, "re");
+	if (f == NULL) {
+		cli_error("session import", "%s: %s", file, strerror(errno));
+		return EX_NOINPUT;
+	}
+	if ((ex = cli_open_store(cli, "session import", &st)) != 0)
+		goto out;
+	o.added = json_array();
+	o.refused = json_array();
+	now = util_now_ms();
+	if ((r = store_batch_begin(st)) < 0) {
+		ex = cli_store_error(st, "session import", r);
+		goto out;
+	}
+	while (fgets(buf, sizeof buf, f) != NULL) {
+		if (++line > IMPORT_LINES_MAX) {
+			import_refuse(&o, file, line, NULL, "more lines than "
+			    "one import takes (1,000,000): the rest is not read");
+			break;
+		}
+		len = strlen(buf);
+		if (len > SESSION_LINE_MAX || (len > 0 && buf[len - 1] != '\n' &&
+		    !feof(f))) {
+			import_refuse(&o, file, line, NULL, "line longer than "
+			    "1024 bytes");
+			/* The rest of that line is not a line of its own. */
+			while (len > 0 && buf[len - 1] != '\n' &&
+			    fgets(buf, sizeof buf, f) != NULL)
+				len = strlen(buf);
+			continue;
+		}
+		if ((r = session_line_parse(buf, len,
+		    cli->cfg->bd_proxy_type, &n, &why)) < 0) {
+			import_refuse(&o, file, line, NULL, why);
+			continue;
+		}
+		if (r == 0)
+			continue;
+		r = store_session_add(st, &n, CLI_ACTOR, now, &id);
+		if (r == -EEXIST) {
+			import_refuse(&o, file, line, n.phone, "the phone number "
+			    "already has a session");
+			continue;
+		}
+		if (r < 0) {
+			/* Closed with the batch open: rolled back, none kept. */
+			ex = cli_store_error(st, "session import", r);
+			cli_say("session import: nothing added");
+			goto out;
+		}
+		o.nadded++;
+		if (o.json)
+			json_array_append_new(o.added, json_pack("{s:I, s:I, "
+			    "s:s}", "line", (json_int_t)line, "id",
+			    (json_int_t)id, "phoneNumber", n.phone));
+	}
+	if (ferror(f)) {
+		/* Half a file is not what was asked for: nothing is kept. */
+		cli_error("session import", "%s: read error: nothing added",
+		    file);
+		ex = EX_IOERR;
+		goto out;
+	}
+	if ((r = store_batch_end(st)) < 0) {
+		ex = cli_store_error(st, "session import", r);
+		goto out;
+	}
+	if (o.json) {
+		json_t	*root = json_pack("{s:O, s:O}", "added", o.added,
+			    "refused", o.refused);
+
+		json_dumpf(root, stdout, JSON_INDENT(2));
+		printf("\n");
+		json_decref(root);
+	} else
+		printf("%zu sessions added, %zu lines refused\n", o.nadded,
+		    o.nrefused);
+	ex = o.nrefused > 0 ? EX_DATAERR : EX_OK;
+out:
+	json_decref(o.added);
+	json_decref(o.refused);
+	store_close(st);
+	if (f != stdin)
+		fclose(f);
+	return ex;
+}
+
 struct ls_state {
 	bool	 json;
 	json_t	*list;
@@ -433,6 +593,9 @@ cmd_session_stop(struct cli *cli, int argc, char **argv)
 
 static const struct cli_command session_subcommands[] = {
 	{ "add", cmd_session_add, ADD_USAGE, "add a session", true },
+	{ "import", cmd_session_import, IMPORT_USAGE,
+	  "add the sessions of a file, one per line, in one transaction",
+	  true },
 	{ "ls", cmd_session_ls, LS_USAGE, "list sessions", true },
 	{ "show", cmd_session_show, SHOW_USAGE, "show one session", true },
 	{ "rm", cmd_session_rm, RM_USAGE, "remove a session", true },

@@ -157,4 +157,44 @@ chmod 0644 "$RESPAWN_DB"
 run "$RESPAWN" session ls
 expect_eq "$(stat -c %a "$RESPAWN_DB")" 600 "an existing 0644 database becomes 0600"
 
+# A fleet from a file: valid lines added in one transaction, the others
+# refused by line number, nothing half-written.
+cat >"$T/fleet.txt" <<'EOF2'
+# user  phone           country  type         priority
+fleet1  +4915200000001  de
+fleet1, +4915200000002, de, residential, 5
+fleet2  +4915200000003  uk
+fleet2  +4915200000004  de  satellite
+fleet2  +4915200000001  de
+fleet2  +4915200000005
+fleet3  +4915200000006  fr  isp  -3
+
+EOF2
+before=$(sqlite3 "$RESPAWN_DB" "SELECT count(*) FROM sessions")
+run "$RESPAWN" session import "$T/fleet.txt"
+expect_rc 65 "an import with refused lines exits 65"
+expect_in "$out" "3 sessions added, 4 lines refused" "the summary"
+expect_in "$err" "fleet.txt:4: " "the uk line is named"
+expect_in "$err" "'gb'" "with its hint"
+expect_in "$err" "fleet.txt:5: the proxy type must be isp or residential" "a bad proxy type"
+expect_in "$err" "fleet.txt:6: +4915200000001: the phone number already has a session" "a duplicate within the file"
+expect_in "$err" "fleet.txt:7: want USER PHONE COUNTRY" "too few fields"
+expect_eq "$(sqlite3 "$RESPAWN_DB" "SELECT count(*) FROM sessions")" "$((before + 3))" "three sessions added"
+expect_eq "$(sqlite3 "$RESPAWN_DB" "SELECT proxy_type || ',' || priority FROM sessions WHERE phone = '+4915200000002'")" \
+    "residential,5" "type and priority taken"
+run "$RESPAWN" session import --json "$T/fleet.txt"
+expect_rc 65 "importing again"
+expect_eq "$(jq '.added | length' <<<"$out")" 0 "nothing added twice"
+expect_eq "$(jq -c '[.refused[].line]' <<<"$out")" "[2,3,4,5,6,7,8]" "every line refused, by number"
+head -c 1500 /dev/zero | tr '\0' 'x' >"$T/long.txt"
+printf '\nfleet4 +4915200000009 de\n' >>"$T/long.txt"
+run "$RESPAWN" session import "$T/long.txt"
+expect_rc 65 "a line over 1024 bytes"
+expect_in "$err" "long.txt:1: line longer than 1024 bytes" "named"
+expect_in "$out" "1 sessions added" "the next line still read"
+run "$RESPAWN" session import "$T/none.txt"
+expect_rc 66 "a missing file"
+printf 'fleet5 +4915200000010 de\n' | "$RESPAWN" session import - >/dev/null
+expect_eq "$?" 0 "standard input"
+
 finish
