@@ -163,22 +163,98 @@ httpd_reason(int status)
 	}
 }
 
+/*
+ * The length of the valid UTF-8 character at s (n bytes left), or 0.  As
+ * strict as jansson, which refuses a string holding anything else.
+ */
+static size_t
+httpd_utf8_char(const unsigned char *s, size_t n)
+{
+	uint32_t	c;
+	size_t		len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xc2)	/* a continuation byte, or an overlong pair */
+		return 0;
+	if (s[0] < 0xe0) {
+		len = 2;
+		c = s[0] & 0x1f;
+	} else if (s[0] < 0xf0) {
+		len = 3;
+		c = s[0] & 0x0f;
+	} else if (s[0] < 0xf5) {
+		len = 4;
+		c = s[0] & 0x07;
+	} else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
+	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return len;
+}
+
+const char *
+httpd_echo(char *out, size_t outlen, const char *in, size_t max)
+{
+	static const char	 replacement[] = "\xef\xbf\xbd";	/* U+FFFD */
+	const unsigned char	*s = (const unsigned char *)in;
+	size_t			 n = strlen(in), i = 0, o = 0, len, add;
+
+	if (outlen < 4) {
+		if (outlen > 0)
+			out[0] = '\0';
+		return out;
+	}
+	if (max > outlen - 4)
+		max = outlen - 4;
+	while (i < n) {
+		len = httpd_utf8_char(s + i, n - i);
+		add = len > 0 ? len : sizeof replacement - 1;
+		if (o + add > max) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(out + o, len > 0 ? in + i : replacement, add);
+		o += add;
+		i += len > 0 ? len : 1;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 void
 httpd_error(struct httpd_response *rs, int status, const char *field,
     const char *fmt, ...)
 {
 	va_list	ap;
-	char	msg[HTTPD_ERR_LEN];
+	/*
+	 * Formatted with room to spare, then cut to HTTPD_ERR_LEN by
+	 * httpd_echo, so a long message ends at a character boundary
+	 * rather than wherever vsnprintf stopped.
+	 */
+	char	raw[2 * HTTPD_ERR_LEN], msg[HTTPD_ERR_LEN],
+		fieldbuf[HTTPD_ECHO_LEN];
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
+	httpd_echo(msg, sizeof msg, raw, sizeof msg);
 	json_decref(rs->json);
 	rs->status = status;
 	rs->json = json_pack("{s:s, s:s}", "error", httpd_reason(status),
 	    "message", msg);
-	if (field != NULL)
-		json_object_set_new(rs->json, "field", json_string(field));
+	if (rs->json != NULL && field != NULL)
+		json_object_set_new(rs->json, "field", json_string(httpd_echo(
+		    fieldbuf, sizeof fieldbuf, field, HTTPD_ECHO_MAX)));
 }
 
 char *
@@ -206,6 +282,7 @@ httpd_query_check(const struct httpd_request *rq, const char *const *allowed,
 	struct evkeyval		*kv;
 	size_t			 i;
 	int			 r = 0;
+	char			 echo[HTTPD_ECHO_LEN];
 
 	if (rq->query == NULL)
 		return 0;
@@ -220,7 +297,8 @@ httpd_query_check(const struct httpd_request *rq, const char *const *allowed,
 				break;
 		if (allowed[i] == NULL) {
 			httpd_error(rs, 400, kv->key, "%s: unknown query "
-			    "parameter", kv->key);
+			    "parameter", httpd_echo(echo, sizeof echo, kv->key,
+			    64));
 			r = -EINVAL;
 			break;
 		}
@@ -436,7 +514,7 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
 	struct evbuffer		*body = evhttp_request_get_input_buffer(req);
 	const struct httpd_route *route;
-	char			*copy = NULL;
+	char			*copy = NULL, echo[HTTPD_ECHO_LEN];
 	size_t			 idx, len;
 	int			 r;
 
@@ -453,12 +531,13 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 	}
 	r = httpd_match(h->routes, rq.method, rq.path, &idx, &rq.id);
 	if (r == -ENOENT) {
-		httpd_error(&rs, 404, NULL, "no such path: %s", rq.path);
+		httpd_error(&rs, 404, NULL, "no such path: %s", httpd_echo(echo,
+		    sizeof echo, rq.path, HTTPD_ECHO_MAX));
 		goto send;
 	}
 	if (r == -EPERM) {
 		httpd_error(&rs, 405, NULL, "method not allowed on %s",
-		    rq.path);
+		    httpd_echo(echo, sizeof echo, rq.path, HTTPD_ECHO_MAX));
 		goto send;
 	}
 	route = &h->routes[idx];

@@ -39,6 +39,8 @@ struct event_base;
 #define HTTPD_KEY_REREAD_MS	5000
 #define HTTPD_ADDR_LEN		80
 #define HTTPD_ERR_LEN		256
+#define HTTPD_ECHO_MAX		128	/* a client's text quoted in a message */
+#define HTTPD_ECHO_LEN		(HTTPD_ECHO_MAX + 4)	/* with "..." and NUL */
 #define HTTPD_TEXT_MAX		(8 * 1024 * 1024)	/* a text answer */
 
 enum httpd_method {
@@ -159,8 +161,20 @@ const char *httpd_presented_key(const char *x_api_key,
 	    const char *authorization);
 
 /*
+ * A client's text made fit to quote in a message: at most max bytes of in
+ * (and of out, less 4), cut at a character boundary with "..." marking the
+ * cut, every byte that does not belong to a valid UTF-8 character (a stray
+ * continuation byte, an overlong form, a surrogate, a code point past
+ * U+10FFFF, a sequence cut short) replaced by U+FFFD.  JSON strings must be
+ * valid UTF-8: without this one bad byte would turn an error answer into an
+ * empty one.  Writes out and returns it.
+ */
+const char *httpd_echo(char *out, size_t outlen, const char *in, size_t max);
+/*
  * Answer an error: {"error": "<reason>", "message": "...", "field": ...}.
- * field may be NULL.
+ * field may be NULL.  The message and the field go through httpd_echo, so
+ * whatever they hold the answer is a JSON Error; a client's value quoted in
+ * fmt should still go through httpd_echo first, to be cut where it says.
  */
 void	httpd_error(struct httpd_response *rs, int status, const char *field,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -3,8 +3,10 @@
 # called, authentication (none, wrong, x-api-key, Bearer, a rotated key),
 # every kind of invalid input (bad phone, unknown country, wrong types,
 # unknown fields and parameters, missing fields, malformed JSON, an
-# oversized body, a duplicate), session start/stop/restart/delete acted
-# on by the daemon, paging, and /metrics through a strict format checker.
+# oversized body, a duplicate, bytes that are not UTF-8 and values cut at
+# a length, some sent on a raw socket), session start/stop/restart/delete
+# acted on by the daemon, paging, and /metrics through a strict format
+# checker.
 # Every answer is recorded and checked against docs/api/openapi.yaml.
 . "$(dirname "$0")/lib.sh"
 
@@ -46,6 +48,21 @@ call() {
 	jq -n --arg m "$method" --arg p "$path" --arg s "$STATUS" --arg c "$CTYPE" \
 		--arg b "$BODY" '{method: $m, path: $p, status: ($s | tonumber), contentType: $c, body: $b}' \
 		>"$T/calls/$(printf %04d $NCALL).json"
+}
+# raw METHOD PATH REQUEST: REQUEST's bytes (Python escapes: \r \n \0 \xHH)
+# sent as they are on a connection of their own, for what curl will not
+# send; sets STATUS, CTYPE, BODY and CLOSE (the answer said Connection:
+# close) and records the call as call() does, under METHOD and PATH.
+raw() {
+	local out
+	NCALL=$((NCALL + 1))
+	out=$("$PY" "$SRC/tests/tools/rawhttp.py" "${URL#http://}" "$3")
+	STATUS=$(jq -r .status <<<"$out")
+	CTYPE=$(jq -r .contentType <<<"$out")
+	BODY=$(jq -r .body <<<"$out")
+	CLOSE=$(jq -r .connectionClose <<<"$out")
+	jq --arg m "$1" --arg p "$2" '{method: $m, path: $p, status, contentType, body}' \
+		<<<"$out" >"$T/calls/$(printf %04d $NCALL).json"
 }
 authed() { call "$1" "$2" -H "x-api-key: $KEY" "${@:3}"; }
 post_json() { authed POST "$1" -H 'Content-Type: application/json' --data-binary "$2"; }
@@ -166,6 +183,29 @@ for q in "limit=0" "limit=5000" "limit=x" "after=-1" "status=happy" "country=zz"
 	authed GET "/api/sessions?$q"
 	expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 ${q%%=*}" "GET /api/sessions?$q: 400 naming ${q%%=*}"
 done
+
+# --- bytes that are not UTF-8, and values cut at a length ------------------
+# Whatever the client sent, an error answer is a JSON Error: a value quoted
+# in it is cut at a character boundary, bytes that are not UTF-8 replaced.
+authed GET "/api/sessions?status=%ff"
+expect_eq "$STATUS $CTYPE $(jq -r .field <<<"$BODY")" "400 application/json status" \
+	"status=%ff: a JSON 400 naming status"
+expect_in "$(jq -r .message <<<"$BODY")" "'"$'\xef\xbf\xbd'"'" "the byte is quoted as U+FFFD"
+authed GET "/api/proxies?country=%e2%82"
+expect_eq "$STATUS $CTYPE $(jq -r .field <<<"$BODY")" "400 application/json country" \
+	"a country cut inside a character: a JSON 400"
+raw GET /api/instances "GET /api/instances?\xc3=1 HTTP/1.1\r\nHost: x\r\nx-api-key: $KEY\r\nConnection: close\r\n\r\n"
+expect_eq "$STATUS $CTYPE $(jq -r .field <<<"$BODY")" "400 application/json "$'\xef\xbf\xbd' \
+	"a raw query key that is not UTF-8: a JSON 400 naming it"
+long=$(printf 'é%.0s' $(seq 119))
+raw GET /api/x "GET /api/x$long HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+expect_eq "$STATUS $CTYPE" "404 application/json" "a raw path longer than a message: a JSON 404"
+expect_in "$(jq -r .message <<<"$BODY")" "é..." "the path is cut after a whole character"
+field=$(printf 'a%.0s' $(seq 63))é
+post_json /api/sessions "{\"$field\":1}"
+expect_eq "$STATUS $CTYPE $(jq -r .field <<<"$BODY")" "400 application/json $field" \
+	"an unknown field with a character across its 64th byte: a JSON 400"
+
 authed GET "/api/proxies?state=active&limit=100"
 expect_eq "$(jq -r '.proxies | length' <<<"$BODY")" 4 "four active proxies"
 authed GET "/api/proxies?state=gone"
