@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -26,6 +27,10 @@
 #include "http/httpd.h"
 
 #define HTTPD_BACKLOG	1024
+/* What a NUL a client sent becomes before libevent parses it. */
+#define HTTPD_NUL_STANDIN	'\x01'
+/* Pieces of the input buffer looked at per evbuffer_peek. */
+#define HTTPD_PEEK_IOV		8
 
 struct httpd {
 	struct evhttp			*http;
@@ -370,6 +375,88 @@ httpd_authorized(struct httpd *h, const char *given)
 	return ok;
 }
 
+/*
+ * Every byte a client sends passes here, on the connection's input buffer,
+ * before libevent parses it.  libevent keeps header values as C strings,
+ * so a NUL would silently cut one: "x-api-key: KEY\0junk" would arrive as
+ * "KEY" and be accepted.  Each NUL becomes HTTPD_NUL_STANDIN, a control
+ * character that httpd_headers_ok refuses in a header and that is as
+ * invalid as a NUL in a JSON body.
+ */
+static void
+httpd_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct evbuffer_iovec	 v[HTTPD_PEEK_IOV];
+	struct evbuffer_ptr	 pos;
+	size_t			 len = evbuffer_get_length(buf), at, l;
+	char			*p, *end;
+	int			 n, i;
+
+	(void)arg;
+	if (info->n_added == 0)
+		return;
+	/* What was added is at the end; scan it, in pieces. */
+	at = len > info->n_added ? len - info->n_added : 0;
+	while (at < len) {
+		if (evbuffer_ptr_set(buf, &pos, at, EVBUFFER_PTR_SET) < 0 ||
+		    (n = evbuffer_peek(buf, (ev_ssize_t)(len - at), &pos, v,
+		    HTTPD_PEEK_IOV)) <= 0)
+			return;
+		for (i = 0; i < n && i < HTTPD_PEEK_IOV && at < len; i++) {
+			l = v[i].iov_len < len - at ? v[i].iov_len : len - at;
+			p = v[i].iov_base;
+			end = p + l;
+			while (p < end && (p = memchr(p, '\0',
+			    (size_t)(end - p))) != NULL)
+				*p++ = HTTPD_NUL_STANDIN;
+			at += l;
+		}
+	}
+}
+
+/* Each connection's buffers, made here so httpd_input_cb sees its input. */
+static struct bufferevent *
+httpd_bev_cb(struct event_base *base, void *arg)
+{
+	struct bufferevent	*bev;
+
+	(void)arg;
+	/* Out of memory is fatal, as with xmalloc. */
+	if ((bev = bufferevent_socket_new(base, -1, 0)) == NULL ||
+	    evbuffer_add_cb(bufferevent_get_input(bev), httpd_input_cb,
+	    NULL) == NULL) {
+		log_error("api.out_of_memory");
+		abort();
+	}
+	return bev;
+}
+
+/*
+ * A header whose name or value holds a control character (HTAB aside) or
+ * a NUL (see httpd_input_cb) is malformed: 0 or -EINVAL with its name.
+ */
+static int
+httpd_headers_ok(const struct evkeyvalq *headers, const char **ret_name)
+{
+	const struct evkeyval	*kv;
+	const unsigned char	*p;
+
+	TAILQ_FOREACH(kv, headers, next) {
+		for (p = (const unsigned char *)kv->key; *p != '\0'; p++)
+			if (*p < 0x20 || *p == 0x7f)
+				goto bad;
+		for (p = (const unsigned char *)kv->value; *p != '\0'; p++)
+			if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+				goto bad;
+		continue;
+bad:
+		*ret_name = kv->key;
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static enum httpd_method
 httpd_method_of(enum evhttp_cmd_type t)
 {
@@ -514,6 +601,7 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
 	struct evbuffer		*body = evhttp_request_get_input_buffer(req);
 	const struct httpd_route *route;
+	const char		*name;
 	char			*copy = NULL, echo[HTTPD_ECHO_LEN];
 	size_t			 idx, len;
 	int			 r;
@@ -525,6 +613,12 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 	rq.query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
 	if (rq.path == NULL || *rq.path == '\0')
 		rq.path = "/";
+	if (httpd_headers_ok(in, &name) < 0) {
+		httpd_error(&rs, 400, NULL, "the header %s holds a NUL or a "
+		    "control character", httpd_echo(echo, sizeof echo, name,
+		    64));
+		goto send;
+	}
 	if (strlen(rq.path) > HTTPD_PATH_MAX) {
 		httpd_error(&rs, 404, NULL, "no such path");
 		goto send;
@@ -682,6 +776,7 @@ httpd_new(struct event_base *base, const char *listen,
 	    EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(h->http, httpd_request_cb, h);
+	evhttp_set_bevcb(h->http, httpd_bev_cb, h);
 	*ret = h;
 	return 0;
 }

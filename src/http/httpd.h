@@ -7,7 +7,8 @@
  *   - listening on RESPAWN_API_LISTEN (a socket of its own, close-on-exec,
  *     so connectors never inherit it);
  *   - limits on headers, body and time, and JSON for every error it
- *     answers itself (unknown path, wrong method, body too large);
+ *     answers itself (unknown path, wrong method, body too large, a
+ *     header holding a NUL or a control character);
  *   - authentication of routes marked so: `x-api-key: KEY` or
  *     `Authorization: Bearer KEY`, compared in constant time with the key
  *     from a secret reference; the reference is re-read (at most every

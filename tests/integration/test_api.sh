@@ -206,6 +206,20 @@ post_json /api/sessions "{\"$field\":1}"
 expect_eq "$STATUS $CTYPE $(jq -r .field <<<"$BODY")" "400 application/json $field" \
 	"an unknown field with a character across its 64th byte: a JSON 400"
 
+# --- headers the API refuses -----------------------------------------------
+# libevent keeps a header as a C string: "KEY\0junk" would be "KEY".
+raw GET /api/proxy/status "GET /api/proxy/status HTTP/1.1\r\nHost: x\r\nx-api-key: $KEY\0junk\r\nConnection: close\r\n\r\n"
+expect_eq "$STATUS $CTYPE $(jq -r .error <<<"$BODY")" "400 application/json invalid_request" \
+	"x-api-key: KEY\\0junk: a JSON 400"
+raw GET /api/proxy/status "GET /api/proxy/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $KEY\0\r\nConnection: close\r\n\r\n"
+expect_eq "$STATUS" 400 "Authorization: Bearer KEY\\0: 400"
+raw GET /healthz "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Trace: a\x01b\r\nConnection: close\r\n\r\n"
+expect_eq "$STATUS" 400 "a control character in any header: 400"
+call GET /api/proxy/status -H "x-api-key: ${KEY}x"
+expect_eq "$STATUS" 401 "a key with one byte more: 401"
+call GET /api/proxy/status -H "x-api-key: ${KEY%?}"
+expect_eq "$STATUS" 401 "a key with one byte less: 401"
+
 authed GET "/api/proxies?state=active&limit=100"
 expect_eq "$(jq -r '.proxies | length' <<<"$BODY")" 4 "four active proxies"
 authed GET "/api/proxies?state=gone"

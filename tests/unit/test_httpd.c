@@ -1,8 +1,8 @@
 /*
  * Tests of the HTTP front's pure parts and of the Prometheus writer:
  * route matching ({id} segments, 404 against 405), the API key (constant
- * time comparison, x-api-key before Bearer), error bodies (valid JSON
- * whatever bytes a client sent: httpd_echo), and metric
+ * time comparison of bytes and length, x-api-key before Bearer), error
+ * bodies (valid JSON whatever bytes a client sent: httpd_echo), and metric
  * samples, label escaping and histograms in the text format.
  */
 #include <stdarg.h>
@@ -131,6 +131,10 @@ test_key(void **state)
 		assert_int_equal(httpd_key_equal(cases[i].given,
 		    strlen(cases[i].given), cases[i].key, strlen(cases[i].key)),
 		    cases[i].ok);
+	/* The lengths are compared too, not only the bytes up to a NUL. */
+	assert_false(httpd_key_equal("secret\0junk", 11, "secret", 6));
+	assert_false(httpd_key_equal("secret", 6, "secret\0junk", 11));
+	assert_true(httpd_key_equal("secret\0junk", 11, "secret\0junk", 11));
 }
 
 static void

@@ -7,7 +7,9 @@
  * client that went away before the answer, and a server freed with a call
  * still out, cost nothing but the call (AddressSanitizer checks the
  * lifetimes).  The "worker" here is the test itself, running the call
- * between two turns of the loop.
+ * between two turns of the loop.  Over the same sockets: a NUL or a
+ * control character in a header is refused (libevent would cut the value
+ * at the NUL).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -67,6 +69,7 @@ inline_handler(void *arg, const struct httpd_request *rq,
 static const struct httpd_route routes[] = {
 	{ HTTPD_GET, "/inline", false, inline_handler, false, NULL },
 	{ HTTPD_GET, "/slow/{id}", false, slow_handler, true, slow_after },
+	{ HTTPD_GET, "/auth", true, inline_handler, false, NULL },
 	{ HTTPD_OTHER, NULL, false, NULL, false, NULL },
 };
 
@@ -86,8 +89,9 @@ struct server {
 	int			 port;
 };
 
+/* A server whose API key comes from key_ref ("": none). */
 static void
-server_start(struct server *s)
+server_start_key(struct server *s, const char *key_ref)
 {
 	char	bound[HTTPD_ADDR_LEN], err[HTTPD_ERR_LEN];
 	int64_t	port;
@@ -96,12 +100,18 @@ server_start(struct server *s)
 	refuse = false;
 	s->base = event_base_new();
 	assert_non_null(s->base);
-	assert_int_equal(httpd_new(s->base, "127.0.0.1:0", routes, NULL, "",
-	    &s->h, bound, err), 0);
+	assert_int_equal(httpd_new(s->base, "127.0.0.1:0", routes, NULL,
+	    key_ref, &s->h, bound, err), 0);
 	httpd_set_offload(s->h, offload, NULL);
 	assert_int_equal(util_parse_i64(strrchr(bound, ':') + 1, 1, 65535,
 	    &port), 0);
 	s->port = (int)port;
+}
+
+static void
+server_start(struct server *s)
+{
+	server_start_key(s, "");
 }
 
 static void
@@ -137,6 +147,22 @@ client(struct server *s, const char *path)
 	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
 	snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
 	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	return fd;
+}
+
+/* A request of len bytes sent exactly as given (a NUL, a bad line). */
+static int
+client_raw(struct server *s, const char *req, size_t len)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	int			fd;
+
+	sin.sin_port = htons((uint16_t)s->port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	assert_int_equal(write(fd, req, len), (ssize_t)len);
 	return fd;
 }
 
@@ -274,6 +300,62 @@ test_server_freed_with_call_out(void **state)
 	event_base_free(s.base);
 }
 
+/*
+ * libevent keeps header values as C strings, so "KEY\0junk" would arrive
+ * as "KEY": a NUL anywhere in a header is refused, and only the key itself,
+ * of its own length, is accepted.
+ */
+static void
+test_key_nul(void **state)
+{
+#define REQ(hdr) "GET /auth HTTP/1.0\r\n" hdr "\r\n\r\n"
+	static const struct {
+		const char	*req;
+		size_t		 len;
+		const char	*status;
+	} cases[] = {
+		{ REQ("x-api-key: k3y"), sizeof REQ("x-api-key: k3y") - 1,
+		  "HTTP/1.0 200" },
+		{ REQ("Authorization: Bearer k3y"),
+		  sizeof REQ("Authorization: Bearer k3y") - 1, "HTTP/1.0 200" },
+		{ REQ("x-api-key: k3y\0junk"),
+		  sizeof REQ("x-api-key: k3y\0junk") - 1, "HTTP/1.0 400" },
+		{ REQ("Authorization: Bearer k3y\0junk"),
+		  sizeof REQ("Authorization: Bearer k3y\0junk") - 1,
+		  "HTTP/1.0 400" },
+		{ REQ("x-api-key: k3y\0"), sizeof REQ("x-api-key: k3y\0") - 1,
+		  "HTTP/1.0 400" },
+		{ REQ("x-api-key: k3y\r\nX-Other: a\0b"),
+		  sizeof REQ("x-api-key: k3y\r\nX-Other: a\0b") - 1,
+		  "HTTP/1.0 400" },
+		{ REQ("x-api-key: k3y\x01"), sizeof REQ("x-api-key: k3y\x01") - 1,
+		  "HTTP/1.0 400" },
+		{ REQ("x-api-key: k3"), sizeof REQ("x-api-key: k3") - 1,
+		  "HTTP/1.0 401" },
+		{ REQ("x-api-key: k3yy"), sizeof REQ("x-api-key: k3yy") - 1,
+		  "HTTP/1.0 401" },
+	};
+	struct server	s;
+	char		buf[4096];
+	size_t		i;
+	int		fd;
+
+	(void)state;
+	assert_int_equal(setenv("TEST_HTTPD_KEY", "k3y", 1), 0);
+	server_start_key(&s, "env:TEST_HTTPD_KEY");
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		fd = client_raw(&s, cases[i].req, cases[i].len);
+		spin(&s, 5);
+		drain(fd, buf, sizeof buf);
+		if (strncmp(buf, cases[i].status, strlen(cases[i].status)) != 0)
+			fail_msg("case %zu: %.40s", i, buf);
+		assert_non_null(strstr(buf, "application/json"));
+		close(fd);
+	}
+	server_stop(&s);
+#undef REQ
+}
+
 int
 main(void)
 {
@@ -283,6 +365,7 @@ main(void)
 		cmocka_unit_test(test_refused_and_cancelled),
 		cmocka_unit_test(test_client_gone),
 		cmocka_unit_test(test_server_freed_with_call_out),
+		cmocka_unit_test(test_key_nul),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
