@@ -94,6 +94,61 @@ httpd_presented_key(const char *x_api_key, const char *authorization)
 	return NULL;
 }
 
+bool
+httpd_json_type(const char *ct)
+{
+	static const char	 type[] = "application/json";
+	const char		*p, *name, *val;
+	size_t			 nlen, vlen;
+
+	if (ct == NULL || strncasecmp(ct, type, sizeof type - 1) != 0)
+		return false;
+	p = ct + sizeof type - 1;
+	/* *( OWS ";" OWS name "=" ( token / quoted-string ) ) OWS */
+	for (;;) {
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			return true;
+		if (*p++ != ';')
+			return false;
+		p += strspn(p, " \t");
+		name = p;
+		nlen = strcspn(p, "=; \t\"");
+		p += nlen;
+		if (nlen == 0 || *p++ != '=')
+			return false;
+		if (*p == '"') {
+			val = ++p;
+			vlen = strcspn(p, "\"");
+			if (p[vlen] != '"')
+				return false;
+			p += vlen + 1;
+		} else {
+			val = p;
+			vlen = strcspn(p, "; \t\"");
+			p += vlen;
+			if (vlen == 0)
+				return false;
+		}
+		if (nlen == 7 && strncasecmp(name, "charset", 7) == 0 &&
+		    (vlen != 5 || strncasecmp(val, "utf-8", 5) != 0))
+			return false;
+	}
+}
+
+/* How many headers are called name. */
+static size_t
+httpd_header_count(const struct evkeyvalq *headers, const char *name)
+{
+	const struct evkeyval	*kv;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(kv, headers, next)
+		if (strcasecmp(kv->key, name) == 0)
+			n++;
+	return n;
+}
+
 /* Does one pattern match the path?  Writes the {id} on success. */
 static bool
 httpd_pattern_match(const char *pat, const char *path, int64_t *ret_id)
@@ -603,7 +658,7 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 	const struct httpd_route *route;
 	const char		*name;
 	char			*copy = NULL, echo[HTTPD_ECHO_LEN];
-	size_t			 idx, len;
+	size_t			 idx, len, n;
 	int			 r;
 
 	h->stats.requests++;
@@ -651,6 +706,23 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 	if (len > HTTPD_BODY_MAX) {
 		httpd_error(&rs, 413, NULL, "the body is %zu bytes; at most "
 		    "%d are accepted", len, HTTPD_BODY_MAX);
+		goto send;
+	}
+	/*
+	 * Only JSON is read.  A second Content-Type could make a proxy in
+	 * front and this server disagree on what the body is.
+	 */
+	if (len > 0 && (n = httpd_header_count(in, "Content-Type")) > 1) {
+		httpd_error(&rs, 415, NULL, "a body must come with one "
+		    "Content-Type, not %zu", n);
+		goto send;
+	}
+	if (len > 0 && !httpd_json_type(name = evhttp_find_header(in,
+	    "Content-Type"))) {
+		httpd_error(&rs, 415, NULL, "a body must be sent as "
+		    "Content-Type: application/json (a charset, if any, "
+		    "utf-8), not %s", name == NULL ? "without one" :
+		    httpd_echo(echo, sizeof echo, name, 64));
 		goto send;
 	}
 	copy = xmalloc(len + 1);

@@ -7,8 +7,9 @@
  *   - listening on RESPAWN_API_LISTEN (a socket of its own, close-on-exec,
  *     so connectors never inherit it);
  *   - limits on headers, body and time, and JSON for every error it
- *     answers itself (unknown path, wrong method, body too large, a
- *     header holding a NUL or a control character);
+ *     answers itself (unknown path, wrong method, body too large, a body
+ *     that is not application/json, a header holding a NUL or a control
+ *     character);
  *   - authentication of routes marked so: `x-api-key: KEY` or
  *     `Authorization: Bearer KEY`, compared in constant time with the key
  *     from a secret reference; the reference is re-read (at most every
@@ -154,6 +155,12 @@ int	httpd_match(const struct httpd_route *routes, enum httpd_method method,
 /* Constant-time comparison of a presented key with the real one. */
 bool	httpd_key_equal(const char *given, size_t givenlen, const char *key,
 	    size_t keylen);
+/*
+ * Is a Content-Type JSON?  "application/json" in any case, with parameters
+ * after ";" allowed, but a charset only if it is utf-8 (the one JSON may be
+ * sent in).  NULL (no Content-Type) is not.
+ */
+bool	httpd_json_type(const char *content_type);
 /*
  * The key a request presents: the x-api-key value, else the token of an
  * "Authorization: Bearer" header; NULL when there is none.

@@ -206,7 +206,7 @@ post_json /api/sessions "{\"$field\":1}"
 expect_eq "$STATUS $CTYPE $(jq -r .field <<<"$BODY")" "400 application/json $field" \
 	"an unknown field with a character across its 64th byte: a JSON 400"
 
-# --- headers the API refuses -----------------------------------------------
+# --- headers and bodies the API refuses ------------------------------------
 # libevent keeps a header as a C string: "KEY\0junk" would be "KEY".
 raw GET /api/proxy/status "GET /api/proxy/status HTTP/1.1\r\nHost: x\r\nx-api-key: $KEY\0junk\r\nConnection: close\r\n\r\n"
 expect_eq "$STATUS $CTYPE $(jq -r .error <<<"$BODY")" "400 application/json invalid_request" \
@@ -219,6 +219,21 @@ call GET /api/proxy/status -H "x-api-key: ${KEY}x"
 expect_eq "$STATUS" 401 "a key with one byte more: 401"
 call GET /api/proxy/status -H "x-api-key: ${KEY%?}"
 expect_eq "$STATUS" 401 "a key with one byte less: 401"
+authed POST /api/sessions -H 'Content-Type: text/plain' \
+	--data-binary '{"userId":"u5","phoneNumber":"+4915100000005","country":"de"}'
+expect_eq "$STATUS $CTYPE $(jq -r .error <<<"$BODY")" "415 application/json unsupported_media_type" \
+	"a JSON body sent as text/plain: 415"
+authed POST /api/sessions --data-binary '{"userId":"u5","phoneNumber":"+4915100000005","country":"de"}'
+expect_eq "$STATUS" 415 "a body without Content-Type (curl sends a form type): 415"
+authed POST /api/sessions -H 'Content-Type: application/json; charset=latin1' --data-binary '{}'
+expect_eq "$STATUS" 415 "charset=latin1: 415"
+authed POST /api/sessions -H 'Content-Type: application/json' -H 'Content-Type: text/plain' --data-binary '{}'
+expect_eq "$STATUS" 415 "two Content-Types: 415"
+authed POST /api/sessions -H 'Content-Type: Application/JSON; charset=UTF-8' --data-binary '{"userId":"u5"}'
+expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 phoneNumber" "application/json with charset=utf-8 is read"
+authed POST /api/sessions/999999/start -H 'Content-Type: text/plain' --data-binary 'x'
+expect_eq "$STATUS" 415 "a text body on start: 415"
+expect_eq "$("$RESPAWN" session ls --json | jq length)" 4 "nothing was added by the refused bodies"
 
 authed GET "/api/proxies?state=active&limit=100"
 expect_eq "$(jq -r '.proxies | length' <<<"$BODY")" 4 "four active proxies"

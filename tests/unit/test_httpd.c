@@ -1,9 +1,10 @@
 /*
  * Tests of the HTTP front's pure parts and of the Prometheus writer:
  * route matching ({id} segments, 404 against 405), the API key (constant
- * time comparison of bytes and length, x-api-key before Bearer), error
- * bodies (valid JSON whatever bytes a client sent: httpd_echo), and metric
- * samples, label escaping and histograms in the text format.
+ * time comparison of bytes and length, x-api-key before Bearer), which
+ * Content-Types are JSON, error bodies (valid JSON whatever bytes a client
+ * sent: httpd_echo), and metric samples, label escaping and histograms in
+ * the text format.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -135,6 +136,42 @@ test_key(void **state)
 	assert_false(httpd_key_equal("secret\0junk", 11, "secret", 6));
 	assert_false(httpd_key_equal("secret", 6, "secret\0junk", 11));
 	assert_true(httpd_key_equal("secret\0junk", 11, "secret\0junk", 11));
+}
+
+static void
+test_json_type(void **state)
+{
+	static const struct {
+		const char	*ct;
+		bool		 ok;
+	} cases[] = {
+		{ "application/json", true },
+		{ "Application/JSON", true },
+		{ "application/json; charset=utf-8", true },
+		{ "application/json;charset=UTF-8", true },
+		{ "application/json ; charset=\"utf-8\"", true },
+		{ "application/json; foo=bar; charset=utf-8", true },
+		{ "application/json ", true },
+		{ NULL, false },
+		{ "", false },
+		{ "text/plain", false },
+		{ "application/jsonx", false },
+		{ "application/json-seq", false },
+		{ "application/x-www-form-urlencoded", false },
+		{ "application/json; charset=latin1", false },
+		{ "application/json; charset=utf-16", false },
+		{ "application/json; charset=\"utf-8", false },
+		{ "application/json;", false },
+		{ "application/json; charset", false },
+		{ "application/json; charset=", false },
+		{ "application/json, text/plain", false },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		if (httpd_json_type(cases[i].ct) != cases[i].ok)
+			fail_msg("'%s': want %d", cases[i].ct ? cases[i].ct :
+			    "(null)", cases[i].ok);
 }
 
 static void
@@ -423,6 +460,7 @@ main(void)
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_api_routes),
 		cmocka_unit_test(test_key),
+		cmocka_unit_test(test_json_type),
 		cmocka_unit_test(test_presented_key),
 		cmocka_unit_test(test_error_body),
 		cmocka_unit_test(test_echo),

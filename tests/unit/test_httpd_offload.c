@@ -9,7 +9,7 @@
  * lifetimes).  The "worker" here is the test itself, running the call
  * between two turns of the loop.  Over the same sockets: a NUL or a
  * control character in a header is refused (libevent would cut the value
- * at the NUL).
+ * at the NUL), and a body must be application/json.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,10 +66,19 @@ inline_handler(void *arg, const struct httpd_request *rq,
 	rs->json = json_pack("{s:b}", "worker", rq->worker != NULL);
 }
 
+static void
+body_handler(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	(void)arg;
+	rs->json = json_pack("{s:I}", "bodylen", (json_int_t)rq->bodylen);
+}
+
 static const struct httpd_route routes[] = {
 	{ HTTPD_GET, "/inline", false, inline_handler, false, NULL },
 	{ HTTPD_GET, "/slow/{id}", false, slow_handler, true, slow_after },
 	{ HTTPD_GET, "/auth", true, inline_handler, false, NULL },
+	{ HTTPD_POST, "/body", false, body_handler, false, NULL },
 	{ HTTPD_OTHER, NULL, false, NULL, false, NULL },
 };
 
@@ -356,6 +365,55 @@ test_key_nul(void **state)
 #undef REQ
 }
 
+/* A body must be JSON, said so by Content-Type; no body needs none. */
+static void
+test_content_type(void **state)
+{
+#define POST(hdrs, body) "POST /body HTTP/1.0\r\n" hdrs "Content-Length: " \
+	body "\r\n\r\n"
+	static const struct {
+		const char	*req;
+		const char	*status;
+	} cases[] = {
+		{ POST("Content-Type: application/json\r\n", "2") "{}",
+		  "HTTP/1.0 200" },
+		{ POST("Content-Type: Application/JSON; charset=UTF-8\r\n", "2")
+		  "{}", "HTTP/1.0 200" },
+		{ POST("", "0"), "HTTP/1.0 200" },
+		{ POST("Content-Type: text/plain\r\n", "0"), "HTTP/1.0 200" },
+		{ POST("", "2") "{}", "HTTP/1.0 415" },
+		{ POST("Content-Type: text/plain\r\n", "2") "{}",
+		  "HTTP/1.0 415" },
+		{ POST("Content-Type: application/x-www-form-urlencoded\r\n",
+		  "2") "{}", "HTTP/1.0 415" },
+		{ POST("Content-Type: application/json; charset=latin1\r\n",
+		  "2") "{}", "HTTP/1.0 415" },
+		{ POST("Content-Type: application/json\r\n"
+		  "Content-Type: text/plain\r\n", "2") "{}", "HTTP/1.0 415" },
+	};
+	struct server	s;
+	char		buf[4096];
+	size_t		i;
+	int		fd;
+
+	(void)state;
+	server_start(&s);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		fd = client_raw(&s, cases[i].req, strlen(cases[i].req));
+		spin(&s, 5);
+		drain(fd, buf, sizeof buf);
+		if (strncmp(buf, cases[i].status, strlen(cases[i].status)) != 0)
+			fail_msg("case %zu: %.40s", i, buf);
+		assert_non_null(strstr(buf, "application/json"));
+		if (strcmp(cases[i].status, "HTTP/1.0 415") == 0)
+			assert_non_null(strstr(buf,
+			    "\"error\":\"unsupported_media_type\""));
+		close(fd);
+	}
+	server_stop(&s);
+#undef POST
+}
+
 int
 main(void)
 {
@@ -366,6 +424,7 @@ main(void)
 		cmocka_unit_test(test_client_gone),
 		cmocka_unit_test(test_server_freed_with_call_out),
 		cmocka_unit_test(test_key_nul),
+		cmocka_unit_test(test_content_type),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
