@@ -18,6 +18,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
 #include "base/log.h"
@@ -218,6 +219,8 @@ httpd_reason(int status)
 	case 409: return "conflict";
 	case 413: return "payload_too_large";
 	case 415: return "unsupported_media_type";
+	case 417: return "expectation_failed";
+	case 501: return "not_implemented";
 	case 503: return "unavailable";
 	default: return status >= 500 ? "internal_error" : "error";
 	}
@@ -525,6 +528,90 @@ httpd_method_of(enum evhttp_cmd_type t)
 	default:
 		return HTTPD_OTHER;
 	}
+}
+
+/* What a request libevent refused was refused for, by status. */
+static void
+httpd_protocol_error(struct httpd_response *rs, int status)
+{
+	switch (status) {
+	case 400:
+		httpd_error(rs, status, NULL, "the request could not be read: "
+		    "a malformed request line, header, Content-Length or "
+		    "chunk, or headers over %d bytes", HTTPD_HEADERS_MAX);
+		break;
+	case 413:
+		httpd_error(rs, status, NULL, "the body is over the %d bytes "
+		    "accepted, or its chunked encoding is malformed",
+		    HTTPD_BODY_MAX);
+		break;
+	case 417:
+		httpd_error(rs, status, NULL, "Expect: only 100-continue is "
+		    "understood");
+		break;
+	case 501:
+		httpd_error(rs, status, NULL, "the method is not implemented: "
+		    "the API serves GET, POST and DELETE");
+		break;
+	default:
+		httpd_error(rs, status, NULL, "the request could not be "
+		    "served");
+		break;
+	}
+}
+
+/*
+ * libevent's own error answers, in JSON.
+ *
+ * What libevent refuses before a route sees it (a request line, header,
+ * Content-Length or chunk it cannot parse, headers past
+ * HTTPD_HEADERS_MAX, a body past HTTPD_WIRE_BODY_MAX, an Expect other than
+ * 100-continue, a method it does not know) it answers by calling
+ * evhttp_send_error, which writes an HTML page.  libevent 2.1 offers no
+ * hook for those answers (2.2's evhttp_set_errorcb would be one), so this
+ * definition takes the place of libevent's: libevent calls
+ * evhttp_send_error through its procedure linkage table, and the dynamic
+ * linker binds that call to the executable's definition, as it does for
+ * malloc.  The contract is libevent's: answer req with status and close
+ * the connection, since after a request that could not be read the bytes
+ * that follow cannot be trusted to start the next one.
+ *
+ * Were libevent linked statically the link would fail on the second
+ * definition; were it built to bind its own calls (-Bsymbolic-functions)
+ * its HTML would come back.  tests/integration/test_api.sh checks every
+ * such answer, so either shows.
+ */
+void
+evhttp_send_error(struct evhttp_request *req, int status, const char *reason)
+{
+	struct httpd_response	 rs = { 0 };
+	struct evkeyvalq	*hdr = evhttp_request_get_output_headers(req);
+	struct evbuffer		*out = evhttp_request_get_output_buffer(req);
+	char			*s;
+
+	httpd_protocol_error(&rs, status);
+	evhttp_clear_headers(hdr);
+	evbuffer_drain(out, evbuffer_get_length(out));
+	evhttp_add_header(hdr, "Content-Type", "application/json");
+	evhttp_add_header(hdr, "Cache-Control", "no-store");
+	evhttp_add_header(hdr, "Connection", "close");
+	if (rs.json != NULL &&
+	    (s = json_dumps(rs.json, JSON_COMPACT | JSON_PRESERVE_ORDER)) !=
+	    NULL) {
+		evbuffer_add(out, s, strlen(s));
+		evbuffer_add(out, "\n", 1);
+		free(s);
+	}
+	json_decref(rs.json);
+	/*
+	 * A request line that could not be parsed left no version: answer
+	 * in HTTP/1.1, as libevent's own page does, rather than "HTTP/0.0".
+	 */
+	if (req->major == 0) {
+		req->major = 1;
+		req->minor = 1;
+	}
+	evhttp_send_reply(req, status, reason, NULL);
 }
 
 static void

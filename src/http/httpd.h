@@ -9,7 +9,9 @@
  *   - limits on headers, body and time, and JSON for every error it
  *     answers itself (unknown path, wrong method, body too large, a body
  *     that is not application/json, a header holding a NUL or a control
- *     character);
+ *     character) and for those libevent answers before any route (a
+ *     request it cannot parse, an unknown method: see evhttp_send_error
+ *     in httpd.c);
  *   - authentication of routes marked so: `x-api-key: KEY` or
  *     `Authorization: Bearer KEY`, compared in constant time with the key
  *     from a secret reference; the reference is re-read (at most every

@@ -235,6 +235,36 @@ authed POST /api/sessions/999999/start -H 'Content-Type: text/plain' --data-bina
 expect_eq "$STATUS" 415 "a text body on start: 415"
 expect_eq "$("$RESPAWN" session ls --json | jq length)" 4 "nothing was added by the refused bodies"
 
+# --- what libevent refuses before any route: JSON too ----------------------
+protocol() {	# STATUS ERROR DESCRIPTION
+	expect_eq "$STATUS $CTYPE $(jq -r .error <<<"$BODY") $CLOSE" "$1 application/json $2 true" "$3"
+}
+raw RAW / "GARBAGE\r\n\r\n"
+protocol 400 invalid_request "a malformed request line: a JSON 400, connection closed"
+raw GET /healthz "GET /healthz HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n"
+protocol 400 invalid_request "a malformed header: a JSON 400"
+big=$(head -c 17000 /dev/zero | tr '\0' a)
+raw GET /healthz "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: $big\r\n\r\n"
+protocol 400 invalid_request "headers over 16 KiB: a JSON 400"
+raw POST /api/sessions "POST /api/sessions HTTP/1.1\r\nHost: x\r\nx-api-key: $KEY\r\nContent-Length: 12x\r\n\r\n"
+protocol 400 invalid_request "a malformed Content-Length: a JSON 400"
+raw POST /api/sessions "POST /api/sessions HTTP/1.1\r\nHost: x\r\nx-api-key: $KEY\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+protocol 413 payload_too_large "a malformed chunk: a JSON 413 (libevent's status for it)"
+raw POST /api/sessions "POST /api/sessions HTTP/1.1\r\nHost: x\r\nx-api-key: $KEY\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n"
+protocol 413 payload_too_large "a Content-Length over 1 MiB: a JSON 413"
+head -c 1200000 /dev/zero | tr '\0' 'x' >"$T/huge.json"
+authed POST /api/sessions -H 'Content-Type: application/json' --data-binary "@$T/huge.json"
+expect_eq "$STATUS $CTYPE $(jq -r .error <<<"$BODY")" "413 application/json payload_too_large" \
+	"a 1.2 MB body: a JSON 413"
+raw POST /api/sessions "POST /api/sessions HTTP/1.1\r\nHost: x\r\nx-api-key: $KEY\r\nExpect: teapot\r\nContent-Length: 2\r\n\r\n"
+protocol 417 expectation_failed "Expect: teapot: a JSON 417"
+raw TRACE /healthz "TRACE /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+protocol 501 not_implemented "TRACE: a JSON 501"
+raw FOO /healthz "FOO /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+protocol 501 not_implemented "an unknown method: a JSON 501"
+call GET /healthz
+expect_eq "$STATUS" 200 "the daemon still answers"
+
 authed GET "/api/proxies?state=active&limit=100"
 expect_eq "$(jq -r '.proxies | length' <<<"$BODY")" 4 "four active proxies"
 authed GET "/api/proxies?state=gone"

@@ -9,7 +9,8 @@
  * lifetimes).  The "worker" here is the test itself, running the call
  * between two turns of the loop.  Over the same sockets: a NUL or a
  * control character in a header is refused (libevent would cut the value
- * at the NUL), and a body must be application/json.
+ * at the NUL), a body must be application/json, and what libevent refuses
+ * itself (malformed, too large, unknown methods) is answered in JSON.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -414,6 +415,75 @@ test_content_type(void **state)
 #undef POST
 }
 
+/*
+ * What libevent refuses before any route sees it is answered in JSON too,
+ * and the connection closed: after a request it could not read, the bytes
+ * that follow cannot be trusted to start the next one.
+ */
+static void
+test_libevent_errors(void **state)
+{
+	static const struct {
+		const char	*req;
+		const char	*status;
+		const char	*error;
+	} cases[] = {
+		{ "GARBAGE\r\n\r\n", " 400 ", "invalid_request" },
+		{ "GET /inline HTTP/9.9\r\n\r\n", " 400 ", "invalid_request" },
+		{ "FOO /inline HTTP/1.1\r\n\r\n", " 501 ", "not_implemented" },
+		{ "TRACE /inline HTTP/1.1\r\n\r\n", " 501 ", "not_implemented" },
+		{ "GET /inline HTTP/1.1\r\nNo colon here\r\n\r\n", " 400 ",
+		  "invalid_request" },
+		{ "POST /body HTTP/1.1\r\nContent-Length: x\r\n\r\n", " 400 ",
+		  "invalid_request" },
+		{ "POST /body HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n",
+		  " 413 ", "payload_too_large" },
+		{ "POST /body HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "zz\r\n", " 413 ", "payload_too_large" },
+		{ "POST /body HTTP/1.1\r\nExpect: teapot\r\n"
+		  "Content-Length: 2\r\n\r\n", " 417 ", "expectation_failed" },
+	};
+	struct server	s;
+	char		buf[4096], want[64], *big;
+	size_t		i, len;
+	int		fd;
+
+	(void)state;
+	server_start(&s);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		fd = client_raw(&s, cases[i].req, strlen(cases[i].req));
+		spin(&s, 5);
+		drain(fd, buf, sizeof buf);
+		if (strncmp(buf, "HTTP/1.", 7) != 0 ||
+		    strstr(buf, cases[i].status) == NULL ||
+		    strstr(buf, "Content-Type: application/json") == NULL ||
+		    strstr(buf, "Connection: close") == NULL)
+			fail_msg("case %zu: %.200s", i, buf);
+		snprintf(want, sizeof want, "{\"error\":\"%s\",\"message\":",
+		    cases[i].error);
+		if (strstr(buf, want) == NULL)
+			fail_msg("case %zu: %.200s", i, buf);
+		close(fd);
+	}
+
+	/* Headers over HTTPD_HEADERS_MAX. */
+	len = HTTPD_HEADERS_MAX + 100;
+	big = malloc(len + 64);
+	assert_non_null(big);
+	memcpy(big, "GET /inline HTTP/1.1\r\nX-Big: ", 30);
+	memset(big + 30, 'a', len);
+	memcpy(big + 30 + len, "\r\n\r\n", 4);
+	fd = client_raw(&s, big, 30 + len + 4);
+	spin(&s, 5);
+	drain(fd, buf, sizeof buf);
+	if (strstr(buf, " 400 ") == NULL ||
+	    strstr(buf, "\"error\":\"invalid_request\"") == NULL)
+		fail_msg("big headers: %.200s", buf);
+	close(fd);
+	free(big);
+	server_stop(&s);
+}
+
 int
 main(void)
 {
@@ -425,6 +495,7 @@ main(void)
 		cmocka_unit_test(test_server_freed_with_call_out),
 		cmocka_unit_test(test_key_nul),
 		cmocka_unit_test(test_content_type),
+		cmocka_unit_test(test_libevent_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
