@@ -26,6 +26,7 @@
 #include "base/xmalloc.h"
 #include "config/secret.h"
 #include "http/httpd.h"
+#include "store/storeq.h"
 
 #define HTTPD_BACKLOG	1024
 /* What a NUL a client sent becomes before libevent parses it. */
@@ -39,7 +40,9 @@ struct httpd {
 	void				*arg;
 	char				*key_ref;	/* "" : none */
 	struct secret			*key;
-	int64_t				 key_read_at;	/* monotonic ms */
+	struct storeq			*keyq;		/* re-reads it */
+	bool				 key_reading;	/* one is out */
+	int64_t				 key_read_at;	/* its start, mono ms */
 	struct httpd_stats		 stats;
 	httpd_offload_fn		 offload;
 	void				*offload_arg;
@@ -399,38 +402,85 @@ httpd_stats(const struct httpd *h, struct httpd_stats *ret)
 	*ret = h->stats;
 }
 
+/* A re-read of the API key's reference, made off the loop. */
+struct httpd_keyread {
+	struct httpd	*h;
+	char		*ref;		/* a copy: the worker touches only this */
+	struct secret	*s;
+	char		 err[SECRET_ERR_LEN];
+};
+
+/* On the key's worker. */
+static int
+httpd_key_run(struct store *st, void *arg)
+{
+	struct httpd_keyread	*kr = arg;
+
+	(void)st;
+	return secret_resolve(kr->ref, &kr->s, kr->err);
+}
+
+/* On the loop, or from storeq_free in httpd_free (h still whole). */
+static void
+httpd_key_done(int result, void *arg)
+{
+	struct httpd_keyread	*kr = arg;
+	struct httpd		*h = kr->h;
+
+	h->key_reading = false;
+	if (result == 0) {
+		if (secret_len(kr->s) != secret_len(h->key) ||
+		    memcmp(secret_value(kr->s), secret_value(h->key),
+		    secret_len(kr->s)) != 0)
+			log_info("api.key_loaded");
+		secret_free(h->key);
+		h->key = kr->s;
+	} else if (result != -ECANCELED)
+		log_warn("api.key_unreadable", LOGF_S("error", kr->err));
+	free(kr->ref);
+	free(kr);
+}
+
 /*
- * Is the presented key the API key?  A mismatch re-reads the reference
- * (rate-limited), so a key rotated in the secret store is picked up.
+ * A key that does not match may be a rotated one: read the reference
+ * again.  Not on the loop: exec: runs a command and a Secret Manager
+ * answer comes over the network, seconds either way, and anyone who can
+ * reach the port can send a wrong key.  One re-read at a time, at most one
+ * started per HTTPD_KEY_REREAD_MS, on a thread of the server's own;
+ * requests are judged against the key known so far until it is done.
  */
+static void
+httpd_key_reread(struct httpd *h)
+{
+	struct httpd_keyread	*kr;
+	int64_t			 now = util_mono_ms();
+
+	if (h->keyq == NULL || h->key_reading ||
+	    now - h->key_read_at < HTTPD_KEY_REREAD_MS)
+		return;
+	h->key_read_at = now;
+	kr = xcalloc(1, sizeof *kr);
+	kr->h = h;
+	kr->ref = xstrdup(h->key_ref);
+	if (storeq_submit(h->keyq, httpd_key_run, httpd_key_done, kr) < 0) {
+		free(kr->ref);
+		free(kr);
+		return;
+	}
+	h->key_reading = true;
+}
+
+/* Is the presented key the API key?  A mismatch may start a re-read. */
 static bool
 httpd_authorized(struct httpd *h, const char *given)
 {
-	struct secret	*s;
-	char		 err[SECRET_ERR_LEN];
-	int64_t		 now = util_mono_ms();
-	bool		 ok;
-
 	if (h->key_ref[0] == '\0' || given == NULL)
 		return false;
-	if (h->key != NULL && httpd_key_equal(given, strlen(given),
-	    secret_value(h->key), secret_len(h->key)))
+	if (httpd_key_equal(given, strlen(given), secret_value(h->key),
+	    secret_len(h->key)))
 		return true;
-	if (h->key != NULL && now - h->key_read_at < HTTPD_KEY_REREAD_MS)
-		return false;
-	h->key_read_at = now;
-	if (secret_resolve(h->key_ref, &s, err) < 0) {
-		log_warn("api.key_unreadable", LOGF_S("error", err));
-		return false;
-	}
-	ok = httpd_key_equal(given, strlen(given), secret_value(s),
-	    secret_len(s));
-	if (h->key == NULL || secret_len(s) != secret_len(h->key) ||
-	    memcmp(secret_value(s), secret_value(h->key), secret_len(s)) != 0)
-		log_info("api.key_loaded");
-	secret_free(h->key);
-	h->key = s;
-	return ok;
+	httpd_key_reread(h);
+	return false;
 }
 
 /*
@@ -903,7 +953,7 @@ httpd_new(struct event_base *base, const char *listen,
     struct httpd **ret, char bound[HTTPD_ADDR_LEN], char err[HTTPD_ERR_LEN])
 {
 	struct httpd	*h;
-	char		 serr[SECRET_ERR_LEN];
+	char		 serr[SECRET_ERR_LEN], qerr[STORE_ERROR_LEN];
 	int		 fd = -1, r;
 
 	if ((r = httpd_listen(listen, &fd, bound, err)) < 0)
@@ -916,6 +966,13 @@ httpd_new(struct event_base *base, const char *listen,
 	if (h->key_ref[0] != '\0' &&
 	    (r = secret_resolve(h->key_ref, &h->key, serr)) < 0) {
 		snprintf(err, HTTPD_ERR_LEN, "RESPAWN_API_KEY_SECRET: %s", serr);
+		close(fd);
+		httpd_free(h);
+		return r;
+	}
+	if (h->key_ref[0] != '\0' &&
+	    (r = storeq_new_thread(base, &h->keyq, qerr)) < 0) {
+		snprintf(err, HTTPD_ERR_LEN, "API key reader: %s", qerr);
 		close(fd);
 		httpd_free(h);
 		return r;
@@ -947,6 +1004,8 @@ httpd_free(struct httpd *h)
 
 	if (h == NULL)
 		return;
+	/* A re-read still out is answered (or cancelled) here, h whole. */
+	storeq_free(h->keyq);
 	/* Their requests go with the server: finishing only frees them. */
 	LIST_FOREACH(c, &h->calls, link)
 		c->h = NULL;

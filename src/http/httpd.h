@@ -14,9 +14,11 @@
  *     in httpd.c);
  *   - authentication of routes marked so: `x-api-key: KEY` or
  *     `Authorization: Bearer KEY`, compared in constant time with the key
- *     from a secret reference; the reference is re-read (at most every
- *     HTTPD_KEY_REREAD_MS) when a request fails, so a rotated key works
- *     without a restart.
+ *     from a secret reference; a request that fails starts a re-read of
+ *     the reference, so a rotated key works without a restart.  The
+ *     re-read runs on a thread of the server's own (exec: may take
+ *     seconds), one at a time and at most one per HTTPD_KEY_REREAD_MS;
+ *     until it is done requests are judged against the key known so far.
  *
  * Route patterns are literal paths where "{id}" stands for one path
  * segment holding a positive integer, e.g. "/api/sessions/{id}/start".
@@ -40,7 +42,7 @@ struct event_base;
 #define HTTPD_WIRE_BODY_MAX	(1024 * 1024)	/* beyond: libevent's own 413 */
 #define HTTPD_TIMEOUT_S		10		/* a request's read and write */
 #define HTTPD_PATH_MAX		512
-#define HTTPD_KEY_REREAD_MS	5000
+#define HTTPD_KEY_REREAD_MS	5000	/* between re-reads of the key */
 #define HTTPD_ADDR_LEN		80
 #define HTTPD_ERR_LEN		256
 #define HTTPD_ECHO_MAX		128	/* a client's text quoted in a message */
@@ -112,8 +114,9 @@ typedef int (*httpd_offload_fn)(void *arg, struct httpd_call *c);
 /*
  * Listen on listen ("host:port"; port 0: the kernel picks) and serve
  * routes (ending with a NULL pattern) with arg.  key_ref is the API key's
- * secret reference ("" : no key, so authenticated routes answer 401).
- * bound receives the address listened on.
+ * secret reference ("" : no key, so authenticated routes answer 401),
+ * read here once, then re-read off the loop.  bound receives the address
+ * listened on.
  */
 int	httpd_new(struct event_base *base, const char *listen,
 	    const struct httpd_route *routes, void *arg, const char *key_ref,
@@ -122,7 +125,8 @@ int	httpd_new(struct event_base *base, const char *listen,
 /*
  * Free the server.  Whatever runs offloaded handlers must have delivered
  * every call (httpd_call_finish) before: a call still out is dropped
- * unanswered when it finishes.
+ * unanswered when it finishes.  A key re-read still out is waited for
+ * (STOREQ_STOP_WAIT_MS at most).
  */
 void	httpd_free(struct httpd *h);
 

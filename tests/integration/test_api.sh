@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The HTTP API end to end: the daemon against respawn-lab, every route
-# called, authentication (none, wrong, x-api-key, Bearer, a rotated key),
+# called, authentication (none, wrong, x-api-key, Bearer, a rotated key,
+# a key from a slow command that wrong keys must not turn into a stall),
 # every kind of invalid input (bad phone, unknown country, wrong types,
 # unknown fields and parameters, missing fields, malformed JSON, an
 # oversized body, a duplicate, bytes that are not UTF-8 and values cut at
@@ -331,11 +332,18 @@ for f in bad1 bad2 bad3 bad4; do
 done
 
 # --- a rotated key ----------------------------------------------------------
+# A refused key starts a re-read of the reference (off the loop, at most
+# one per HTTPD_KEY_REREAD_MS); the requests after it see the new key.
 printf 'key-two\n' >"$T/api.key"
-sleep 5.2	# HTTPD_KEY_REREAD_MS: a failed request re-reads the reference
+sleep 5.2
 KEY=key-two
 authed GET /api/instances
-expect_eq "$STATUS" 200 "the rotated key is accepted without a restart"
+expect_eq "$STATUS" 401 "the rotated key's first request is judged against the old key"
+if wait_eq 5 200 curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $KEY" "$URL/api/instances"; then
+	ok "the rotated key is accepted without a restart"
+else not_ok "the rotated key is still refused"; fi
+authed GET /api/instances
+expect_eq "$STATUS" 200 "the rotated key: 200"
 call GET /api/instances -H "x-api-key: key-one"
 expect_eq "$STATUS" 401 "the old key is refused"
 
@@ -346,4 +354,47 @@ expect_rc 0 "every answer matches docs/api/openapi.yaml: $(tail -1 <<<"$out")"
 
 kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null
 expect_eq "$(test -e "$RESPAWN_STATE_DIR/api.addr" && echo left || echo gone)" gone "api.addr removed on stop"
+
+# --- a wrong key never stalls the loop -------------------------------------
+# The key comes from a command that takes 2 s.  Every wrong key may ask for
+# a re-read; it runs off the loop, one at a time and one per 5 s at most,
+# so /healthz answers at once all along.
+printf 'key-three\n' >"$T/slow.key"
+printf '#!/bin/sh\necho run >>"%s"\nsleep 2\ncat "%s"\n' "$T/slowkey.runs" "$T/slow.key" >"$T/slowkey"
+chmod 700 "$T/slowkey"
+export RESPAWN_API_KEY_SECRET="exec:$T/slowkey"
+serve_start
+URL=$(api_url) || { not_ok "the daemon wrote no api.addr"; finish; }
+KEY=key-three
+if wait_eq 10 200 curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $KEY" "$URL/api/instances"; then
+	ok "the key from the command is accepted"
+else not_ok "the key from the command is refused"; fi
+sleep 5.2	# past HTTPD_KEY_REREAD_MS since the read at the start
+(
+	end=$((SECONDS + 7))
+	while [ "$SECONDS" -lt "$end" ]; do
+		curl -s -o /dev/null -H 'x-api-key: wrong' "$URL/api/instances"
+	done
+) &
+WRONG_PID=$!
+track_pid "$WRONG_PID"
+slowest=0
+for i in $(seq 24); do
+	t=$(curl -s -o /dev/null -w '%{time_total}' "$URL/healthz")
+	slowest=$(awk -v a="$slowest" -v b="$t" 'BEGIN { print (b > a) ? b : a }')
+	sleep 0.25
+done
+wait "$WRONG_PID"
+expect_eq "$(awk -v s="$slowest" 'BEGIN { print (s < 0.5) ? "fast" : "slow: " s " s" }')" fast \
+	"/healthz answers in under 0.5 s while wrong keys re-read a 2 s secret"
+runs=$(wc -l <"$T/slowkey.runs")
+expect_eq "$([ "$runs" -ge 2 ] && [ "$runs" -le 3 ] && echo 2-3 || echo "$runs")" 2-3 \
+	"the command ran at the start and once or twice more, not once per wrong key"
+printf 'key-four\n' >"$T/slow.key"
+sleep 5.2
+KEY=key-four
+if wait_eq 10 200 curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $KEY" "$URL/api/instances"; then
+	ok "a key rotated behind the command is taken"
+else not_ok "the key rotated behind the command is refused"; fi
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null
 finish

@@ -484,6 +484,104 @@ test_libevent_errors(void **state)
 	server_stop(&s);
 }
 
+/* Bytes of a small file, or "" when it cannot be read. */
+static void
+slurp(const char *path, char *buf, size_t size)
+{
+	FILE	*f = fopen(path, "r");
+	size_t	 n = 0;
+
+	if (f != NULL) {
+		n = fread(buf, 1, size - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+}
+
+static void
+put(const char *path, const char *text)
+{
+	FILE	*f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A request with key, answered within ms; its status line. */
+static void
+keyed(struct server *s, const char *key, int64_t ms, char *buf, size_t size)
+{
+	char	req[256];
+	int64_t	t0 = util_mono_ms();
+	int	fd;
+
+	snprintf(req, sizeof req, "GET /auth HTTP/1.0\r\nx-api-key: %s\r\n"
+	    "\r\n", key);
+	fd = client_raw(s, req, strlen(req));
+	buf[0] = '\0';
+	while (strchr(buf, '\n') == NULL && util_mono_ms() - t0 < 3000) {
+		spin(s, 1);
+		drain(fd, buf, size);
+	}
+	if (util_mono_ms() - t0 > ms)
+		fail_msg("key %s: answered after %lld ms", key,
+		    (long long)(util_mono_ms() - t0));
+	close(fd);
+}
+
+/*
+ * A wrong key asks for the key to be read again, in case it was rotated;
+ * with exec: that may take seconds, so it happens off the loop: the
+ * request is answered at once against the key known so far, one re-read
+ * runs at a time and one per HTTPD_KEY_REREAD_MS, and requests after it
+ * are judged against what it read.
+ */
+static void
+test_key_reread_off_loop(void **state)
+{
+	struct server	s;
+	char		dir[] = "/tmp/respawn-test-httpd-XXXXXX", key[300],
+			runs[300], ref[800], buf[4096];
+	int64_t		t0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(key, sizeof key, "%s/key", dir);
+	snprintf(runs, sizeof runs, "%s/runs", dir);
+	snprintf(ref, sizeof ref, "exec:sh -c 'echo x >>%s; sleep 0.5; "
+	    "cat %s'", runs, key);
+	put(key, "k-one\n");
+	server_start_key(&s, ref);
+	/* The read at the start counts: the next may come this much later. */
+	usleep((HTTPD_KEY_REREAD_MS + 100) * 1000);
+
+	/* Rotated: the new key is refused at once and starts a re-read. */
+	put(key, "k-two\n");
+	keyed(&s, "k-two", 300, buf, sizeof buf);
+	assert_non_null(strstr(buf, " 401 "));
+	keyed(&s, "k-one", 300, buf, sizeof buf);
+	assert_non_null(strstr(buf, " 200 "));
+	keyed(&s, "wrong", 300, buf, sizeof buf);
+	assert_non_null(strstr(buf, " 401 "));
+
+	/* Once it is read, the new key is the key. */
+	t0 = util_mono_ms();
+	do
+		keyed(&s, "k-two", 300, buf, sizeof buf);
+	while (strstr(buf, " 200 ") == NULL && util_mono_ms() - t0 < 3000);
+	assert_non_null(strstr(buf, " 200 "));
+	keyed(&s, "k-one", 300, buf, sizeof buf);
+	assert_non_null(strstr(buf, " 401 "));
+
+	/* The start, and one re-read for all those wrong keys. */
+	slurp(runs, buf, sizeof buf);
+	assert_string_equal(buf, "x\nx\n");
+	server_stop(&s);
+	snprintf(buf, sizeof buf, "rm -rf '%s'", dir);
+	assert_int_equal(system(buf), 0);
+}
+
 int
 main(void)
 {
@@ -496,6 +594,7 @@ main(void)
 		cmocka_unit_test(test_key_nul),
 		cmocka_unit_test(test_content_type),
 		cmocka_unit_test(test_libevent_errors),
+		cmocka_unit_test(test_key_reread_off_loop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
