@@ -24,6 +24,7 @@
 #include "base/util.h"
 #include "base/xmalloc.h"
 #include "config/secret.h"
+#include "sys/child.h"
 
 struct secret {
 	size_t	map_len;	/* bytes mapped, including this header */
@@ -471,15 +472,16 @@ secret_from_file(const char *path, struct secret **ret, char *err)
 }
 
 /*
- * The child side of exec:.  Any failure before exec is reported through
- * the CLOEXEC error pipe, so "could not run" is never mistaken for "ran".
+ * The command's side of exec:.  Any failure before exec is reported
+ * through the CLOEXEC error pipe, so "could not run" is never mistaken for
+ * "ran".
  */
 static void __attribute__((noreturn))
 secret_exec_child(char **argv, int out_fd, int err_fd)
 {
 	int	null_fd, e;
 
-	(void)setpgid(0, 0);
+	child_signals_reset();
 	if ((null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
 	    dup2(null_fd, STDIN_FILENO) < 0 ||
 	    dup2(out_fd, STDOUT_FILENO) < 0)
@@ -491,25 +493,106 @@ fail:
 	_exit(127);
 }
 
+/*
+ * The middle of exec:, a child of ours that runs nothing itself: it starts
+ * the command (vfork, then secret_exec_child), waits for it and writes its
+ * wait status to status_fd.  A daemon reaps every child it sees end, with
+ * waitpid(-1) when SIGCHLD comes, and a secret may be resolved on a thread
+ * of its while the loop does (the API key's re-read): the command is the
+ * middle's child, not the daemon's, so its status reaches secret_from_exec
+ * through the pipe whoever reaps the middle.  Forked from a process with
+ * threads, it calls only what is safe after fork().
+ */
+static void __attribute__((noreturn))
+secret_exec_middle(char **argv, int out_fd, int err_fd, int status_fd)
+{
+	pid_t		pid;
+	sigset_t	all;
+	int		status, e;
+
+	/*
+	 * No handler of the parent's (a copy, writing to its descriptors)
+	 * may run here; the command resets its own (secret_exec_child).
+	 */
+	sigfillset(&all);
+	(void)sigprocmask(SIG_SETMASK, &all, NULL);
+	/* The command inherits the group: one kill(-pid) takes both. */
+	(void)setpgid(0, 0);
+	if ((pid = vfork()) == 0)
+		secret_exec_child(argv, out_fd, err_fd);
+	if (pid < 0) {
+		e = errno;
+		(void)!write(err_fd, &e, sizeof e);
+		_exit(127);
+	}
+	/* The pipes end when the command closes them, not when we do. */
+	(void)close(out_fd);
+	(void)close(err_fd);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			_exit(127);
+	(void)!write(status_fd, &status, sizeof status);
+	_exit(0);
+}
+
+/*
+ * One read from fd, waiting at most until deadline (monotonic ms): the
+ * bytes read, 0 at the end, -ETIMEDOUT or a negative errno.
+ */
+static ssize_t
+secret_read_by(int fd, void *buf, size_t len, int64_t deadline)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+	int64_t		left;
+	ssize_t		n;
+
+	for (;;) {
+		if ((left = deadline - util_mono_ms()) <= 0)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (pfd.revents == 0)
+			continue;
+		if ((n = read(fd, buf, len)) >= 0)
+			return n;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Reap the middle, unless the daemon's loop already did. */
+static void
+secret_reap(pid_t pid)
+{
+	int	status;
+
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+}
+
 static int
 secret_from_exec(const char *cmd, struct secret **ret, char *err)
 {
 	char		**argv = NULL;
-	int		  out[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	int		  r, status, child_errno;
+	int		  out[2] = { -1, -1 }, errp[2] = { -1, -1 },
+			  st[2] = { -1, -1 };
+	int		  r, status = 0, child_errno;
 	pid_t		  pid;
 	struct secret_acc b;
 	char		  chunk[4096];
 	ssize_t		  n;
-	int64_t		  deadline, left;
-	struct pollfd	  pfd;
+	int64_t		  deadline;
 
 	if ((r = argv_split(cmd, &argv)) < 0) {
 		secret_errf(err, "exec: cannot split the command");
 		return r;
 	}
 	secret_acc_init(&b);
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+	    pipe2(st, O_CLOEXEC) < 0) {
 		r = -errno;
 		secret_errf(err, "exec:%s: pipe: %s", argv[0],
 		    strerror(-r));
@@ -522,14 +605,15 @@ secret_from_exec(const char *cmd, struct secret **ret, char *err)
 		goto out;
 	}
 	if (pid == 0)
-		secret_exec_child(argv, out[1], errp[1]);
+		secret_exec_middle(argv, out[1], errp[1], st[1]);
 	close(out[1]);
 	close(errp[1]);
-	out[1] = errp[1] = -1;
+	close(st[1]);
+	out[1] = errp[1] = st[1] = -1;
 
 	n = read(errp[0], &child_errno, sizeof child_errno);
 	if (n == (ssize_t)sizeof child_errno) {
-		(void)waitpid(pid, &status, 0);
+		secret_reap(pid);
 		secret_errf(err, "exec:%s: cannot run: %s",
 		    argv[0], strerror(child_errno));
 		r = -child_errno;
@@ -537,45 +621,32 @@ secret_from_exec(const char *cmd, struct secret **ret, char *err)
 	}
 
 	deadline = util_mono_ms() + SECRET_EXEC_TIMEOUT_MS;
-	r = 0;
 	for (;;) {
-		left = deadline - util_mono_ms();
-		if (left <= 0) {
-			r = -ETIMEDOUT;
+		if ((n = secret_read_by(out[0], chunk, sizeof chunk,
+		    deadline)) <= 0) {
+			r = (int)n;
 			break;
 		}
-		pfd.fd = out[0];
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, (int)left) < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		if (pfd.revents == 0)
-			continue;
-		if ((n = read(out[0], chunk, sizeof chunk)) < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
 		if ((r = secret_acc_add(&b, chunk, (size_t)n)) < 0)
 			break;
 	}
 	util_wipe(chunk, sizeof chunk);
+	/* Its output ended; now how it ended, within the same time. */
+	if (r == 0 && (n = secret_read_by(st[0], &status, sizeof status,
+	    deadline)) != (ssize_t)sizeof status)
+		r = n < 0 ? (int)n : -ECHILD;
 	if (r < 0)
 		(void)kill(-pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	secret_reap(pid);
 	if (r == -ETIMEDOUT) {
 		secret_errf(err, "exec:%s: no answer within %d ms",
 		    argv[0], SECRET_EXEC_TIMEOUT_MS);
 	} else if (r == -ENOBUFS) {
 		secret_errf(err, "exec:%s: output larger than %d "
 		    "bytes", argv[0], SECRET_VALUE_MAX);
+	} else if (r == -ECHILD) {
+		secret_errf(err, "exec:%s: ended without an exit status",
+		    argv[0]);
 	} else if (r < 0) {
 		secret_errf(err, "exec:%s: %s", argv[0],
 		    strerror(-r));
@@ -598,6 +669,10 @@ out:
 		close(errp[0]);
 	if (errp[1] >= 0)
 		close(errp[1]);
+	if (st[0] >= 0)
+		close(st[0]);
+	if (st[1] >= 0)
+		close(st[1]);
 	argv_free(argv);
 	return r;
 }

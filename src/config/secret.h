@@ -7,7 +7,9 @@
  *                   $CREDENTIALS_DIRECTORY; group- or world-accessible files
  *                   are refused
  *   exec:COMMAND    the standard output of COMMAND, split into argv and run
- *                   without a shell, bounded in output and time
+ *                   without a shell, bounded in output and time; it starts
+ *                   with default signals, and its exit status is heard
+ *                   even in a daemon whose loop reaps every child
  *   projects/P/secrets/S/versions/V
  *                   a Google Secret Manager version, fetched over its REST
  *                   API with an access token from the metadata server (both

@@ -141,12 +141,13 @@ api_country_filter(const struct httpd_request *rq, struct api_page *pg,
     struct httpd_response *rs)
 {
 	const char	*why;
-	char		*v;
+	char		*v, echo[HTTPD_ECHO_LEN];
 
 	if ((v = httpd_query_str(rq, "country")) == NULL)
 		return 0;
 	if (validate_country(v, pg->country, &why) < 0) {
-		httpd_error(rs, 400, "country", "country: '%.16s' %s", v, why);
+		httpd_error(rs, 400, "country", "country: '%s' %s",
+		    httpd_echo(echo, sizeof echo, v, 16), why);
 		free(v);
 		return -EINVAL;
 	}
@@ -170,7 +171,7 @@ api_sessions_list(void *arg, const struct httpd_request *rq,
 	struct api	*a = arg;
 	struct api_page	 pg = { 0 };
 	int64_t		 limit;
-	char		*v;
+	char		*v, echo[HTTPD_ECHO_LEN];
 	int		 r;
 
 	if (httpd_query_check(rq, allowed, rs) < 0 ||
@@ -181,8 +182,9 @@ api_sessions_list(void *arg, const struct httpd_request *rq,
 		return;
 	if ((v = httpd_query_str(rq, "status")) != NULL) {
 		if (store_session_status_parse(v, &pg.status) < 0) {
-			httpd_error(rs, 400, "status", "status: '%.32s' is not "
-			    "a session status", v);
+			httpd_error(rs, 400, "status", "status: '%s' is not a "
+			    "session status", httpd_echo(echo, sizeof echo, v,
+			    32));
 			free(v);
 			return;
 		}
@@ -205,6 +207,7 @@ api_body_object(const char *body, size_t len, struct httpd_response *rs)
 {
 	json_error_t	 e;
 	json_t		*o;
+	char		 echo[HTTPD_ECHO_LEN];
 
 	if (len == 0) {
 		httpd_error(rs, 400, NULL, "a JSON object body is required");
@@ -212,8 +215,10 @@ api_body_object(const char *body, size_t len, struct httpd_response *rs)
 	}
 	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
 	if (o == NULL) {
+		/* jansson's text may quote the offending bytes. */
 		httpd_error(rs, 400, NULL, "the body is not valid JSON: %s "
-		    "(line %d, column %d)", e.text, e.line, e.column);
+		    "(line %d, column %d)", httpd_echo(echo, sizeof echo,
+		    e.text, HTTPD_ECHO_MAX), e.line, e.column);
 		return NULL;
 	}
 	if (!json_is_object(o)) {
@@ -234,6 +239,7 @@ api_session_fields(const json_t *o, struct session_new *n,
 {
 	const char	*key, *why, *s;
 	json_t		*v;
+	char		 echo[HTTPD_ECHO_LEN];
 	bool		 have_user = false, have_phone = false,
 			 have_country = false;
 
@@ -255,11 +261,13 @@ api_session_fields(const json_t *o, struct session_new *n,
 		    strcmp(key, "country") != 0 &&
 		    strcmp(key, "proxyType") != 0 &&
 		    strcmp(key, "desiredState") != 0) {
-			httpd_error(rs, 400, key, "%.64s: unknown field", key);
+			httpd_error(rs, 400, key, "%s: unknown field",
+			    httpd_echo(echo, sizeof echo, key, 64));
 			return -EINVAL;
 		}
 		if (!json_is_string(v)) {
-			httpd_error(rs, 400, key, "%s: must be a string", key);
+			httpd_error(rs, 400, key, "%s: must be a string",
+			    httpd_echo(echo, sizeof echo, key, 64));
 			return -EINVAL;
 		}
 		s = json_string_value(v);
@@ -273,15 +281,16 @@ api_session_fields(const json_t *o, struct session_new *n,
 		} else if (strcmp(key, "phoneNumber") == 0) {
 			if (validate_phone(s, &why) < 0 ||
 			    util_strlcpy(n->phone, s, sizeof n->phone) < 0) {
-				httpd_error(rs, 400, key, "phoneNumber: '%.32s' "
-				    "%s", s, why);
+				httpd_error(rs, 400, key, "phoneNumber: '%s' "
+				    "%s", httpd_echo(echo, sizeof echo, s, 32),
+				    why);
 				return -EINVAL;
 			}
 			have_phone = true;
 		} else if (strcmp(key, "country") == 0) {
 			if (validate_country(s, n->country, &why) < 0) {
-				httpd_error(rs, 400, key, "country: '%.16s' %s",
-				    s, why);
+				httpd_error(rs, 400, key, "country: '%s' %s",
+				    httpd_echo(echo, sizeof echo, s, 16), why);
 				return -EINVAL;
 			}
 			have_country = true;
@@ -519,7 +528,7 @@ api_proxies(void *arg, const struct httpd_request *rq,
 	struct api	*a = arg;
 	struct api_page	 pg = { 0 };
 	int64_t		 limit;
-	char		*v;
+	char		*v, echo[HTTPD_ECHO_LEN];
 	int		 r, i;
 
 	if (httpd_query_check(rq, allowed, rs) < 0 ||
@@ -534,8 +543,9 @@ api_proxies(void *arg, const struct httpd_request *rq,
 			    (enum proxy_state)i)) == 0)
 				break;
 		if (i > PROXY_LOST) {
-			httpd_error(rs, 400, "state", "state: '%.32s' is not a "
-			    "proxy state", v);
+			httpd_error(rs, 400, "state", "state: '%s' is not a "
+			    "proxy state", httpd_echo(echo, sizeof echo, v,
+			    32));
 			free(v);
 			return;
 		}

@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
 #include "base/log.h"
@@ -24,8 +26,13 @@
 #include "base/xmalloc.h"
 #include "config/secret.h"
 #include "http/httpd.h"
+#include "store/storeq.h"
 
 #define HTTPD_BACKLOG	1024
+/* What a NUL a client sent becomes before libevent parses it. */
+#define HTTPD_NUL_STANDIN	'\x01'
+/* Pieces of the input buffer looked at per evbuffer_peek. */
+#define HTTPD_PEEK_IOV		8
 
 struct httpd {
 	struct evhttp			*http;
@@ -33,7 +40,9 @@ struct httpd {
 	void				*arg;
 	char				*key_ref;	/* "" : none */
 	struct secret			*key;
-	int64_t				 key_read_at;	/* monotonic ms */
+	struct storeq			*keyq;		/* re-reads it */
+	bool				 key_reading;	/* one is out */
+	int64_t				 key_read_at;	/* its start, mono ms */
 	struct httpd_stats		 stats;
 	httpd_offload_fn		 offload;
 	void				*offload_arg;
@@ -87,6 +96,61 @@ httpd_presented_key(const char *x_api_key, const char *authorization)
 		return authorization;
 	}
 	return NULL;
+}
+
+bool
+httpd_json_type(const char *ct)
+{
+	static const char	 type[] = "application/json";
+	const char		*p, *name, *val;
+	size_t			 nlen, vlen;
+
+	if (ct == NULL || strncasecmp(ct, type, sizeof type - 1) != 0)
+		return false;
+	p = ct + sizeof type - 1;
+	/* *( OWS ";" OWS name "=" ( token / quoted-string ) ) OWS */
+	for (;;) {
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			return true;
+		if (*p++ != ';')
+			return false;
+		p += strspn(p, " \t");
+		name = p;
+		nlen = strcspn(p, "=; \t\"");
+		p += nlen;
+		if (nlen == 0 || *p++ != '=')
+			return false;
+		if (*p == '"') {
+			val = ++p;
+			vlen = strcspn(p, "\"");
+			if (p[vlen] != '"')
+				return false;
+			p += vlen + 1;
+		} else {
+			val = p;
+			vlen = strcspn(p, "; \t\"");
+			p += vlen;
+			if (vlen == 0)
+				return false;
+		}
+		if (nlen == 7 && strncasecmp(name, "charset", 7) == 0 &&
+		    (vlen != 5 || strncasecmp(val, "utf-8", 5) != 0))
+			return false;
+	}
+}
+
+/* How many headers are called name. */
+static size_t
+httpd_header_count(const struct evkeyvalq *headers, const char *name)
+{
+	const struct evkeyval	*kv;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(kv, headers, next)
+		if (strcasecmp(kv->key, name) == 0)
+			n++;
+	return n;
 }
 
 /* Does one pattern match the path?  Writes the {id} on success. */
@@ -158,9 +222,79 @@ httpd_reason(int status)
 	case 409: return "conflict";
 	case 413: return "payload_too_large";
 	case 415: return "unsupported_media_type";
+	case 417: return "expectation_failed";
+	case 501: return "not_implemented";
 	case 503: return "unavailable";
 	default: return status >= 500 ? "internal_error" : "error";
 	}
+}
+
+/*
+ * The length of the valid UTF-8 character at s (n bytes left), or 0.  As
+ * strict as jansson, which refuses a string holding anything else.
+ */
+static size_t
+httpd_utf8_char(const unsigned char *s, size_t n)
+{
+	uint32_t	c;
+	size_t		len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xc2)	/* a continuation byte, or an overlong pair */
+		return 0;
+	if (s[0] < 0xe0) {
+		len = 2;
+		c = s[0] & 0x1f;
+	} else if (s[0] < 0xf0) {
+		len = 3;
+		c = s[0] & 0x0f;
+	} else if (s[0] < 0xf5) {
+		len = 4;
+		c = s[0] & 0x07;
+	} else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
+	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return len;
+}
+
+const char *
+httpd_echo(char *out, size_t outlen, const char *in, size_t max)
+{
+	static const char	 replacement[] = "\xef\xbf\xbd";	/* U+FFFD */
+	const unsigned char	*s = (const unsigned char *)in;
+	size_t			 n = strlen(in), i = 0, o = 0, len, add;
+
+	if (outlen < 4) {
+		if (outlen > 0)
+			out[0] = '\0';
+		return out;
+	}
+	if (max > outlen - 4)
+		max = outlen - 4;
+	while (i < n) {
+		len = httpd_utf8_char(s + i, n - i);
+		add = len > 0 ? len : sizeof replacement - 1;
+		if (o + add > max) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(out + o, len > 0 ? in + i : replacement, add);
+		o += add;
+		i += len > 0 ? len : 1;
+	}
+	out[o] = '\0';
+	return out;
 }
 
 void
@@ -168,17 +302,25 @@ httpd_error(struct httpd_response *rs, int status, const char *field,
     const char *fmt, ...)
 {
 	va_list	ap;
-	char	msg[HTTPD_ERR_LEN];
+	/*
+	 * Formatted with room to spare, then cut to HTTPD_ERR_LEN by
+	 * httpd_echo, so a long message ends at a character boundary
+	 * rather than wherever vsnprintf stopped.
+	 */
+	char	raw[2 * HTTPD_ERR_LEN], msg[HTTPD_ERR_LEN],
+		fieldbuf[HTTPD_ECHO_LEN];
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
+	httpd_echo(msg, sizeof msg, raw, sizeof msg);
 	json_decref(rs->json);
 	rs->status = status;
 	rs->json = json_pack("{s:s, s:s}", "error", httpd_reason(status),
 	    "message", msg);
-	if (field != NULL)
-		json_object_set_new(rs->json, "field", json_string(field));
+	if (rs->json != NULL && field != NULL)
+		json_object_set_new(rs->json, "field", json_string(httpd_echo(
+		    fieldbuf, sizeof fieldbuf, field, HTTPD_ECHO_MAX)));
 }
 
 char *
@@ -206,6 +348,7 @@ httpd_query_check(const struct httpd_request *rq, const char *const *allowed,
 	struct evkeyval		*kv;
 	size_t			 i;
 	int			 r = 0;
+	char			 echo[HTTPD_ECHO_LEN];
 
 	if (rq->query == NULL)
 		return 0;
@@ -220,7 +363,8 @@ httpd_query_check(const struct httpd_request *rq, const char *const *allowed,
 				break;
 		if (allowed[i] == NULL) {
 			httpd_error(rs, 400, kv->key, "%s: unknown query "
-			    "parameter", kv->key);
+			    "parameter", httpd_echo(echo, sizeof echo, kv->key,
+			    64));
 			r = -EINVAL;
 			break;
 		}
@@ -258,38 +402,167 @@ httpd_stats(const struct httpd *h, struct httpd_stats *ret)
 	*ret = h->stats;
 }
 
+/* A re-read of the API key's reference, made off the loop. */
+struct httpd_keyread {
+	struct httpd	*h;
+	char		*ref;		/* a copy: the worker touches only this */
+	struct secret	*s;
+	char		 err[SECRET_ERR_LEN];
+};
+
+/* On the key's worker. */
+static int
+httpd_key_run(struct store *st, void *arg)
+{
+	struct httpd_keyread	*kr = arg;
+
+	(void)st;
+	return secret_resolve(kr->ref, &kr->s, kr->err);
+}
+
+/* On the loop, or from storeq_free in httpd_free (h still whole). */
+static void
+httpd_key_done(int result, void *arg)
+{
+	struct httpd_keyread	*kr = arg;
+	struct httpd		*h = kr->h;
+
+	h->key_reading = false;
+	if (result == 0) {
+		if (secret_len(kr->s) != secret_len(h->key) ||
+		    memcmp(secret_value(kr->s), secret_value(h->key),
+		    secret_len(kr->s)) != 0)
+			log_info("api.key_loaded");
+		secret_free(h->key);
+		h->key = kr->s;
+	} else if (result != -ECANCELED)
+		log_warn("api.key_unreadable", LOGF_S("error", kr->err));
+	free(kr->ref);
+	free(kr);
+}
+
 /*
- * Is the presented key the API key?  A mismatch re-reads the reference
- * (rate-limited), so a key rotated in the secret store is picked up.
+ * A key that does not match may be a rotated one: read the reference
+ * again.  Not on the loop: exec: runs a command and a Secret Manager
+ * answer comes over the network, seconds either way, and anyone who can
+ * reach the port can send a wrong key.  One re-read at a time, at most one
+ * started per HTTPD_KEY_REREAD_MS, on a thread of the server's own;
+ * requests are judged against the key known so far until it is done.
  */
+static void
+httpd_key_reread(struct httpd *h)
+{
+	struct httpd_keyread	*kr;
+	int64_t			 now = util_mono_ms();
+
+	if (h->keyq == NULL || h->key_reading ||
+	    now - h->key_read_at < HTTPD_KEY_REREAD_MS)
+		return;
+	h->key_read_at = now;
+	kr = xcalloc(1, sizeof *kr);
+	kr->h = h;
+	kr->ref = xstrdup(h->key_ref);
+	if (storeq_submit(h->keyq, httpd_key_run, httpd_key_done, kr) < 0) {
+		free(kr->ref);
+		free(kr);
+		return;
+	}
+	h->key_reading = true;
+}
+
+/* Is the presented key the API key?  A mismatch may start a re-read. */
 static bool
 httpd_authorized(struct httpd *h, const char *given)
 {
-	struct secret	*s;
-	char		 err[SECRET_ERR_LEN];
-	int64_t		 now = util_mono_ms();
-	bool		 ok;
-
 	if (h->key_ref[0] == '\0' || given == NULL)
 		return false;
-	if (h->key != NULL && httpd_key_equal(given, strlen(given),
-	    secret_value(h->key), secret_len(h->key)))
+	if (httpd_key_equal(given, strlen(given), secret_value(h->key),
+	    secret_len(h->key)))
 		return true;
-	if (h->key != NULL && now - h->key_read_at < HTTPD_KEY_REREAD_MS)
-		return false;
-	h->key_read_at = now;
-	if (secret_resolve(h->key_ref, &s, err) < 0) {
-		log_warn("api.key_unreadable", LOGF_S("error", err));
-		return false;
+	httpd_key_reread(h);
+	return false;
+}
+
+/*
+ * Every byte a client sends passes here, on the connection's input buffer,
+ * before libevent parses it.  libevent keeps header values as C strings,
+ * so a NUL would silently cut one: "x-api-key: KEY\0junk" would arrive as
+ * "KEY" and be accepted.  Each NUL becomes HTTPD_NUL_STANDIN, a control
+ * character that httpd_headers_ok refuses in a header and that is as
+ * invalid as a NUL in a JSON body.
+ */
+static void
+httpd_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct evbuffer_iovec	 v[HTTPD_PEEK_IOV];
+	struct evbuffer_ptr	 pos;
+	size_t			 len = evbuffer_get_length(buf), at, l;
+	char			*p, *end;
+	int			 n, i;
+
+	(void)arg;
+	if (info->n_added == 0)
+		return;
+	/* What was added is at the end; scan it, in pieces. */
+	at = len > info->n_added ? len - info->n_added : 0;
+	while (at < len) {
+		if (evbuffer_ptr_set(buf, &pos, at, EVBUFFER_PTR_SET) < 0 ||
+		    (n = evbuffer_peek(buf, (ev_ssize_t)(len - at), &pos, v,
+		    HTTPD_PEEK_IOV)) <= 0)
+			return;
+		for (i = 0; i < n && i < HTTPD_PEEK_IOV && at < len; i++) {
+			l = v[i].iov_len < len - at ? v[i].iov_len : len - at;
+			p = v[i].iov_base;
+			end = p + l;
+			while (p < end && (p = memchr(p, '\0',
+			    (size_t)(end - p))) != NULL)
+				*p++ = HTTPD_NUL_STANDIN;
+			at += l;
+		}
 	}
-	ok = httpd_key_equal(given, strlen(given), secret_value(s),
-	    secret_len(s));
-	if (h->key == NULL || secret_len(s) != secret_len(h->key) ||
-	    memcmp(secret_value(s), secret_value(h->key), secret_len(s)) != 0)
-		log_info("api.key_loaded");
-	secret_free(h->key);
-	h->key = s;
-	return ok;
+}
+
+/* Each connection's buffers, made here so httpd_input_cb sees its input. */
+static struct bufferevent *
+httpd_bev_cb(struct event_base *base, void *arg)
+{
+	struct bufferevent	*bev;
+
+	(void)arg;
+	/* Out of memory is fatal, as with xmalloc. */
+	if ((bev = bufferevent_socket_new(base, -1, 0)) == NULL ||
+	    evbuffer_add_cb(bufferevent_get_input(bev), httpd_input_cb,
+	    NULL) == NULL) {
+		log_error("api.out_of_memory");
+		abort();
+	}
+	return bev;
+}
+
+/*
+ * A header whose name or value holds a control character (HTAB aside) or
+ * a NUL (see httpd_input_cb) is malformed: 0 or -EINVAL with its name.
+ */
+static int
+httpd_headers_ok(const struct evkeyvalq *headers, const char **ret_name)
+{
+	const struct evkeyval	*kv;
+	const unsigned char	*p;
+
+	TAILQ_FOREACH(kv, headers, next) {
+		for (p = (const unsigned char *)kv->key; *p != '\0'; p++)
+			if (*p < 0x20 || *p == 0x7f)
+				goto bad;
+		for (p = (const unsigned char *)kv->value; *p != '\0'; p++)
+			if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+				goto bad;
+		continue;
+bad:
+		*ret_name = kv->key;
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static enum httpd_method
@@ -305,6 +578,90 @@ httpd_method_of(enum evhttp_cmd_type t)
 	default:
 		return HTTPD_OTHER;
 	}
+}
+
+/* What a request libevent refused was refused for, by status. */
+static void
+httpd_protocol_error(struct httpd_response *rs, int status)
+{
+	switch (status) {
+	case 400:
+		httpd_error(rs, status, NULL, "the request could not be read: "
+		    "a malformed request line, header, Content-Length or "
+		    "chunk, or headers over %d bytes", HTTPD_HEADERS_MAX);
+		break;
+	case 413:
+		httpd_error(rs, status, NULL, "the body is over the %d bytes "
+		    "accepted, or its chunked encoding is malformed",
+		    HTTPD_BODY_MAX);
+		break;
+	case 417:
+		httpd_error(rs, status, NULL, "Expect: only 100-continue is "
+		    "understood");
+		break;
+	case 501:
+		httpd_error(rs, status, NULL, "the method is not implemented: "
+		    "the API serves GET, POST and DELETE");
+		break;
+	default:
+		httpd_error(rs, status, NULL, "the request could not be "
+		    "served");
+		break;
+	}
+}
+
+/*
+ * libevent's own error answers, in JSON.
+ *
+ * What libevent refuses before a route sees it (a request line, header,
+ * Content-Length or chunk it cannot parse, headers past
+ * HTTPD_HEADERS_MAX, a body past HTTPD_WIRE_BODY_MAX, an Expect other than
+ * 100-continue, a method it does not know) it answers by calling
+ * evhttp_send_error, which writes an HTML page.  libevent 2.1 offers no
+ * hook for those answers (2.2's evhttp_set_errorcb would be one), so this
+ * definition takes the place of libevent's: libevent calls
+ * evhttp_send_error through its procedure linkage table, and the dynamic
+ * linker binds that call to the executable's definition, as it does for
+ * malloc.  The contract is libevent's: answer req with status and close
+ * the connection, since after a request that could not be read the bytes
+ * that follow cannot be trusted to start the next one.
+ *
+ * Were libevent linked statically the link would fail on the second
+ * definition; were it built to bind its own calls (-Bsymbolic-functions)
+ * its HTML would come back.  tests/integration/test_api.sh checks every
+ * such answer, so either shows.
+ */
+void
+evhttp_send_error(struct evhttp_request *req, int status, const char *reason)
+{
+	struct httpd_response	 rs = { 0 };
+	struct evkeyvalq	*hdr = evhttp_request_get_output_headers(req);
+	struct evbuffer		*out = evhttp_request_get_output_buffer(req);
+	char			*s;
+
+	httpd_protocol_error(&rs, status);
+	evhttp_clear_headers(hdr);
+	evbuffer_drain(out, evbuffer_get_length(out));
+	evhttp_add_header(hdr, "Content-Type", "application/json");
+	evhttp_add_header(hdr, "Cache-Control", "no-store");
+	evhttp_add_header(hdr, "Connection", "close");
+	if (rs.json != NULL &&
+	    (s = json_dumps(rs.json, JSON_COMPACT | JSON_PRESERVE_ORDER)) !=
+	    NULL) {
+		evbuffer_add(out, s, strlen(s));
+		evbuffer_add(out, "\n", 1);
+		free(s);
+	}
+	json_decref(rs.json);
+	/*
+	 * A request line that could not be parsed left no version: answer
+	 * in HTTP/1.1, as libevent's own page does, rather than "HTTP/0.0".
+	 */
+	if (req->major == 0) {
+		req->major = 1;
+		req->minor = 1;
+	}
+	evhttp_send_reply(req, status, reason, NULL);
 }
 
 static void
@@ -436,8 +793,9 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
 	struct evbuffer		*body = evhttp_request_get_input_buffer(req);
 	const struct httpd_route *route;
-	char			*copy = NULL;
-	size_t			 idx, len;
+	const char		*name;
+	char			*copy = NULL, echo[HTTPD_ECHO_LEN];
+	size_t			 idx, len, n;
 	int			 r;
 
 	h->stats.requests++;
@@ -447,18 +805,25 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 	rq.query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
 	if (rq.path == NULL || *rq.path == '\0')
 		rq.path = "/";
+	if (httpd_headers_ok(in, &name) < 0) {
+		httpd_error(&rs, 400, NULL, "the header %s holds a NUL or a "
+		    "control character", httpd_echo(echo, sizeof echo, name,
+		    64));
+		goto send;
+	}
 	if (strlen(rq.path) > HTTPD_PATH_MAX) {
 		httpd_error(&rs, 404, NULL, "no such path");
 		goto send;
 	}
 	r = httpd_match(h->routes, rq.method, rq.path, &idx, &rq.id);
 	if (r == -ENOENT) {
-		httpd_error(&rs, 404, NULL, "no such path: %s", rq.path);
+		httpd_error(&rs, 404, NULL, "no such path: %s", httpd_echo(echo,
+		    sizeof echo, rq.path, HTTPD_ECHO_MAX));
 		goto send;
 	}
 	if (r == -EPERM) {
 		httpd_error(&rs, 405, NULL, "method not allowed on %s",
-		    rq.path);
+		    httpd_echo(echo, sizeof echo, rq.path, HTTPD_ECHO_MAX));
 		goto send;
 	}
 	route = &h->routes[idx];
@@ -478,6 +843,23 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 	if (len > HTTPD_BODY_MAX) {
 		httpd_error(&rs, 413, NULL, "the body is %zu bytes; at most "
 		    "%d are accepted", len, HTTPD_BODY_MAX);
+		goto send;
+	}
+	/*
+	 * Only JSON is read.  A second Content-Type could make a proxy in
+	 * front and this server disagree on what the body is.
+	 */
+	if (len > 0 && (n = httpd_header_count(in, "Content-Type")) > 1) {
+		httpd_error(&rs, 415, NULL, "a body must come with one "
+		    "Content-Type, not %zu", n);
+		goto send;
+	}
+	if (len > 0 && !httpd_json_type(name = evhttp_find_header(in,
+	    "Content-Type"))) {
+		httpd_error(&rs, 415, NULL, "a body must be sent as "
+		    "Content-Type: application/json (a charset, if any, "
+		    "utf-8), not %s", name == NULL ? "without one" :
+		    httpd_echo(echo, sizeof echo, name, 64));
 		goto send;
 	}
 	copy = xmalloc(len + 1);
@@ -571,7 +953,7 @@ httpd_new(struct event_base *base, const char *listen,
     struct httpd **ret, char bound[HTTPD_ADDR_LEN], char err[HTTPD_ERR_LEN])
 {
 	struct httpd	*h;
-	char		 serr[SECRET_ERR_LEN];
+	char		 serr[SECRET_ERR_LEN], qerr[STORE_ERROR_LEN];
 	int		 fd = -1, r;
 
 	if ((r = httpd_listen(listen, &fd, bound, err)) < 0)
@@ -584,6 +966,13 @@ httpd_new(struct event_base *base, const char *listen,
 	if (h->key_ref[0] != '\0' &&
 	    (r = secret_resolve(h->key_ref, &h->key, serr)) < 0) {
 		snprintf(err, HTTPD_ERR_LEN, "RESPAWN_API_KEY_SECRET: %s", serr);
+		close(fd);
+		httpd_free(h);
+		return r;
+	}
+	if (h->key_ref[0] != '\0' &&
+	    (r = storeq_new_thread(base, &h->keyq, qerr)) < 0) {
+		snprintf(err, HTTPD_ERR_LEN, "API key reader: %s", qerr);
 		close(fd);
 		httpd_free(h);
 		return r;
@@ -603,6 +992,7 @@ httpd_new(struct event_base *base, const char *listen,
 	    EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(h->http, httpd_request_cb, h);
+	evhttp_set_bevcb(h->http, httpd_bev_cb, h);
 	*ret = h;
 	return 0;
 }
@@ -614,6 +1004,8 @@ httpd_free(struct httpd *h)
 
 	if (h == NULL)
 		return;
+	/* A re-read still out is answered (or cancelled) here, h whole. */
+	storeq_free(h->keyq);
 	/* Their requests go with the server: finishing only frees them. */
 	LIST_FOREACH(c, &h->calls, link)
 		c->h = NULL;

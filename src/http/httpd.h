@@ -7,12 +7,18 @@
  *   - listening on RESPAWN_API_LISTEN (a socket of its own, close-on-exec,
  *     so connectors never inherit it);
  *   - limits on headers, body and time, and JSON for every error it
- *     answers itself (unknown path, wrong method, body too large);
+ *     answers itself (unknown path, wrong method, body too large, a body
+ *     that is not application/json, a header holding a NUL or a control
+ *     character) and for those libevent answers before any route (a
+ *     request it cannot parse, an unknown method: see evhttp_send_error
+ *     in httpd.c);
  *   - authentication of routes marked so: `x-api-key: KEY` or
  *     `Authorization: Bearer KEY`, compared in constant time with the key
- *     from a secret reference; the reference is re-read (at most every
- *     HTTPD_KEY_REREAD_MS) when a request fails, so a rotated key works
- *     without a restart.
+ *     from a secret reference; a request that fails starts a re-read of
+ *     the reference, so a rotated key works without a restart.  The
+ *     re-read runs on a thread of the server's own (exec: may take
+ *     seconds), one at a time and at most one per HTTPD_KEY_REREAD_MS;
+ *     until it is done requests are judged against the key known so far.
  *
  * Route patterns are literal paths where "{id}" stands for one path
  * segment holding a positive integer, e.g. "/api/sessions/{id}/start".
@@ -36,9 +42,11 @@ struct event_base;
 #define HTTPD_WIRE_BODY_MAX	(1024 * 1024)	/* beyond: libevent's own 413 */
 #define HTTPD_TIMEOUT_S		10		/* a request's read and write */
 #define HTTPD_PATH_MAX		512
-#define HTTPD_KEY_REREAD_MS	5000
+#define HTTPD_KEY_REREAD_MS	5000	/* between re-reads of the key */
 #define HTTPD_ADDR_LEN		80
 #define HTTPD_ERR_LEN		256
+#define HTTPD_ECHO_MAX		128	/* a client's text quoted in a message */
+#define HTTPD_ECHO_LEN		(HTTPD_ECHO_MAX + 4)	/* with "..." and NUL */
 #define HTTPD_TEXT_MAX		(8 * 1024 * 1024)	/* a text answer */
 
 enum httpd_method {
@@ -106,8 +114,9 @@ typedef int (*httpd_offload_fn)(void *arg, struct httpd_call *c);
 /*
  * Listen on listen ("host:port"; port 0: the kernel picks) and serve
  * routes (ending with a NULL pattern) with arg.  key_ref is the API key's
- * secret reference ("" : no key, so authenticated routes answer 401).
- * bound receives the address listened on.
+ * secret reference ("" : no key, so authenticated routes answer 401),
+ * read here once, then re-read off the loop.  bound receives the address
+ * listened on.
  */
 int	httpd_new(struct event_base *base, const char *listen,
 	    const struct httpd_route *routes, void *arg, const char *key_ref,
@@ -116,7 +125,8 @@ int	httpd_new(struct event_base *base, const char *listen,
 /*
  * Free the server.  Whatever runs offloaded handlers must have delivered
  * every call (httpd_call_finish) before: a call still out is dropped
- * unanswered when it finishes.
+ * unanswered when it finishes.  A key re-read still out is waited for
+ * (STOREQ_STOP_WAIT_MS at most).
  */
 void	httpd_free(struct httpd *h);
 
@@ -152,6 +162,12 @@ int	httpd_match(const struct httpd_route *routes, enum httpd_method method,
 bool	httpd_key_equal(const char *given, size_t givenlen, const char *key,
 	    size_t keylen);
 /*
+ * Is a Content-Type JSON?  "application/json" in any case, with parameters
+ * after ";" allowed, but a charset only if it is utf-8 (the one JSON may be
+ * sent in).  NULL (no Content-Type) is not.
+ */
+bool	httpd_json_type(const char *content_type);
+/*
  * The key a request presents: the x-api-key value, else the token of an
  * "Authorization: Bearer" header; NULL when there is none.
  */
@@ -159,8 +175,20 @@ const char *httpd_presented_key(const char *x_api_key,
 	    const char *authorization);
 
 /*
+ * A client's text made fit to quote in a message: at most max bytes of in
+ * (and of out, less 4), cut at a character boundary with "..." marking the
+ * cut, every byte that does not belong to a valid UTF-8 character (a stray
+ * continuation byte, an overlong form, a surrogate, a code point past
+ * U+10FFFF, a sequence cut short) replaced by U+FFFD.  JSON strings must be
+ * valid UTF-8: without this one bad byte would turn an error answer into an
+ * empty one.  Writes out and returns it.
+ */
+const char *httpd_echo(char *out, size_t outlen, const char *in, size_t max);
+/*
  * Answer an error: {"error": "<reason>", "message": "...", "field": ...}.
- * field may be NULL.
+ * field may be NULL.  The message and the field go through httpd_echo, so
+ * whatever they hold the answer is a JSON Error; a client's value quoted in
+ * fmt should still go through httpd_echo first, to be cut where it says.
  */
 void	httpd_error(struct httpd_response *rs, int status, const char *field,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));

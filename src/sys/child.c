@@ -30,29 +30,47 @@ child_open_log(const char *path, size_t max)
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * Signals the parent ignores or handles must reach a child with their
+ * default meaning (SIGPIPE stays ignored across exec otherwise).
+ */
+static const int child_default_signals[] = {
+	SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2,
+};
+
 void
 child_spawnattr(posix_spawnattr_t *attr, short flags)
 {
 	sigset_t	none, dfl;
+	size_t		i;
 
 	sigemptyset(&none);
-	/*
-	 * Signals the parent ignores or handles must reach the child with
-	 * their default meaning (SIGPIPE stays ignored across exec
-	 * otherwise).
-	 */
 	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGPIPE);
-	sigaddset(&dfl, SIGTERM);
-	sigaddset(&dfl, SIGINT);
-	sigaddset(&dfl, SIGHUP);
-	sigaddset(&dfl, SIGCHLD);
-	sigaddset(&dfl, SIGUSR1);
-	sigaddset(&dfl, SIGUSR2);
+	for (i = 0; i < sizeof child_default_signals /
+	    sizeof child_default_signals[0]; i++)
+		sigaddset(&dfl, child_default_signals[i]);
 	posix_spawnattr_setsigmask(attr, &none);
 	posix_spawnattr_setsigdefault(attr, &dfl);
 	posix_spawnattr_setflags(attr, flags | POSIX_SPAWN_SETSIGMASK |
 	    POSIX_SPAWN_SETSIGDEF);
+}
+
+void
+child_signals_reset(void)
+{
+	struct sigaction	sa;
+	sigset_t		none;
+	size_t			i;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	/* Defaults first: no handler of the parent's may run once unblocked. */
+	for (i = 0; i < sizeof child_default_signals /
+	    sizeof child_default_signals[0]; i++)
+		(void)sigaction(child_default_signals[i], &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 int

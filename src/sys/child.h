@@ -38,6 +38,12 @@ struct child_request {
  * (POSIX_SPAWN_SETSID, POSIX_SPAWN_SETPGROUP ...).
  */
 void	child_spawnattr(posix_spawnattr_t *attr, short flags);
+/*
+ * The same for a child made by fork or vfork, before it executes a
+ * program: the signals the parent handles or ignores back to their
+ * default, then none blocked.  Only async-signal-safe calls.
+ */
+void	child_signals_reset(void);
 /* On success *ret_pid is the connector, leader of its own session. */
 int	child_start(const struct child_request *req, pid_t *ret_pid,
 	    char err[CHILD_ERR_LEN]);

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The HTTP API end to end: the daemon against respawn-lab, every route
-# called, authentication (none, wrong, x-api-key, Bearer, a rotated key),
+# called, authentication (none, wrong, x-api-key, Bearer, a rotated key,
+# a key from a slow command that wrong keys must not turn into a stall),
 # every kind of invalid input (bad phone, unknown country, wrong types,
 # unknown fields and parameters, missing fields, malformed JSON, an
-# oversized body, a duplicate), session start/stop/restart/delete acted
-# on by the daemon, paging, and /metrics through a strict format checker.
+# oversized body, a duplicate, bytes that are not UTF-8 and values cut at
+# a length, some sent on a raw socket), session start/stop/restart/delete
+# acted on by the daemon, paging, and /metrics through a strict format
+# checker.
 # Every answer is recorded and checked against docs/api/openapi.yaml.
 . "$(dirname "$0")/lib.sh"
 
@@ -46,6 +49,21 @@ call() {
 	jq -n --arg m "$method" --arg p "$path" --arg s "$STATUS" --arg c "$CTYPE" \
 		--arg b "$BODY" '{method: $m, path: $p, status: ($s | tonumber), contentType: $c, body: $b}' \
 		>"$T/calls/$(printf %04d $NCALL).json"
+}
+# raw METHOD PATH REQUEST: REQUEST's bytes (Python escapes: \r \n \0 \xHH)
+# sent as they are on a connection of their own, for what curl will not
+# send; sets STATUS, CTYPE, BODY and CLOSE (the answer said Connection:
+# close) and records the call as call() does, under METHOD and PATH.
+raw() {
+	local out
+	NCALL=$((NCALL + 1))
+	out=$("$PY" "$SRC/tests/tools/rawhttp.py" "${URL#http://}" "$3")
+	STATUS=$(jq -r .status <<<"$out")
+	CTYPE=$(jq -r .contentType <<<"$out")
+	BODY=$(jq -r .body <<<"$out")
+	CLOSE=$(jq -r .connectionClose <<<"$out")
+	jq --arg m "$1" --arg p "$2" '{method: $m, path: $p, status, contentType, body}' \
+		<<<"$out" >"$T/calls/$(printf %04d $NCALL).json"
 }
 authed() { call "$1" "$2" -H "x-api-key: $KEY" "${@:3}"; }
 post_json() { authed POST "$1" -H 'Content-Type: application/json' --data-binary "$2"; }
@@ -166,6 +184,88 @@ for q in "limit=0" "limit=5000" "limit=x" "after=-1" "status=happy" "country=zz"
 	authed GET "/api/sessions?$q"
 	expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 ${q%%=*}" "GET /api/sessions?$q: 400 naming ${q%%=*}"
 done
+
+# --- bytes that are not UTF-8, and values cut at a length ------------------
+# Whatever the client sent, an error answer is a JSON Error: a value quoted
+# in it is cut at a character boundary, bytes that are not UTF-8 replaced.
+authed GET "/api/sessions?status=%ff"
+expect_eq "$STATUS $CTYPE $(jq -r .field <<<"$BODY")" "400 application/json status" \
+	"status=%ff: a JSON 400 naming status"
+expect_in "$(jq -r .message <<<"$BODY")" "'"$'\xef\xbf\xbd'"'" "the byte is quoted as U+FFFD"
+authed GET "/api/proxies?country=%e2%82"
+expect_eq "$STATUS $CTYPE $(jq -r .field <<<"$BODY")" "400 application/json country" \
+	"a country cut inside a character: a JSON 400"
+raw GET /api/instances "GET /api/instances?\xc3=1 HTTP/1.1\r\nHost: x\r\nx-api-key: $KEY\r\nConnection: close\r\n\r\n"
+expect_eq "$STATUS $CTYPE $(jq -r .field <<<"$BODY")" "400 application/json "$'\xef\xbf\xbd' \
+	"a raw query key that is not UTF-8: a JSON 400 naming it"
+long=$(printf 'é%.0s' $(seq 119))
+raw GET /api/x "GET /api/x$long HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+expect_eq "$STATUS $CTYPE" "404 application/json" "a raw path longer than a message: a JSON 404"
+expect_in "$(jq -r .message <<<"$BODY")" "é..." "the path is cut after a whole character"
+field=$(printf 'a%.0s' $(seq 63))é
+post_json /api/sessions "{\"$field\":1}"
+expect_eq "$STATUS $CTYPE $(jq -r .field <<<"$BODY")" "400 application/json $field" \
+	"an unknown field with a character across its 64th byte: a JSON 400"
+
+# --- headers and bodies the API refuses ------------------------------------
+# libevent keeps a header as a C string: "KEY\0junk" would be "KEY".
+raw GET /api/proxy/status "GET /api/proxy/status HTTP/1.1\r\nHost: x\r\nx-api-key: $KEY\0junk\r\nConnection: close\r\n\r\n"
+expect_eq "$STATUS $CTYPE $(jq -r .error <<<"$BODY")" "400 application/json invalid_request" \
+	"x-api-key: KEY\\0junk: a JSON 400"
+raw GET /api/proxy/status "GET /api/proxy/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $KEY\0\r\nConnection: close\r\n\r\n"
+expect_eq "$STATUS" 400 "Authorization: Bearer KEY\\0: 400"
+raw GET /healthz "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Trace: a\x01b\r\nConnection: close\r\n\r\n"
+expect_eq "$STATUS" 400 "a control character in any header: 400"
+call GET /api/proxy/status -H "x-api-key: ${KEY}x"
+expect_eq "$STATUS" 401 "a key with one byte more: 401"
+call GET /api/proxy/status -H "x-api-key: ${KEY%?}"
+expect_eq "$STATUS" 401 "a key with one byte less: 401"
+authed POST /api/sessions -H 'Content-Type: text/plain' \
+	--data-binary '{"userId":"u5","phoneNumber":"+4915100000005","country":"de"}'
+expect_eq "$STATUS $CTYPE $(jq -r .error <<<"$BODY")" "415 application/json unsupported_media_type" \
+	"a JSON body sent as text/plain: 415"
+authed POST /api/sessions --data-binary '{"userId":"u5","phoneNumber":"+4915100000005","country":"de"}'
+expect_eq "$STATUS" 415 "a body without Content-Type (curl sends a form type): 415"
+authed POST /api/sessions -H 'Content-Type: application/json; charset=latin1' --data-binary '{}'
+expect_eq "$STATUS" 415 "charset=latin1: 415"
+authed POST /api/sessions -H 'Content-Type: application/json' -H 'Content-Type: text/plain' --data-binary '{}'
+expect_eq "$STATUS" 415 "two Content-Types: 415"
+authed POST /api/sessions -H 'Content-Type: Application/JSON; charset=UTF-8' --data-binary '{"userId":"u5"}'
+expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 phoneNumber" "application/json with charset=utf-8 is read"
+authed POST /api/sessions/999999/start -H 'Content-Type: text/plain' --data-binary 'x'
+expect_eq "$STATUS" 415 "a text body on start: 415"
+expect_eq "$("$RESPAWN" session ls --json | jq length)" 4 "nothing was added by the refused bodies"
+
+# --- what libevent refuses before any route: JSON too ----------------------
+protocol() {	# STATUS ERROR DESCRIPTION
+	expect_eq "$STATUS $CTYPE $(jq -r .error <<<"$BODY") $CLOSE" "$1 application/json $2 true" "$3"
+}
+raw RAW / "GARBAGE\r\n\r\n"
+protocol 400 invalid_request "a malformed request line: a JSON 400, connection closed"
+raw GET /healthz "GET /healthz HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n"
+protocol 400 invalid_request "a malformed header: a JSON 400"
+big=$(head -c 17000 /dev/zero | tr '\0' a)
+raw GET /healthz "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: $big\r\n\r\n"
+protocol 400 invalid_request "headers over 16 KiB: a JSON 400"
+raw POST /api/sessions "POST /api/sessions HTTP/1.1\r\nHost: x\r\nx-api-key: $KEY\r\nContent-Length: 12x\r\n\r\n"
+protocol 400 invalid_request "a malformed Content-Length: a JSON 400"
+raw POST /api/sessions "POST /api/sessions HTTP/1.1\r\nHost: x\r\nx-api-key: $KEY\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+protocol 413 payload_too_large "a malformed chunk: a JSON 413 (libevent's status for it)"
+raw POST /api/sessions "POST /api/sessions HTTP/1.1\r\nHost: x\r\nx-api-key: $KEY\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n"
+protocol 413 payload_too_large "a Content-Length over 1 MiB: a JSON 413"
+head -c 1200000 /dev/zero | tr '\0' 'x' >"$T/huge.json"
+authed POST /api/sessions -H 'Content-Type: application/json' --data-binary "@$T/huge.json"
+expect_eq "$STATUS $CTYPE $(jq -r .error <<<"$BODY")" "413 application/json payload_too_large" \
+	"a 1.2 MB body: a JSON 413"
+raw POST /api/sessions "POST /api/sessions HTTP/1.1\r\nHost: x\r\nx-api-key: $KEY\r\nExpect: teapot\r\nContent-Length: 2\r\n\r\n"
+protocol 417 expectation_failed "Expect: teapot: a JSON 417"
+raw TRACE /healthz "TRACE /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+protocol 501 not_implemented "TRACE: a JSON 501"
+raw FOO /healthz "FOO /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+protocol 501 not_implemented "an unknown method: a JSON 501"
+call GET /healthz
+expect_eq "$STATUS" 200 "the daemon still answers"
+
 authed GET "/api/proxies?state=active&limit=100"
 expect_eq "$(jq -r '.proxies | length' <<<"$BODY")" 4 "four active proxies"
 authed GET "/api/proxies?state=gone"
@@ -232,11 +332,18 @@ for f in bad1 bad2 bad3 bad4; do
 done
 
 # --- a rotated key ----------------------------------------------------------
+# A refused key starts a re-read of the reference (off the loop, at most
+# one per HTTPD_KEY_REREAD_MS); the requests after it see the new key.
 printf 'key-two\n' >"$T/api.key"
-sleep 5.2	# HTTPD_KEY_REREAD_MS: a failed request re-reads the reference
+sleep 5.2
 KEY=key-two
 authed GET /api/instances
-expect_eq "$STATUS" 200 "the rotated key is accepted without a restart"
+expect_eq "$STATUS" 401 "the rotated key's first request is judged against the old key"
+if wait_eq 5 200 curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $KEY" "$URL/api/instances"; then
+	ok "the rotated key is accepted without a restart"
+else not_ok "the rotated key is still refused"; fi
+authed GET /api/instances
+expect_eq "$STATUS" 200 "the rotated key: 200"
 call GET /api/instances -H "x-api-key: key-one"
 expect_eq "$STATUS" 401 "the old key is refused"
 
@@ -247,4 +354,47 @@ expect_rc 0 "every answer matches docs/api/openapi.yaml: $(tail -1 <<<"$out")"
 
 kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null
 expect_eq "$(test -e "$RESPAWN_STATE_DIR/api.addr" && echo left || echo gone)" gone "api.addr removed on stop"
+
+# --- a wrong key never stalls the loop -------------------------------------
+# The key comes from a command that takes 2 s.  Every wrong key may ask for
+# a re-read; it runs off the loop, one at a time and one per 5 s at most,
+# so /healthz answers at once all along.
+printf 'key-three\n' >"$T/slow.key"
+printf '#!/bin/sh\necho run >>"%s"\nsleep 2\ncat "%s"\n' "$T/slowkey.runs" "$T/slow.key" >"$T/slowkey"
+chmod 700 "$T/slowkey"
+export RESPAWN_API_KEY_SECRET="exec:$T/slowkey"
+serve_start
+URL=$(api_url) || { not_ok "the daemon wrote no api.addr"; finish; }
+KEY=key-three
+if wait_eq 10 200 curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $KEY" "$URL/api/instances"; then
+	ok "the key from the command is accepted"
+else not_ok "the key from the command is refused"; fi
+sleep 5.2	# past HTTPD_KEY_REREAD_MS since the read at the start
+(
+	end=$((SECONDS + 7))
+	while [ "$SECONDS" -lt "$end" ]; do
+		curl -s -o /dev/null -H 'x-api-key: wrong' "$URL/api/instances"
+	done
+) &
+WRONG_PID=$!
+track_pid "$WRONG_PID"
+slowest=0
+for i in $(seq 24); do
+	t=$(curl -s -o /dev/null -w '%{time_total}' "$URL/healthz")
+	slowest=$(awk -v a="$slowest" -v b="$t" 'BEGIN { print (b > a) ? b : a }')
+	sleep 0.25
+done
+wait "$WRONG_PID"
+expect_eq "$(awk -v s="$slowest" 'BEGIN { print (s < 0.5) ? "fast" : "slow: " s " s" }')" fast \
+	"/healthz answers in under 0.5 s while wrong keys re-read a 2 s secret"
+runs=$(wc -l <"$T/slowkey.runs")
+expect_eq "$([ "$runs" -ge 2 ] && [ "$runs" -le 3 ] && echo 2-3 || echo "$runs")" 2-3 \
+	"the command ran at the start and once or twice more, not once per wrong key"
+printf 'key-four\n' >"$T/slow.key"
+sleep 5.2
+KEY=key-four
+if wait_eq 10 200 curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $KEY" "$URL/api/instances"; then
+	ok "a key rotated behind the command is taken"
+else not_ok "the key rotated behind the command is refused"; fi
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null
 finish

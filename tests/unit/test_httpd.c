@@ -1,8 +1,10 @@
 /*
  * Tests of the HTTP front's pure parts and of the Prometheus writer:
  * route matching ({id} segments, 404 against 405), the API key (constant
- * time comparison, x-api-key before Bearer), error bodies, and metric
- * samples, label escaping and histograms in the text format.
+ * time comparison of bytes and length, x-api-key before Bearer), which
+ * Content-Types are JSON, error bodies (valid JSON whatever bytes a client
+ * sent: httpd_echo), and metric samples, label escaping and histograms in
+ * the text format.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,6 +132,46 @@ test_key(void **state)
 		assert_int_equal(httpd_key_equal(cases[i].given,
 		    strlen(cases[i].given), cases[i].key, strlen(cases[i].key)),
 		    cases[i].ok);
+	/* The lengths are compared too, not only the bytes up to a NUL. */
+	assert_false(httpd_key_equal("secret\0junk", 11, "secret", 6));
+	assert_false(httpd_key_equal("secret", 6, "secret\0junk", 11));
+	assert_true(httpd_key_equal("secret\0junk", 11, "secret\0junk", 11));
+}
+
+static void
+test_json_type(void **state)
+{
+	static const struct {
+		const char	*ct;
+		bool		 ok;
+	} cases[] = {
+		{ "application/json", true },
+		{ "Application/JSON", true },
+		{ "application/json; charset=utf-8", true },
+		{ "application/json;charset=UTF-8", true },
+		{ "application/json ; charset=\"utf-8\"", true },
+		{ "application/json; foo=bar; charset=utf-8", true },
+		{ "application/json ", true },
+		{ NULL, false },
+		{ "", false },
+		{ "text/plain", false },
+		{ "application/jsonx", false },
+		{ "application/json-seq", false },
+		{ "application/x-www-form-urlencoded", false },
+		{ "application/json; charset=latin1", false },
+		{ "application/json; charset=utf-16", false },
+		{ "application/json; charset=\"utf-8", false },
+		{ "application/json;", false },
+		{ "application/json; charset", false },
+		{ "application/json; charset=", false },
+		{ "application/json, text/plain", false },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		if (httpd_json_type(cases[i].ct) != cases[i].ok)
+			fail_msg("'%s': want %d", cases[i].ct ? cases[i].ct :
+			    "(null)", cases[i].ok);
 }
 
 static void
@@ -161,6 +203,105 @@ test_error_body(void **state)
 	assert_string_equal(s, "{\"error\":\"payload_too_large\",\"message\":"
 	    "\"too big\"}");
 	free(s);
+	json_decref(rs.json);
+}
+
+/* httpd_echo: cut at a character boundary, invalid bytes replaced. */
+static void
+test_echo(void **state)
+{
+#define FFFD "\xef\xbf\xbd"
+	static const struct {
+		const char	*in;
+		size_t		 max;
+		const char	*out;
+	} cases[] = {
+		{ "plain", 64, "plain" },
+		{ "", 64, "" },
+		{ "abcdef", 4, "abcd..." },
+		{ "abcd", 4, "abcd" },
+		{ "\xc3\xa9", 1, "..." },		/* never half an e-acute */
+		{ "a\xc3\xa9", 2, "a..." },
+		{ "a\xc3\xa9", 3, "a\xc3\xa9" },
+		{ "\xf0\x9f\x98\x80!", 64, "\xf0\x9f\x98\x80!" },
+		{ "\xef\xbf\xbf", 64, "\xef\xbf\xbf" },	/* U+FFFF is valid */
+		{ "\xff", 64, FFFD },
+		{ "\x80x", 64, FFFD "x" },		/* a stray continuation */
+		{ "\xc0\xaf", 64, FFFD FFFD },		/* overlong '/' */
+		{ "\xe0\x80\x80", 64, FFFD FFFD FFFD },	/* overlong NUL */
+		{ "\xed\xa0\x80", 64, FFFD FFFD FFFD },	/* a surrogate */
+		{ "\xf4\x90\x80\x80", 64, FFFD FFFD FFFD FFFD }, /* > U+10FFFF */
+		{ "\xf5\x80", 64, FFFD FFFD },
+		{ "ab\xe2\x82", 64, "ab" FFFD FFFD },	/* cut short */
+		{ "\xff\xff", 4, FFFD "..." },
+		{ "abcdefghijkl", 1000, "abcd..." },	/* out has 8 bytes */
+	};
+	char	out[8 + 3 * 4];
+	size_t	i, outlen;
+	json_t	*j;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		outlen = cases[i].max == 1000 ? 8 : sizeof out;
+		assert_ptr_equal(httpd_echo(out, outlen, cases[i].in,
+		    cases[i].max), out);
+		assert_string_equal(out, cases[i].out);
+		assert_true(strlen(out) < outlen);
+		assert_non_null(j = json_string(out));
+		json_decref(j);
+	}
+#undef FFFD
+}
+
+/*
+ * Whatever bytes a client sends, an error answer is a JSON Error: a value
+ * cut at a length never splits a character, and invalid UTF-8 is replaced.
+ */
+static void
+test_error_untrusted_bytes(void **state)
+{
+	static const char *const allowed[] = { "limit", NULL };
+	struct httpd_request	 rq = { 0 };
+	struct httpd_response	 rs = { 0 };
+	struct session_new	 n;
+	char			 body[256], key[128];
+	const char		*msg;
+
+	/* Invalid UTF-8 in the message and in the field. */
+	httpd_error(&rs, 400, "st\xff" "atus", "status: '%s' is not a session "
+	    "status", "\xff\xfe");
+	assert_non_null(rs.json);
+	msg = json_string_value(json_object_get(rs.json, "message"));
+	assert_string_equal(msg, "status: '\xef\xbf\xbd\xef\xbf\xbd' is not "
+	    "a session status");
+	assert_string_equal(json_string_value(json_object_get(rs.json,
+	    "field")), "st\xef\xbf\xbd" "atus");
+
+	/* A raw query key with invalid bytes names itself, replaced. */
+	rq.query = "\xc3=1";
+	assert_int_equal(httpd_query_check(&rq, allowed, &rs), -EINVAL);
+	assert_non_null(rs.json);
+	assert_string_equal(json_string_value(json_object_get(rs.json,
+	    "field")), "\xef\xbf\xbd");
+
+	/* An unknown field whose 64th byte starts a two-byte character. */
+	memset(key, 'a', 63);
+	memcpy(key + 63, "\xc3\xa9", 3);
+	snprintf(body, sizeof body, "{\"%s\":1}", key);
+	assert_int_equal(api_session_parse(body, strlen(body), &n, &rs),
+	    -EINVAL);
+	assert_non_null(rs.json);
+	msg = json_string_value(json_object_get(rs.json, "message"));
+	assert_non_null(msg);
+	assert_null(strstr(msg, "\xef\xbf\xbd"));	/* cut before it */
+	assert_string_equal(json_string_value(json_object_get(rs.json,
+	    "field")), key);
+
+	/* A message past HTTPD_ERR_LEN is cut at a character boundary. */
+	memset(body, 0, sizeof body);
+	for (size_t i = 0; i + 2 < sizeof body; i += 2)
+		memcpy(body + i, "\xc3\xa9", 2);
+	httpd_error(&rs, 404, NULL, "no such path: x%s", body);
+	assert_non_null(rs.json);
 	json_decref(rs.json);
 }
 
@@ -319,8 +460,11 @@ main(void)
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_api_routes),
 		cmocka_unit_test(test_key),
+		cmocka_unit_test(test_json_type),
 		cmocka_unit_test(test_presented_key),
 		cmocka_unit_test(test_error_body),
+		cmocka_unit_test(test_echo),
+		cmocka_unit_test(test_error_untrusted_bytes),
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_metrics_text),
 		cmocka_unit_test(test_session_body),

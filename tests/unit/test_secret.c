@@ -1,7 +1,9 @@
 /*
  * Tests of secret references: each form resolves to its value, each way it
  * can fail gives a message that names the reference and never the value,
- * and the value's memory is kept out of core dumps.
+ * and the value's memory is kept out of core dumps.  exec: is resolved as
+ * the daemon's threads will: beside a reaper of every child, and from a
+ * thread with every signal blocked.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,10 +12,14 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/util.h"
@@ -142,6 +148,102 @@ test_exec_timeout(void **state)
 }
 
 /*
+ * A reaper like the daemon's loop, which takes every child of the process
+ * with waitpid(-1) as soon as it ends.
+ */
+struct reaper {
+	pthread_t	 thread;
+	volatile bool	 stop;
+};
+
+static void *
+reaper_run(void *arg)
+{
+	struct reaper	*r = arg;
+	int		 status;
+
+	while (!r->stop)
+		if (waitpid(-1, &status, 0) < 0)
+			usleep(100);
+	return NULL;
+}
+
+/*
+ * The daemon resolves a rotated API key on a thread while its loop reaps
+ * every child: the command's exit status must still reach secret_resolve,
+ * whoever reaps what.
+ */
+static void
+test_exec_beside_a_reaper(void **state)
+{
+	struct reaper	 r = { 0 };
+	struct secret	*s;
+	char		 err[SECRET_ERR_LEN];
+	int		 i;
+
+	(void)state;
+	assert_int_equal(pthread_create(&r.thread, NULL, reaper_run, &r), 0);
+	for (i = 0; i < 5; i++) {
+		if (secret_resolve("exec:echo beside", &s, err) != 0)
+			fail_msg("try %d: %s", i, err);
+		assert_string_equal(secret_value(s), "beside");
+		secret_free(s);
+		assert_int_equal(secret_resolve("exec:sh -c 'echo x; exit 3'",
+		    &s, err), -EIO);
+		if (strstr(err, "exit status 3") == NULL)
+			fail_msg("try %d: %s", i, err);
+	}
+	r.stop = true;
+	assert_int_equal(pthread_join(r.thread, NULL), 0);
+}
+
+struct masked {
+	int	 r;
+	char	 value[512];
+	char	 err[SECRET_ERR_LEN];
+};
+
+/* Like a storeq worker: every signal blocked, then resolve. */
+static void *
+masked_run(void *arg)
+{
+	struct masked	*m = arg;
+	struct secret	*s;
+	sigset_t	 all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	if ((m->r = secret_resolve("exec:grep ^Sig /proc/self/status", &s,
+	    m->err)) == 0) {
+		snprintf(m->value, sizeof m->value, "%s", secret_value(s));
+		secret_free(s);
+	}
+	return NULL;
+}
+
+/*
+ * The command starts as a program expects to, whatever thread resolved
+ * it: no signal blocked, none ignored (the daemon ignores SIGPIPE).
+ */
+static void
+test_exec_signals(void **state)
+{
+	struct masked	 m = { 0 };
+	pthread_t	 t;
+
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(pthread_create(&t, NULL, masked_run, &m), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	signal(SIGPIPE, SIG_DFL);
+	if (m.r != 0)
+		fail_msg("%s", m.err);
+	if (strstr(m.value, "SigBlk:\t0000000000000000\n") == NULL ||
+	    strstr(m.value, "SigIgn:\t0000000000000000\n") == NULL)
+		fail_msg("%s", m.value);
+}
+
+/*
  * The value's pages carry the "dd" (do not dump) flag in /proc, so a core
  * dump of respawn does not contain it.
  */
@@ -233,6 +335,8 @@ main(void)
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_errors_hide_values),
 		cmocka_unit_test(test_exec_timeout),
+		cmocka_unit_test(test_exec_beside_a_reaper),
+		cmocka_unit_test(test_exec_signals),
 		cmocka_unit_test(test_not_dumped),
 		cmocka_unit_test(test_ref_check),
 	};
