@@ -345,6 +345,9 @@ config_parse_money(const char *v, int64_t max_units, int64_t *ret)
 	int	digits = 0;
 	const char *p = v;
 
+	/* Beyond this the micro-units would not fit in an int64_t. */
+	if (max_units > INT64_MAX / 1000000 - 1)
+		max_units = INT64_MAX / 1000000 - 1;
 	if (*p < '0' || *p > '9')
 		return -EINVAL;
 	for (; *p >= '0' && *p <= '9'; p++) {
