@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,7 +288,7 @@ secret_b64_value(int ch)
 ssize_t
 secret_b64_decode(char *s)
 {
-	size_t		i, o = 0;
+	size_t		i, o = 0, pad;
 	uint32_t	acc = 0;
 	int		bits = 0, v;
 
@@ -301,7 +302,30 @@ secret_b64_decode(char *s)
 			s[o++] = (char)((acc >> bits) & 0xff);
 		}
 	}
+	/*
+	 * Padding only at the end and only to a multiple of four, never a
+	 * lone last character: no part of a value is dropped unseen.  The
+	 * output is behind i, so s[i] onwards is still the input.
+	 */
+	pad = strspn(s + i, "=");
+	if (s[i + pad] != '\0' || i % 4 == 1 || pad > 2 ||
+	    (pad > 0 && (i + pad) % 4 != 0))
+		return -1;
 	return (ssize_t)o;
+}
+
+/*
+ * The token goes into a request header: it must be a Bearer token as
+ * RFC 6750 writes one (b64token), so that nothing else can ride along.
+ */
+static bool
+secret_bearer_ok(const char *t)
+{
+	size_t	n;
+
+	n = strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-._~+/");
+	return n > 0 && t[n + strspn(t + n, "=")] == '\0';
 }
 
 int
@@ -318,7 +342,7 @@ secret_gsm_token(const char *body, size_t len,
 	if ((t = json_string_value(json_object_get(root,
 	    "access_token"))) != NULL) {
 		n = strlen(t);
-		if (n <= SECRET_TOKEN_MAX) {
+		if (n <= SECRET_TOKEN_MAX && secret_bearer_ok(t)) {
 			memcpy(tok, t, n + 1);
 			r = 0;
 		}

@@ -53,11 +53,14 @@ int		 secret_resolve(const char *ref, struct secret **ret,
 /*
  * The readers of the answers a Secret Manager reference gets, pure so
  * that tests and fuzzing reach them without a server.  secret_gsm_token
- * copies the metadata server's access_token to tok (-EBADMSG: none);
+ * copies the metadata server's access_token to tok (-EBADMSG: none, or
+ * not an RFC 6750 Bearer token, which is all a header may carry);
  * secret_gsm_payload decodes Secret Manager's payload.data into a new
  * secret (-EBADMSG, -ENOBUFS or -ENODATA, with a reason in why);
- * secret_b64_decode decodes base64 (standard or URL alphabet) in place,
- * returning the length or -1.
+ * secret_b64_decode decodes well-formed base64 (standard or URL
+ * alphabet, padded or not) in place, returning the length, or -1 for
+ * anything else (a byte outside the alphabet, text after the padding, a
+ * lone last character).
  */
 #define SECRET_TOKEN_MAX	2048
 int		 secret_gsm_token(const char *body, size_t len,
