@@ -163,6 +163,29 @@ httpd_reason(int status)
 	}
 }
 
+/*
+ * Text as a JSON string.  jansson refuses what is not UTF-8 (a query
+ * parameter's name can be anything, and a message cut to its buffer can
+ * end inside a character): such text is shown with '?' for each byte
+ * past ASCII, so that every error still answers JSON.
+ */
+static json_t *
+httpd_json_text(const char *s)
+{
+	json_t	*j;
+	char	*copy, *p;
+
+	if ((j = json_string(s)) != NULL)
+		return j;
+	copy = xstrdup(s);
+	for (p = copy; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
 void
 httpd_error(struct httpd_response *rs, int status, const char *field,
     const char *fmt, ...)
@@ -175,10 +198,10 @@ httpd_error(struct httpd_response *rs, int status, const char *field,
 	va_end(ap);
 	json_decref(rs->json);
 	rs->status = status;
-	rs->json = json_pack("{s:s, s:s}", "error", httpd_reason(status),
-	    "message", msg);
+	rs->json = json_pack("{s:s, s:o}", "error", httpd_reason(status),
+	    "message", httpd_json_text(msg));
 	if (field != NULL)
-		json_object_set_new(rs->json, "field", json_string(field));
+		json_object_set_new(rs->json, "field", httpd_json_text(field));
 }
 
 char *
