@@ -189,7 +189,8 @@ check_round_trip(const struct config *c)
 	check_fields(again);
 	for (i = 0; i < nitems(numbers); i++)
 		FUZZ_CHECK(memcmp((const char *)c + numbers[i].off,
-		    (const char *)again + numbers[i].off, sizeof(int64_t)) == 0);
+		    (const char *)again + numbers[i].off,
+		    sizeof(int64_t)) == 0);
 	for (i = 0; i < n; i++)
 		free(set[i]);
 	second = shown_values(again, set, &n2);

@@ -42,7 +42,7 @@
 /* Where a URL's credentials are, as the comment above defines them. */
 struct creds {
 	const char	*host;	/* after "://"; NULL: no "://" */
-	const char	*colon;	/* the ':' before the password, or NULL */
+	const char	*colon;	/* the ':' before the password; NULL: none */
 	const char	*at;	/* the '@' ending the userinfo, or NULL */
 };
 
@@ -143,7 +143,8 @@ static void
 fuzz_line(const char *line)
 {
 	struct provider_proxy	 px, again;
-	char			 url[PROVIDER_URL_MAX], url2[PROVIDER_URL_MAX];
+	char			 url[PROVIDER_URL_MAX];
+	char			 url2[PROVIDER_URL_MAX];
 	char			 cc[COUNTRY_CODE_LEN], *key, *back, *word;
 	const char		*why = NULL, *why2;
 	size_t			 n;
@@ -175,7 +176,8 @@ fuzz_line(const char *line)
 
 	/* The URL is the first word, the country the second and last. */
 	word = strstr(line, url);
-	FUZZ_CHECK(word != NULL && strspn(line, " \t") == (size_t)(word - line));
+	FUZZ_CHECK(word != NULL &&
+	    strspn(line, " \t") == (size_t)(word - line));
 	FUZZ_CHECK(validate_country(px.country, cc, &why) == 0);
 	FUZZ_CHECK(strcmp(cc, px.country) == 0);
 

@@ -248,7 +248,8 @@ ref_time(const char *s, int64_t *ret)
 	    h > 23 || mi > 59 || sec > 59)
 		return -EINVAL;
 	for (i = 1970; i < y; i++)
-		days += (i % 4 == 0 && i % 100 != 0) || i % 400 == 0 ? 366 : 365;
+		days += (i % 4 == 0 && i % 100 != 0) || i % 400 == 0 ?
+		    366 : 365;
 	for (i = 1; i < mo; i++)
 		days += days_in(y, i);
 	days += d - 1;

@@ -62,7 +62,8 @@ check_conf(const struct labconf *c)
 		FUZZ_CHECK(c->zones[i].password[0] != '\0');
 		FUZZ_CHECK(c->zones[i].type == ZONE_ISP ||
 		    c->zones[i].type == ZONE_RESIDENTIAL);
-		FUZZ_CHECK(in(c->zones[i].price_micro, 0, INT64_C(1000000000000)));
+		FUZZ_CHECK(in(c->zones[i].price_micro, 0,
+		    INT64_C(1000000000000)));
 	}
 	FUZZ_CHECK(c->ncountries <= CONF_MAX_COUNTRIES);
 	for (i = 0; i < c->ncountries; i++) {
