@@ -85,7 +85,8 @@ conf_parse_time(const char *s, int64_t *ms)
 	int64_t		 v;
 	time_t		 t;
 
-	if (util_parse_i64(s, 0, INT64_MAX, &v) == 0) {
+	/* Up to the end of the year 9999, as the RFC 3339 form. */
+	if (util_parse_i64(s, 0, INT64_C(253402300799999), &v) == 0) {
 		*ms = v;
 		return 0;
 	}
@@ -93,7 +94,8 @@ conf_parse_time(const char *s, int64_t *ms)
 	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (end == NULL || strcmp(end, "Z") != 0)
 		return -EINVAL;
-	if ((t = timegm(&tm)) == (time_t)-1)
+	/* The lab's clock starts at the epoch at the earliest. */
+	if ((t = timegm(&tm)) < 0)
 		return -EINVAL;
 	*ms = (int64_t)t * 1000;
 	return 0;
@@ -246,8 +248,11 @@ conf_load_file(struct labconf *c, const char *path, char *err, size_t errlen)
 		}
 		c->nkeys = 0;
 		json_array_foreach(v, i, e) {
-			if (!json_is_string(e) || util_strlcpy(c->keys[i],
-			    json_string_value(e), sizeof(c->keys[i])) != 0) {
+			/* An empty key would let "Bearer " alone in. */
+			if (!json_is_string(e) ||
+			    json_string_length(e) == 0 ||
+			    util_strlcpy(c->keys[i], json_string_value(e),
+			    sizeof(c->keys[i])) != 0) {
 				conf_err(err, errlen, "config: bad api key");
 				goto out;
 			}

@@ -75,7 +75,10 @@ void	conf_done(struct labconf *c);
 int	conf_from_args(struct labconf *c, int argc, char **argv, char *err,
 	    size_t errlen);
 void	conf_usage(FILE *fp);
-/* "2026-01-01T00:00:00Z" or milliseconds since the epoch. */
+/*
+ * "2026-01-01T00:00:00Z" or milliseconds since the epoch, from the epoch
+ * to the end of the year 9999; -EINVAL for anything else.
+ */
 int	conf_parse_time(const char *s, int64_t *ms);
 
 #endif

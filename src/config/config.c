@@ -345,6 +345,9 @@ config_parse_money(const char *v, int64_t max_units, int64_t *ret)
 	int	digits = 0;
 	const char *p = v;
 
+	/* Beyond this the micro-units would not fit in an int64_t. */
+	if (max_units > INT64_MAX / 1000000 - 1)
+		max_units = INT64_MAX / 1000000 - 1;
 	if (*p < '0' || *p > '9')
 		return -EINVAL;
 	for (; *p >= '0' && *p <= '9'; p++) {
@@ -780,6 +783,28 @@ config_shown_value(const struct config_impl *c, size_t k,
 	return c->values[k];
 }
 
+/*
+ * Text as a JSON string.  JSON holds only UTF-8, and jansson refuses
+ * anything else: a value, a file name or a message that is not UTF-8 is
+ * shown with '?' for each byte past ASCII rather than left out.
+ */
+static json_t *
+config_json_text(const char *s)
+{
+	json_t	*j;
+	char	*copy, *p;
+
+	if ((j = json_string(s)) != NULL)
+		return j;
+	copy = xstrdup(s);
+	for (p = copy; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
 int
 config_print(const struct config *pub, FILE *out, bool json, bool resolve)
 {
@@ -808,9 +833,9 @@ config_print(const struct config *pub, FILE *out, bool json, bool resolve)
 			}
 		}
 		if (json) {
-			obj = json_pack("{s:s, s:s}", "value",
-			    config_shown_value(c, k, shown), "source",
-			    c->sources[k]);
+			obj = json_pack("{s:o, s:o}", "value",
+			    config_json_text(config_shown_value(c, k, shown)),
+			    "source", config_json_text(c->sources[k]));
 			if (config_keys[k].type == CT_SENSITIVE)
 				json_object_set_new(obj, "redacted",
 				    json_true());
@@ -819,7 +844,7 @@ config_print(const struct config *pub, FILE *out, bool json, bool resolve)
 				    json_string(status));
 			if (err[0] != '\0')
 				json_object_set_new(obj, "error",
-				    json_string(err));
+				    config_json_text(err));
 			json_object_set_new(root, config_keys[k].name, obj);
 		} else {
 			fprintf(out, "%s=%s", config_keys[k].name,

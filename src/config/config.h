@@ -132,7 +132,9 @@ const char *config_source(const struct config *c, const char *key);
 
 /*
  * An amount of money: "12", "1.5", "0.25", whole units and up to six
- * decimals, at most max_units; micro-units in *ret, or -EINVAL.
+ * decimals; micro-units in *ret.  -EINVAL for anything else, -ERANGE for
+ * more than max_units whole units (or than the micro-units an int64_t
+ * holds, whatever max_units says).
  */
 int	config_parse_money(const char *v, int64_t max_units, int64_t *ret);
 

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,10 +286,10 @@ secret_b64_value(int ch)
 }
 
 /* Decode base64 (standard or URL alphabet) in place; returns the length. */
-static ssize_t
+ssize_t
 secret_b64_decode(char *s)
 {
-	size_t		i, o = 0;
+	size_t		i, o = 0, pad;
 	uint32_t	acc = 0;
 	int		bits = 0, v;
 
@@ -302,19 +303,98 @@ secret_b64_decode(char *s)
 			s[o++] = (char)((acc >> bits) & 0xff);
 		}
 	}
+	/*
+	 * Padding only at the end and only to a multiple of four, never a
+	 * lone last character: no part of a value is dropped unseen.  The
+	 * output is behind i, so s[i] onwards is still the input.
+	 */
+	pad = strspn(s + i, "=");
+	if (s[i + pad] != '\0' || i % 4 == 1 || pad > 2 ||
+	    (pad > 0 && (i + pad) % 4 != 0))
+		return -1;
 	return (ssize_t)o;
+}
+
+/*
+ * The token goes into a request header: it must be a Bearer token as
+ * RFC 6750 writes one (b64token), so that nothing else can ride along.
+ */
+static bool
+secret_bearer_ok(const char *t)
+{
+	size_t	n;
+
+	n = strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-._~+/");
+	return n > 0 && t[n + strspn(t + n, "=")] == '\0';
+}
+
+int
+secret_gsm_token(const char *body, size_t len,
+    char tok[SECRET_TOKEN_MAX + 1])
+{
+	json_t		*root;
+	const char	*t;
+	size_t		 n;
+	int		 r = -EBADMSG;
+
+	if ((root = json_loadb(body, len, 0, NULL)) == NULL)
+		return -EBADMSG;
+	if ((t = json_string_value(json_object_get(root,
+	    "access_token"))) != NULL) {
+		n = strlen(t);
+		if (n <= SECRET_TOKEN_MAX && secret_bearer_ok(t)) {
+			memcpy(tok, t, n + 1);
+			r = 0;
+		}
+		util_wipe((char *)t, n);
+	}
+	json_decref(root);
+	return r;
+}
+
+int
+secret_gsm_payload(const char *body, size_t len, struct secret **ret,
+    const char **why)
+{
+	struct secret_acc	 a;
+	json_t			*root;
+	const char		*data;
+	ssize_t			 n;
+	int			 r;
+
+	if ((root = json_loadb(body, len, 0, NULL)) == NULL ||
+	    (data = json_string_value(json_object_get(json_object_get(root,
+	    "payload"), "data"))) == NULL) {
+		json_decref(root);
+		*why = "malformed answer from Secret Manager";
+		return -EBADMSG;
+	}
+	/* Decode into our own buffer, so jansson's copy can be wiped. */
+	secret_acc_init(&a);
+	r = secret_acc_add(&a, data, strlen(data) + 1);
+	util_wipe((char *)data, strlen(data));
+	json_decref(root);
+	if (r < 0) {
+		*why = "value too large";
+	} else if ((n = secret_b64_decode(a.p)) < 0) {
+		*why = "payload is not base64";
+		r = -EBADMSG;
+	} else if ((r = secret_new(a.p, (size_t)n, ret)) < 0) {
+		*why = "secret is empty";
+	}
+	secret_acc_free(&a);
+	return r;
 }
 
 static int
 secret_from_gsm(const char *ref, struct secret **ret, char *err)
 {
 	struct secret_acc	 a;
-	json_t			*root = NULL;
-	json_error_t		 jerr;
-	const char		*tok, *data;
+	const char		*why;
 	char			 url[2048], header[4096];
+	char			 tok[SECRET_TOKEN_MAX + 1];
 	long			 status = 0;
-	ssize_t			 n;
 	int			 r;
 
 	secret_acc_init(&a);
@@ -323,22 +403,20 @@ secret_from_gsm(const char *ref, struct secret **ret, char *err)
 	if ((r = secret_http_get(url, "Metadata-Flavor: Google", &a, &status,
 	    err, "metadata server")) < 0)
 		goto out;
-	if (status != 200 || (root = json_loadb(a.p, a.len, 0, &jerr)) == NULL ||
-	    (tok = json_string_value(json_object_get(root, "access_token"))) ==
-	    NULL || strlen(tok) > 2048) {
+	if (status != 200 || secret_gsm_token(a.p, a.len, tok) < 0) {
 		secret_errf(err, "%s: metadata server gave no access token "
 		    "(HTTP %ld)", ref, status);
 		r = -EACCES;
 		goto out;
 	}
 	snprintf(header, sizeof header, "Authorization: Bearer %s", tok);
-	util_wipe((char *)tok, strlen(tok));
-	json_decref(root);
-	root = NULL;
+	util_wipe(tok, sizeof tok);
 	util_wipe(a.p, a.len);
 	a.len = 0;
 	if (snprintf(url, sizeof url, "%s/v1/%s:access", secret_gsm_url, ref) >=
 	    (int)sizeof url) {
+		util_wipe(header, sizeof header);
+		secret_errf(err, "%s: Secret Manager URL too long", ref);
 		r = -E2BIG;
 		goto out;
 	}
@@ -354,30 +432,9 @@ secret_from_gsm(const char *ref, struct secret **ret, char *err)
 		    -EACCES : -EIO;
 		goto out;
 	}
-	if ((root = json_loadb(a.p, a.len, 0, &jerr)) == NULL ||
-	    (data = json_string_value(json_object_get(json_object_get(root,
-	    "payload"), "data"))) == NULL) {
-		secret_errf(err, "%s: malformed answer from Secret Manager", ref);
-		r = -EBADMSG;
-		goto out;
-	}
-	/* Decode into our own buffer, so jansson's copy can be wiped too. */
-	util_wipe(a.p, a.len);
-	a.len = 0;
-	if ((r = secret_acc_add(&a, data, strlen(data) + 1)) < 0) {
-		secret_errf(err, "%s: value too large", ref);
-		goto out;
-	}
-	util_wipe((char *)data, strlen(data));
-	if ((n = secret_b64_decode(a.p)) < 0) {
-		secret_errf(err, "%s: payload is not base64", ref);
-		r = -EBADMSG;
-		goto out;
-	}
-	if ((r = secret_new(a.p, (size_t)n, ret)) < 0)
-		secret_errf(err, "%s: secret is empty", ref);
+	if ((r = secret_gsm_payload(a.p, a.len, ret, &why)) < 0)
+		secret_errf(err, "%s: %s", ref, why);
 out:
-	json_decref(root);
 	secret_acc_free(&a);
 	return r;
 }

@@ -23,6 +23,8 @@
 #ifndef RESPAWN_SECRET_H
 #define RESPAWN_SECRET_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 
 #define SECRET_VALUE_MAX	(64 * 1024)
@@ -50,6 +52,25 @@ int		 secret_ref_check(const char *ref, const char **why);
  */
 int		 secret_resolve(const char *ref, struct secret **ret,
 		    char err[SECRET_ERR_LEN]);
+/*
+ * The readers of the answers a Secret Manager reference gets, pure so
+ * that tests and fuzzing reach them without a server.  secret_gsm_token
+ * copies the metadata server's access_token to tok (-EBADMSG: none, or
+ * not an RFC 6750 Bearer token, which is all a header may carry);
+ * secret_gsm_payload decodes Secret Manager's payload.data into a new
+ * secret (-EBADMSG, -ENOBUFS or -ENODATA, with a reason in why);
+ * secret_b64_decode decodes well-formed base64 (standard or URL
+ * alphabet, padded or not) in place, returning the length, or -1 for
+ * anything else (a byte outside the alphabet, text after the padding, a
+ * lone last character).
+ */
+#define SECRET_TOKEN_MAX	2048
+int		 secret_gsm_token(const char *body, size_t len,
+		    char tok[SECRET_TOKEN_MAX + 1]);
+int		 secret_gsm_payload(const char *body, size_t len,
+		    struct secret **ret, const char **why);
+ssize_t		 secret_b64_decode(char *s);
+
 const char	*secret_value(const struct secret *s);
 size_t		 secret_len(const struct secret *s);
 void		 secret_free(struct secret *s);

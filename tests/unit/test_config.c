@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "base/util.h"
 #include "config/config.h"
 
@@ -357,6 +359,37 @@ test_print_reports_unresolved(void **state)
 	config_free(c);
 }
 
+/*
+ * JSON holds only UTF-8: a value that is not is shown with '?' for its
+ * bytes past ASCII, never left out of check-config --json.
+ */
+static void
+test_print_json_not_utf8(void **state)
+{
+	const char		*ov[] = { "RESPAWN_STATE_DIR=/srv/caf\xe9" };
+	struct config_input	 in = { .overrides = ov, .n_overrides = 1 };
+	struct config		*c;
+	char			 err[CONFIG_ERR_LEN];
+	char			*out;
+	size_t			 len;
+	FILE			*f;
+	json_t			*j;
+
+	(void)state;
+	assert_int_equal(config_load(&in, &c, err), 0);
+	f = open_memstream(&out, &len);
+	assert_int_equal(config_print(c, f, true, false), 0);
+	fclose(f);
+	j = json_loads(out, 0, NULL);
+	assert_non_null(j);
+	assert_int_equal(json_object_size(j), config_key_count());
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(j, "RESPAWN_STATE_DIR"), "value")), "/srv/caf?");
+	json_decref(j);
+	free(out);
+	config_free(c);
+}
+
 /* Every key has a help text, and no two keys share a name. */
 static void
 test_key_table(void **state)
@@ -403,6 +436,7 @@ main(void)
 		cmocka_unit_test(test_env_names_file),
 		cmocka_unit_test(test_print_redacts),
 		cmocka_unit_test(test_print_reports_unresolved),
+		cmocka_unit_test(test_print_json_not_utf8),
 		cmocka_unit_test(test_key_table),
 	};
 

@@ -295,6 +295,112 @@ test_ref_check(void **state)
 		    cases[i].ok);
 }
 
+/* Well-formed base64 only: nothing of a value is ever dropped unseen. */
+static void
+test_b64_decode(void **state)
+{
+	static const struct {
+		const char	*in;
+		const char	*out;	/* NULL: refused */
+	} cases[] = {
+		{ "", "" }, { "YQ==", "a" }, { "YQ", "a" }, { "YWI=", "ab" },
+		{ "YWI", "ab" }, { "YWJj", "abc" }, { "-_8", "\xfb\xff" },
+		{ "+/8=", "\xfb\xff" }, { "Y", NULL }, { "YWJjZ", NULL },
+		{ "YQ=", NULL }, { "YQ===", NULL }, { "YWJj=", NULL },
+		{ "YQ==YQ==", NULL }, { "YQ==x", NULL }, { "YW Jj", NULL },
+		{ "YWJj\n", NULL }, { "=", NULL },
+	};
+	char	buf[32];
+	ssize_t	n;
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		(void)util_strlcpy(buf, cases[i].in, sizeof buf);
+		n = secret_b64_decode(buf);
+		if (cases[i].out == NULL) {
+			assert_int_equal(n, -1);
+			continue;
+		}
+		assert_int_equal(n, strlen(cases[i].out));
+		assert_memory_equal(buf, cases[i].out, (size_t)n);
+	}
+}
+
+/* The metadata server's token goes into a header: a Bearer token only. */
+static void
+test_gsm_token(void **state)
+{
+	static const struct {
+		const char	*body;
+		const char	*tok;	/* NULL: refused */
+	} cases[] = {
+		{ "{\"access_token\":\"ya29.a-b_c~d+e/f==\"}",
+		  "ya29.a-b_c~d+e/f==" },
+		{ "{\"access_token\":\"\"}", NULL },
+		{ "{\"access_token\":\"a\\r\\nX-Evil: 1\"}", NULL },
+		{ "{\"access_token\":\"a b\"}", NULL },
+		{ "{\"access_token\":\"=abc\"}", NULL },
+		{ "{\"access_token\":\"abc=d\"}", NULL },
+		{ "{\"access_token\":7}", NULL },
+		{ "{}", NULL }, { "[\"x\"]", NULL }, { "not json", NULL },
+	};
+	char	tok[SECRET_TOKEN_MAX + 1];
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		(void)util_strlcpy(tok, "untouched", sizeof tok);
+		if (cases[i].tok == NULL) {
+			assert_int_equal(secret_gsm_token(cases[i].body,
+			    strlen(cases[i].body), tok), -EBADMSG);
+			assert_string_equal(tok, "untouched");
+		} else {
+			assert_int_equal(secret_gsm_token(cases[i].body,
+			    strlen(cases[i].body), tok), 0);
+			assert_string_equal(tok, cases[i].tok);
+		}
+	}
+}
+
+/* Secret Manager's answer: payload.data decoded, never empty. */
+static void
+test_gsm_payload(void **state)
+{
+	static const struct {
+		const char	*body;
+		const char	*value;	/* NULL: refused with r */
+		int		 r;
+	} cases[] = {
+		{ "{\"payload\":{\"data\":\"bGFiLWFwaS1rZXk=\"}}",
+		  "lab-api-key", 0 },
+		{ "{\"payload\":{\"data\":\"c2VjcmV0DQo=\"}}", "secret", 0 },
+		{ "{\"payload\":{\"data\":\"\"}}", NULL, -ENODATA },
+		{ "{\"payload\":{\"data\":\"Cg==\"}}", NULL, -ENODATA },
+		{ "{\"payload\":{\"data\":\"QUJD=ZGVm\"}}", NULL, -EBADMSG },
+		{ "{\"payload\":{}}", NULL, -EBADMSG },
+		{ "{\"payload\":{\"data\":\"QUJD", NULL, -EBADMSG },
+	};
+	struct secret	*s;
+	const char	*why;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		s = NULL;
+		why = NULL;
+		assert_int_equal(secret_gsm_payload(cases[i].body,
+		    strlen(cases[i].body), &s, &why), cases[i].r);
+		if (cases[i].value == NULL) {
+			assert_null(s);
+			assert_non_null(why);
+			continue;
+		}
+		assert_string_equal(secret_value(s), cases[i].value);
+		secret_free(s);
+	}
+}
+
 static int
 setup(void **state)
 {
@@ -339,6 +445,9 @@ main(void)
 		cmocka_unit_test(test_exec_signals),
 		cmocka_unit_test(test_not_dumped),
 		cmocka_unit_test(test_ref_check),
+		cmocka_unit_test(test_b64_decode),
+		cmocka_unit_test(test_gsm_token),
+		cmocka_unit_test(test_gsm_payload),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
