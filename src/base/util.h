@@ -1,8 +1,9 @@
 /*
  * Small checked helpers every module needs: bounded string copies, number
  * and duration parsers that reject trailing junk and out-of-range values
- * (instead of atoi), clocks and RFC 3339 time stamps.  All return negative
- * errno on failure and write outputs only on success.
+ * (instead of atoi), clocks and RFC 3339 time stamps, and URLs taken apart
+ * and redacted for output.  All return negative errno on failure and write
+ * outputs only on success.
  */
 #ifndef RESPAWN_UTIL_H
 #define RESPAWN_UTIL_H
@@ -49,10 +50,72 @@ void	 util_wipe(void *p, size_t n);
  * returns the flag.  For stopping helper threads with a bound.
  */
 bool	 util_thread_wait(const _Atomic bool *flag, int64_t ms);
+
+/* What a redacted secret is shown as. */
+#define UTIL_REDACTED		"<redacted>"
+
 /*
- * A URL for logs and output: the password of "scheme://user:PASSWORD@..."
- * replaced by "<redacted>"; anything else copied (cut to size).
+ * Where "scheme://user:password@host:port/path?query#fragment" keeps its
+ * parts, as offsets into the URL.  The user information ends at the LAST
+ * '@' before the host (the authority ends at the first '/', '?' or '#'),
+ * as URL parsers read it (RFC 3986, WHATWG), so a password may hold a raw
+ * '@' or ':'.  Every module that takes a URL apart goes through here, so
+ * what is stored, printed and redacted agrees.
+ */
+struct util_url {
+	size_t	 user;	/* the user information (after "://") */
+	size_t	 pass;	/* the password, after the ':'; 0: none */
+	size_t	 at;	/* the '@' ending the user information; 0: none */
+	size_t	 host;	/* the host */
+	size_t	 end;	/* where the authority ends */
+	/*
+	 * An '@' after the authority while a port is not a number: most
+	 * likely a password holding a raw '/', '?' or '#', which ends the
+	 * host for a URL parser.  The fields above then read it as a
+	 * password up to the last '@' of the URL, so that it is redacted;
+	 * a module that would hand the URL on refuses it instead.
+	 */
+	bool	 raw_delim;
+};
+/* -EINVAL unless url starts with "scheme://". */
+int	 util_url_split(const char *url, struct util_url *ret);
+
+/* One secret inside a longer string: an offset and a length. */
+struct util_span {
+	size_t	 off;
+	size_t	 len;
+};
+#define UTIL_URL_SECRETS_MAX	32	/* secrets found in one URL */
+/*
+ * The secrets of a URL as written: its password and the values of its
+ * credential parameters (in the query or the fragment, a name holding
+ * "pass", "pwd", "secret", "token", "key", "sig", "auth" or "cred", in any
+ * case, percent-encoded or not).  Returns how many, at most max; when a
+ * URL has more, the last span runs from the last one found to its end.
+ */
+size_t	 util_url_secrets(const char *url, struct util_span *ret,
+	    size_t max);
+/* Is this parameter name, as written in a URL, a credential's? */
+bool	 util_credential_name(const char *name, size_t len);
+
+/*
+ * Text for logs and output, cut to size (a cut never leaves part of a
+ * secret).  util_redact_url: the secrets of util_url_secrets replaced by
+ * "<redacted>"; a string that is not a URL is copied.
  */
 void	 util_redact_url(const char *url, char *out, size_t size);
+/*
+ * Free text (an error message, a configuration value, a command line):
+ * every URL in it redacted as above (a URL ends at white space or a
+ * quote, unless the whole text is one), and the value of every
+ * credential-looking name=value or name = 'value' pair.
+ */
+void	 util_redact_text(const char *text, char *out, size_t size);
+/*
+ * Every occurrence of any of n known secrets replaced (the longest that
+ * matches at each place; empty ones are ignored), in one pass.
+ */
+void	 util_redact_strings(const char *text, const char *const *secrets,
+	    size_t n, char *out, size_t size);
 
 #endif

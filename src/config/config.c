@@ -390,6 +390,45 @@ config_choice_ok(const char *help, const char *v)
 }
 
 /*
+ * A value as it may be shown (check-config, errors, logs): a literal
+ * secret not at all; a list of URLs item by item, each without its
+ * password and credential parameters (util_redact_url); anything else
+ * (a database URL or path, a command, a reference) through
+ * util_redact_text.  Cut to size, never in the middle of a secret.
+ */
+static void
+config_redact(const struct config_key *key, const char *v, char *out,
+    size_t size)
+{
+	char	*item;
+	size_t	 len = 0, n;
+
+	if (key->type == CT_SENSITIVE) {
+		(void)util_strlcpy(out, *v == '\0' ? "" : UTIL_REDACTED, size);
+		return;
+	}
+	if (key->type != CT_URLS) {
+		util_redact_text(v, out, size);
+		return;
+	}
+	out[0] = '\0';
+	while (*v != '\0' && len + 1 < size) {
+		/* The separators webhook.c splits on, kept as they are. */
+		n = strspn(v, ", \t");
+		if (n == 0) {
+			n = strcspn(v, ", \t");
+			item = xstrndup(v, n);
+			util_redact_url(item, out + len, size - len);
+			util_wipe(item, n);
+			free(item);
+		} else
+			snprintf(out + len, size - len, "%.*s", (int)n, v);
+		len += strlen(out + len);
+		v += n;
+	}
+}
+
+/*
  * Validate one value of one key and, when valid, make it the effective
  * value.  On failure the load records a message and the value is dropped.
  */
@@ -555,15 +594,23 @@ config_set(struct config_load *ld, size_t k, const char *v)
 	return 0;
 fail:
 	if (!ld->failed) {
+		char	shown[CONFIG_ERR_SHOWN_MAX];
+
 		ld->failed = true;
-		/* A sensitive value is never repeated back, not even in errors. */
+		/*
+		 * A sensitive value is never repeated back, not even in
+		 * errors; another is redacted whole before it is cut, so a
+		 * secret past the cut is found too.
+		 */
 		if (key->type == CT_SENSITIVE)
 			snprintf(ld->err, CONFIG_ERR_LEN, "%s (from %s): value %s",
 			    key->name, ld->source, why);
-		else
+		else {
+			config_redact(key, v, shown, sizeof shown);
 			snprintf(ld->err, CONFIG_ERR_LEN,
-			    "%s='%.256s' (from %s): %s", key->name, v,
+			    "%s='%s' (from %s): %s", key->name, shown,
 			    ld->source, why);
+		}
 	}
 	return r;
 }
@@ -714,8 +761,11 @@ config_load(const struct config_input *in, struct config **ret,
 		v = in->overrides[i];
 		eq = strchr(v, '=');
 		if (eq == NULL || (size_t)(eq - v) >= sizeof name) {
-			snprintf(err, CONFIG_ERR_LEN, "--set '%.128s': expected "
-			    "KEY=VALUE", v);
+			char	shown[CONFIG_ERR_SHOWN_MAX / 2];
+
+			util_redact_text(v, shown, sizeof shown);
+			snprintf(err, CONFIG_ERR_LEN, "--set '%s': expected "
+			    "KEY=VALUE", shown);
 			r = -EINVAL;
 			goto fail;
 		}
@@ -766,24 +816,6 @@ config_source(const struct config *pub, const char *key)
 }
 
 /*
- * What check-config shows for a key: sensitive literals are replaced, a
- * secret reference is shown as the reference (a name, not a value).
- */
-static const char *
-config_shown_value(const struct config_impl *c, size_t k,
-    char buf[CONFIG_VALUE_MAX])
-{
-	if (config_keys[k].type == CT_SENSITIVE)
-		return c->values[k][0] == '\0' ? "" : "<redacted>";
-	/* A database URL may carry a password. */
-	if (config_keys[k].offset == OFF(db)) {
-		util_redact_url(c->values[k], buf, CONFIG_VALUE_MAX);
-		return buf;
-	}
-	return c->values[k];
-}
-
-/*
  * Text as a JSON string.  JSON holds only UTF-8, and jansson refuses
  * anything else: a value, a file name or a message that is not UTF-8 is
  * shown with '?' for each byte past ASCII rather than left out.
@@ -812,7 +844,8 @@ config_print(const struct config *pub, FILE *out, bool json, bool resolve)
 	json_t				*root = NULL, *obj;
 	struct secret			*s;
 	char				 err[SECRET_ERR_LEN];
-	char				*shown = xmalloc(CONFIG_VALUE_MAX);
+	char				 errshown[SECRET_ERR_LEN];
+	char				*shown = xmalloc(CONFIG_SHOWN_MAX);
 	const char			*status;
 	size_t				 k;
 	int				 failed = 0;
@@ -827,16 +860,27 @@ config_print(const struct config *pub, FILE *out, bool json, bool resolve)
 			if (secret_resolve(c->values[k], &s, err) < 0) {
 				status = "unresolved";
 				failed++;
+				/* It names the reference, which may be a command. */
+				util_redact_text(err, errshown, sizeof errshown);
+				memcpy(err, errshown, sizeof err);
 			} else {
 				status = "resolved";
 				secret_free(s);
 			}
 		}
+		/*
+		 * Sensitive literals are replaced, URLs and other text lose
+		 * their credentials; a secret reference is shown as the
+		 * reference (a name, not a value).
+		 */
+		config_redact(&config_keys[k], c->values[k], shown,
+		    CONFIG_SHOWN_MAX);
 		if (json) {
 			obj = json_pack("{s:o, s:o}", "value",
-			    config_json_text(config_shown_value(c, k, shown)),
-			    "source", config_json_text(c->sources[k]));
-			if (config_keys[k].type == CT_SENSITIVE)
+			    config_json_text(shown), "source",
+			    config_json_text(c->sources[k]));
+			if (config_keys[k].type == CT_SENSITIVE ||
+			    strcmp(shown, c->values[k]) != 0)
 				json_object_set_new(obj, "redacted",
 				    json_true());
 			if (status != NULL)
@@ -847,8 +891,7 @@ config_print(const struct config *pub, FILE *out, bool json, bool resolve)
 				    config_json_text(err));
 			json_object_set_new(root, config_keys[k].name, obj);
 		} else {
-			fprintf(out, "%s=%s", config_keys[k].name,
-			    config_shown_value(c, k, shown));
+			fprintf(out, "%s=%s", config_keys[k].name, shown);
 			fprintf(out, "\t# %s", c->sources[k]);
 			if (status != NULL)
 				fprintf(out, ", secret reference %s", status);

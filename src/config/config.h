@@ -31,6 +31,9 @@
 #define CONFIG_FILE_MAX		(1024 * 1024)
 #define CONFIG_MAX_OVERRIDES	64	/* --set flags */
 #define CONFIG_ERR_LEN		512
+/* A value as check-config shows it: "<redacted>" may outgrow a secret. */
+#define CONFIG_SHOWN_MAX	(4 * CONFIG_VALUE_MAX)
+#define CONFIG_ERR_SHOWN_MAX	257	/* an invalid value repeated in an error */
 
 enum proxy_type {
 	PROXY_TYPE_ISP,

@@ -525,7 +525,7 @@ daemon_register(struct daemon *d)
 	}
 	d->last_heartbeat = d->heartbeat_ok_at = util_now_ms();
 	d->lease_ok_mono = c->registered_mono = util_mono_ms();
-	util_redact_url(c->cfg->db, dbshown, sizeof dbshown);
+	util_redact_text(c->cfg->db, dbshown, sizeof dbshown);
 	log_info("daemon.started", LOGF_S("instance", c->instance_id),
 	    LOGF_S("version", RESPAWN_VERSION), LOGF_S("db", dbshown),
 	    LOGF_B("fleet", c->fleet));

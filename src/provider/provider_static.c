@@ -37,29 +37,39 @@ struct provider_static_call {
 };
 
 /*
- * The key is the URL without its password, so two lines for one proxy
- * with different users (pinned IPs on one super proxy) stay apart, and no
- * secret reaches the database.
+ * The key is the URL without its scheme and password, so two lines for
+ * one proxy with different users (pinned IPs on one super proxy) stay
+ * apart, and no secret reaches the database.  The user information ends
+ * at the last '@' (util_url_split), as connectors read the URL: a
+ * password may hold '@' and ':'.
  */
 static int
-provider_static_key(const char *url, char key[PROVIDER_KEY_MAX])
+provider_static_key(const char *url, char key[PROVIDER_KEY_MAX],
+    const char **why)
 {
-	const char	*scheme_end, *at, *colon;
+	struct util_url	 u;
 	char		 buf[PROVIDER_URL_MAX];
 	size_t		 n;
 
-	if ((scheme_end = strstr(url, "://")) == NULL)
+	if (util_url_split(url, &u) < 0) {
+		*why = "not a URL";
 		return -EINVAL;
-	at = strchr(scheme_end + 3, '@');
-	if (at == NULL)
-		return util_strlcpy(key, scheme_end + 3, PROVIDER_KEY_MAX) < 0 ?
-		    -E2BIG : 0;
-	colon = memchr(scheme_end + 3, ':', (size_t)(at - scheme_end - 3));
-	n = (size_t)((colon != NULL ? colon : at) - (scheme_end + 3));
-	if (snprintf(buf, sizeof buf, "%.*s%s", (int)n, scheme_end + 3, at) >=
-	    PROVIDER_KEY_MAX)
+	}
+	/* Their host would end at the delimiter: the password must not. */
+	if (u.raw_delim) {
+		*why = "proxy URL: a password holding '/', '?' or '#' must be "
+		    "percent-encoded (%2F, %3F, %23)";
+		return -EINVAL;
+	}
+	/* The user name, then the '@' and the host on. */
+	n = (u.pass != 0 ? u.pass - 1 : u.at != 0 ? u.at : u.host) - u.user;
+	if (snprintf(buf, sizeof buf, "%.*s%s", (int)n, url + u.user,
+	    url + (u.at != 0 ? u.at : u.host)) >= PROVIDER_KEY_MAX ||
+	    util_strlcpy(key, buf, PROVIDER_KEY_MAX) < 0) {
+		*why = "proxy URL too long";
 		return -E2BIG;
-	return util_strlcpy(key, buf, PROVIDER_KEY_MAX) < 0 ? -E2BIG : 0;
+	}
+	return 0;
 }
 
 int
@@ -68,6 +78,7 @@ provider_static_parse_line(const char *line, struct provider_proxy *ret,
 {
 	char	 buf[PROVIDER_URL_MAX + 64], *p, *u, *cc, *end;
 	size_t	 n;
+	int	 r;
 
 	n = strlen(line);
 	if (n >= sizeof buf) {
@@ -112,10 +123,8 @@ provider_static_parse_line(const char *line, struct provider_proxy *ret,
 	}
 	if (validate_country(cc, ret->country, why) < 0)
 		return -EINVAL;
-	if (provider_static_key(u, ret->key) < 0) {
-		*why = "proxy URL too long";
-		return -E2BIG;
-	}
+	if ((r = provider_static_key(u, ret->key, why)) < 0)
+		return r;
 	memcpy(url, u, strlen(u) + 1);
 	return 1;
 }

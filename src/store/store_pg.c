@@ -65,6 +65,7 @@
  * the same instance), so instances choosing from stale copies of the pool
  * never give one IP to sessions of two instances (store_pg_proxy_assign).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -338,18 +339,81 @@ store_pg_changes(const PGresult *res)
 
 /* --- errors and the connection ----------------------------------------- */
 
-/* Keep a message for store_errmsg(), on one line. */
+/* n bytes of a URL, percent-decoded as libpq decodes them. */
+static char *
+store_pg_decode(const char *s, size_t n)
+{
+	char		*out = xmalloc(n + 1), hex[3] = { 0 };
+	size_t		 i, o = 0;
+	unsigned long	 v;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n &&
+		    isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2])) {
+			memcpy(hex, s + i + 1, 2);
+			v = strtoul(hex, NULL, 16);
+			out[o++] = (char)v;
+			i += 2;
+		} else
+			out[o++] = s[i];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/*
+ * A libpq message as respawn shows it.  libpq quotes the URL, or pieces of
+ * it, when it cannot parse it (the whole URI, a percent-encoded password,
+ * a query parameter), and a server's message may name anything: every
+ * secret of the URL as libpq was given it (util_url_secrets), as written
+ * and decoded, and the password the connection holds are replaced, then
+ * any URL or password=... left (util_redact_text).  On one line.
+ */
+static void
+store_pg_redact(const char *url, PGconn *conn, const char *msg, char *out,
+    size_t size)
+{
+	struct util_span	 spans[UTIL_URL_SECRETS_MAX];
+	char			*secrets[2 * UTIL_URL_SECRETS_MAX + 1];
+	const char		*pass = conn != NULL ? PQpass(conn) : NULL;
+	char			*text, *c;
+	size_t			 n = 0, ns = 0, i, len;
+
+	if (url != NULL)
+		n = util_url_secrets(url, spans, nitems(spans));
+	for (i = 0; i < n; i++) {
+		secrets[ns++] = xstrndup(url + spans[i].off, spans[i].len);
+		secrets[ns++] = store_pg_decode(url + spans[i].off,
+		    spans[i].len);
+	}
+	secrets[ns++] = xstrdup(pass != NULL ? pass : "");
+	/* Room for every byte to become "<redacted>": nothing is cut. */
+	len = strlen(msg) * (strlen(UTIL_REDACTED) + 1) + 1;
+	text = xmalloc(len);
+	util_redact_strings(msg, (const char *const *)secrets, ns, text, len);
+	util_redact_text(text, out, size);
+	util_wipe(text, len);
+	free(text);
+	for (i = 0; i < ns; i++) {
+		util_wipe(secrets[i], strlen(secrets[i]));
+		free(secrets[i]);
+	}
+	for (c = out; *c != '\0'; c++)
+		if (*c == '\n' || *c == '\r' || *c == '\t')
+			*c = ' ';
+	while (c > out && c[-1] == ' ')
+		*--c = '\0';
+}
+
+/* Keep a message for store_errmsg(), on one line, without a password. */
 static void
 store_pg_setmsg(struct store_pg *b, const char *prefix, const char *msg)
 {
-	char	*c;
+	char	*full = xasprintf("%s%s", prefix, msg);
 
-	snprintf(b->err, sizeof b->err, "%s%s", prefix, msg);
-	for (c = b->err; *c != '\0'; c++)
-		if (*c == '\n' || *c == '\r' || *c == '\t')
-			*c = ' ';
-	while (c > b->err && c[-1] == ' ')
-		*--c = '\0';
+	store_pg_redact(NULL, b->conn, full, b->err, sizeof b->err);
+	free(full);
 }
 
 /* Discard server notices ("relation exists, skipping" and such). */
@@ -829,6 +893,48 @@ store_pg_describe(PGconn *c, char *buf, size_t len)
 	    db != NULL ? db : "");
 }
 
+/*
+ * The URL as libpq is given it: the scheme in lower case (libpq knows no
+ * other), and every '@' of the user information but the last
+ * percent-encoded.  libpq ends the user information at the first '@',
+ * where URL parsers, util_url_split and so every redaction end it at the
+ * last: a password holding '@' would be cut, and its tail taken for the
+ * host and quoted in libpq's messages.  A password holding a raw '/',
+ * '?' or '#' is refused: libpq would read a piece of it as the port.
+ */
+static int
+store_pg_conninfo(const char *url, char **ret, char *err)
+{
+	struct util_url	 u;
+	size_t		 len = strlen(url), i, o = 0;
+	char		*s;
+
+	if (util_url_split(url, &u) < 0) {
+		snprintf(err, STORE_ERROR_LEN, "database URL: not a URL");
+		return -EINVAL;
+	}
+	if (u.raw_delim) {
+		snprintf(err, STORE_ERROR_LEN, "database URL: a password "
+		    "holding '/', '?' or '#' must be percent-encoded (%%2F, "
+		    "%%3F, %%23)");
+		return -EINVAL;
+	}
+	s = xmalloc(3 * len + 1);
+	for (i = 0; i < len; i++) {
+		if (i < u.user && url[i] >= 'A' && url[i] <= 'Z')
+			s[o++] = (char)(url[i] - 'A' + 'a');
+		else if (u.at != 0 && i >= u.user && i < u.at &&
+		    url[i] == '@') {
+			memcpy(s + o, "%40", 3);
+			o += 3;
+		} else
+			s[o++] = url[i];
+	}
+	s[o] = '\0';
+	*ret = s;
+	return 0;
+}
+
 static int
 store_pg_open(const char *url, void **ret, char *err)
 {
@@ -849,36 +955,35 @@ store_pg_open(const char *url, void **ret, char *err)
 		NULL, NULL,
 	};
 	struct store_pg	*b;
-	char		 desc[200], *conninfo, *c;
+	char		 desc[200], *conninfo;
 	int		 r;
 
-	/* libpq knows the scheme in lower case only. */
-	conninfo = xstrdup(url);
-	for (c = conninfo; *c != '\0' && *c != ':'; c++)
-		if (*c >= 'A' && *c <= 'Z')
-			*c = (char)(*c - 'A' + 'a');
+	if ((r = store_pg_conninfo(url, &conninfo, err)) < 0)
+		return r;
 	vals[nitems(keys) - 2] = conninfo;
 	b = xcalloc(1, sizeof *b);
 	b->lease_ms = STORE_LEASE_MS;
 	b->retry.backoff_ms = STORE_PG_BACKOFF_MIN_MS;
 	b->wake_retry.backoff_ms = STORE_PG_BACKOFF_MIN_MS;
 	b->conn = PQconnectdbParams(keys, vals, 1);
-	util_wipe(conninfo, strlen(conninfo));
-	free(conninfo);
 	if (b->conn == NULL) {
 		snprintf(err, STORE_ERROR_LEN, "database: out of memory");
-		free(b);
-		return -ENOMEM;
+		r = -ENOMEM;
+		goto fail;
 	}
 	(void)PQsetNoticeProcessor(b->conn, store_pg_notice, NULL);
 	store_pg_describe(b->conn, desc, sizeof desc);
 	if (PQstatus(b->conn) != CONNECTION_OK) {
-		store_pg_setmsg(b, "", PQerrorMessage(b->conn));
+		/* The URL is still at hand: libpq may have quoted it. */
+		store_pg_redact(conninfo, b->conn, PQerrorMessage(b->conn),
+		    b->err, sizeof b->err);
 		snprintf(err, STORE_ERROR_LEN, "database '%s': %s", desc,
 		    b->err);
-		store_pg_close(b);
-		return -EIO;
+		r = -EIO;
+		goto fail;
 	}
+	util_wipe(conninfo, strlen(conninfo));
+	free(conninfo);
 	if ((r = store_pg_setup(b)) < 0 || (r = store_pg_migrate(b)) < 0) {
 		snprintf(err, STORE_ERROR_LEN, "database '%s': %s", desc,
 		    b->err);
@@ -887,6 +992,14 @@ store_pg_open(const char *url, void **ret, char *err)
 	}
 	*ret = b;
 	return 0;
+fail:
+	util_wipe(conninfo, strlen(conninfo));
+	free(conninfo);
+	if (b->conn != NULL)
+		store_pg_close(b);
+	else
+		free(b);
+	return r;
 }
 
 static const char *

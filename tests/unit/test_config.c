@@ -336,6 +336,134 @@ test_print_redacts(void **state)
 	unsetenv("TEST_CONFIG_BD_KEY");
 }
 
+/*
+ * URL-valued keys and free text may carry credentials: check-config shows
+ * them without the password of the user information, without the values
+ * of credential parameters, and says they were redacted.
+ */
+struct shown_case {
+	const char	*set;		/* KEY=VALUE */
+	const char	*secret;	/* never printed */
+	const char	*shown;		/* what is printed instead */
+};
+
+static const struct shown_case shown_cases[] = {
+	{ "RESPAWN_DB=postgresql://u:db-pw-1@h:5432/db", "db-pw-1",
+	  "postgresql://u:<redacted>@h:5432/db" },
+	{ "RESPAWN_DB=postgresql://u:db@pw@2@h/db", "pw@2",
+	  "postgresql://u:<redacted>@h/db" },
+	{ "RESPAWN_DB=postgresql://u@h/db?sslmode=require&password=db-pw-3",
+	  "db-pw-3", "postgresql://u@h/db?sslmode=require&password=<redacted>" },
+	{ "RESPAWN_DB=host=h password=db-pw-4", "db-pw-4",
+	  "host=h password=<redacted>" },
+	{ "RESPAWN_WEBHOOK_URLS=https://wu:wh-pw-5@h/hook,"
+	  "http://h2:8080/x?token=wh-tok-5&a=1", "wh-",
+	  "https://wu:<redacted>@h/hook,http://h2:8080/x?token=<redacted>&a=1" },
+	{ "RESPAWN_WEBHOOK_URLS= https://h/x?sig=wh-sig-6 ", "wh-sig-6",
+	  " https://h/x?sig=<redacted> " },
+	{ "BRIGHT_DATA_API_URL=https://bu:bd-pw-7@h?api_key=bd-key-7", "-7",
+	  "https://bu:<redacted>@h?api_key=<redacted>" },
+	{ "RESPAWN_GSM_URL=http://gu:gsm-pw-8@h/", "gsm-pw-8",
+	  "http://gu:<redacted>@h/" },
+	{ "RESPAWN_METADATA_URL=http://h/?secret=md-9", "md-9",
+	  "http://h/?secret=<redacted>" },
+	{ "RESPAWN_CONNECTOR=node c.js --api-key=conn-10", "conn-10",
+	  "node c.js --api-key=<redacted>" },
+};
+
+static void
+test_print_redacts_urls(void **state)
+{
+	struct config		*c;
+	char			 err[CONFIG_ERR_LEN];
+	char			*out;
+	size_t			 len, i;
+	FILE			*f;
+	int			 json;
+
+	(void)state;
+	for (i = 0; i < nitems(shown_cases); i++) {
+		const char		*ov[] = { shown_cases[i].set,
+		    "RESPAWN_WEBHOOK_SECRET=env:TEST_CONFIG_WH" };
+		struct config_input	 in = { .overrides = ov,
+		    .n_overrides = 2 };
+
+		print_message("case %zu: %s\n", i, shown_cases[i].set);
+		assert_int_equal(config_load(&in, &c, err), 0);
+		for (json = 0; json <= 1; json++) {
+			f = open_memstream(&out, &len);
+			(void)config_print(c, f, json, false);
+			fclose(f);
+			assert_null(strstr(out, shown_cases[i].secret));
+			assert_non_null(strstr(out, shown_cases[i].shown));
+			if (json)
+				assert_non_null(strstr(out,
+				    "\"redacted\": true"));
+			free(out);
+		}
+		config_free(c);
+	}
+}
+
+/*
+ * An invalid value is repeated in the error, but never with a password
+ * or a credential parameter, not even when it is too long to be kept.
+ */
+static void
+test_errors_redact(void **state)
+{
+	static const struct {
+		const char	*set;
+		const char	*secret;
+	} cases[] = {
+		{ "RESPAWN_WEBHOOK_URLS=https://u:wh-pw-1@h/,ftp://x",
+		  "wh-pw-1" },
+		{ "RESPAWN_WEBHOOK_URLS=ftp://u:wh-pw-2@h/?token=wh-tok-2",
+		  "wh-" },
+		{ "BRIGHT_DATA_API_URL=ftp://u:bd-pw-3@h", "bd-pw-3" },
+		{ "RESPAWN_DB", "" },
+		{ "RESPAWN_DBpostgresql://u:db-pw-4@h/db", "db-pw-4" },
+	};
+	struct config		*c;
+	char			 err[CONFIG_ERR_LEN], *big;
+	size_t			 i, n;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		const char		*ov[] = { cases[i].set };
+		struct config_input	 in = { .overrides = ov,
+		    .n_overrides = 1 };
+
+		print_message("case %zu: %s\n", i, cases[i].set);
+		assert_int_equal(config_load(&in, &c, err), -EINVAL);
+		if (*cases[i].secret != '\0')
+			assert_null(strstr(err, cases[i].secret));
+	}
+	/* Longer than a value may be: the password is still not repeated. */
+	for (n = 0; n < 3; n++) {
+		const char		*forms[] = {
+			"RESPAWN_DB=postgresql://u:db-pw-long@h/db?x=",
+			"RESPAWN_DB=postgresql://u@h/db?password=db-pw-long&x=",
+			"RESPAWN_WEBHOOK_URLS=http://u:db-pw-long@h/?x=",
+		};
+		const char		*ov[1];
+		struct config_input	 in = { .overrides = ov,
+		    .n_overrides = 1 };
+
+		big = malloc(CONFIG_VALUE_MAX + 200);
+		assert_non_null(big);
+		snprintf(big, CONFIG_VALUE_MAX + 200, "%s", forms[n]);
+		memset(big + strlen(big), 'a', CONFIG_VALUE_MAX);
+		big[strlen(forms[n]) + CONFIG_VALUE_MAX] = '\0';
+		ov[0] = big;
+		assert_int_equal(config_load(&in, &c, err), -E2BIG);
+		print_message("%s\n", err);
+		assert_non_null(strstr(err, "longer than"));
+		assert_null(strstr(err, "db-pw-long"));
+		free(big);
+	}
+}
+
 static void
 test_print_reports_unresolved(void **state)
 {
@@ -435,6 +563,8 @@ main(void)
 		cmocka_unit_test(test_file_limits),
 		cmocka_unit_test(test_env_names_file),
 		cmocka_unit_test(test_print_redacts),
+		cmocka_unit_test(test_print_redacts_urls),
+		cmocka_unit_test(test_errors_redact),
 		cmocka_unit_test(test_print_reports_unresolved),
 		cmocka_unit_test(test_print_json_not_utf8),
 		cmocka_unit_test(test_key_table),

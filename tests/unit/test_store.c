@@ -208,6 +208,50 @@ test_bad_targets(void **state)
 	assert_null(strstr(err, "s3cret-pw"));
 }
 
+/*
+ * A database URL the store refuses, or libpq cannot parse: the message
+ * says why without the password, wherever libpq would have quoted it.
+ */
+static void
+test_pg_url_errors(void **state)
+{
+	static const struct {
+		const char	*url;
+		const char	*secrets[2];	/* never in the message */
+		const char	*says;		/* in the message */
+	} cases[] = {
+		{ "postgresql://u:pwA1@[bad/db", { "pwA1", NULL }, "URI" },
+		/* The user information ends at the last '@', as for libpq. */
+		{ "postgresql://u:pwA2@pwB2@127.0.0.1:1/db?connect_timeout=2",
+		  { "pwA2", "pwB2" }, "127.0.0.1" },
+		{ "postgresql://u:pwA3/pwB3@127.0.0.1:1/db",
+		  { "pwA3", "pwB3" }, "percent-encoded" },
+		{ "postgresql://u:pwA4%zzpwB4@127.0.0.1:1/db",
+		  { "pwA4", "pwB4" }, "percent-encoded" },
+		{ "postgresql://u@127.0.0.1:1/db?password=pwA5=pwB5",
+		  { "pwA5", "pwB5" }, "password" },
+		{ "postgresql://u@127.0.0.1:1/db?sslmode=bad&password=pwA6",
+		  { "pwA6", NULL }, "sslmode" },
+		{ "postgresql://u:pwA7@127.0.0.1:1/db?connect_timeout=2&"
+		  "password=pwB7", { "pwA7", "pwB7" }, "127.0.0.1" },
+	};
+	struct store	*st;
+	char		 err[STORE_ERROR_LEN];
+	size_t		 i, j;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		print_message("case %zu: %s\n", i, cases[i].url);
+		err[0] = '\0';
+		assert_int_not_equal(store_open(cases[i].url, &st, err), 0);
+		print_message("  %s\n", err);
+		for (j = 0; j < nitems(cases[i].secrets); j++)
+			if (cases[i].secrets[j] != NULL)
+				assert_null(strstr(err, cases[i].secrets[j]));
+		assert_non_null(strstr(err, cases[i].says));
+	}
+}
+
 static void
 test_sessions(void **state)
 {
@@ -1447,6 +1491,7 @@ main(void)
 		cmocka_unit_test(test_migrations),
 		cmocka_unit_test(test_migrate_older),
 		cmocka_unit_test(test_bad_targets),
+		cmocka_unit_test(test_pg_url_errors),
 		cmocka_unit_test(test_sessions),
 		cmocka_unit_test(test_constraints),
 		cmocka_unit_test(test_batches),

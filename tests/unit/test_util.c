@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/util.h"
@@ -249,7 +250,69 @@ test_fmt_time(void **state)
 	}
 }
 
-/* Database URLs in logs and check-config: the password never shows. */
+/* URLs taken apart: the user information ends at the last '@'. */
+static void
+test_url_split(void **state)
+{
+	static const struct {
+		const char	*in;
+		int		 want_r;
+		const char	*user;	/* up to the password or the host */
+		const char	*pass;	/* NULL: none */
+		const char	*host;	/* the authority after the user */
+		bool		 raw_delim;
+	} cases[] = {
+		{ "http://u:pw@h:1/p", 0, "u", "pw", "h:1", false },
+		{ "http://u:p@ss@h:1", 0, "u", "p@ss", "h:1", false },
+		{ "http://u:a:b@c@[::1]:1?x=@", 0, "u", "a:b@c", "[::1]:1",
+		  false },
+		{ "http://u@h", 0, "u", NULL, "h", false },
+		{ "http://h:8080/x@y", 0, "", NULL, "h:8080", false },
+		{ "postgresql://h1:5432,h2:5433/db?user=a@b", 0, "", NULL,
+		  "h1:5432,h2:5433", false },
+		{ "postgresql://[::1]:5432/x@y", 0, "", NULL, "[::1]:5432",
+		  false },
+		/* A raw '/' or '?' in a password: read as one, and flagged. */
+		{ "http://u:pa/ss@h:1/p", 0, "u", "pa/ss", "h:1", true },
+		{ "postgresql://u:pa?ss@h/db", 0, "u", "pa?ss", "h", true },
+		{ "SVN+ssh://u:pw@h", 0, "u", "pw", "h", false },
+		{ "/var/lib/respawn.db", -EINVAL, NULL, NULL, NULL, false },
+		{ "file:x@y", -EINVAL, NULL, NULL, NULL, false },
+		{ "://u:pw@h", -EINVAL, NULL, NULL, NULL, false },
+		{ "", -EINVAL, NULL, NULL, NULL, false },
+	};
+	struct util_url	u;
+	size_t		i, userend;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		print_message("case %zu: %s\n", i, cases[i].in);
+		assert_int_equal(util_url_split(cases[i].in, &u),
+		    cases[i].want_r);
+		if (cases[i].want_r != 0)
+			continue;
+		userend = u.pass != 0 ? u.pass - 1 : u.at != 0 ? u.at : u.host;
+		assert_int_equal(userend - u.user, strlen(cases[i].user));
+		assert_memory_equal(cases[i].in + u.user, cases[i].user,
+		    userend - u.user);
+		if (cases[i].pass == NULL)
+			assert_int_equal(u.pass, 0);
+		else {
+			assert_int_equal(u.at - u.pass, strlen(cases[i].pass));
+			assert_memory_equal(cases[i].in + u.pass,
+			    cases[i].pass, u.at - u.pass);
+		}
+		assert_int_equal(u.end - u.host, strlen(cases[i].host));
+		assert_memory_equal(cases[i].in + u.host, cases[i].host,
+		    u.end - u.host);
+		assert_int_equal(u.raw_delim, cases[i].raw_delim);
+	}
+}
+
+/*
+ * URLs in logs and output: the password and the credential parameters
+ * never show, whatever they hold.
+ */
 static void
 test_redact_url(void **state)
 {
@@ -266,24 +329,114 @@ test_redact_url(void **state)
 		{ "postgresql://h/x@y", "postgresql://h/x@y" },
 		{ "/var/lib/respawn/respawn.db", "/var/lib/respawn/respawn.db" },
 		{ "", "" },
+		/* Parameters named like credentials, in the query or fragment. */
+		{ "postgresql://u@h/db?password=pw&sslmode=require",
+		  "postgresql://u@h/db?password=<redacted>&sslmode=require" },
+		{ "postgresql://u@h/db?sslpassword=a&PassWord=b",
+		  "postgresql://u@h/db?sslpassword=<redacted>&PassWord=<redacted>" },
+		{ "postgresql://u@h/db?pass%77ord=pw",
+		  "postgresql://u@h/db?pass%77ord=<redacted>" },
+		{ "https://h/hook?token=t&x=1&api_key=k#access_token=a&b=2",
+		  "https://h/hook?token=<redacted>&x=1&api_key=<redacted>"
+		  "#access_token=<redacted>&b=2" },
+		{ "https://u:p@h/s?sig=a%3D&Signature=b&secret=&auth=c&cred=d"
+		  "&pwd=e",
+		  "https://u:<redacted>@h/s?sig=<redacted>&Signature=<redacted>"
+		  "&secret=<redacted>&auth=<redacted>&cred=<redacted>"
+		  "&pwd=<redacted>" },
+		{ "https://h/?user=x&token", "https://h/?user=x&token" },
+		/* A raw '/' in a password still does not show. */
+		{ "http://u:pa/ss@h:1", "http://u:<redacted>@h:1" },
+		{ "postgresql://u:pa?ss@h/db", "postgresql://u:<redacted>@h/db" },
 	};
-	char	out[128];
+	char	out[256], many[2048], *p;
 	size_t	i;
 
 	(void)state;
-	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+	for (i = 0; i < nitems(cases); i++) {
+		print_message("case %zu: %s\n", i, cases[i].in);
 		util_redact_url(cases[i].in, out, sizeof out);
 		assert_string_equal(out, cases[i].want);
 	}
 	util_redact_url("postgresql://u:secret@host/db", out, 20);
 	assert_null(strstr(out, "secret"));
+	/* More credentials than spans: the rest of the URL goes as one. */
+	p = many + snprintf(many, sizeof many, "https://h/?");
+	for (i = 0; i < UTIL_URL_SECRETS_MAX + 3; i++)
+		p += snprintf(p, (size_t)(many + sizeof many - p),
+		    "key%zu=secret%zu&", i, i);
+	util_redact_url(many, out, sizeof out);
+	assert_null(strstr(out, "secret"));
+}
+
+/* Free text: URLs in it, and name=value pairs that look like credentials. */
+static void
+test_redact_text(void **state)
+{
+	static const struct {
+		const char	*in;
+		const char	*want;
+	} cases[] = {
+		{ "end of string reached in URI: \"postgresql://u:pw@[x/db\"",
+		  "end of string reached in URI: \"postgresql://u:<redacted>@[x/db\"" },
+		{ "extra separator in \"password=a=b\"",
+		  "extra separator in \"password=<redacted>\"" },
+		{ "host=h password = 'a b\\' c' user=u",
+		  "host=h password = <redacted> user=u" },
+		{ "exec:get --api-key=k1 --token t", "exec:get --api-key=<redacted> --token t" },
+		{ "bypassing=1 keyboard", "bypassing=<redacted> keyboard" },
+		{ "see http://h/a?token=t and 'https://u:p@h/x'",
+		  "see http://h/a?token=<redacted> and 'https://u:<redacted>@h/x'" },
+		/* A text that is one URL: white space in the password is its own. */
+		{ "postgresql://u:p w@h/db", "postgresql://u:<redacted>@h/db" },
+		/* A URL glued to a word still starts at its scheme. */
+		{ "--set 'RESPAWN_DBpostgresql://u:pw@h/db': expected",
+		  "--set 'RESPAWN_DBpostgresql://u:<redacted>@h/db': expected" },
+		{ "state", "state" },
+		{ "", "" },
+	};
+	char	out[256];
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		print_message("case %zu: %s\n", i, cases[i].in);
+		util_redact_text(cases[i].in, out, sizeof out);
+		assert_string_equal(out, cases[i].want);
+	}
+}
+
+/* Known secrets: each occurrence, the longest first, never twice over. */
+static void
+test_redact_strings(void **state)
+{
+	static const char *const	 two[] = { "s3", "s3cr3t" };
+	static const char *const	 letters[] = { "d", "e", "a", "" };
+	static const char *const	 secret[] = { "secret" };
+	char				 out[64];
+
+	(void)state;
+	util_redact_strings("a \"s3\" then s3s3, s3cr3t", two, 2, out,
+	    sizeof out);
+	assert_string_equal(out, "a \"<redacted>\" then "
+	    "<redacted><redacted>, <redacted>");
+	/* What replaced a secret is not searched again. */
+	util_redact_strings("dead", letters, 4, out, sizeof out);
+	assert_string_equal(out, "<redacted><redacted><redacted><redacted>");
+	util_redact_strings("nothing", letters + 3, 1, out, sizeof out);
+	assert_string_equal(out, "nothing");
+	util_redact_strings("x secret", secret, 1, out, 5);
+	assert_string_equal(out, "x <r");
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_url_split),
 		cmocka_unit_test(test_redact_url),
+		cmocka_unit_test(test_redact_text),
+		cmocka_unit_test(test_redact_strings),
 		cmocka_unit_test(test_strlcpy),
 		cmocka_unit_test(test_parse_i64),
 		cmocka_unit_test(test_parse_bool),
