@@ -196,7 +196,11 @@ check_round_trip(const struct config *c)
 	second = shown_values(again, set, &n2);
 	for (i = 0; i < n2; i++)
 		free(set[i]);
-	FUZZ_CHECK(n2 == n);
+	/*
+	 * A redacted value is not fed back, so the second load has that
+	 * key's default, which may well be shown as it is: at least as many.
+	 */
+	FUZZ_CHECK(n2 >= n);
 	json_object_foreach(first, key, v) {
 		if (json_object_get(v, "redacted") != NULL)
 			continue;
