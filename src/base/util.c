@@ -228,6 +228,34 @@ util_parse_time_ms(const char *s, int64_t *ret)
 	return 0;
 }
 
+static bool
+util_field_sep(char c)
+{
+	return c == ' ' || c == '\t' || c == ',' || c == '\r';
+}
+
+int
+util_split_fields(char *s, char **fields, size_t max, size_t *ret_n)
+{
+	size_t	n = 0;
+
+	for (;;) {
+		while (util_field_sep(*s))
+			s++;
+		if (*s == '\0')
+			break;
+		if (n == max)
+			return -E2BIG;
+		fields[n++] = s;
+		while (*s != '\0' && !util_field_sep(*s))
+			s++;
+		if (*s != '\0')
+			*s++ = '\0';
+	}
+	*ret_n = n;
+	return 0;
+}
+
 void
 util_wipe(void *p, size_t n)
 {

@@ -43,6 +43,13 @@ void	 util_fmt_time(int64_t ms, char buf[UTIL_TIME_LEN]);
  */
 int	 util_parse_time_ms(const char *s, int64_t *ret);
 
+/*
+ * Split s in place into at most max fields separated by blanks, tabs,
+ * commas or carriage returns (the lines users write or export from a
+ * spreadsheet); -E2BIG when there are more.  *ret_n only on success.
+ */
+int	 util_split_fields(char *s, char **fields, size_t max, size_t *ret_n);
+
 /* Zero memory in a way the compiler may not elide. */
 void	 util_wipe(void *p, size_t n);
 /*

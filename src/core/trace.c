@@ -125,30 +125,6 @@ trace_add(struct trace *t, const char *phone, const char *country,
 	return 0;
 }
 
-/* Split a line into at most TRACE_FIELDS fields, in place. */
-static int
-trace_fields(char *s, char *fields[TRACE_FIELDS], size_t *ret_n)
-{
-	size_t	n = 0;
-
-	for (;;) {
-		while (*s == ' ' || *s == '\t' || *s == ',' || *s == '\r')
-			s++;
-		if (*s == '\0')
-			break;
-		if (n == TRACE_FIELDS)
-			return -EINVAL;
-		fields[n++] = s;
-		while (*s != '\0' && *s != ' ' && *s != '\t' && *s != ',' &&
-		    *s != '\r')
-			s++;
-		if (*s != '\0')
-			*s++ = '\0';
-	}
-	*ret_n = n;
-	return 0;
-}
-
 int
 trace_parse_line(struct trace *t, const char *line, size_t len,
     size_t lineno, const char **why)
@@ -175,7 +151,7 @@ trace_parse_line(struct trace *t, const char *line, size_t len,
 	/* A comment may say anything. */
 	if (buf[strspn(buf, " \t\r")] == '#')
 		return 0;
-	if (trace_fields(buf, f, &n) < 0) {
+	if (util_split_fields(buf, f, TRACE_FIELDS, &n) < 0) {
 		*why = "too many fields: want PHONE COUNTRY START END "
 		    "[stop|restart]";
 		return -EINVAL;

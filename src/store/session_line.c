@@ -10,30 +10,6 @@
 
 #define SESSION_LINE_FIELDS	5
 
-/* Split a line into at most SESSION_LINE_FIELDS fields, in place. */
-static int
-session_line_fields(char *s, char *f[SESSION_LINE_FIELDS], size_t *ret_n)
-{
-	size_t	n = 0;
-
-	for (;;) {
-		while (*s == ' ' || *s == '\t' || *s == ',' || *s == '\r')
-			s++;
-		if (*s == '\0')
-			break;
-		if (n == SESSION_LINE_FIELDS)
-			return -EINVAL;
-		f[n++] = s;
-		while (*s != '\0' && *s != ' ' && *s != '\t' && *s != ',' &&
-		    *s != '\r')
-			s++;
-		if (*s != '\0')
-			*s++ = '\0';
-	}
-	*ret_n = n;
-	return 0;
-}
-
 int
 session_line_parse(const char *line, size_t len,
     enum proxy_type default_type, struct session_new *ret, const char **why)
@@ -59,7 +35,7 @@ session_line_parse(const char *line, size_t len,
 		buf[len - 1] = '\0';
 	if (buf[strspn(buf, " \t\r,")] == '#')
 		return 0;
-	if (session_line_fields(buf, f, &nf) < 0) {
+	if (util_split_fields(buf, f, SESSION_LINE_FIELDS, &nf) < 0) {
 		*why = want;
 		return -EINVAL;
 	}

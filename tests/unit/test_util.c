@@ -429,6 +429,50 @@ test_redact_strings(void **state)
 	assert_string_equal(out, "x <r");
 }
 
+/* Fields of a line: blanks, tabs, commas and CRs separate; a limit. */
+static void
+test_split_fields(void **state)
+{
+	static const struct {
+		const char	*in;
+		size_t		 max;
+		int		 want_r;
+		const char	*want;	/* the fields joined by '|' */
+	} cases[] = {
+		{ "", 4, 0, "" },
+		{ "  \t,\r ", 4, 0, "" },
+		{ "a b", 4, 0, "a|b" },
+		{ "a,b,,c", 4, 0, "a|b|c" },
+		{ " +1555 us\t2026-03-02T08:00:00Z,x\r", 4, 0,
+		  "+1555|us|2026-03-02T08:00:00Z|x" },
+		{ "a b c", 2, -E2BIG, NULL },
+		{ "a b", 2, 0, "a|b" },
+	};
+	size_t	i, k, n;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		char	buf[64], *f[4], joined[64] = "";
+		int	r;
+
+		(void)util_strlcpy(buf, cases[i].in, sizeof buf);
+		n = 99;
+		r = util_split_fields(buf, f, cases[i].max, &n);
+		assert_int_equal(r, cases[i].want_r);
+		if (r < 0) {
+			assert_int_equal(n, 99);
+			continue;
+		}
+		for (k = 0; k < n; k++) {
+			size_t	len = strlen(joined);
+
+			snprintf(joined + len, sizeof joined - len, "%s%s",
+			    k > 0 ? "|" : "", f[k]);
+		}
+		assert_string_equal(joined, cases[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -436,6 +480,7 @@ main(void)
 		cmocka_unit_test(test_url_split),
 		cmocka_unit_test(test_redact_url),
 		cmocka_unit_test(test_redact_text),
+		cmocka_unit_test(test_split_fields),
 		cmocka_unit_test(test_redact_strings),
 		cmocka_unit_test(test_strlcpy),
 		cmocka_unit_test(test_parse_i64),
