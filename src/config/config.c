@@ -818,20 +818,29 @@ config_source(const struct config *pub, const char *key)
 /*
  * Text as a JSON string.  JSON holds only UTF-8, and jansson refuses
  * anything else: a value, a file name or a message that is not UTF-8 is
- * shown with '?' for each byte past ASCII rather than left out.
+ * shown with U+FFFD for each byte past ASCII rather than left out.  Not
+ * '?': that would make a query of a URL where there was none, and the
+ * value shown would be redacted differently from the value itself.
  */
 static json_t *
 config_json_text(const char *s)
 {
-	json_t	*j;
-	char	*copy, *p;
+	static const char	 fffd[] = "\xef\xbf\xbd";
+	json_t			*j;
+	char			*copy;
+	size_t			 n = strlen(s), i, o = 0;
 
 	if ((j = json_string(s)) != NULL)
 		return j;
-	copy = xstrdup(s);
-	for (p = copy; *p != '\0'; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
+	copy = xreallocarray(NULL, 3 * n + 1, 1);
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)s[i] >= 0x80) {
+			memcpy(copy + o, fffd, 3);
+			o += 3;
+		} else
+			copy[o++] = s[i];
+	}
+	copy[o] = '\0';
 	j = json_string(copy);
 	free(copy);
 	return j;

@@ -159,7 +159,14 @@ shown_values(const struct config *c, char **set, size_t *nset)
 	FUZZ_CHECK(json_object_size(root) == config_key_count());
 	json_object_foreach(root, key, v) {
 		FUZZ_CHECK(json_is_string(json_object_get(v, "value")));
-		if (json_object_get(v, "redacted") != NULL)
+		/*
+		 * Not fed back: a redacted value, and one whose bytes JSON
+		 * could not hold (shown with U+FFFD): what is shown is not
+		 * the value, so the round trip says nothing about it.
+		 */
+		if (json_object_get(v, "redacted") != NULL ||
+		    strstr(json_string_value(json_object_get(v, "value")),
+		    "\xef\xbf\xbd") != NULL)
 			continue;
 		FUZZ_CHECK(asprintf(&set[n], "%s=%s", key,
 		    json_string_value(json_object_get(v, "value"))) > 0);
@@ -202,7 +209,9 @@ check_round_trip(const struct config *c)
 	 */
 	FUZZ_CHECK(n2 >= n);
 	json_object_foreach(first, key, v) {
-		if (json_object_get(v, "redacted") != NULL)
+		if (json_object_get(v, "redacted") != NULL ||
+		    strstr(json_string_value(json_object_get(v, "value")),
+		    "\xef\xbf\xbd") != NULL)
 			continue;
 		FUZZ_CHECK(json_equal(json_object_get(v, "value"),
 		    json_object_get(json_object_get(second, key), "value")));

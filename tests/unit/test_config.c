@@ -488,7 +488,7 @@ test_print_reports_unresolved(void **state)
 }
 
 /*
- * JSON holds only UTF-8: a value that is not is shown with '?' for its
+ * JSON holds only UTF-8: a value that is not is shown with U+FFFD for its
  * bytes past ASCII, never left out of check-config --json.
  */
 static void
@@ -512,7 +512,7 @@ test_print_json_not_utf8(void **state)
 	assert_non_null(j);
 	assert_int_equal(json_object_size(j), config_key_count());
 	assert_string_equal(json_string_value(json_object_get(
-	    json_object_get(j, "RESPAWN_STATE_DIR"), "value")), "/srv/caf?");
+	    json_object_get(j, "RESPAWN_STATE_DIR"), "value")), "/srv/caf\xef\xbf\xbd");
 	json_decref(j);
 	free(out);
 	config_free(c);
