@@ -14,7 +14,10 @@
 . "$(dirname "$0")/lib.sh"
 
 N=20
-STALL_S=6		# the lease is 30 s: fencing only after 20 s
+# Long enough for every probe below to finish inside it under a sanitizer
+# build on a busy machine (8 to 12 s seen); the lease is 30 s, so fencing
+# comes only after 20 s.
+STALL_S=14
 PG_PIDS=()
 stall_cleanup() {
 	local pid
