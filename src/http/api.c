@@ -14,21 +14,13 @@
 #include "base/xmalloc.h"
 #include "config/config.h"
 #include "http/api.h"
+#include "http/api_impl.h"
 #include "store/session_json.h"
 #include "store/store.h"
 #include "store/storeq.h"
 
-struct api {
-	struct httpd		*httpd;
-	struct store		*store;
-	struct storeq		*q;		/* NULL: routes run inline */
-	const struct config	*cfg;
-	struct api_daemon	 d;
-	char			 addr[HTTPD_ADDR_LEN];
-};
-
 /* A time stamp, or null for "never" (stored as 0). */
-static json_t *
+json_t *
 api_time(int64_t ms)
 {
 	char	buf[UTIL_TIME_LEN];
@@ -43,14 +35,14 @@ api_time(int64_t ms)
  * The store a handler uses: the worker's connection when the route runs
  * off the loop (fleet mode), else the daemon's.
  */
-static struct store *
+struct store *
 api_st(const struct api *a, const struct httpd_request *rq)
 {
 	return rq->worker != NULL ? rq->worker : a->store;
 }
 
 /* A store failure the client cannot fix: 503, with the backend's words. */
-static void
+void
 api_store_error(struct store *st, struct httpd_response *rs, int r)
 {
 	log_warn("api.store_error", LOGF_I("error", r),
@@ -103,40 +95,10 @@ api_proxy_status(void *arg, const struct httpd_request *rq,
 	rs->json = a->d.proxy_status(a->d.arg);
 }
 
-/* --- sessions ----------------------------------------------------------- */
-
-struct api_page {
-	json_t		*items;
-	int64_t		 after;
-	size_t		 limit;
-	int64_t		 last;		/* id of the last item taken */
-	bool		 more;
-	bool		 status_set;
-	enum session_status status;
-	char		 country[COUNTRY_CODE_LEN];
-	bool		 state_set;
-	enum proxy_state state;
-};
-
-static int
-api_session_page_cb(const struct session *s, void *arg)
-{
-	struct api_page	*pg = arg;
-
-	if (s->id <= pg->after || (pg->status_set && s->status != pg->status) ||
-	    (pg->country[0] != '\0' && strcmp(s->country, pg->country) != 0))
-		return 0;
-	if (json_array_size(pg->items) == pg->limit) {
-		pg->more = true;
-		return 1;	/* stop: the page is full */
-	}
-	json_array_append_new(pg->items, session_json_new(s));
-	pg->last = s->id;
-	return 0;
-}
+/* --- what the route files share --------------------------------------- */
 
 /* The optional ?country= filter. */
-static int
+int
 api_country_filter(const struct httpd_request *rq, struct api_page *pg,
     struct httpd_response *rs)
 {
@@ -155,298 +117,11 @@ api_country_filter(const struct httpd_request *rq, struct api_page *pg,
 	return 0;
 }
 
-static json_t *
+json_t *
 api_page_answer(struct api_page *pg, const char *key)
 {
 	return json_pack("{s:o, s:o}", key, pg->items, "nextAfter", pg->more ?
 	    json_integer(pg->last) : json_null());
-}
-
-static void
-api_sessions_list(void *arg, const struct httpd_request *rq,
-    struct httpd_response *rs)
-{
-	static const char *const allowed[] = { "limit", "after", "status",
-	    "country", NULL };
-	struct api	*a = arg;
-	struct api_page	 pg = { 0 };
-	int64_t		 limit;
-	char		*v, echo[HTTPD_ECHO_LEN];
-	int		 r;
-
-	if (httpd_query_check(rq, allowed, rs) < 0 ||
-	    httpd_query_i64(rq, "limit", API_PAGE_DEFAULT, 1, API_PAGE_MAX,
-	    &limit, rs) < 0 ||
-	    httpd_query_i64(rq, "after", 0, 0, INT64_MAX, &pg.after, rs) < 0 ||
-	    api_country_filter(rq, &pg, rs) < 0)
-		return;
-	if ((v = httpd_query_str(rq, "status")) != NULL) {
-		if (store_session_status_parse(v, &pg.status) < 0) {
-			httpd_error(rs, 400, "status", "status: '%s' is not a "
-			    "session status", httpd_echo(echo, sizeof echo, v,
-			    32));
-			free(v);
-			return;
-		}
-		pg.status_set = true;
-		free(v);
-	}
-	pg.limit = (size_t)limit;
-	pg.items = json_array();
-	if ((r = store_session_list(api_st(a, rq), api_session_page_cb, &pg)) < 0) {
-		json_decref(pg.items);
-		api_store_error(api_st(a, rq), rs, r);
-		return;
-	}
-	rs->json = api_page_answer(&pg, "sessions");
-}
-
-/* The body as a JSON object, or a 400 saying why not. */
-static json_t *
-api_body_object(const char *body, size_t len, struct httpd_response *rs)
-{
-	json_error_t	 e;
-	json_t		*o;
-	char		 echo[HTTPD_ECHO_LEN];
-
-	if (len == 0) {
-		httpd_error(rs, 400, NULL, "a JSON object body is required");
-		return NULL;
-	}
-	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
-	if (o == NULL) {
-		/* jansson's text may quote the offending bytes. */
-		httpd_error(rs, 400, NULL, "the body is not valid JSON: %s "
-		    "(line %d, column %d)", httpd_echo(echo, sizeof echo,
-		    e.text, HTTPD_ECHO_MAX), e.line, e.column);
-		return NULL;
-	}
-	if (!json_is_object(o)) {
-		httpd_error(rs, 400, NULL, "the body must be a JSON object");
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-/*
- * POST /api/sessions: {"userId", "phoneNumber", "country", "priority"?,
- * "proxyType"?, "desiredState"?}.  Every problem names its field.
- */
-static int
-api_session_fields(const json_t *o, struct session_new *n,
-    struct httpd_response *rs)
-{
-	const char	*key, *why, *s;
-	json_t		*v;
-	char		 echo[HTTPD_ECHO_LEN];
-	bool		 have_user = false, have_phone = false,
-			 have_country = false;
-
-	memset(n, 0, sizeof *n);
-	n->desired = SESSION_DESIRED_RUNNING;
-	json_object_foreach((json_t *)o, key, v) {
-		if (strcmp(key, "priority") == 0) {
-			if (!json_is_integer(v) || json_integer_value(v) <
-			    -1000000 || json_integer_value(v) > 1000000) {
-				httpd_error(rs, 400, key, "priority: must be an "
-				    "integer from -1000000 to 1000000");
-				return -EINVAL;
-			}
-			n->priority = json_integer_value(v);
-			continue;
-		}
-		if (strcmp(key, "userId") != 0 &&
-		    strcmp(key, "phoneNumber") != 0 &&
-		    strcmp(key, "country") != 0 &&
-		    strcmp(key, "proxyType") != 0 &&
-		    strcmp(key, "desiredState") != 0) {
-			httpd_error(rs, 400, key, "%s: unknown field",
-			    httpd_echo(echo, sizeof echo, key, 64));
-			return -EINVAL;
-		}
-		if (!json_is_string(v)) {
-			httpd_error(rs, 400, key, "%s: must be a string",
-			    httpd_echo(echo, sizeof echo, key, 64));
-			return -EINVAL;
-		}
-		s = json_string_value(v);
-		if (strcmp(key, "userId") == 0) {
-			if (validate_user_id(s, &why) < 0 ||
-			    util_strlcpy(n->user_id, s, sizeof n->user_id) < 0) {
-				httpd_error(rs, 400, key, "userId: %s", why);
-				return -EINVAL;
-			}
-			have_user = true;
-		} else if (strcmp(key, "phoneNumber") == 0) {
-			if (validate_phone(s, &why) < 0 ||
-			    util_strlcpy(n->phone, s, sizeof n->phone) < 0) {
-				httpd_error(rs, 400, key, "phoneNumber: '%s' "
-				    "%s", httpd_echo(echo, sizeof echo, s, 32),
-				    why);
-				return -EINVAL;
-			}
-			have_phone = true;
-		} else if (strcmp(key, "country") == 0) {
-			if (validate_country(s, n->country, &why) < 0) {
-				httpd_error(rs, 400, key, "country: '%s' %s",
-				    httpd_echo(echo, sizeof echo, s, 16), why);
-				return -EINVAL;
-			}
-			have_country = true;
-		} else if (strcmp(key, "proxyType") == 0) {
-			if (strcmp(s, "isp") == 0)
-				n->proxy_type = PROXY_TYPE_ISP;
-			else if (strcmp(s, "residential") == 0)
-				n->proxy_type = PROXY_TYPE_RESIDENTIAL;
-			else {
-				httpd_error(rs, 400, key, "proxyType: must be "
-				    "isp or residential");
-				return -EINVAL;
-			}
-		} else {
-			if (strcmp(s, "running") == 0)
-				n->desired = SESSION_DESIRED_RUNNING;
-			else if (strcmp(s, "stopped") == 0)
-				n->desired = SESSION_DESIRED_STOPPED;
-			else {
-				httpd_error(rs, 400, key, "desiredState: must be "
-				    "running or stopped");
-				return -EINVAL;
-			}
-		}
-	}
-	if (!have_user || !have_phone || !have_country) {
-		key = !have_user ? "userId" : !have_phone ? "phoneNumber" :
-		    "country";
-		httpd_error(rs, 400, key, "%s: is required", key);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-int
-api_session_parse(const char *body, size_t len, struct session_new *ret,
-    struct httpd_response *rs)
-{
-	struct session_new	 n;
-	json_t			*o;
-	int			 r;
-
-	if ((o = api_body_object(body, len, rs)) == NULL)
-		return -EINVAL;
-	r = api_session_fields(o, &n, rs);
-	json_decref(o);
-	if (r < 0)
-		return r;
-	*ret = n;
-	return 0;
-}
-
-static void
-api_sessions_add(void *arg, const struct httpd_request *rq,
-    struct httpd_response *rs)
-{
-	struct api		*a = arg;
-	struct session_new	 n;
-	struct session		 s;
-	int64_t			 id;
-	int			 r;
-
-	if (api_session_parse(rq->body, rq->bodylen, &n, rs) < 0)
-		return;
-	r = store_session_add(api_st(a, rq), &n, API_ACTOR, util_now_ms(),
-	    &id);
-	if (r == -EEXIST) {
-		httpd_error(rs, 409, "phoneNumber", "phoneNumber: %s already "
-		    "has a session", n.phone);
-		return;
-	}
-	if (r < 0 || (r = store_session_get(api_st(a, rq), id, &s)) < 0) {
-		api_store_error(api_st(a, rq), rs, r);
-		return;
-	}
-	rs->status = 201;
-	rs->json = session_json_new(&s);
-}
-
-/* The session of the path's {id}, or a 404. */
-static int
-api_session_of(struct api *a, const struct httpd_request *rq,
-    struct session *s, struct httpd_response *rs)
-{
-	int	r;
-
-	if ((r = store_session_get(api_st(a, rq), rq->id, s)) == -ENOENT) {
-		httpd_error(rs, 404, NULL, "no session %lld",
-		    (long long)rq->id);
-		return r;
-	}
-	if (r < 0) {
-		api_store_error(api_st(a, rq), rs, r);
-		return r;
-	}
-	return 0;
-}
-
-static void
-api_session_show(void *arg, const struct httpd_request *rq,
-    struct httpd_response *rs)
-{
-	struct api	*a = arg;
-	struct session	 s;
-
-	if (api_session_of(a, rq, &s, rs) == 0)
-		rs->json = session_json_new(&s);
-}
-
-static void
-api_session_delete(void *arg, const struct httpd_request *rq,
-    struct httpd_response *rs)
-{
-	struct api	*a = arg;
-	int		 r;
-
-	r = store_session_remove(api_st(a, rq), rq->id, API_ACTOR,
-	    util_now_ms());
-	if (r == -ENOENT) {
-		httpd_error(rs, 404, NULL, "no session %lld",
-		    (long long)rq->id);
-		return;
-	}
-	if (r < 0) {
-		api_store_error(api_st(a, rq), rs, r);
-		return;
-	}
-	rs->status = 204;
-}
-
-/*
- * start, stop and restart answer 202 with the session as it is now; the
- * daemon is told (and a restart carried out) by api_after_restart and
- * api_after_change, on the loop.
- */
-static void
-api_session_action(struct api *a, const struct httpd_request *rq,
-    struct httpd_response *rs, enum session_desired desired)
-{
-	struct store	*st = api_st(a, rq);
-	struct session	 s;
-	int		 r;
-
-	if (api_session_of(a, rq, &s, rs) < 0)
-		return;
-	/*
-	 * Always written, even when unchanged: starting a failed or
-	 * logged-out session is how an operator says it may try again.
-	 */
-	if ((r = store_session_set_desired(st, s.id, desired, API_ACTOR,
-	    util_now_ms())) < 0 || (r = store_session_get(st, s.id, &s)) < 0) {
-		api_store_error(st, rs, r);
-		return;
-	}
-	rs->status = 202;
-	rs->json = session_json_new(&s);
 }
 
 /* After a write that succeeded, on the loop: the daemon acts on it now. */
@@ -477,20 +152,6 @@ api_after_restart(void *arg, const struct httpd_request *rq,
 		httpd_error(rs, 409, NULL, "session %lld cannot be restarted "
 		    "now", (long long)rq->id);
 	}
-}
-
-static void
-api_session_start(void *arg, const struct httpd_request *rq,
-    struct httpd_response *rs)
-{
-	api_session_action(arg, rq, rs, SESSION_DESIRED_RUNNING);
-}
-
-static void
-api_session_stop(void *arg, const struct httpd_request *rq,
-    struct httpd_response *rs)
-{
-	api_session_action(arg, rq, rs, SESSION_DESIRED_STOPPED);
 }
 
 /* --- proxies, instances, recovery runs, events -------------------------- */
@@ -705,28 +366,32 @@ api_events(void *arg, const struct httpd_request *rq,
  * on the loop.
  */
 const struct httpd_route api_routes[] = {
-	{ HTTPD_GET, "/healthz", false, api_healthz, false, NULL },
-	{ HTTPD_GET, "/readyz", false, api_readyz, false, NULL },
-	{ HTTPD_GET, "/metrics", false, api_metrics, false, NULL },
-	{ HTTPD_GET, "/api/proxy/status", true, api_proxy_status, false, NULL },
-	{ HTTPD_GET, "/api/sessions", true, api_sessions_list, true, NULL },
+	{ HTTPD_GET, "/healthz", false, api_healthz, false, NULL, 0 },
+	{ HTTPD_GET, "/readyz", false, api_readyz, false, NULL, 0 },
+	{ HTTPD_GET, "/metrics", false, api_metrics, false, NULL, 0 },
+	{ HTTPD_GET, "/api/proxy/status", true, api_proxy_status, false, NULL,
+	    0 },
+	{ HTTPD_GET, "/api/sessions", true, api_sessions_list, true, NULL, 0 },
 	{ HTTPD_POST, "/api/sessions", true, api_sessions_add, true,
-	    api_after_change },
-	{ HTTPD_GET, "/api/sessions/{id}", true, api_session_show, true, NULL },
-	{ HTTPD_DELETE, "/api/sessions/{id}", true, api_session_delete, true,
-	    api_after_change },
-	{ HTTPD_POST, "/api/sessions/{id}/start", true, api_session_start, true,
-	    api_after_change },
-	{ HTTPD_POST, "/api/sessions/{id}/stop", true, api_session_stop, true,
-	    api_after_change },
+	    api_after_change, 0 },
+	{ HTTPD_POST, "/api/sessions/batch", true, api_sessions_batch, true,
+	    api_after_change, API_BATCH_BODY_MAX },
+	{ HTTPD_GET, "/api/sessions/{id}", true, api_sessions_show, true, NULL,
+	    0 },
+	{ HTTPD_DELETE, "/api/sessions/{id}", true, api_sessions_delete, true,
+	    api_after_change, 0 },
+	{ HTTPD_POST, "/api/sessions/{id}/start", true, api_sessions_start,
+	    true, api_after_change, 0 },
+	{ HTTPD_POST, "/api/sessions/{id}/stop", true, api_sessions_stop, true,
+	    api_after_change, 0 },
 	/* A restart is a start, then the connector's restart on the loop. */
-	{ HTTPD_POST, "/api/sessions/{id}/restart", true, api_session_start,
-	    true, api_after_restart },
-	{ HTTPD_GET, "/api/proxies", true, api_proxies, true, NULL },
-	{ HTTPD_GET, "/api/instances", true, api_instances, true, NULL },
-	{ HTTPD_GET, "/api/recovery", true, api_recovery, true, NULL },
-	{ HTTPD_GET, "/api/events", true, api_events, true, NULL },
-	{ HTTPD_OTHER, NULL, false, NULL, false, NULL },
+	{ HTTPD_POST, "/api/sessions/{id}/restart", true, api_sessions_start,
+	    true, api_after_restart, 0 },
+	{ HTTPD_GET, "/api/proxies", true, api_proxies, true, NULL, 0 },
+	{ HTTPD_GET, "/api/instances", true, api_instances, true, NULL, 0 },
+	{ HTTPD_GET, "/api/recovery", true, api_recovery, true, NULL, 0 },
+	{ HTTPD_GET, "/api/events", true, api_events, true, NULL, 0 },
+	{ HTTPD_OTHER, NULL, false, NULL, false, NULL, 0 },
 };
 
 static int

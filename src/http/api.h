@@ -21,6 +21,7 @@
 
 #include "base/buf.h"
 #include "http/httpd.h"
+#include "store/store.h"
 
 struct config;
 struct event_base;
@@ -34,6 +35,8 @@ struct storeq;
 #define API_RUNS_MAX		100
 #define API_RUNS_DEFAULT	20
 #define API_ACTOR		"api"
+#define API_BATCH_MAX		1000	/* sessions in one POST .../batch */
+#define API_BATCH_BODY_MAX	(512 * 1024)	/* and its body's bytes */
 
 /* What the API needs from the running daemon. */
 struct api_daemon {
@@ -72,9 +75,25 @@ void	api_stats(const struct api *a, struct httpd_stats *ret);
  * naming the field; ret is written only on success.  Pure (for tests and
  * fuzzing).
  */
-struct session_new;
-int	api_session_parse(const char *body, size_t len, struct session_new *ret,
+int	api_sessions_parse(const char *body, size_t len, struct session_new *ret,
 	    struct httpd_response *rs);
+
+/*
+ * The body of POST /api/sessions/batch: {"sessions": [SESSION, ...]}, each
+ * SESSION as POST /api/sessions takes it, 1 to API_BATCH_MAX of them.  On
+ * success *ret holds *ret_n items, each valid (error NULL) or with the
+ * answer a POST /api/sessions of it would have had (an error object with
+ * message and field); a body that is not such a list is a 400 in rs.
+ * Pure (for tests and fuzzing); api_batch_free frees the items.
+ */
+struct api_batch_item {
+	struct session_new	 n;
+	json_t			*error;		/* NULL: valid */
+};
+int	api_sessions_batch_parse(const char *body, size_t len,
+	    struct api_batch_item **ret, size_t *ret_n,
+	    struct httpd_response *rs);
+void	api_sessions_batch_free(struct api_batch_item *v, size_t n);
 
 /* The route table (for tests). */
 extern const struct httpd_route api_routes[];

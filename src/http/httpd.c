@@ -795,7 +795,7 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 	const struct httpd_route *route;
 	const char		*name;
 	char			*copy = NULL, echo[HTTPD_ECHO_LEN];
-	size_t			 idx, len, n;
+	size_t			 idx, len, n, limit;
 	int			 r;
 
 	h->stats.requests++;
@@ -840,9 +840,10 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 		goto send;
 	}
 	len = evbuffer_get_length(body);
-	if (len > HTTPD_BODY_MAX) {
+	if (len > (limit = route->body_max != 0 ? route->body_max :
+	    HTTPD_BODY_MAX)) {
 		httpd_error(&rs, 413, NULL, "the body is %zu bytes; at most "
-		    "%d are accepted", len, HTTPD_BODY_MAX);
+		    "%zu are accepted", len, limit);
 		goto send;
 	}
 	/*

@@ -99,6 +99,8 @@ struct httpd_route {
 	httpd_handler		 handler;
 	bool			 offload;
 	httpd_handler		 after;
+	/* Bytes of body accepted: 0 for HTTPD_BODY_MAX, at most the wire's. */
+	size_t			 body_max;
 };
 
 struct httpd;

@@ -130,6 +130,25 @@ store_session_add(struct store *st, const struct session_new *n,
 }
 
 int
+store_session_add_many(struct store *st, const struct session_new *v,
+    size_t n, const char *actor, int64_t now, int64_t *ret_ids)
+{
+	int64_t	*ids;
+	int	 r;
+
+	if (n > STORE_ADD_MANY_MAX)
+		return -E2BIG;
+	if (n == 0)
+		return 0;
+	ids = xcalloc(n, sizeof *ids);
+	if ((r = st->ops->session_add_many(st->backend, v, n, actor, now,
+	    ids)) == 0)
+		memcpy(ret_ids, ids, n * sizeof *ids);
+	free(ids);
+	return r;
+}
+
+int
 store_session_get(struct store *st, int64_t id, struct session *ret)
 {
 	return st->ops->session_get(st->backend, id, NULL, ret);

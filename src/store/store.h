@@ -111,6 +111,16 @@ int	store_schema_version(struct store *st, int *ret);
 /* actor names who acted, for the audit log ("cli", an instance id...). */
 int	store_session_add(struct store *st, const struct session_new *n,
 	    const char *actor, int64_t now, int64_t *ret_id);
+/*
+ * Add n sessions in one write: all of them or, when the store fails, none.
+ * A phone that already has a session, in the store or earlier in v, is
+ * not added: its ret_ids[i] is 0; every other gets its new id.  At most
+ * STORE_ADD_MANY_MAX at once (-E2BIG beyond).  ret_ids is written only on
+ * success.
+ */
+#define STORE_ADD_MANY_MAX	10000
+int	store_session_add_many(struct store *st, const struct session_new *v,
+	    size_t n, const char *actor, int64_t now, int64_t *ret_ids);
 int	store_session_get(struct store *st, int64_t id, struct session *ret);
 int	store_session_get_by_phone(struct store *st, const char *phone,
 	    struct session *ret);

@@ -1141,6 +1141,58 @@ out:
 	return store_pg_end(b, STORE_PG_TX, r);
 }
 
+/*
+ * Many sessions in one transaction (store_session_add_many).  A phone that
+ * already has a session is skipped by the insert itself (ON CONFLICT DO
+ * NOTHING): a failed statement would abort the whole transaction.
+ */
+static int
+store_pg_session_add_many(void *p, const struct session_new *v, size_t n,
+    const char *actor, int64_t now, int64_t *ids)
+{
+	struct store_pg		*b = p;
+	struct store_pg_args	 a;
+	PGresult		*res = NULL;
+	char			 detail[512];
+	size_t			 i;
+	int			 r;
+
+	if ((r = store_pg_begin(b, STORE_PG_TX)) < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		a.n = 0;
+		store_pg_arg(&a, v[i].user_id);
+		store_pg_arg(&a, v[i].phone);
+		store_pg_arg(&a, v[i].country);
+		store_pg_arg_i64(&a, v[i].priority);
+		store_pg_arg(&a, config_proxy_type_name(v[i].proxy_type));
+		store_pg_arg(&a, store_session_desired_name(v[i].desired));
+		store_pg_arg_i64(&a, now);
+		if ((r = store_pg_run(b, "INSERT INTO sessions (user_id, phone, "
+		    "country, priority, proxy_type, desired, created_at, "
+		    "updated_at) VALUES ($1, $2, $3, $4::bigint, $5, $6, "
+		    "$7::bigint, $7::bigint) ON CONFLICT (phone) DO NOTHING "
+		    "RETURNING id", &a, &res)) < 0)
+			goto out;
+		if (PQntuples(res) == 0) {
+			PQclear(res);
+			ids[i] = 0;
+			continue;
+		}
+		ids[i] = store_pg_i64(res, 0, 0);
+		PQclear(res);
+		/* The values were validated by the caller; none needs escaping. */
+		snprintf(detail, sizeof detail, "{\"phoneNumber\":\"%s\","
+		    "\"country\":\"%s\"}", v[i].phone, v[i].country);
+		if ((r = store_pg_event(b, now, actor, ids[i], "session.added",
+		    detail)) < 0)
+			goto out;
+	}
+	r = store_pg_bump_generation(b);
+out:
+	return store_pg_end(b, STORE_PG_TX, r);
+}
+
 #define STORE_PG_SESSION_COLUMNS					\
 	"s.id, s.user_id, s.phone, s.country, s.priority, "		\
 	"s.proxy_type, "						\
@@ -2734,6 +2786,7 @@ const struct store_ops store_pg_ops = {
 	.errmsg = store_pg_errmsg,
 	.schema_version = store_pg_schema_version,
 	.session_add = store_pg_session_add,
+	.session_add_many = store_pg_session_add_many,
 	.session_get = store_pg_session_get,
 	.session_list = store_pg_session_list,
 	.session_set_desired = store_pg_session_set_desired,

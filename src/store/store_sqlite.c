@@ -588,6 +588,76 @@ fail:
 	return r;
 }
 
+/*
+ * Many sessions in one write (store_session_add_many).  A phone that
+ * already has a session is skipped by the insert itself (ON CONFLICT DO
+ * NOTHING) rather than failing it, so the others still go in; any other
+ * failure undoes them all.
+ */
+static int
+store_sqlite_session_add_many(void *p, const struct session_new *v, size_t n,
+    const char *actor, int64_t now, int64_t *ids)
+{
+	struct store_sqlite	*b = p;
+	sqlite3_stmt	*st = NULL;
+	char		 detail[512];
+	size_t		 i;
+	int		 r, rc;
+
+	if ((r = store_sqlite_begin(b)) < 0)
+		return r;
+	if ((r = store_sqlite_prepare(b, "INSERT INTO sessions (user_id, phone, "
+	    "country, priority, proxy_type, desired, created_at, updated_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (phone) DO NOTHING",
+	    &st)) < 0)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, v[i].user_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, v[i].phone, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, v[i].country, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, v[i].priority);
+		sqlite3_bind_text(st, 5, config_proxy_type_name(v[i].proxy_type),
+		    -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, store_session_desired_name(
+		    v[i].desired), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 7, now);
+		sqlite3_bind_int64(st, 8, now);
+		if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+			r = store_sqlite_fail(b, rc);
+			goto fail;
+		}
+		if (sqlite3_changes(b->db) == 0) {
+			ids[i] = 0;
+			continue;
+		}
+		ids[i] = sqlite3_last_insert_rowid(b->db);
+		/* The values were validated by the caller; none needs escaping. */
+		snprintf(detail, sizeof detail, "{\"phoneNumber\":\"%s\","
+		    "\"country\":\"%s\"}", v[i].phone, v[i].country);
+		if ((r = store_sqlite_event(b, now, actor, ids[i],
+		    "session.added", detail)) < 0)
+			goto fail;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	/* A test's failure after every insert: all must be undone. */
+	if (failpoint("store.add_many")) {
+		(void)util_strlcpy(b->err, "failpoint store.add_many",
+		    sizeof b->err);
+		r = -EIO;
+		goto fail;
+	}
+	if ((r = store_sqlite_bump_generation(b)) < 0 ||
+	    (r = store_sqlite_commit(b)) < 0)
+		goto fail;
+	return 0;
+fail:
+	sqlite3_finalize(st);
+	store_sqlite_rollback(b);
+	return r;
+}
+
 #define SQ_SESSION_COLUMNS						\
 	"s.id, s.user_id, s.phone, s.country, s.priority, s.proxy_type, "	\
 	"s.desired, s.status, s.owner_instance, s.epoch, "		\
@@ -1754,6 +1824,7 @@ const struct store_ops store_sqlite_ops = {
 	.errmsg = store_sqlite_errmsg,
 	.schema_version = store_sqlite_schema_version,
 	.session_add = store_sqlite_session_add,
+	.session_add_many = store_sqlite_session_add_many,
 	.session_get = store_sqlite_session_get,
 	.session_list = store_sqlite_session_list,
 	.session_set_desired = store_sqlite_session_set_desired,

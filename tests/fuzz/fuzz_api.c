@@ -1,6 +1,6 @@
 /*
  * Fuzz target for what the HTTP API reads from a request before any
- * handler acts on it: the body of POST /api/sessions (api_session_parse,
+ * handler acts on it: the body of POST /api/sessions (api_sessions_parse,
  * which runs api_session_fields on the parsed object), query strings
  * (httpd_query_check, httpd_query_i64, httpd_query_str), the path
  * against route patterns (httpd_match, over httpd_pattern_match) and the
@@ -21,8 +21,12 @@
  * takes with another method; the outputs are written only on a match.
  * The key comparison says equal exactly for equal non-empty keys.
  *
- * Input layout: byte 0 picks the reader (mod 4), byte 1 a method; the
- * rest is the body, the query, "PATTERN\nPATH" or "KEY\nPRESENTED".
+ * The body of POST /api/sessions/batch is taken whole or refused with a
+ * 400; each of its items is judged as that item alone would be.
+ *
+ * Input layout: byte 0 picks the reader (mod 4), byte 1 a method (for a
+ * body: odd, a batch); the rest is the body, the query, "PATTERN\nPATH"
+ * or "KEY\nPRESENTED".
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -90,7 +94,7 @@ fuzz_session(const char *body, size_t len)
 
 	memset(&poison, POISON, sizeof poison);
 	n = poison;
-	r = api_session_parse(body, len, &n, &rs);
+	r = api_sessions_parse(body, len, &n, &rs);
 	if (r < 0) {
 		FUZZ_CHECK(r == -EINVAL);
 		FUZZ_CHECK(memcmp(&n, &poison, sizeof n) == 0);
@@ -133,7 +137,7 @@ fuzz_session(const char *body, size_t len)
 	back = json_dumps(o, JSON_COMPACT);
 	FUZZ_CHECK(back != NULL);
 	memset(&again, 0, sizeof again);
-	FUZZ_CHECK(api_session_parse(back, strlen(back), &again, &rs) == 0);
+	FUZZ_CHECK(api_sessions_parse(back, strlen(back), &again, &rs) == 0);
 	FUZZ_CHECK(strcmp(again.user_id, n.user_id) == 0 &&
 	    strcmp(again.phone, n.phone) == 0 &&
 	    strcmp(again.country, n.country) == 0 &&
@@ -141,6 +145,59 @@ fuzz_session(const char *body, size_t len)
 	    again.proxy_type == n.proxy_type && again.desired == n.desired);
 	free(back);
 	json_decref(o);
+}
+
+/*
+ * The body of POST /api/sessions/batch: taken, it is 1 to API_BATCH_MAX
+ * items, as many as the body's list, each judged as POST /api/sessions
+ * judges that item alone (the same session, or refused with a message);
+ * refused, a 400 and no items.
+ */
+static void
+fuzz_batch(const char *body, size_t len)
+{
+	struct api_batch_item	*v = NULL;
+	struct httpd_response	 rs = { 0 }, one;
+	struct session_new	 n;
+	json_t			*o, *list, *it;
+	char			*text;
+	size_t			 count = 0, i;
+	int			 r;
+
+	r = api_sessions_batch_parse(body, len, &v, &count, &rs);
+	if (r < 0) {
+		FUZZ_CHECK(r == -EINVAL && v == NULL && count == 0);
+		check_400(&rs, NULL);
+		response_done(&rs);
+		return;
+	}
+	FUZZ_CHECK(r == 0 && rs.json == NULL);
+	FUZZ_CHECK(count >= 1 && count <= API_BATCH_MAX);
+	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	list = json_object_get(o, "sessions");
+	FUZZ_CHECK(json_array_size(list) == count);
+	json_array_foreach(list, i, it) {
+		memset(&one, 0, sizeof one);
+		memset(&n, 0, sizeof n);
+		text = json_dumps(it, JSON_COMPACT | JSON_ENCODE_ANY);
+		FUZZ_CHECK(text != NULL);
+		r = api_sessions_parse(text, strlen(text), &n, &one);
+		FUZZ_CHECK((r == 0) == (v[i].error == NULL));
+		if (r == 0)
+			FUZZ_CHECK(strcmp(n.user_id, v[i].n.user_id) == 0 &&
+			    strcmp(n.phone, v[i].n.phone) == 0 &&
+			    strcmp(n.country, v[i].n.country) == 0 &&
+			    n.priority == v[i].n.priority &&
+			    n.proxy_type == v[i].n.proxy_type &&
+			    n.desired == v[i].n.desired);
+		else
+			FUZZ_CHECK(json_is_string(json_object_get(v[i].error,
+			    "message")));
+		response_done(&one);
+		free(text);
+	}
+	json_decref(o);
+	api_sessions_batch_free(v, count);
 }
 
 /* One integer parameter: its default, its value in range, or a 400. */
@@ -306,7 +363,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size - 2] = '\0';
 	switch (data[0] % 4) {
 	case 0:
-		fuzz_session(s, size - 2);
+		/* The method byte is free here: it picks one body or many. */
+		if (data[1] & 1)
+			fuzz_batch(s, size - 2);
+		else
+			fuzz_session(s, size - 2);
 		break;
 	case 1:
 		fuzz_query(s);

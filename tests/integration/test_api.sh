@@ -19,6 +19,8 @@ export RECONNECT_DELAY=200 RESPAWN_STOP_TIMEOUT=2s RESPAWN_IP_MONTHLY_PRICE=1.50
 printf 'key-one\n' >"$T/api.key"
 chmod 600 "$T/api.key"
 export RESPAWN_API_KEY_SECRET="file:$T/api.key"
+: >"$T/faults"
+export RESPAWN_FAILPOINT_FILE="$T/faults"
 
 : >"$T/proxies.txt"
 for cc in de de de us us gb nl; do
@@ -346,6 +348,53 @@ authed GET /api/instances
 expect_eq "$STATUS" 200 "the rotated key: 200"
 call GET /api/instances -H "x-api-key: key-one"
 expect_eq "$STATUS" 401 "the old key is refused"
+
+# --- many sessions in one request -------------------------------------------
+# Valid items are added in one write; each refused one is answered with its
+# index, the status it alone would get and the field at fault.
+post_json /api/sessions/batch '{"sessions":[
+ {"userId":"b0","phoneNumber":"+4915100000100","country":"de","desiredState":"stopped"},
+ {"userId":"b1","phoneNumber":"12345","country":"de"},
+ {"userId":"b2","phoneNumber":"+14155550001","country":"us"},
+ {"userId":"b3","phoneNumber":"+4915100000103","country":"xx"},
+ {"userId":"b4","phoneNumber":"+4915100000100","country":"de"},
+ 7,
+ {"userId":"b6","phoneNumber":"+14155550106","country":"US","desiredState":"stopped","priority":3}]}'
+expect_eq "$STATUS $(jq -r '[.addedCount, .refusedCount] | join(" ")' <<<"$BODY")" "200 2 5" \
+	"batch of 7: 200, 2 added, 5 refused"
+expect_eq "$(jq -r '[.added[] | "\(.index):\(.phoneNumber)"] | join(" ")' <<<"$BODY")" \
+	"0:+4915100000100 6:+14155550106" "the valid items added, by index"
+expect_eq "$(jq -r '[.refused[] | "\(.index):\(.status):\(.field // "-")"] | join(" ")' <<<"$BODY")" \
+	"1:400:phoneNumber 2:409:phoneNumber 3:400:country 4:409:phoneNumber 5:400:-" \
+	"each refused item: its index, status and field (a phone taken before or earlier in the batch: 409)"
+B6=$(jq -r '.added[] | select(.index == 6) | .id' <<<"$BODY")
+authed GET "/api/sessions/$B6"
+expect_eq "$(jq -r '[.country, .priority, .desiredState, .userId] | join(" ")' <<<"$BODY")" "us 3 stopped b6" \
+	"a batch item stored as POST /api/sessions stores it"
+n_before=$("$RESPAWN" session ls --json | jq length)
+for body in '{}' '{"sessions":[]}' '{"sessions":{}}' '{"sessions":[],"more":1}' '[]'; do
+	post_json /api/sessions/batch "$body"
+	expect_eq "$STATUS" 400 "batch body $body: 400"
+done
+jq -nc '{sessions: [range(1001) | {userId: "m", phoneNumber: "+4916\(1000000 + .)", country: "de"}]}' >"$T/many.json"
+authed POST /api/sessions/batch -H 'Content-Type: application/json' --data-binary "@$T/many.json"
+expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 sessions" "1,001 items: 400, none added"
+jq -c '.sessions |= .[0:1000] | .sessions[] |= (.desiredState = "stopped")' "$T/many.json" >"$T/k.json"
+# A store failure after every insert of the batch: nothing of it is kept.
+echo "store.add_many=fail" >"$T/faults"
+sleep 0.3
+authed POST /api/sessions/batch -H 'Content-Type: application/json' --data-binary "@$T/k.json"
+expect_eq "$STATUS $(jq -r .error <<<"$BODY")" "500 internal_error" "a store failure inside the batch: 500"
+: >"$T/faults"
+sleep 0.3
+expect_eq "$("$RESPAWN" session ls --json | jq length)" "$n_before" "nothing of the refused or failed batches was added"
+authed POST /api/sessions/batch -H 'Content-Type: application/json' --data-binary "@$T/k.json"
+expect_eq "$STATUS $(jq -r '[.addedCount, .refusedCount] | join(" ")' <<<"$BODY")" "200 1000 0" \
+	"1,000 sessions in one request: all added"
+expect_eq "$("$RESPAWN" session ls --json | jq length)" "$((n_before + 1000))" "the store holds them"
+head -c 600000 /dev/zero | tr '\0' 'x' >"$T/big.json"
+authed POST /api/sessions/batch -H 'Content-Type: application/json' --data-binary "@$T/big.json"
+expect_eq "$STATUS $(jq -r .error <<<"$BODY")" "413 payload_too_large" "a 600 kB batch: 413 JSON"
 
 # --- the whole record against the OpenAPI document --------------------------
 run "$PY" "$SRC/tests/tools/openapi_check.py" "$SRC/docs/api/openapi.yaml" "$SRC/src/http/api.c" "$T/calls"

@@ -28,12 +28,13 @@ handler(void *arg, const struct httpd_request *rq, struct httpd_response *rs)
 }
 
 static const struct httpd_route routes[] = {
-	{ HTTPD_GET, "/healthz", false, handler, false, NULL },
-	{ HTTPD_GET, "/api/sessions", true, handler, false, NULL },
-	{ HTTPD_POST, "/api/sessions", true, handler, false, NULL },
-	{ HTTPD_GET, "/api/sessions/{id}", true, handler, false, NULL },
-	{ HTTPD_POST, "/api/sessions/{id}/start", true, handler, false, NULL },
-	{ HTTPD_OTHER, NULL, false, NULL, false, NULL },
+	{ HTTPD_GET, "/healthz", false, handler, false, NULL, 0 },
+	{ HTTPD_GET, "/api/sessions", true, handler, false, NULL, 0 },
+	{ HTTPD_POST, "/api/sessions", true, handler, false, NULL, 0 },
+	{ HTTPD_GET, "/api/sessions/{id}", true, handler, false, NULL, 0 },
+	{ HTTPD_POST, "/api/sessions/{id}/start", true, handler, false, NULL,
+	    0 },
+	{ HTTPD_OTHER, NULL, false, NULL, false, NULL, 0 },
 };
 
 static void
@@ -287,7 +288,7 @@ test_error_untrusted_bytes(void **state)
 	memset(key, 'a', 63);
 	memcpy(key + 63, "\xc3\xa9", 3);
 	snprintf(body, sizeof body, "{\"%s\":1}", key);
-	assert_int_equal(api_session_parse(body, strlen(body), &n, &rs),
+	assert_int_equal(api_sessions_parse(body, strlen(body), &n, &rs),
 	    -EINVAL);
 	assert_non_null(rs.json);
 	msg = json_string_value(json_object_get(rs.json, "message"));
@@ -433,7 +434,7 @@ test_session_body(void **state)
 		struct httpd_response	rs = { 0 };
 
 		memset(&n, 0x5a, sizeof n);
-		r = api_session_parse(cases[i].body, strlen(cases[i].body), &n,
+		r = api_sessions_parse(cases[i].body, strlen(cases[i].body), &n,
 		    &rs);
 		if (cases[i].field == NULL) {
 			assert_int_equal(r, 0);

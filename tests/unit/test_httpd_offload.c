@@ -76,11 +76,11 @@ body_handler(void *arg, const struct httpd_request *rq,
 }
 
 static const struct httpd_route routes[] = {
-	{ HTTPD_GET, "/inline", false, inline_handler, false, NULL },
-	{ HTTPD_GET, "/slow/{id}", false, slow_handler, true, slow_after },
-	{ HTTPD_GET, "/auth", true, inline_handler, false, NULL },
-	{ HTTPD_POST, "/body", false, body_handler, false, NULL },
-	{ HTTPD_OTHER, NULL, false, NULL, false, NULL },
+	{ HTTPD_GET, "/inline", false, inline_handler, false, NULL, 0 },
+	{ HTTPD_GET, "/slow/{id}", false, slow_handler, true, slow_after, 0 },
+	{ HTTPD_GET, "/auth", true, inline_handler, false, NULL, 0 },
+	{ HTTPD_POST, "/body", false, body_handler, false, NULL, 0 },
+	{ HTTPD_OTHER, NULL, false, NULL, false, NULL, 0 },
 };
 
 static int

@@ -314,6 +314,72 @@ test_sessions(void **state)
 	    "'session.removed'"), 1);
 }
 
+/*
+ * Many sessions in one write: a phone already taken (in the store or
+ * earlier in the list) is skipped with id 0, any other failure undoes all
+ * of them, also inside an open batch, whose other writes stay.
+ */
+static void
+test_add_many(void **state)
+{
+	struct store		*st;
+	struct session_new	 v[4], n;
+	struct session		 s;
+	int64_t			 ids[4], id;
+
+	(void)state;
+	st = open_new();
+	fill(&n, "u0", "+14155550000", "us");
+	assert_int_equal(store_session_add(st, &n, "test", 1000, &id), 0);
+	fill(&v[0], "u1", "+14155550001", "us");
+	fill(&v[1], "u2", "+14155550000", "us");	/* in the store */
+	fill(&v[2], "u3", "+4915100000003", "de");
+	v[2].desired = SESSION_DESIRED_STOPPED;
+	fill(&v[3], "u4", "+14155550001", "us");	/* earlier in v */
+	assert_int_equal(store_session_add_many(st, v, 4, "test", 2000, ids),
+	    0);
+	assert_true(ids[0] > id && ids[2] > ids[0]);
+	assert_int_equal(ids[1], 0);
+	assert_int_equal(ids[3], 0);
+	assert_int_equal(store_session_get(st, ids[2], &s), 0);
+	assert_string_equal(s.user_id, "u3");
+	assert_int_equal(s.desired, SESSION_DESIRED_STOPPED);
+	assert_int_equal(s.created_at, 2000);
+
+	/* The database refuses the last: none of them is kept. */
+	fill(&v[0], "u5", "+14155550005", "us");
+	fill(&v[1], "u6", "+14155550006", "us");
+	fill(&v[2], "u7", "+14155550007", "usa");
+	v[2].country[2] = 'a';
+	ids[0] = -7;
+	assert_int_equal(store_session_add_many(st, v, 3, "test", 3000, ids),
+	    -EINVAL);
+	assert_int_equal(ids[0], -7);
+	assert_int_equal(store_session_get_by_phone(st, "+14155550005", &s),
+	    -ENOENT);
+
+	/* Inside a batch: undone alone, the batch's other write kept. */
+	assert_int_equal(store_batch_begin(st), 0);
+	fill(&n, "u8", "+14155550008", "us");
+	assert_int_equal(store_session_add(st, &n, "test", 4000, &id), 0);
+	assert_int_equal(store_session_add_many(st, v, 3, "test", 4000, ids),
+	    -EINVAL);
+	assert_int_equal(store_batch_end(st), 0);
+	assert_int_equal(store_session_get_by_phone(st, "+14155550008", &s),
+	    0);
+	assert_int_equal(store_session_get_by_phone(st, "+14155550006", &s),
+	    -ENOENT);
+
+	assert_int_equal(store_session_add_many(st, v, 0, "test", 5000, ids),
+	    0);
+	assert_int_equal(store_session_add_many(st, v, STORE_ADD_MANY_MAX + 1,
+	    "test", 5000, ids), -E2BIG);
+	store_close(st);
+	assert_int_equal(query_int("SELECT count(*) FROM sessions"), 4);
+	assert_int_equal(query_int("SELECT count(*) FROM events WHERE kind = "
+	    "'session.added'"), 4);
+}
+
 /* The database's own checks catch what a buggy caller might write. */
 static void
 test_constraints(void **state)
@@ -1494,6 +1560,7 @@ main(void)
 		cmocka_unit_test(test_pg_url_errors),
 		cmocka_unit_test(test_sessions),
 		cmocka_unit_test(test_constraints),
+		cmocka_unit_test(test_add_many),
 		cmocka_unit_test(test_batches),
 		cmocka_unit_test(test_ownership),
 		cmocka_unit_test(test_proxies),
