@@ -65,7 +65,9 @@ struct spawner {
 	struct record		*rec;
 	struct proxies		*px;
 	char			**argv;		/* the connector command */
-	struct storeq		*thread;	/* starts connectors */
+	/* Start connectors, side by side; the next start goes to next. */
+	struct storeq		*threads[SPAWN_THREADS];
+	unsigned		 next;
 	struct notify		*notify;
 	struct event		*ev_notify;
 	struct event		*ev_sigchld;
@@ -225,6 +227,7 @@ spawner_new(struct dctx *c, struct sessions *reg, struct supervisor *sup,
 	struct spawner	*sp = xcalloc(1, sizeof *sp);
 	char		 path[DAEMON_PATH_MAX];
 	int		 r;
+	size_t		 i;
 
 	LIST_INIT(&sp->watches);
 	sp->leftovers = intmap_new();
@@ -245,10 +248,12 @@ spawner_new(struct dctx *c, struct sessions *reg, struct supervisor *sup,
 	sp->ev_sigchld = evsignal_new(c->base, SIGCHLD, spawn_sigchld_cb, sp);
 	evsignal_add(sp->ev_sigchld, NULL);
 	/* posix_spawn waits for the child's exec: not on the loop. */
-	if ((r = storeq_new_thread(c->base, &sp->thread, err)) < 0) {
-		spawner_free(sp);
-		return r;
-	}
+	for (i = 0; i < SPAWN_THREADS; i++)
+		if ((r = storeq_new_thread(c->base, &sp->threads[i],
+		    err)) < 0) {
+			spawner_free(sp);
+			return r;
+		}
 	snprintf(path, sizeof path, "%s/notify.sock", c->cfg->state_dir);
 	if ((r = notify_open(path, &sp->notify)) < 0) {
 		snprintf(err, STORE_ERROR_LEN, "notify socket %s: %s", path,
@@ -276,6 +281,7 @@ void
 spawner_free(struct spawner *sp)
 {
 	struct spawn_watch	*w;
+	size_t			 i;
 
 	if (sp == NULL)
 		return;
@@ -289,7 +295,8 @@ spawner_free(struct spawner *sp)
 		intmap_free(sp->leftovers);
 	}
 	/* Connectors started and not yet answered are killed there. */
-	storeq_free(sp->thread);
+	for (i = 0; i < SPAWN_THREADS; i++)
+		storeq_free(sp->threads[i]);
 	if (sp->ev_notify != NULL)
 		event_free(sp->ev_notify);
 	if (sp->ev_sigchld != NULL)
@@ -532,8 +539,8 @@ spawn_now(struct spawner *sp, struct dsession *ds)
 	    sp->c->cfg->state_dir, (long long)ds->id);
 	j->env = spawn_env(sp, ds, url, j->dir);
 	util_wipe(url, sizeof url);
-	if (jobs_submit(sp->jobs, sp->thread, ds, JOB_SPAWN, spawn_run,
-	    spawn_done, j, "spawn") < 0) {
+	if (jobs_submit(sp->jobs, sp->threads[sp->next++ % SPAWN_THREADS], ds,
+	    JOB_SPAWN, spawn_run, spawn_done, j, "spawn") < 0) {
 		argv_free(j->env);
 		free(j);
 		supervisor_feed(sp->sup, ds, SV_EV_SPAWN_FAILED, 0, false);

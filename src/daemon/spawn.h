@@ -6,8 +6,9 @@
  * supervisor events (READY, WATCHDOG, CONFLICT, EXIT).
  *
  * posix_spawn returns only once the child has exec'd, milliseconds on a
- * loaded host, so starts run on the spawner thread and their answer comes
- * back to the loop; the pid is registered then.  An exit reaped, or a
+ * loaded host, so starts run on spawner threads (SPAWN_THREADS of them,
+ * side by side) and their answer comes back to the loop; the pid is
+ * registered then.  An exit reaped, or a
  * message received, from a pid not yet registered is kept (bounded, for
  * SPAWN_EARLY_MAX_AGE_MS) and replayed when its start is answered.  An
  * answer for a session that moved on, or that comes while the daemon
@@ -32,6 +33,12 @@ struct spawner;
 struct supervisor;
 
 #define SPAWN_ENV_MAX		64	/* connector environment entries */
+/*
+ * Threads starting connectors side by side.  posix_spawn returns when the
+ * child has exec'd, and on a busy host the child waits for a CPU to do
+ * so: one thread would wait out each start in turn.
+ */
+#define SPAWN_THREADS		4
 #define SPAWN_LOG_TRIM_MS	10000	/* connector log size check */
 #define SPAWN_EARLY_EXITS	1024	/* exits of pids not yet known */
 #define SPAWN_EARLY_NOTIFY	256	/* their messages, kept likewise */
