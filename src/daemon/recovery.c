@@ -1,6 +1,7 @@
 /*
  * The start-up recovery: see recovery.h.
  */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -236,6 +237,12 @@ recovery_settle(struct recovery *r, struct dsession *ds, bool ok)
 	    LOGF_I("avg_recovery_ms", run->recovered ?
 	    run->total_recovery_ms / run->recovered : 0));
 	sdnotify_send("STATUS=recovery completed");
+	/*
+	 * The start's burst (environments, jobs, answers in flight) is over:
+	 * the heap pages it grew and freed go back to the system, so the
+	 * daemon keeps what its sessions need (docs/BENCHMARKS.md).
+	 */
+	(void)malloc_trim(0);
 }
 
 void
