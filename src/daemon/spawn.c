@@ -123,14 +123,19 @@ spawn_scan_cb(pid_t pid, const char *rest, void *arg)
 {
 	struct spawner		*sp = arg;
 	struct spawn_leftover	*lo;
+	struct procinfo_ids	 pi;
 	int64_t			 id = spawn_session_of(rest);
 	uint64_t		 ticks;
 	pid_t			 sid, parent;
 	char			 link[64], cwd[DAEMON_PATH_MAX];
 	ssize_t			 n;
 
-	if (id == 0 || (sid = getsid(pid)) < 0)
+	/* One read of /proc for all three: thousands of them at a start. */
+	if (id == 0 || procinfo_ids(pid, &pi) < 0)
 		return 0;
+	sid = pi.sid;
+	parent = pi.parent;
+	ticks = pi.start_ticks;
 	if (sid != pid) {
 		if (sid > 1 && !procinfo_alive(sid)) {
 			log_warn("connector.remains_stopped", LOGF_I("session",
@@ -140,7 +145,7 @@ spawn_scan_cb(pid_t pid, const char *rest, void *arg)
 		}
 		return 0;
 	}
-	if (procinfo_parent(pid, &parent) == 0 && parent > 1) {
+	if (parent > 1) {
 		snprintf(link, sizeof link, "/proc/%d/cwd", (int)parent);
 		if ((n = readlink(link, cwd, sizeof cwd - 1)) > 0) {
 			cwd[n] = '\0';
@@ -150,8 +155,6 @@ spawn_scan_cb(pid_t pid, const char *rest, void *arg)
 				return 0;	/* the connector's own child */
 		}
 	}
-	if (procinfo_start_ticks(pid, &ticks) < 0)
-		return 0;
 	if ((lo = intmap_get(sp->leftovers, id)) != NULL) {
 		/* Two of one phone already: keep the older, stop the other. */
 		log_warn("connector.duplicate_stopped", LOGF_I("session", id),

@@ -38,35 +38,67 @@ procinfo_stat(pid_t pid, char *buf, size_t size, const char **rest)
 }
 
 /*
- * Field n (3: the state, 4: the parent, 22: the start time ...) of
- * /proc/PID/stat as a number in [0, max].  -ESRCH for a zombie: it is not
- * alive.
+ * Fields want[0..n-1] (ascending: 3 the state, 4 the parent, 6 the
+ * session, 22 the start time ...) of /proc/PID/stat, each a number in
+ * [0, max], from one read.  -ESRCH for a zombie: it is not alive.
  */
 static int
-procinfo_field(pid_t pid, int n, int64_t max, int64_t *ret)
+procinfo_fields(pid_t pid, const int *want, size_t n, int64_t max,
+    int64_t *ret)
 {
 	char		 buf[1024], num[32];
 	const char	*p;
-	size_t		 len;
-	int		 field, r;
+	int64_t		 v[8];
+	size_t		 len, i;
+	int		 field = 3, r;
 
 	if (pid <= 0)
 		return -ESRCH;
+	if (n > sizeof v / sizeof v[0])
+		return -EINVAL;
 	if ((r = procinfo_stat(pid, buf, sizeof buf, &p)) < 0)
 		return r;
 	if (*p == 'Z' || *p == 'X')
 		return -ESRCH;
-	for (field = 3; field < n; field++) {
-		if ((p = strchr(p, ' ')) == NULL)
+	for (i = 0; i < n; i++) {
+		for (; field < want[i]; field++) {
+			if ((p = strchr(p, ' ')) == NULL)
+				return -EINVAL;
+			p++;
+		}
+		len = strcspn(p, " ");
+		if (len == 0 || len >= sizeof num)
 			return -EINVAL;
-		p++;
+		memcpy(num, p, len);
+		num[len] = '\0';
+		if (util_parse_i64(num, 0, max, &v[i]) < 0)
+			return -EINVAL;
 	}
-	len = strcspn(p, " ");
-	if (len == 0 || len >= sizeof num)
+	memcpy(ret, v, n * sizeof v[0]);
+	return 0;
+}
+
+static int
+procinfo_field(pid_t pid, int n, int64_t max, int64_t *ret)
+{
+	return procinfo_fields(pid, &n, 1, max, ret);
+}
+
+int
+procinfo_ids(pid_t pid, struct procinfo_ids *ret)
+{
+	static const int	want[] = { 4, 6, 22 };
+	int64_t			v[3];
+	int			r;
+
+	if ((r = procinfo_fields(pid, want, 3, INT64_MAX, v)) < 0)
+		return r;
+	if (v[0] > INT32_MAX || v[1] > INT32_MAX)
 		return -EINVAL;
-	memcpy(num, p, len);
-	num[len] = '\0';
-	return util_parse_i64(num, 0, max, ret) < 0 ? -EINVAL : 0;
+	ret->parent = (pid_t)v[0];
+	ret->sid = (pid_t)v[1];
+	ret->start_ticks = (uint64_t)v[2];
+	return 0;
 }
 
 int

@@ -18,6 +18,17 @@ int	procinfo_start_ticks(pid_t pid, uint64_t *ret);
 bool	procinfo_alive(pid_t pid);
 /* Its parent's pid. */
 int	procinfo_parent(pid_t pid, pid_t *ret);
+/*
+ * Its parent, its session and its start time from one read of /proc (for
+ * the scan of thousands of connectors at a start); -ESRCH when it is gone
+ * or a zombie.  Outputs written only on success.
+ */
+struct procinfo_ids {
+	pid_t		parent;
+	pid_t		sid;
+	uint64_t	start_ticks;
+};
+int	procinfo_ids(pid_t pid, struct procinfo_ids *ret);
 /* Is pid alive and the very process that started at start_ticks? */
 bool	procinfo_same(pid_t pid, uint64_t start_ticks);
 

@@ -24,6 +24,7 @@
 
 #include "base/util.h"
 #include "sys/child.h"
+#include "sys/procinfo.h"
 
 static char tmpdir[] = "/tmp/respawn-test-child-XXXXXX";
 
@@ -177,6 +178,52 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/*
+ * One read of /proc gives what the start-up scan asks of a process: its
+ * parent, its session and its start time, the same as the separate reads
+ * and getsid say; nothing for a process gone, or a zombie.
+ */
+static void
+test_procinfo_ids(void **state)
+{
+	struct procinfo_ids	 pi, poison;
+	uint64_t		 ticks;
+	pid_t			 parent, pid;
+	int			 status;
+
+	(void)state;
+	assert_int_equal(procinfo_ids(getpid(), &pi), 0);
+	assert_int_equal(procinfo_parent(getpid(), &parent), 0);
+	assert_int_equal(procinfo_start_ticks(getpid(), &ticks), 0);
+	assert_int_equal(pi.parent, parent);
+	assert_int_equal(pi.parent, getppid());
+	assert_int_equal(pi.sid, getsid(0));
+	assert_true(pi.start_ticks == ticks && ticks > 0);
+
+	/* A child in a session of its own, then a zombie, then gone. */
+	if ((pid = fork()) == 0) {
+		(void)setsid();
+		pause();
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	while (procinfo_ids(pid, &pi) < 0 || pi.sid != pid)
+		usleep(1000);
+	assert_int_equal(pi.parent, getpid());
+	assert_true(procinfo_same(pid, pi.start_ticks));
+	kill(pid, SIGKILL);
+	while (procinfo_ids(pid, &pi) == 0)
+		usleep(1000);
+	/* A zombie now: nothing written. */
+	memset(&poison, 0x5a, sizeof poison);
+	memcpy(&pi, &poison, sizeof pi);
+	assert_int_equal(procinfo_ids(pid, &pi), -ESRCH);
+	assert_memory_equal(&pi, &poison, sizeof pi);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(procinfo_ids(pid, &pi), -ESRCH);
+	assert_int_equal(procinfo_ids(0, &pi), -ESRCH);
+}
+
 int
 main(void)
 {
@@ -185,6 +232,7 @@ main(void)
 		cmocka_unit_test(test_exec_failure),
 		cmocka_unit_test(test_log_rotation),
 		cmocka_unit_test(test_signal_group),
+		cmocka_unit_test(test_procinfo_ids),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
