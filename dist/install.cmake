@@ -30,24 +30,28 @@ endif()
 set(RESPAWN_UNIT_DIR "lib/systemd/system" CACHE STRING
   "Where the systemd unit goes, relative to the install prefix")
 
-# The paths the unit and the pages name.
+# The paths the unit, the configuration and the pages name.
 set(RESPAWN_BINDIR ${CMAKE_INSTALL_FULL_BINDIR})
 set(RESPAWN_CONFDIR ${CMAKE_INSTALL_FULL_SYSCONFDIR}/respawn)
 set(RESPAWN_DOCDIR ${CMAKE_INSTALL_FULL_DOCDIR})
 set(RESPAWN_DATADIR ${CMAKE_INSTALL_FULL_DATADIR}/respawn)
 set(RESPAWN_LIBEXECDIR ${CMAKE_INSTALL_FULL_LIBEXECDIR}/respawn)
 
-configure_file(${PROJECT_SOURCE_DIR}/dist/respawn.service.in
-  ${PROJECT_BINARY_DIR}/dist/respawn.service @ONLY)
+foreach(f respawn.service respawn.ini proxies.txt)
+  configure_file(${PROJECT_SOURCE_DIR}/dist/${f}.in
+    ${PROJECT_BINARY_DIR}/dist/${f} @ONLY)
+endforeach()
 
 # --- respawn -------------------------------------------------------------
 install(TARGETS respawn RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   COMPONENT respawn)
 install(FILES ${PROJECT_BINARY_DIR}/dist/respawn.service
   DESTINATION ${RESPAWN_UNIT_DIR} COMPONENT respawn)
-install(FILES dist/respawn.ini dist/proxies.txt
+install(FILES ${PROJECT_BINARY_DIR}/dist/respawn.ini
+  ${PROJECT_BINARY_DIR}/dist/proxies.txt
   DESTINATION ${RESPAWN_CONF_DEST} COMPONENT respawn)
-install(FILES dist/respawn.ini dist/proxies.txt
+install(FILES ${PROJECT_BINARY_DIR}/dist/respawn.ini
+  ${PROJECT_BINARY_DIR}/dist/proxies.txt
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT respawn)
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR}
   COMPONENT respawn)
