@@ -66,6 +66,25 @@ struct httpd_call {
 };
 
 bool
+httpd_guarded(const struct httpd_route *routes, const char *path)
+{
+	const char	*p;
+	size_t		 i, seg;
+
+	/* The path's first segment, "/api" of "/api/anything". */
+	if (*path != '/')
+		return false;
+	seg = 1 + strcspn(path + 1, "/");
+	for (i = 0; routes[i].pattern != NULL; i++) {
+		p = routes[i].pattern;
+		if (routes[i].auth && strncmp(p, path, seg) == 0 &&
+		    (p[seg] == '/' || p[seg] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+bool
 httpd_key_equal(const char *given, size_t givenlen, const char *key,
     size_t keylen)
 {
@@ -570,6 +589,7 @@ httpd_method_of(enum evhttp_cmd_type t)
 {
 	switch (t) {
 	case EVHTTP_REQ_GET:
+	case EVHTTP_REQ_HEAD:	/* a GET whose answer leaves without its body */
 		return HTTPD_GET;
 	case EVHTTP_REQ_POST:
 		return HTTPD_POST;
@@ -688,6 +708,17 @@ httpd_send(struct httpd *h, struct evhttp_request *req,
 			evbuffer_add(out, rs->text.data, rs->text.len);
 	}
 	evhttp_add_header(hdr, "Cache-Control", "no-store");
+	/*
+	 * HEAD: the headers GET would have, Content-Length included, and no
+	 * body (RFC 9110, 9.3.2).
+	 */
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		char	len[32];
+
+		snprintf(len, sizeof len, "%zu", evbuffer_get_length(out));
+		evhttp_add_header(hdr, "Content-Length", len);
+		evbuffer_drain(out, evbuffer_get_length(out));
+	}
 	if (status >= 500)
 		h->stats.server_errors++;
 	else if (status >= 400)
@@ -816,18 +847,14 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 		goto send;
 	}
 	r = httpd_match(h->routes, rq.method, rq.path, &idx, &rq.id);
-	if (r == -ENOENT) {
-		httpd_error(&rs, 404, NULL, "no such path: %s", httpd_echo(echo,
-		    sizeof echo, rq.path, HTTPD_ECHO_MAX));
-		goto send;
-	}
-	if (r == -EPERM) {
-		httpd_error(&rs, 405, NULL, "method not allowed on %s",
-		    httpd_echo(echo, sizeof echo, rq.path, HTTPD_ECHO_MAX));
-		goto send;
-	}
-	route = &h->routes[idx];
-	if (route->auth && !httpd_authorized(h, httpd_presented_key(
+	/*
+	 * The key is asked for before anything is said of the path: without
+	 * it, a path under an authenticated prefix answers 401 whether it
+	 * exists or takes the method, so a caller without the key learns
+	 * nothing of the routes.
+	 */
+	if ((r == 0 ? h->routes[idx].auth : httpd_guarded(h->routes,
+	    rq.path)) && !httpd_authorized(h, httpd_presented_key(
 	    evhttp_find_header(in, "x-api-key"),
 	    evhttp_find_header(in, "Authorization")))) {
 		h->stats.unauthorized++;
@@ -839,6 +866,17 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 		    "WWW-Authenticate", "Bearer");
 		goto send;
 	}
+	if (r == -ENOENT) {
+		httpd_error(&rs, 404, NULL, "no such path: %s", httpd_echo(echo,
+		    sizeof echo, rq.path, HTTPD_ECHO_MAX));
+		goto send;
+	}
+	if (r == -EPERM) {
+		httpd_error(&rs, 405, NULL, "method not allowed on %s",
+		    httpd_echo(echo, sizeof echo, rq.path, HTTPD_ECHO_MAX));
+		goto send;
+	}
+	route = &h->routes[idx];
 	len = evbuffer_get_length(body);
 	if (len > (limit = route->body_max != 0 ? route->body_max :
 	    HTTPD_BODY_MAX)) {

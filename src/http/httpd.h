@@ -160,6 +160,12 @@ void	httpd_stats(const struct httpd *h, struct httpd_stats *ret);
  */
 int	httpd_match(const struct httpd_route *routes, enum httpd_method method,
 	    const char *path, size_t *ret_index, int64_t *ret_id);
+/*
+ * Does a path no route takes (or not with its method) lie under an
+ * authenticated route's first segment ("/api/...")?  Such a path answers
+ * 401 without the key, as the routes there do, before 404 or 405.
+ */
+bool	httpd_guarded(const struct httpd_route *routes, const char *path);
 /* Constant-time comparison of a presented key with the real one. */
 bool	httpd_key_equal(const char *given, size_t givenlen, const char *key,
 	    size_t keylen);

@@ -201,7 +201,7 @@ raw GET /api/instances "GET /api/instances?\xc3=1 HTTP/1.1\r\nHost: x\r\nx-api-k
 expect_eq "$STATUS $CTYPE $(jq -r .field <<<"$BODY")" "400 application/json "$'\xef\xbf\xbd' \
 	"a raw query key that is not UTF-8: a JSON 400 naming it"
 long=$(printf 'é%.0s' $(seq 119))
-raw GET /api/x "GET /api/x$long HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+raw GET /api/x "GET /api/x$long HTTP/1.1\r\nHost: x\r\nx-api-key: $KEY\r\nConnection: close\r\n\r\n"
 expect_eq "$STATUS $CTYPE" "404 application/json" "a raw path longer than a message: a JSON 404"
 expect_in "$(jq -r .message <<<"$BODY")" "é..." "the path is cut after a whole character"
 field=$(printf 'a%.0s' $(seq 63))é
@@ -290,7 +290,26 @@ expect_eq "$(jq -r "[.events[].sessionId == $ID4] | all" <<<"$BODY")" true "even
 expect_in "$(jq -r '[.events[].kind] | join(" ")' <<<"$BODY")" "session.stop_requested" "the API's stop is audited"
 expect_eq "$(jq -r '[.events[] | select(.kind == "session.stop_requested")][0].actor' <<<"$BODY")" api "actor is api"
 
+# --- HEAD: GET's status and headers, no body --------------------------------
+raw HEAD /healthz "HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+expect_eq "$STATUS $CTYPE [$BODY]" "200 application/json []" "HEAD /healthz: 200 JSON, no body"
+expect_eq "$(curl -sI "$URL/healthz" | tr -d '\r' | awk -F': ' 'tolower($1) == "content-length" { print $2 }')" \
+	"$(curl -s "$URL/healthz" | wc -c)" "HEAD /healthz: the Content-Length of its GET"
+raw HEAD /api/sessions "HEAD /api/sessions HTTP/1.1\r\nHost: x\r\nx-api-key: $KEY\r\nConnection: close\r\n\r\n"
+expect_eq "$STATUS [$BODY]" "200 []" "HEAD /api/sessions with the key: 200, no body"
+raw HEAD /api/sessions "HEAD /api/sessions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+expect_eq "$STATUS [$BODY]" "401 []" "HEAD /api/sessions without the key: 401, no body"
+raw HEAD /api/sessions/1/start "HEAD /api/sessions/1/start HTTP/1.1\r\nHost: x\r\nx-api-key: $KEY\r\nConnection: close\r\n\r\n"
+expect_eq "$STATUS [$BODY]" "405 []" "HEAD where only POST is served: 405, no body"
+
 # --- errors for unknown paths and methods -----------------------------------
+# Without the key nothing is said of the paths under /api: 401, known or not.
+call GET /api/nothing
+expect_eq "$STATUS $(jq -r .error <<<"$BODY")" "401 unauthorized" "unknown /api path without a key: 401"
+call PUT /api/sessions
+expect_eq "$STATUS $(jq -r .error <<<"$BODY")" "401 unauthorized" "a wrong method on /api without a key: 401"
+call GET /nothing
+expect_eq "$STATUS $(jq -r .error <<<"$BODY")" "404 not_found" "an unknown path outside /api: 404 without a key"
 authed GET /api/nothing
 expect_eq "$STATUS $(jq -r .error <<<"$BODY")" "404 not_found" "unknown path: 404 JSON"
 authed PUT /api/sessions

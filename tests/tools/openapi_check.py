@@ -9,9 +9,10 @@ usage: openapi_check.py SPEC API_C CALLS_DIR
    {"method", "path", "status", "contentType", "body"}) has a status the
    spec documents for its operation, or one of the spec's x-protocol-errors
    (answers any request may get), and a JSON body valid against that
-   response's schema.  A call matching no operation must be a 404, a 405
-   or one of x-protocol-errors, with a JSON Error.
+   response's schema.  A call matching no operation must be a 404, a 405,
+   a 401 under /api (no key) or one of x-protocol-errors, with a JSON Error.
 3. Every operation of the spec was called at least once with a 2xx answer.
+A HEAD call is checked as a GET of the same path whose answer has no body.
 
 Prints one line per problem and exits 1 if there is any.
 """
@@ -62,10 +63,18 @@ def main():
     for f in calls:
         call = json.load(open(f))
         method, path, status = call["method"].lower(), call["path"].split("?")[0], str(call["status"])
+        # HEAD is GET's answer without its body (RFC 9110, 9.3.2).
+        head = method == "head"
+        if head:
+            method = "get"
+            if call["body"] not in ("", None):
+                problems.append(f"{f}: HEAD {path} -> {status}: a body")
         match = [k for k in ops if k[0] == method and template_regex(k[1]).match(path)]
         if not match:
             # Unknown paths and methods must still answer a JSON Error.
-            if status not in ("404", "405") and status not in protocol:
+            # Without the key, a path under /api answers 401 before 404/405.
+            guarded = status == "401" and (path == "/api" or path.startswith("/api/"))
+            if status not in ("404", "405") and status not in protocol and not guarded:
                 problems.append(f"{f}: {method.upper()} {path} -> {status}: no such operation")
                 continue
             schema = {"$ref": "#/components/schemas/Error"}
@@ -75,7 +84,7 @@ def main():
             if status not in responses:
                 problems.append(f"{f}: {method.upper()} {path} -> {status}: status not documented")
                 continue
-            if status.startswith("2"):
+            if status.startswith("2") and not head:
                 covered.add(key)
             resp = responses[status]
             if "$ref" in resp:
@@ -92,6 +101,8 @@ def main():
             schema = content["application/json"]["schema"]
         if not call["contentType"].startswith("application/json"):
             problems.append(f"{f}: content type {call['contentType']}, not JSON")
+            continue
+        if head:
             continue
         try:
             body = json.loads(call["body"])

@@ -111,6 +111,37 @@ test_api_routes(void **state)
 	}
 }
 
+/*
+ * Paths no route takes are guarded (401 before 404 or 405) exactly when
+ * their first segment is an authenticated route's.
+ */
+static void
+test_guarded(void **state)
+{
+	static const struct {
+		const char	*path;
+		bool		 guarded;
+	} cases[] = {
+		{ "/api/nothing", true },
+		{ "/api/sessions/x/y", true },
+		{ "/api", true },
+		{ "/api/", true },
+		{ "/apix", false },
+		{ "/ap", false },
+		{ "/healthz/x", false },
+		{ "/nothing", false },
+		{ "/", false },
+		{ "//api", false },
+		{ "", false },
+	};
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		assert_true(httpd_guarded(routes, cases[i].path) ==
+		    cases[i].guarded);
+}
+
 static void
 test_key(void **state)
 {
@@ -460,6 +491,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_api_routes),
+		cmocka_unit_test(test_guarded),
 		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_json_type),
 		cmocka_unit_test(test_presented_key),
