@@ -443,6 +443,11 @@ api_sessions_action(struct api *a, const struct httpd_request *rq,
 	struct session	 s;
 	int		 r;
 
+	/* start, stop and restart read nothing: a body is a mistake. */
+	if (rq->bodylen > 0) {
+		httpd_error(rs, 400, NULL, "this action takes no body");
+		return;
+	}
 	if (api_sessions_of(a, rq, &s, rs) < 0)
 		return;
 	/*

@@ -365,6 +365,7 @@ httpd_query_check(const struct httpd_request *rq, const char *const *allowed,
 {
 	struct evkeyvalq	 q;
 	struct evkeyval		*kv;
+	uint64_t		 seen = 0;
 	size_t			 i;
 	int			 r = 0;
 	char			 echo[HTTPD_ECHO_LEN];
@@ -387,6 +388,18 @@ httpd_query_check(const struct httpd_request *rq, const char *const *allowed,
 			r = -EINVAL;
 			break;
 		}
+		/*
+		 * A parameter given twice is refused, not read as its first
+		 * value: a proxy in front may read the last.
+		 */
+		if (i < 64 && (seen & (UINT64_C(1) << i)) != 0) {
+			httpd_error(rs, 400, kv->key, "%s: given more than "
+			    "once", allowed[i]);
+			r = -EINVAL;
+			break;
+		}
+		if (i < 64)
+			seen |= UINT64_C(1) << i;
 	}
 	evhttp_clear_headers(&q);
 	return r;
@@ -882,6 +895,18 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 	    HTTPD_BODY_MAX)) {
 		httpd_error(&rs, 413, NULL, "the body is %zu bytes; at most "
 		    "%zu are accepted", len, limit);
+		goto send;
+	}
+	/*
+	 * A GET, HEAD or DELETE has no body to read here; one sent anyway
+	 * is refused, so that a proxy in front, which may take it for the
+	 * next request, and this server never disagree on where a request
+	 * ends.
+	 */
+	if (len > 0 && rq.method != HTTPD_POST) {
+		httpd_error(&rs, 400, NULL, "a %s request takes no body",
+		    evhttp_request_get_command(req) == EVHTTP_REQ_HEAD ?
+		    "HEAD" : rq.method == HTTPD_GET ? "GET" : "DELETE");
 		goto send;
 	}
 	/*

@@ -15,10 +15,11 @@
  * 400 whose JSON names the error, and a field when it says one.  A query
  * integer is its default when absent, else the parameter's value within
  * its range, or a 400 naming the parameter with the output untouched; a
- * query that passes the check names no other parameter.  A route matches
- * only its own pattern, with the {id} a positive number written as the
- * path writes it, and answers 405 (-EPERM) only for a path some route
- * takes with another method; the outputs are written only on a match.
+ * query that passes the check names no other parameter, and none twice.
+ * A route matches only its own pattern, with the {id} a positive number
+ * written as the path writes it, and answers 405 (-EPERM) only for a path
+ * some route takes with another method; the outputs are written only on a
+ * match.
  * The key comparison says equal exactly for equal non-empty keys.
  *
  * The body of POST /api/sessions/batch is taken whole or refused with a
@@ -36,7 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
 #include "base/util.h"
@@ -236,6 +240,9 @@ fuzz_query(const char *query)
 	    NULL };
 	struct httpd_request	 rq = { .query = query };
 	struct httpd_response	 rs = { 0 };
+	struct evkeyvalq	 q;
+	struct evkeyval		*kv;
+	size_t			 i, n;
 	char			*s;
 	int			 r;
 
@@ -247,6 +254,16 @@ fuzz_query(const char *query)
 		FUZZ_CHECK(r == 0 && rs.json == NULL && rs.status == 0);
 		s = httpd_query_str(&rq, "other");
 		FUZZ_CHECK(s == NULL);
+		/* Each allowed parameter at most once. */
+		for (i = 0; allowed[i] != NULL; i++) {
+			TAILQ_INIT(&q);
+			FUZZ_CHECK(evhttp_parse_query_str(query, &q) == 0);
+			n = 0;
+			TAILQ_FOREACH(kv, &q, next)
+				n += strcmp(kv->key, allowed[i]) == 0;
+			evhttp_clear_headers(&q);
+			FUZZ_CHECK(n <= 1);
+		}
 	}
 	response_done(&rs);
 	check_i64(&rq, "limit", 100, 1, 1000);

@@ -182,7 +182,7 @@ authed GET "/api/sessions?limit=2&after=$next"
 expect_eq "$(jq -r '[(.sessions | length), .nextAfter] | join(" ")' <<<"$BODY")" "2 " "last page of 2"
 authed GET "/api/sessions?status=ready&country=US"
 expect_eq "$(jq -r '.sessions | map(.phoneNumber) | join(",")' <<<"$BODY")" "+14155550001" "filter by status and country"
-for q in "limit=0" "limit=5000" "limit=x" "after=-1" "status=happy" "country=zz" "colour=red"; do
+for q in "limit=0" "limit=5000" "limit=x" "after=-1" "status=happy" "country=zz" "colour=red" "limit=1&limit=2"; do
 	authed GET "/api/sessions?$q"
 	expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 ${q%%=*}" "GET /api/sessions?$q: 400 naming ${q%%=*}"
 done
@@ -236,6 +236,14 @@ authed POST /api/sessions -H 'Content-Type: Application/JSON; charset=UTF-8' --d
 expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 phoneNumber" "application/json with charset=utf-8 is read"
 authed POST /api/sessions/999999/start -H 'Content-Type: text/plain' --data-binary 'x'
 expect_eq "$STATUS" 415 "a text body on start: 415"
+authed POST "/api/sessions/$ID4/stop" -H 'Content-Type: application/json' --data-binary '{"force":true}'
+expect_eq "$STATUS $(jq -r .error <<<"$BODY")" "400 invalid_request" "a JSON body on an action: 400, not ignored"
+authed GET /api/sessions -H 'Content-Type: application/json' --data-binary '{}'
+expect_eq "$STATUS $(jq -r .error <<<"$BODY")" "400 invalid_request" "a body on a GET: 400"
+authed DELETE "/api/sessions/$ID4" -H 'Content-Type: application/json' --data-binary '{}'
+expect_eq "$STATUS $(jq -r .error <<<"$BODY")" "400 invalid_request" "a body on a DELETE: 400"
+authed GET "/api/sessions/$ID4"
+expect_eq "$STATUS $(jq -r .desiredState <<<"$BODY")" "200 running" "the refused stop and delete changed nothing"
 expect_eq "$("$RESPAWN" session ls --json | jq length)" 4 "nothing was added by the refused bodies"
 
 # --- what libevent refuses before any route: JSON too ----------------------

@@ -369,6 +369,15 @@ test_query(void **state)
 	assert_string_equal(json_string_value(json_object_get(rs.json,
 	    "field")), "sort");
 	json_decref(rs.json);
+	rs.json = NULL;
+
+	/* Given twice, even with one value: refused, never the first taken. */
+	rq.query = "limit=1&after=2&limit=1";
+	assert_int_equal(httpd_query_check(&rq, allowed, &rs), -EINVAL);
+	assert_int_equal(rs.status, 400);
+	assert_string_equal(json_string_value(json_object_get(rs.json,
+	    "field")), "limit");
+	json_decref(rs.json);
 }
 
 static void
