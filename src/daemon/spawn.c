@@ -785,13 +785,27 @@ spawn_adopt(struct spawner *sp, struct dsession *ds, const struct session *s,
 		ticks = lo->ticks;
 		free(lo);
 	}
-	if (pid <= 1 || !procinfo_same(pid, ticks))
+	if (pid <= 1)
 		return false;
+	/*
+	 * The pidfd before the check of the start time: once it is open, the
+	 * pid cannot name another process, so a connector that died and whose
+	 * pid was reused in between fails the check instead of being watched
+	 * through a stranger's pidfd.
+	 */
+	fd = pidfd_open(pid, 0);
+	if (!procinfo_same(pid, ticks)) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
 	/* Ready only if the store saw this very process become ready. */
 	ready = s->status == SESSION_STATUS_READY &&
 	    s->connector_pid == pid &&
 	    (uint64_t)s->connector_started_at == ticks;
-	if (getsid(pid) != pid || (fd = pidfd_open(pid, 0)) < 0) {
+	if (fd < 0 || getsid(pid) != pid) {
+		if (fd >= 0)
+			close(fd);
 		log_warn("connector.unverifiable", LOGF_I("session", ds->id),
 		    LOGF_I("pid", pid), LOGF_S("msg", "stopping a leftover "
 		    "connector before starting a new one"));
