@@ -122,11 +122,24 @@ store_schema_version(struct store *st, int *ret)
 	return st->ops->schema_version(st->backend, ret);
 }
 
+/*
+ * One session is a batch of one: the backends have a single way to add
+ * sessions, and a phone already taken is the only -EEXIST.
+ */
 int
 store_session_add(struct store *st, const struct session_new *n,
     const char *actor, int64_t now, int64_t *ret_id)
 {
-	return st->ops->session_add(st->backend, n, actor, now, ret_id);
+	int64_t	id;
+	int	r;
+
+	if ((r = st->ops->session_add_many(st->backend, n, 1, actor, now,
+	    &id)) < 0)
+		return r;
+	if (id == 0)
+		return -EEXIST;
+	*ret_id = id;
+	return 0;
 }
 
 int

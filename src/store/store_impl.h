@@ -39,8 +39,6 @@ struct store_ops {
 	void	(*close)(void *b);
 	const char *(*errmsg)(const void *b);
 	int	(*schema_version)(void *b, int *ret);
-	int	(*session_add)(void *b, const struct session_new *n,
-		    const char *actor, int64_t now, int64_t *ret_id);
 	/* ids[i] 0: the phone already had a session (see store.h). */
 	int	(*session_add_many)(void *b, const struct session_new *v,
 		    size_t n, const char *actor, int64_t now, int64_t *ids);

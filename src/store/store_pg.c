@@ -1099,48 +1099,6 @@ store_pg_event_add(void *p, int64_t now, const char *actor,
 	return store_pg_end(b, STORE_PG_WRITE, r);
 }
 
-static int
-store_pg_session_add(void *p, const struct session_new *n,
-    const char *actor, int64_t now, int64_t *ret_id)
-{
-	struct store_pg		*b = p;
-	struct store_pg_args	 a = { .n = 0 };
-	PGresult		*res = NULL;
-	char			 detail[512];
-	int64_t			 id;
-	int			 r;
-
-	if ((r = store_pg_begin(b, STORE_PG_TX)) < 0)
-		return r;
-	store_pg_arg(&a, n->user_id);
-	store_pg_arg(&a, n->phone);
-	store_pg_arg(&a, n->country);
-	store_pg_arg_i64(&a, n->priority);
-	store_pg_arg(&a, config_proxy_type_name(n->proxy_type));
-	store_pg_arg(&a, store_session_desired_name(n->desired));
-	store_pg_arg_i64(&a, now);
-	if ((r = store_pg_run(b, "INSERT INTO sessions (user_id, phone, "
-	    "country, priority, proxy_type, desired, created_at, updated_at) "
-	    "VALUES ($1, $2, $3, $4::bigint, $5, $6, $7::bigint, $7::bigint) "
-	    "RETURNING id", &a, &res)) < 0)
-		goto out;
-	id = store_pg_i64(res, 0, 0);
-	PQclear(res);
-	/* The values were validated by the caller; none needs escaping. */
-	snprintf(detail, sizeof detail, "{\"phoneNumber\":\"%s\","
-	    "\"country\":\"%s\"}", n->phone, n->country);
-	if ((r = store_pg_bump_generation(b)) < 0 ||
-	    (r = store_pg_event(b, now, actor, id, "session.added",
-	    detail)) < 0)
-		goto out;
-	if ((r = store_pg_end(b, STORE_PG_TX, 0)) < 0)
-		return r;
-	*ret_id = id;
-	return 0;
-out:
-	return store_pg_end(b, STORE_PG_TX, r);
-}
-
 /*
  * Many sessions in one transaction (store_session_add_many).  A phone that
  * already has a session is skipped by the insert itself (ON CONFLICT DO
@@ -2785,7 +2743,6 @@ const struct store_ops store_pg_ops = {
 	.close = store_pg_close,
 	.errmsg = store_pg_errmsg,
 	.schema_version = store_pg_schema_version,
-	.session_add = store_pg_session_add,
 	.session_add_many = store_pg_session_add_many,
 	.session_get = store_pg_session_get,
 	.session_list = store_pg_session_list,

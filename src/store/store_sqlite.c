@@ -541,53 +541,6 @@ store_sqlite_event_add(void *p, int64_t now, const char *actor, int64_t session_
 	return 0;
 }
 
-static int
-store_sqlite_session_add(void *p, const struct session_new *n, const char *actor,
-    int64_t now, int64_t *ret_id)
-{
-	struct store_sqlite	*b = p;
-	sqlite3_stmt	*st;
-	char		 detail[512];
-	int64_t		 id;
-	int		 r, rc;
-
-	if ((r = store_sqlite_begin(b)) < 0)
-		return r;
-	if ((r = store_sqlite_prepare(b, "INSERT INTO sessions (user_id, phone, country, "
-	    "priority, proxy_type, desired, created_at, updated_at) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &st)) < 0)
-		goto fail;
-	sqlite3_bind_text(st, 1, n->user_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, n->phone, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, n->country, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, n->priority);
-	sqlite3_bind_text(st, 5, config_proxy_type_name(n->proxy_type), -1,
-	    SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, store_session_desired_name(n->desired), -1,
-	    SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, now);
-	sqlite3_bind_int64(st, 8, now);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		r = store_sqlite_fail(b, rc);
-		goto fail;
-	}
-	id = sqlite3_last_insert_rowid(b->db);
-	/* The values were validated by the caller; none needs escaping. */
-	snprintf(detail, sizeof detail, "{\"phoneNumber\":\"%s\","
-	    "\"country\":\"%s\"}", n->phone, n->country);
-	if ((r = store_sqlite_bump_generation(b)) < 0 ||
-	    (r = store_sqlite_event(b, now, actor, id, "session.added", detail)) < 0 ||
-	    (r = store_sqlite_commit(b)) < 0)
-		goto fail;
-	*ret_id = id;
-	return 0;
-fail:
-	store_sqlite_rollback(b);
-	return r;
-}
-
 /*
  * Many sessions in one write (store_session_add_many).  A phone that
  * already has a session is skipped by the insert itself (ON CONFLICT DO
@@ -1823,7 +1776,6 @@ const struct store_ops store_sqlite_ops = {
 	.close = store_sqlite_close,
 	.errmsg = store_sqlite_errmsg,
 	.schema_version = store_sqlite_schema_version,
-	.session_add = store_sqlite_session_add,
 	.session_add_many = store_sqlite_session_add_many,
 	.session_get = store_sqlite_session_get,
 	.session_list = store_sqlite_session_list,
