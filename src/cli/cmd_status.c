@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,7 +16,9 @@
 #include <jansson.h>
 
 #include "base/util.h"
+#include "base/xmalloc.h"
 #include "cli/cli.h"
+#include "config/config_billing.h"
 #include "core/billing.h"
 
 #define STATUS_USAGE	"status [--json] [--watch]"
@@ -27,6 +30,9 @@ struct status_data {
 	int64_t	 by_state[PROXY_LOST + 1];
 	json_t	*by_country;	/* cc -> {active, idle, ...} */
 	int64_t	 proxies;
+	/* Every row read, released ones too, for the day's charges. */
+	struct billing_span	*spans;
+	size_t			 nspans, spans_cap;
 	json_t	*instances;
 	bool	 recovering;
 	int64_t	 rec_total, rec_done;
@@ -50,6 +56,17 @@ status_proxy_cb(const struct proxy_row *p, void *arg)
 	json_t			*c;
 	const char		*state = store_proxy_state_name(p->state);
 
+	if (sd->nspans == sd->spans_cap) {
+		sd->spans_cap = sd->spans_cap ? sd->spans_cap * 2 : 64;
+		sd->spans = xreallocarray(sd->spans, sd->spans_cap,
+		    sizeof *sd->spans);
+	}
+	sd->spans[sd->nspans].allocated_at = p->purchased_at;
+	sd->spans[sd->nspans++].released_at = p->state == PROXY_RELEASED ?
+	    p->released_at : 0;
+	/* Released today: charged today, but no longer held. */
+	if (p->state == PROXY_RELEASED)
+		return 0;
 	sd->proxies++;
 	if ((unsigned)p->state <= PROXY_LOST)
 		sd->by_state[p->state]++;
@@ -90,20 +107,32 @@ static json_t *
 status_collect(struct cli *cli, struct store *st, struct status_data *sd)
 {
 	struct recovery_run	 run;
+	struct config_billing	 bill;
 	json_t			*o, *s, *p;
 	size_t			 i;
+	int64_t			 now = util_now_ms(), day, charged, held;
+	const char		*why;
 	char			 t[UTIL_TIME_LEN];
 
 	memset(sd, 0, sizeof *sd);
+	/* Checked by config_load: the same model as the daemon's. */
+	if (config_billing_load(cli->cfg, &bill, &why) < 0 ||
+	    billing_day_start(&bill.model, now, &day) < 0)
+		return NULL;
 	sd->by_country = json_object();
 	sd->instances = json_array();
 	if (store_session_list(st, status_session_cb, sd) < 0 ||
-	    store_proxy_list(st, status_proxy_cb, sd) < 0 ||
-	    store_instance_list(st, status_instance_cb, sd) < 0) {
+	    store_proxy_list_since(st, day, status_proxy_cb, sd) < 0 ||
+	    store_instance_list(st, status_instance_cb, sd) < 0 ||
+	    billing_day_charged(&bill.model, sd->spans, sd->nspans, now,
+	    &charged) < 0) {
 		json_decref(sd->by_country);
 		json_decref(sd->instances);
+		free(sd->spans);
 		return NULL;
 	}
+	free(sd->spans);
+	sd->spans = NULL;
 	o = json_object();
 	s = json_object();
 	json_object_set_new(s, "total", json_integer(sd->sessions));
@@ -118,27 +147,19 @@ status_collect(struct cli *cli, struct store *st, struct status_data *sd)
 		    (enum proxy_state)i), json_integer(sd->by_state[i]));
 	json_object_set_new(p, "byCountry", sd->by_country);
 	/*
-	 * What the IPs held now cost: a month of each at RESPAWN_IP_MONTHLY_
-	 * PRICE, and today (every IP held today is charged for today, as the
-	 * billing unit is charged once touched).
+	 * What the IPs held now cost a month at RESPAWN_IP_MONTHLY_PRICE, and
+	 * what the provider charges for today: the daemon's chargedToday,
+	 * by the same function over the same rows (billing_day_charged).
 	 */
-	{
-		struct billing_model	 m = BILLING_MODEL_DEFAULT;
-		int64_t			 held = sd->by_state[PROXY_ACTIVE] +
-					    sd->by_state[PROXY_IDLE] +
-					    sd->by_state[PROXY_RELEASING];
-
-		m.price_micros_per_ip_month = cli->cfg->ip_month_price_micros;
-		m.boundary_hour_utc = (int)cli->cfg->billing_boundary_hour;
-		m.unit = strcmp(cli->cfg->billing_unit, "month") == 0 ?
-		    BILLING_UNIT_MONTH : strcmp(cli->cfg->billing_unit,
-		    "hour") == 0 ? BILLING_UNIT_HOUR : BILLING_UNIT_DAY;
-		json_object_set_new(p, "estimatedMonthlyCost", json_real(
-		    (double)(held * m.price_micros_per_ip_month) / 1e6));
-		json_object_set_new(p, "spendTodayHeld", json_real(
-		    m.unit == BILLING_UNIT_DAY ? (double)(held *
-		    billing_unit_price(&m)) / 1e6 : 0.0));
-	}
+	held = sd->by_state[PROXY_ACTIVE] + sd->by_state[PROXY_IDLE] +
+	    sd->by_state[PROXY_RELEASING] + sd->by_state[PROXY_PURCHASING];
+	json_object_set_new(p, "estimatedMonthlyCost", json_real(
+	    (double)(held * bill.model.price_micros_per_ip_month) / 1e6));
+	json_object_set_new(p, "chargedToday", json_real((double)charged /
+	    1e6));
+	/* Deprecated: the same figure, under its 0.1 name. */
+	json_object_set_new(p, "spendTodayHeld", json_real((double)charged /
+	    1e6));
 	json_object_set_new(o, "proxies", p);
 	json_object_set_new(o, "instances", sd->instances);
 	if (store_recovery_run_last(st, &run) == 0) {
@@ -181,9 +202,9 @@ status_print_text(const json_t *o)
 		if (json_is_integer(v) && strcmp(key, "total") != 0 &&
 		    json_integer_value(v) > 0)
 			printf(" %s %lld", key, json_integer_value(v));
-	printf("\n          estimated monthly cost %.2f, today %.2f (IPs held now)",
+	printf("\n          estimated monthly cost %.2f, charged today %.2f",
 	    json_real_value(json_object_get(p, "estimatedMonthlyCost")),
-	    json_real_value(json_object_get(p, "spendTodayHeld")));
+	    json_real_value(json_object_get(p, "chargedToday")));
 	printf("\n          by country:");
 	json_object_foreach(json_object_get(p, "byCountry"), key, v)
 		printf(" %s=%lld", key, json_integer_value(json_object_get(v,

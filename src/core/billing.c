@@ -291,6 +291,28 @@ billing_day_start(const struct billing_model *m, int64_t now, int64_t *ret)
 }
 
 int
+billing_day_charged(const struct billing_model *m,
+    const struct billing_span *spans, size_t n, int64_t now,
+    int64_t *ret_micros)
+{
+	int64_t	day, each, sum = 0;
+	size_t	i;
+
+	if (billing_day_start(m, now, &day) < 0)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (billing_charged_in(m, spans[i].allocated_at,
+		    spans[i].released_at != 0 ? spans[i].released_at : now,
+		    day, day + BILLING_DAY_MS, &each) < 0)
+			continue;
+		if (__builtin_add_overflow(sum, each, &sum))
+			return -ERANGE;
+	}
+	*ret_micros = sum;
+	return 0;
+}
+
+int
 billing_daily_micros(const struct billing_model *m, int64_t ips,
     int64_t residential_bytes, int64_t *ret_micros)
 {

@@ -114,6 +114,27 @@ int	 billing_paid_until(const struct billing_model *m, int64_t allocated_at,
  */
 int	 billing_charged_in(const struct billing_model *m, int64_t allocated_at,
 	    int64_t released_at, int64_t from, int64_t to, int64_t *ret_micros);
+/*
+ * An IP's span as the store records it: bought (or first known) at
+ * allocated_at, given back at released_at (0: held still).
+ */
+struct billing_span {
+	int64_t	allocated_at;
+	int64_t	released_at;
+};
+
+/*
+ * What the provider charges within the spending day containing now, for
+ * the n spans: each unit charged when it starts, or at the allocation
+ * for the first one (billing_charged_in), so an IP held across the day's
+ * start is charged today as much as one bought today.  The one figure of
+ * the day's charges the API, /metrics and `respawn status` show.  Spans
+ * that make no sense (released before allocated) are skipped; -ERANGE
+ * when the sum would overflow.
+ */
+int	 billing_day_charged(const struct billing_model *m,
+	    const struct billing_span *spans, size_t n, int64_t now,
+	    int64_t *ret_micros);
 /* When the spending day containing now began (at boundary_hour_utc). */
 int	 billing_day_start(const struct billing_model *m, int64_t now,
 	    int64_t *ret);

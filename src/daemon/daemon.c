@@ -258,6 +258,12 @@ daemon_loaded(void *arg, bool ok)
 	sdnotify_send("READY=1\nSTATUS=recovering sessions");
 	supervisor_admit(d->sup);
 	d->c.setup_done = true;
+	/*
+	 * From now on a locked SQLite file stalls the loop (and the API's
+	 * answers) for at most STORE_LOOP_WAIT_MS a call, not the default
+	 * wait; the start-up above waited as long as the CLI does.
+	 */
+	(void)store_set_wait(d->c.store, STORE_LOOP_WAIT_MS);
 }
 
 static void
@@ -580,7 +586,7 @@ daemon_modules(struct daemon *d)
 	}
 	yp = (struct sync_parts){ .reg = d->reg, .sup = d->sup,
 	    .jobs = d->jobs, .rec = d->rec, .inv = d->inv, .px = d->px,
-	    .sp = d->sp, .recovery = d->recovery };
+	    .pur = d->pur, .sp = d->sp, .recovery = d->recovery };
 	d->sync = sync_new(c, &yp, &yh);
 	d->fleet = fleet_new(c, d->reg, d->sup, d->jobs, d->rec, d->recovery,
 	    d->sync);

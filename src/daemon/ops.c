@@ -28,7 +28,8 @@
 #include "provider/provider.h"
 #include "store/storeq.h"
 
-#define OPS_STATES	(SV_NSTATES)
+/* Sessions are counted by the status the store holds for them. */
+#define OPS_STATES	(SESSION_STATUS_DORMANT + 1)
 
 struct ops {
 	struct dctx		*c;
@@ -151,9 +152,10 @@ ops_count(struct ops *o, struct ops_counts *c,
 		json_object_set_new(by_country, code, cj);
 	}
 	free(cc);
-	for (i = 0; i < SV_NSTATES; i++) {
-		c->sessions[i] = sessions_in_state(o->p.reg, (enum supervise_state)i);
-		c->nsessions += sessions_in_state(o->p.reg, (enum supervise_state)i);
+	for (i = 0; i < OPS_STATES; i++) {
+		c->sessions[i] = sessions_in_status(o->p.reg,
+		    (enum session_status)i);
+		c->nsessions += c->sessions[i];
 	}
 }
 
@@ -231,6 +233,9 @@ ops_proxy_status(void *arg)
 	    o->c->billing.price_micros_per_ip_month)));
 	json_object_set_new(st, "spendToday", json_real(
 	    ops_money(ps.spent_today)));
+	json_object_set_new(st, "chargedToday",
+	    sync_charged_today(o->p.sync) >= 0 ? json_real(ops_money(
+	    sync_charged_today(o->p.sync))) : json_null());
 	json_object_set_new(st, "dailySpendLimit",
 	    o->c->limits.daily_spend_max_micros > 0 ? json_real(ops_money(
 	    o->c->limits.daily_spend_max_micros)) : json_null());
@@ -238,10 +243,9 @@ ops_proxy_status(void *arg)
 	    json_integer(ps.refused));
 	s = json_object();
 	json_object_set_new(s, "total", json_integer(c.nsessions));
-	for (i = 0; i < SV_NSTATES; i++)
+	for (i = 0; i < OPS_STATES; i++)
 		json_object_set_new(s, store_session_status_name(
-		    sessions_status_of((enum supervise_state)i)),
-		    json_integer(c.sessions[i]));
+		    (enum session_status)i), json_integer(c.sessions[i]));
 	json_object_set_new(st, "sessions", s);
 	provider_health(o->c->provider, &h);
 	json_object_set_new(st, "provider", json_pack("{s:s, s:s}", "name",
@@ -534,6 +538,11 @@ ops_metrics_rest(struct ops *o, struct buf *b)
 		r = ops_gauge(b, "respawn_spend_today",
 		    "Spent on IPs bought today (billing day), in the billing "
 		    "currency.", ops_money(ps.spent_today));
+	if (r >= 0 && sync_charged_today(o->p.sync) >= 0)
+		r = ops_gauge(b, "respawn_charged_today",
+		    "What the provider charges for today (billing day): every "
+		    "IP held at any moment of it, at RESPAWN_IP_MONTHLY_PRICE.",
+		    ops_money(sync_charged_today(o->p.sync)));
 	if (r >= 0)
 		r = ops_counter(b, "respawn_connector_spawns_total",
 		    "Connector processes started.", (double)ss.spawns);
@@ -642,6 +651,10 @@ ops_metrics_rest(struct ops *o, struct buf *b)
 		r = ops_counter(b, "respawn_api_unauthorized_total",
 		    "HTTP API requests refused for a missing or wrong key.",
 		    (double)hs.unauthorized);
+	if (r >= 0)
+		r = ops_counter(b, "respawn_api_store_late_total",
+		    "HTTP API requests answered 503 because the state store "
+		    "had not answered within 5 s.", (double)hs.late);
 	return r;
 }
 
@@ -665,10 +678,10 @@ ops_metrics(void *arg, struct buf *b)
 	if (r >= 0)
 		r = metrics_family(b, "respawn_sessions", METRICS_GAUGE,
 		    "Sessions supervised by this instance, by state.");
-	for (i = 0; i < SV_NSTATES && r >= 0; i++)
+	for (i = 0; i < OPS_STATES && r >= 0; i++)
 		r = metrics_sample(b, "respawn_sessions",
 		    (double)c.sessions[i], "state", store_session_status_name(
-		    sessions_status_of((enum supervise_state)i)), NULL);
+		    (enum session_status)i), NULL);
 	if (r >= 0)
 		r = ops_metrics_proxies(o, b);
 	if (r >= 0)
@@ -696,7 +709,7 @@ ops_session_data(const struct ops *o, const struct dsession *ds)
 	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:i}",
 	    "sessionId", (json_int_t)ds->id, "userId", ds->user_id,
 	    "phoneNumber", ds->phone, "country", ds->country, "status",
-	    store_session_status_name(sessions_status_of(ds->sv.state)),
+	    store_session_status_name(ds->status),
 	    "proxyIp", px != NULL ? json_string(px->ip) : json_null(),
 	    "proxyCountry", px != NULL ? json_string(px->country) : json_null(),
 	    "fallbackUsed", ds->proxy_fallback, "attempts", ds->sv.attempts);

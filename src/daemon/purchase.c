@@ -247,6 +247,29 @@ purchase_intents(struct purchases *p, const struct inventory_intent *v,
 		purchase_settle_arm(p);
 }
 
+static int
+purchase_time_cmp(const void *a, const void *b)
+{
+	int64_t	x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void
+purchase_seed(struct purchases *p, int64_t *times, size_t n)
+{
+	size_t	i;
+
+	/* The ledger takes purchases in time order (its ring, its day). */
+	qsort(times, n, sizeof *times, purchase_time_cmp);
+	for (i = 0; i < n; i++)
+		billing_ledger_record(&p->ledger, &p->c->billing, 1, times[i]);
+	if (n > 0)
+		log_info("purchase.seeded", LOGF_I("purchases", (int64_t)n),
+		    LOGF_I("spent_today_micros", billing_ledger_spent(
+		    &p->ledger, &p->c->billing, util_now_ms())));
+}
+
 void
 purchase_stats(const struct purchases *p, struct purchase_stats *ret)
 {

@@ -74,6 +74,13 @@ void		 purchase_retry_all(struct purchases *p);
 /* Sessions waiting for a purchase in country. */
 int		 purchase_waiting(const struct purchases *p,
 		    const char *country);
+/*
+ * At start: the times of the purchases the store records since the
+ * spending day began, or within the rate window, so today's spend and
+ * the limits count what an earlier daemon bought, not only this one.
+ * Sorts times in place.
+ */
+void		 purchase_seed(struct purchases *p, int64_t *times, size_t n);
 void		 purchase_stats(const struct purchases *p,
 		    struct purchase_stats *ret);
 /*

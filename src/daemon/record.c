@@ -398,11 +398,13 @@ record_report_run(struct store *st, void *arg)
 }
 
 void
-record_report(struct record *rec, const struct dsession *ds,
+record_report(struct record *rec, struct dsession *ds,
     const struct session_report *rep)
 {
 	struct record_entry	*e;
 
+	/* The figures count what the store is told, from now on. */
+	sessions_set_status(ds->reg, ds, rep->status);
 	e = record_entry(rec, "store.report_failed", ds->id,
 	    record_report_run);
 	e->id = ds->id;

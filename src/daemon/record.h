@@ -43,7 +43,7 @@ struct record	*record_new(struct dctx *c, struct jobs *jobs);
 void		 record_free(struct record *rec);
 
 /* The session's state, conditioned on its owner and epoch. */
-void	record_report(struct record *rec, const struct dsession *ds,
+void	record_report(struct record *rec, struct dsession *ds,
 	    const struct session_report *rep);
 /*
  * The session stops using the proxy; keep: reserved for it still, else

@@ -25,6 +25,7 @@ struct sessions {
 	size_t			 n;
 	uint64_t		 serial;
 	int64_t			 in_state[SV_NSTATES];
+	int64_t			 in_status[SESSION_STATUS_DORMANT + 1];
 	/* The admission queue: a ring of session ids. */
 	int64_t			*queue;
 	size_t			 qhead, qlen, qcap;
@@ -104,6 +105,9 @@ sessions_add(struct sessions *r, const struct session *s)
 	if (r->base != NULL)
 		ds->timer = evtimer_new(r->base, sessions_timer_cb, ds);
 	r->in_state[ds->sv.state]++;
+	ds->status = (unsigned)s->status <= SESSION_STATUS_DORMANT ? s->status :
+	    SESSION_STATUS_NEW;
+	r->in_status[ds->status]++;
 	intmap_put(r->by_id, ds->id, ds);
 	TAILQ_INSERT_TAIL(&r->all, ds, link);
 	r->n++;
@@ -116,6 +120,7 @@ sessions_drop(struct sessions *r, struct dsession *ds)
 	if (ds == NULL)
 		return;
 	r->in_state[ds->sv.state]--;
+	r->in_status[ds->status]--;
 	if (intmap_get(r->by_id, ds->id) == ds)
 		(void)intmap_del(r->by_id, ds->id);
 	if (ds->pid > 0 && intmap_get(r->by_pid, ds->pid) == ds)
@@ -181,6 +186,23 @@ sessions_moved(struct sessions *r, enum supervise_state from,
 		return;
 	r->in_state[from]--;
 	r->in_state[to]++;
+}
+
+void
+sessions_set_status(struct sessions *r, struct dsession *ds,
+    enum session_status st)
+{
+	if ((unsigned)st > SESSION_STATUS_DORMANT || st == ds->status)
+		return;
+	r->in_status[ds->status]--;
+	r->in_status[st]++;
+	ds->status = st;
+}
+
+int64_t
+sessions_in_status(const struct sessions *r, enum session_status st)
+{
+	return (unsigned)st <= SESSION_STATUS_DORMANT ? r->in_status[st] : 0;
 }
 
 int64_t

@@ -51,6 +51,14 @@ struct dsession {
 	int64_t			 priority;
 	int64_t			 last_activity;
 	enum session_desired	 desired;	/* and on each sync */
+	/*
+	 * The status the store holds for it, or is about to (a report is
+	 * queued): what every figure of sessions by status counts, so a
+	 * session never started is "new" and one idle beyond the recovery
+	 * window "dormant", as the store says, not "stopped".  Changed only
+	 * through sessions_set_status.
+	 */
+	enum session_status	 status;
 	enum proxy_type		 ptype;
 
 	/* The supervisor's (supervisor.c). */
@@ -142,6 +150,12 @@ int64_t		 sessions_in_state(const struct sessions *r,
 void		 sessions_enqueue(struct sessions *r, struct dsession *ds);
 struct dsession	*sessions_dequeue(struct sessions *r);
 size_t		 sessions_waiting(const struct sessions *r);
+
+/* Sessions by the status the store holds for them (ds->status). */
+void		 sessions_set_status(struct sessions *r, struct dsession *ds,
+		    enum session_status st);
+int64_t		 sessions_in_status(const struct sessions *r,
+		    enum session_status st);
 
 /* A supervisor state as the store's session status. */
 enum session_status sessions_status_of(enum supervise_state s);

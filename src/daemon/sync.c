@@ -15,6 +15,7 @@
 #include "daemon/inventory.h"
 #include "daemon/jobs.h"
 #include "daemon/proxy.h"
+#include "daemon/purchase.h"
 #include "daemon/record.h"
 #include "daemon/recovery.h"
 #include "daemon/sessions.h"
@@ -34,6 +35,9 @@ struct sync {
 	uint64_t		 sent;		/* syncs submitted */
 	bool			 fp_busy;	/* a fingerprint read in flight */
 	int64_t			 fp_count, fp_gen;
+	/* The day's charges as last read (-1: not yet), and when. */
+	int64_t			 charged_today;
+	int64_t			 figures_mono;
 };
 
 static void
@@ -54,6 +58,7 @@ sync_new(struct dctx *c, const struct sync_parts *parts,
 	s->p = *parts;
 	s->hooks = *hooks;
 	s->ev_soon = evtimer_new(c->base, sync_soon_cb, s);
+	s->charged_today = -1;
 	return s;
 }
 
@@ -95,8 +100,12 @@ struct sync_job {
 	struct session		*sessions;
 	size_t			 n, cap;
 	struct sync_hist	*hist;		/* startup: per session */
-	struct proxy_row	*proxies;
+	struct proxy_row	*proxies;	/* released ones too, since */
 	size_t			 np, pcap;
+	int64_t			 since;		/* released at or after */
+	int64_t			 charged;	/* the day's, or -1 */
+	int64_t			*bought;	/* startup: purchase times */
+	size_t			 nbought;
 	bool			 share_ok;
 	int64_t			 fair, owned;
 	bool			 fp_ok;
@@ -131,6 +140,37 @@ sync_collect_proxy(const struct proxy_row *p, void *arg)
 	return 0;
 }
 
+/*
+ * From the proxy rows just read: the day's charges (every IP held at any
+ * moment of it, released ones included), and at start the times of the
+ * purchases the spending limits count.  Off the loop: one pass.
+ */
+static void
+sync_figures(struct sync_job *j)
+{
+	const struct billing_model	*m = &j->s->c->billing;
+	struct billing_span		*spans;
+	int64_t				 day;
+	size_t				 i;
+
+	spans = xcalloc(j->np ? j->np : 1, sizeof *spans);
+	for (i = 0; i < j->np; i++) {
+		spans[i].allocated_at = j->proxies[i].purchased_at;
+		spans[i].released_at = j->proxies[i].state == PROXY_RELEASED ?
+		    j->proxies[i].released_at : 0;
+	}
+	if (billing_day_charged(m, spans, j->np, j->now, &j->charged) < 0)
+		j->charged = -1;
+	free(spans);
+	if (!j->startup || billing_day_start(m, j->now, &day) < 0)
+		return;
+	j->bought = xcalloc(j->np ? j->np : 1, sizeof *j->bought);
+	for (i = 0; i < j->np; i++)
+		if (j->proxies[i].intent_id != 0 &&
+		    j->proxies[i].purchased_at >= j->since)
+			j->bought[j->nbought++] = j->proxies[i].purchased_at;
+}
+
 static int
 sync_run(struct store *st, void *arg)
 {
@@ -141,10 +181,12 @@ sync_run(struct store *st, void *arg)
 
 	if ((r = store_session_claim(st, j->self, j->now, &j->claimed)) < 0 ||
 	    (r = store_session_list(st, sync_collect, j)) < 0 ||
-	    (r = store_proxy_list(st, sync_collect_proxy, j)) < 0) {
+	    (r = store_proxy_list_since(st, j->since, sync_collect_proxy,
+	    j)) < 0) {
 		(void)util_strlcpy(j->err, store_errmsg(st), sizeof j->err);
 		return r;
 	}
+	sync_figures(j);
 	/*
 	 * At start, the sessions whose connector may be adopted, which turn
 	 * dormant or which were stopped while no daemon ran need their
@@ -186,6 +228,7 @@ sync_job_free(struct sync_job *j)
 	free(j->sessions);
 	free(j->hist);
 	free(j->proxies);
+	free(j->bought);
 	free(j);
 }
 
@@ -336,6 +379,26 @@ sync_forget(struct sync *s, uint64_t seq)
 	}
 }
 
+/*
+ * A reconciliation (`respawn proxy reconcile`, or a peer's) found that the
+ * provider no longer lists this IP: the pool stops offering and counting
+ * it.  Only the store's lost mark is taken (inventory_apply_row): what
+ * the pool knows of its use stands.
+ */
+static void
+sync_lost_row(struct sync *s, const struct proxy_row *row)
+{
+	const struct pool_proxy	*old;
+
+	if (row->state != PROXY_LOST || s->c->pool == NULL ||
+	    (old = pool_get(s->c->pool, row->id)) == NULL ||
+	    old->state == POOL_LOST)
+		return;
+	log_info("proxy.lost_in_store", LOGF_I("proxy", row->id),
+	    LOGF_S("ip", row->ip), LOGF_S("country", row->country));
+	inventory_apply_row(s->p.inv, row);
+}
+
 static void
 sync_apply(struct sync *s, struct sync_job *j)
 {
@@ -354,7 +417,13 @@ sync_apply(struct sync *s, struct sync_job *j)
 	 */
 	if (s->c->pool != NULL && j->claimed > 0 && !j->startup)
 		for (i = 0; i < j->np; i++)
-			inventory_refresh_row(s->p.inv, &j->proxies[i]);
+			if (j->proxies[i].state != PROXY_RELEASED)
+				inventory_refresh_row(s->p.inv,
+				    &j->proxies[i]);
+	if (j->charged >= 0)
+		s->charged_today = j->charged;
+	if (j->startup)
+		purchase_seed(s->p.pur, j->bought, j->nbought);
 	if (j->fp_ok) {
 		s->fp_count = j->fp_count;
 		s->fp_gen = j->fp_gen;
@@ -376,8 +445,10 @@ sync_apply(struct sync *s, struct sync_job *j)
 		    LOGF_S("msg", "sessions idle beyond the recovery window "
 		    "are not started"));
 	free(ld.list);
-	for (i = 0; i < j->np; i++)
+	for (i = 0; i < j->np; i++) {
 		proxy_release_row(s->p.px, &j->proxies[i]);
+		sync_lost_row(s, &j->proxies[i]);
+	}
 	if (j->startup)
 		return;
 	sync_forget(s, j->seq);
@@ -439,6 +510,14 @@ sync_submit(struct sync *s, bool startup, bool share)
 	(void)util_strlcpy(j->self, s->c->instance_id, sizeof j->self);
 	j->now = util_now_ms();
 	j->window_ms = s->c->cfg->recovery_window_ms;
+	/*
+	 * Released rows matter from the spending day's start (its charges)
+	 * or the purchase window's, whichever is earlier.
+	 */
+	if (billing_day_start(&s->c->billing, j->now, &j->since) < 0)
+		j->since = j->now;
+	if (j->now - s->c->cfg->purchase_window_ms < j->since)
+		j->since = j->now - s->c->cfg->purchase_window_ms;
 	if (jobs_submit(s->p.jobs, s->c->q, NULL, 0, sync_run, sync_done, j,
 	    "sync") < 0) {
 		sync_job_free(j);
@@ -482,16 +561,45 @@ sync_soon(struct sync *s)
 /* --- the fingerprint ---------------------------------------------------- */
 
 struct sync_fp {
-	struct sync	*s;
-	int64_t		 count, gen;
+	struct sync		*s;
+	int64_t			 count, gen;
+	/* Every SYNC_FIGURES_MS: the day's charges read again. */
+	bool			 figures;
+	int64_t			 now, since, charged;
+	struct billing_span	*spans;
+	size_t			 n, cap;
 };
+
+static int
+sync_fp_span(const struct proxy_row *p, void *arg)
+{
+	struct sync_fp	*f = arg;
+
+	if (f->n == f->cap) {
+		f->cap = f->cap ? f->cap * 2 : 256;
+		f->spans = xreallocarray(f->spans, f->cap, sizeof *f->spans);
+	}
+	f->spans[f->n].allocated_at = p->purchased_at;
+	f->spans[f->n++].released_at = p->state == PROXY_RELEASED ?
+	    p->released_at : 0;
+	return 0;
+}
 
 static int
 sync_fp_run(struct store *st, void *arg)
 {
 	struct sync_fp	*f = arg;
+	int		 r;
 
-	return store_session_fingerprint(st, &f->count, &f->gen);
+	if ((r = store_session_fingerprint(st, &f->count, &f->gen)) < 0)
+		return r;
+	f->charged = -1;
+	/* A failed read of the figures keeps the last ones: no error. */
+	if (f->figures && store_proxy_list_since(st, f->since, sync_fp_span,
+	    f) == 0 && billing_day_charged(&f->s->c->billing, f->spans, f->n,
+	    f->now, &f->charged) < 0)
+		f->charged = -1;
+	return 0;
 }
 
 static void
@@ -502,13 +610,22 @@ sync_fp_done(struct dsession *ds, enum job_fate fate, int result, void *arg)
 
 	(void)ds;
 	s->fp_busy = false;
+	if (fate == JOB_CURRENT && result == 0 && f->charged >= 0)
+		s->charged_today = f->charged;
 	if (fate == JOB_CURRENT && !s->c->stopping && result == 0 &&
 	    (f->count != s->fp_count || f->gen != s->fp_gen)) {
 		s->fp_count = f->count;
 		s->fp_gen = f->gen;
 		sync_submit(s, false, false);
 	}
+	free(f->spans);
 	free(f);
+}
+
+int64_t
+sync_charged_today(const struct sync *s)
+{
+	return s->charged_today;
 }
 
 void
@@ -524,6 +641,13 @@ sync_tick(struct sync *s)
 		return;
 	f = xcalloc(1, sizeof *f);
 	f->s = s;
+	if (util_mono_ms() - s->figures_mono >= SYNC_FIGURES_MS) {
+		s->figures_mono = util_mono_ms();
+		f->figures = true;
+		f->now = util_now_ms();
+		if (billing_day_start(&s->c->billing, f->now, &f->since) < 0)
+			f->since = f->now;
+	}
 	if (jobs_submit(s->p.jobs, s->c->q, NULL, 0, sync_fp_run, sync_fp_done,
 	    f, "fingerprint") < 0) {
 		free(f);

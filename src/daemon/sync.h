@@ -27,6 +27,7 @@ struct dctx;
 struct inventory;
 struct jobs;
 struct proxies;
+struct purchases;
 struct record;
 struct recovery;
 struct session;
@@ -36,6 +37,7 @@ struct supervisor;
 struct sync;
 
 #define SYNC_DELAY_MS	50	/* API writes acted on within */
+#define SYNC_FIGURES_MS	2000	/* the day's charges read again after */
 
 struct sync_hooks {
 	void	*arg;
@@ -54,6 +56,7 @@ struct sync_parts {
 	struct record		*rec;
 	struct inventory	*inv;
 	struct proxies		*px;
+	struct purchases	*pur;
 	struct spawner		*sp;
 	struct recovery		*recovery;
 };
@@ -61,6 +64,14 @@ struct sync_parts {
 struct sync	*sync_new(struct dctx *c, const struct sync_parts *parts,
 		    const struct sync_hooks *hooks);
 void		 sync_free(struct sync *s);
+/*
+ * What the provider charges for the spending day, in micros, as the last
+ * sync read the store (billing_day_charged over every proxy row, released
+ * ones too); -1 before the first.  Every sync reads it again, and so does
+ * the fingerprint's look once SYNC_FIGURES_MS have passed, so it follows
+ * a purchase or a release within about SYNC_FIGURES_MS.
+ */
+int64_t		 sync_charged_today(const struct sync *s);
 
 /* The start-up sync: the recovery's discovery step. */
 void		 sync_startup(struct sync *s);

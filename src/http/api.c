@@ -50,6 +50,8 @@ api_store_error(struct store *st, struct httpd_response *rs, int r)
 	httpd_error(rs, r == -EBUSY ? 503 : 500, NULL, "the state store "
 	    "failed: %s", r == -EBUSY ? "busy, try again" : "see the "
 	    "daemon's log");
+	if (r == -EBUSY)
+		rs->retry_after = 1;
 }
 
 static void
@@ -216,7 +218,12 @@ api_proxies(void *arg, const struct httpd_request *rq,
 	}
 	pg.limit = (size_t)limit;
 	pg.items = json_array();
-	if ((r = store_proxy_list(api_st(a, rq), api_proxy_page_cb, &pg)) < 0) {
+	/*
+	 * Every proxy the store knows, released ones too: the list is the
+	 * history an operator reconciles against the provider's bill.
+	 */
+	if ((r = store_proxy_list_since(api_st(a, rq), 0, api_proxy_page_cb,
+	    &pg)) < 0) {
 		json_decref(pg.items);
 		api_store_error(api_st(a, rq), rs, r);
 		return;

@@ -39,6 +39,7 @@
 #define HTTPD_PEEK_IOV		8
 
 struct httpd {
+	struct event_base		*base;
 	struct evhttp			*http;
 	const struct httpd_route	*routes;
 	void				*arg;
@@ -66,6 +67,12 @@ struct httpd_call {
 	struct httpd_request		 rq;
 	struct httpd_response		 rs;
 	char				*path, *query, *body;
+	/*
+	 * The answer is due by HTTPD_CALL_DEADLINE_MS: past it, a 503 goes
+	 * out (answered) and what the worker returns later is not sent.
+	 */
+	struct event			*deadline;
+	bool				 answered;
 	LIST_ENTRY(httpd_call)		 link;
 };
 
@@ -375,6 +382,12 @@ httpd_send(struct httpd *h, struct evhttp_request *req,
 			evbuffer_add(out, rs->text.data, rs->text.len);
 	}
 	evhttp_add_header(hdr, "Cache-Control", "no-store");
+	if (rs->retry_after > 0) {
+		char	ra[16];
+
+		snprintf(ra, sizeof ra, "%d", rs->retry_after);
+		evhttp_add_header(hdr, "Retry-After", ra);
+	}
 	/*
 	 * HEAD: the headers GET would have, Content-Length included, and no
 	 * body (RFC 9110, 9.3.2).
@@ -396,12 +409,45 @@ httpd_send(struct httpd *h, struct evhttp_request *req,
 static void
 httpd_call_free(struct httpd_call *c)
 {
+	if (c->deadline != NULL)
+		event_free(c->deadline);
 	json_decref(c->rs.json);
 	buf_free(&c->rs.text);
 	free(c->path);
 	free(c->query);
 	free(c->body);
 	free(c);
+}
+
+/*
+ * The store has not answered in time (a locked SQLite file, a frozen
+ * database, a queue behind either): the client hears so now, in JSON,
+ * while its connection is open, not a closed connection later.  The job
+ * still runs when the store lets it: a write may yet be made, so the
+ * message says to check before trying again.
+ */
+static void
+httpd_call_late(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd_call	*c = arg;
+	struct httpd_response	 rs = { 0 };
+
+	(void)fd;
+	(void)what;
+	if (c->h == NULL || c->answered)
+		return;
+	c->answered = true;
+	c->h->stats.late++;
+	log_warn("api.store_late", LOGF_S("path", c->path),
+	    LOGF_I("deadline_ms", HTTPD_CALL_DEADLINE_MS));
+	httpd_error(&rs, 503, NULL, "the state store did not answer within "
+	    "%d ms: try again (a write may still be made; read before "
+	    "writing again)", HTTPD_CALL_DEADLINE_MS);
+	rs.retry_after = 1;
+	httpd_send(c->h, c->req, &rs);
+	json_decref(rs.json);
+	buf_free(&rs.text);
+	c->req = NULL;
 }
 
 /* Hand a request to the offload; body becomes the call's. */
@@ -426,6 +472,12 @@ httpd_defer(struct httpd *h, struct evhttp_request *req,
 	c->body = body;
 	c->rq.body = body;
 	buf_init(&c->rs.text, HTTPD_TEXT_MAX);
+	if ((c->deadline = evtimer_new(h->base, httpd_call_late, c)) != NULL) {
+		struct timeval	tv = { HTTPD_CALL_DEADLINE_MS / 1000,
+				    (HTTPD_CALL_DEADLINE_MS % 1000) * 1000 };
+
+		evtimer_add(c->deadline, &tv);
+	}
 	LIST_INSERT_HEAD(&h->calls, c, link);
 	h->ncalls++;
 	if (h->offload(h->offload_arg, c) < 0) {
@@ -467,11 +519,13 @@ httpd_call_finish(struct httpd_call *c, int result)
 		buf_reset(&c->rs.text);
 		httpd_error(&c->rs, 503, NULL, "the daemon is too busy or "
 		    "stopping: try again");
+		c->rs.retry_after = 1;
 	} else if (c->route->after != NULL) {
 		c->route->after(c->arg, &c->rq, &c->rs);
 	}
 	/* Sent on a closed connection, libevent only frees the request. */
-	httpd_send(h, c->req, &c->rs);
+	if (!c->answered)
+		httpd_send(h, c->req, &c->rs);
 	httpd_call_free(c);
 }
 
@@ -677,6 +731,7 @@ httpd_new(struct event_base *base, const char *listen,
 	if ((r = httpd_listen(listen, &fd, bound, err)) < 0)
 		return r;
 	h = xcalloc(1, sizeof *h);
+	h->base = base;
 	h->routes = routes;
 	h->arg = arg;
 	h->key_ref = xstrdup(key_ref != NULL ? key_ref : "");

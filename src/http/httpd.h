@@ -41,6 +41,8 @@ struct event_base;
 #define HTTPD_BODY_MAX		(64 * 1024)	/* a request body we read */
 #define HTTPD_WIRE_BODY_MAX	(1024 * 1024)	/* beyond: libevent's own 413 */
 #define HTTPD_TIMEOUT_S		10		/* a request's read and write */
+/* An offloaded answer not ready by then is a 503 (well before the above). */
+#define HTTPD_CALL_DEADLINE_MS	5000
 #define HTTPD_PATH_MAX		512
 #define HTTPD_KEY_REREAD_MS	5000	/* between re-reads of the key */
 #define HTTPD_ADDR_LEN		80
@@ -80,6 +82,7 @@ struct httpd_response {
 	json_t		*json;
 	struct buf	 text;
 	const char	*content_type;
+	int		 retry_after;	/* seconds, for Retry-After; 0: none */
 };
 
 typedef void (*httpd_handler)(void *arg, const struct httpd_request *rq,
@@ -150,6 +153,7 @@ struct httpd_stats {
 	uint64_t	unauthorized;
 	uint64_t	client_errors;	/* 4xx */
 	uint64_t	server_errors;	/* 5xx */
+	uint64_t	late;		/* 503: the store past the deadline */
 };
 void	httpd_stats(const struct httpd *h, struct httpd_stats *ret);
 

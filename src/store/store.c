@@ -107,6 +107,16 @@ store_errmsg(const struct store *st)
 }
 
 int
+store_set_wait(struct store *st, int ms)
+{
+	if (ms < 0)
+		return -EINVAL;
+	if (st->ops->set_wait == NULL)
+		return 0;
+	return st->ops->set_wait(st->backend, ms);
+}
+
+int
 store_set_lease(struct store *st, int64_t lease_ms)
 {
 	if (lease_ms <= 0)
@@ -369,7 +379,21 @@ int
 store_proxy_set_state(struct store *st, int64_t proxy_id,
     enum proxy_state state, int64_t now)
 {
-	return st->ops->proxy_set_state(st->backend, proxy_id, state, now);
+	int	r;
+
+	if ((r = st->ops->proxy_set_state(st->backend, proxy_id, state,
+	    now)) < 0)
+		return r;
+	/*
+	 * An IP the provider no longer lists, found by a reconciliation a
+	 * daemon may not have run (`respawn proxy reconcile`): every daemon
+	 * looks again (sync.c), so its pool and its figures stop counting
+	 * it.  A failed wake-up loses nothing: the daemon's own next
+	 * reconciliation finds the same.
+	 */
+	if (state == PROXY_LOST)
+		(void)st->ops->bump_generation(st->backend);
+	return 0;
 }
 
 int

@@ -32,7 +32,14 @@
 #define STORE_ID_LEN		96	/* instance ids */
 #define STORE_ERROR_LEN		256	/* last_error, messages */
 #define STORE_DETAIL_MAX	4096	/* an audit event's JSON detail */
-#define STORE_BUSY_TIMEOUT_MS	5000
+#define STORE_BUSY_TIMEOUT_MS	5000	/* a lock waited for, by default */
+/*
+ * ... by the daemon's loop once started (SQLite runs its calls inline):
+ * a file another process holds locked stalls the loop, the API's answers
+ * and the watchdog by at most this per call; what it could not write is
+ * kept and written again (the record module).
+ */
+#define STORE_LOOP_WAIT_MS	1000
 #define STORE_IP_LEN		64	/* a proxy's ip/key */
 #define STORE_REFUSED_MAX	64	/* refused IPs kept per phone */
 
@@ -210,6 +217,12 @@ const char *store_instance_status_name(enum instance_status s);
  */
 #define STORE_LEASE_MS		30000
 int	store_set_lease(struct store *st, int64_t lease_ms);
+/*
+ * How long a call waits for a lock another process holds before it fails
+ * with -EBUSY (SQLite's busy timeout).  A no-op where nothing waits on
+ * the caller's thread (PostgreSQL runs on the store's worker).
+ */
+int	store_set_wait(struct store *st, int ms);
 
 /*
  * Take every session not owned by a live instance: owner becomes self and

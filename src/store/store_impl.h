@@ -69,6 +69,8 @@ struct store_ops {
 		    bool graceful, int64_t now);
 	int	(*session_fingerprint)(void *b, int64_t *ret_count,
 		    int64_t *ret_max_updated);
+	/* Change the fingerprint: a daemon re-reads what it holds. */
+	int	(*bump_generation)(void *b);
 	int	(*proxy_add)(void *b, const struct proxy_row *p,
 		    int64_t now, int64_t *ret_id);
 	int	(*proxy_list)(void *b, int64_t released_since,
@@ -113,6 +115,8 @@ struct store_ops {
 	int	(*batch_end)(void *b);
 	/* Optional (NULL: the backend has no leases; see store_set_lease). */
 	int	(*set_lease)(void *b, int64_t lease_ms);
+	/* Optional (NULL: nothing waits on a lock; see store_set_wait). */
+	int	(*set_wait)(void *b, int ms);
 	/* Optional fleet operations (NULL: -ENOTSUP); see store.h. */
 	int	(*fleet_share)(void *b, const char *self, int64_t *ret_share,
 		    int64_t *ret_owned);

@@ -1066,6 +1066,12 @@ store_pg_bump_generation(struct store_pg *b)
 	    "= 'sessions_generation'", NULL, NULL);
 }
 
+static int
+store_pg_bump(void *p)
+{
+	return store_pg_bump_generation(p);
+}
+
 /*
  * Wake the fleet's daemons (store_pg_wake_fd): a peer joined, stopped,
  * died or gave sessions up, so shares changed.  Sent inside the call's
@@ -2758,6 +2764,7 @@ const struct store_ops store_pg_ops = {
 	.session_report = store_pg_session_report,
 	.session_release_all = store_pg_session_release_all,
 	.session_fingerprint = store_pg_session_fingerprint,
+	.bump_generation = store_pg_bump,
 	.proxy_add = store_pg_proxy_add,
 	.proxy_relist = store_pg_proxy_relist,
 	.proxy_set_intent = store_pg_proxy_set_intent,

@@ -34,6 +34,13 @@ struct store_sqlite {
 	sqlite3	*db;
 	int	 depth;		/* open store_batch_begin()s */
 	bool	 batch_failed;	/* a write inside the batch failed */
+	/*
+	 * The daemon's loop (store_set_wait): after a write found the file
+	 * locked, the writes of the next wait_ms fail at once, so one locked
+	 * file costs the loop one wait per wait_ms, not one per write.
+	 */
+	int	 wait_ms;	/* 0: wait every time (the CLI) */
+	int64_t	 locked_until;	/* monotonic ms */
 	char	 err[STORE_ERROR_LEN];
 };
 
@@ -224,12 +231,29 @@ store_sqlite_exec(struct store_sqlite *b, const char *sql)
  * cost one fsync instead of one each.  A failed write inside a batch is
  * undone with a savepoint, so the others still commit.
  */
+/* A write transaction: where another process's lock is waited for. */
+static int
+store_sqlite_begin_write(struct store_sqlite *b)
+{
+	int	r;
+
+	if (b->wait_ms > 0 && util_mono_ms() < b->locked_until) {
+		(void)util_strlcpy(b->err, "database is locked (not waiting "
+		    "again yet)", sizeof b->err);
+		return -EBUSY;
+	}
+	if ((r = store_sqlite_exec(b, "BEGIN IMMEDIATE")) == -EBUSY &&
+	    b->wait_ms > 0)
+		b->locked_until = util_mono_ms() + b->wait_ms;
+	return r;
+}
+
 static int
 store_sqlite_begin(struct store_sqlite *b)
 {
 	if (b->depth > 0)
 		return store_sqlite_exec(b, "SAVEPOINT w");
-	return store_sqlite_exec(b, "BEGIN IMMEDIATE");
+	return store_sqlite_begin_write(b);
 }
 
 static int
@@ -264,7 +288,7 @@ store_sqlite_batch_begin(void *p)
 
 	if (b->depth++ > 0)
 		return 0;
-	if ((r = store_sqlite_exec(b, "BEGIN IMMEDIATE")) < 0)
+	if ((r = store_sqlite_begin_write(b)) < 0)
 		b->depth = 0;
 	return r;
 }
@@ -522,6 +546,23 @@ store_sqlite_bump_generation(struct store_sqlite *b)
 {
 	return store_sqlite_exec(b, "UPDATE meta SET value = value + 1 "
 	    "WHERE key = 'sessions_generation'");
+}
+
+static int
+store_sqlite_set_wait(void *p, int ms)
+{
+	struct store_sqlite	*b = p;
+
+	if (sqlite3_busy_timeout(b->db, ms) != SQLITE_OK)
+		return -EINVAL;
+	b->wait_ms = ms;
+	return 0;
+}
+
+static int
+store_sqlite_bump(void *p)
+{
+	return store_sqlite_bump_generation(p);
 }
 
 static int
@@ -1791,6 +1832,8 @@ const struct store_ops store_sqlite_ops = {
 	.session_report = store_sqlite_session_report,
 	.session_release_all = store_sqlite_session_release_all,
 	.session_fingerprint = store_sqlite_session_fingerprint,
+	.bump_generation = store_sqlite_bump,
+	.set_wait = store_sqlite_set_wait,
 	.proxy_add = store_sqlite_proxy_add,
 	.proxy_relist = store_sqlite_proxy_relist,
 	.proxy_set_intent = store_sqlite_proxy_set_intent,

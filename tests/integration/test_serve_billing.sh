@@ -44,9 +44,10 @@ expect_in "$(grep 'event=proxy.release ' "$T/serve.1.log")" "$ip_b" "the release
 expect_in "$(grep 'event=proxy.release ' "$T/serve.1.log")" "why=idle_long" "because it was idle too long"
 expect_eq "$(lab_allocated)" "$(db_proxies)" "the lab's allocations equal the store's proxies"
 
-# The operator's figures: one IP held at $30 a month, $1 today.
+# The operator's figures: one IP held at $30 a month; today two IPs were
+# held, the one given back too, so the provider charges $2 for today.
 run "$RESPAWN" status --json
-expect_eq "$(jq '.proxies.estimatedMonthlyCost == 30 and .proxies.spendTodayHeld == 1' <<<"$out")" true "status: estimatedMonthlyCost and today's spend"
+expect_eq "$(jq '.proxies.estimatedMonthlyCost == 30 and .proxies.chargedToday == 2' <<<"$out")" true "status: estimatedMonthlyCost and today's charges"
 
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"

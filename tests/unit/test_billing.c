@@ -268,6 +268,46 @@ test_charged_in(void **state)
 	}
 }
 
+/*
+ * The day's charges over a set of IPs, as the API, /metrics and `respawn
+ * status` show them: at noon of D2, an IP held since the day before, one
+ * bought this morning, one bought and released this morning, one
+ * released the evening before, one bought tomorrow (a clock ahead), and
+ * one whose span makes no sense (skipped, not an error).
+ */
+static void
+test_day_charged(void **state)
+{
+	static const struct billing_model	 day = DAY0;
+	static const struct billing_span	 spans[] = {
+		{ D2 - DAY, 0 },
+		{ D2 + 8 * H, 0 },
+		{ D2 + 8 * H, D2 + 9 * H },
+		{ D2 - DAY, D2 - H },
+		{ D2 + DAY, 0 },
+		{ D2 + 9 * H, D2 + 8 * H },
+	};
+	int64_t					 got;
+
+	(void)state;
+	got = SENTINEL;
+	assert_int_equal(billing_day_charged(&day, spans, nitems(spans),
+	    D2 + 12 * H, &got), 0);
+	assert_int_equal(got, 3 * PER_DAY);
+	/* None: nothing charged. */
+	got = SENTINEL;
+	assert_int_equal(billing_day_charged(&day, NULL, 0, D2, &got), 0);
+	assert_int_equal(got, 0);
+	/* Next day: the two still held are charged again, nothing else. */
+	assert_int_equal(billing_day_charged(&day, spans, nitems(spans),
+	    D2 + DAY + H, &got), 0);
+	assert_int_equal(got, 3 * PER_DAY);
+	got = SENTINEL;
+	assert_int_equal(billing_day_charged(&day, spans, 1, -1, &got),
+	    -EINVAL);
+	assert_int_equal(got, SENTINEL);
+}
+
 static void
 test_day_start_and_daily(void **state)
 {
@@ -626,6 +666,7 @@ main(void)
 		cmocka_unit_test(test_unit_price),
 		cmocka_unit_test(test_paid_until),
 		cmocka_unit_test(test_charged_in),
+		cmocka_unit_test(test_day_charged),
 		cmocka_unit_test(test_day_start_and_daily),
 		cmocka_unit_test(test_policy_check),
 		cmocka_unit_test(test_decide),
