@@ -69,6 +69,7 @@ struct daemon {
 	struct event		*ev_tick;
 	struct event		*ev_sigterm, *ev_sigint, *ev_sigusr2;
 	int64_t			 last_heartbeat;	/* wall ms */
+	bool			 heartbeat_open;	/* the recovery, as told */
 	int64_t			 last_fleet_tick;	/* wall ms */
 	int64_t			 heartbeat_ok_at;	/* wall ms */
 	int64_t			 heartbeat_failures;
@@ -360,7 +361,7 @@ static void
 daemon_heartbeat(struct daemon *d, int64_t now)
 {
 	const struct recovery_run	*run = recovery_run(d->recovery);
-	bool				 open = recovery_in_progress(d->recovery);
+	bool				 open = recovery_pending(d->recovery);
 	char				 status[128];
 
 	if (store_instance_heartbeat(d->c.store, d->c.instance_id, now, open,
@@ -373,6 +374,7 @@ daemon_heartbeat(struct daemon *d, int64_t now)
 		d->lease_ok_mono = util_mono_ms();
 	}
 	d->last_heartbeat = now;
+	d->heartbeat_open = open;
 	if (open) {
 		snprintf(status, sizeof status, "STATUS=recovering %lld/%lld "
 		    "sessions", (long long)(run->recovered + run->failed),
@@ -417,14 +419,16 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	dctx_batch_begin(&d->c);
 	if (d->lease != NULL) {
-		lease_progress(d->lease, recovery_in_progress(d->recovery),
+		lease_progress(d->lease, recovery_pending(d->recovery),
 		    run->sessions_total, run->recovered + run->failed);
 		if (d->c.setup_done && now - d->last_fleet_tick >=
 		    FLEET_HEARTBEAT_MS(d->c.cfg)) {
 			d->last_fleet_tick = now;
 			fleet_tick(d->fleet);
 		}
-	} else if (now - d->last_heartbeat >= FLEET_HEARTBEAT_MS(d->c.cfg)) {
+	} else if (now - d->last_heartbeat >= FLEET_HEARTBEAT_MS(d->c.cfg) ||
+	    d->heartbeat_open != recovery_pending(d->recovery)) {
+		/* The recovery's end is told at once: recoveryCompletedAt. */
 		daemon_heartbeat(d, now);
 	}
 	ops_heartbeat(d->ops, d->heartbeat_ok_at, d->heartbeat_failures);
@@ -530,6 +534,7 @@ daemon_register(struct daemon *d)
 		return EX_IOERR;
 	}
 	d->last_heartbeat = d->heartbeat_ok_at = util_now_ms();
+	d->heartbeat_open = true;	/* as store_instance_register wrote */
 	d->lease_ok_mono = c->registered_mono = util_mono_ms();
 	util_redact_text(c->cfg->db, dbshown, sizeof dbshown);
 	log_info("daemon.started", LOGF_S("instance", c->instance_id),

@@ -33,6 +33,7 @@ struct recovery {
 	struct recovery_run	 run;
 	int64_t			 pending;	/* sessions yet to answer */
 	bool			 open;
+	bool			 opened;	/* recovery_open was called */
 	int			 crashed, graceful;
 	char			 crashed_ids[RECOVERY_CRASHED_MAX][STORE_ID_LEN];
 	int			 ncrashed;
@@ -184,6 +185,7 @@ recovery_include(struct recovery *r, struct dsession *ds)
 void
 recovery_open(struct recovery *r)
 {
+	r->opened = true;
 	if (r->run.sessions_total == 0)
 		log_info("recovery.nothing", LOGF_S("msg",
 		    "no active sessions to recover"));
@@ -262,6 +264,12 @@ bool
 recovery_in_progress(const struct recovery *r)
 {
 	return r->open;
+}
+
+bool
+recovery_pending(const struct recovery *r)
+{
+	return !r->opened || r->open;
 }
 
 const struct recovery_run *

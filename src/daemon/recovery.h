@@ -53,6 +53,12 @@ void		 recovery_moved(struct recovery *r, struct dsession *ds,
 
 bool		 recovery_in_progress(const struct recovery *r);
 const struct recovery_run *recovery_run(const struct recovery *r);
+/*
+ * From the start until the run has completed (or found nothing to do):
+ * what the instance's row says as recoveryInProgress, so a peer or the
+ * API never reads an instance still starting as done.
+ */
+bool		 recovery_pending(const struct recovery *r);
 /* One session's recovery time, and a whole run's, in seconds. */
 const struct metrics_hist *recovery_session_hist(const struct recovery *r);
 const struct metrics_hist *recovery_run_hist(const struct recovery *r);

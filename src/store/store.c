@@ -249,7 +249,18 @@ store_proxy_state_name(enum proxy_state s)
 int
 store_instance_register(struct store *st, const struct instance *i)
 {
-	return st->ops->instance_register(st->backend, i);
+	int	r;
+
+	if ((r = st->ops->instance_register(st->backend, i)) < 0)
+		return r;
+	/*
+	 * A start is a recovery: the row says so from the first moment, so
+	 * its end (recovery_completed_at, set when a heartbeat turns it off)
+	 * is recorded however short the recovery was.
+	 */
+	(void)st->ops->instance_heartbeat(st->backend, i->id, i->started_at,
+	    true, 0, 0);
+	return 0;
 }
 
 int
