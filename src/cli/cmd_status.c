@@ -86,13 +86,15 @@ status_instance_cb(const struct instance *i, void *arg)
 	char			 t[UTIL_TIME_LEN];
 
 	util_fmt_time(i->heartbeat_at, t);
+	/* instanceId, status, heartbeat: deprecated names (0.1). */
 	json_array_append_new(sd->instances, json_pack("{s:s, s:s, s:I, s:s, "
-	    "s:s, s:b, s:I, s:I}", "instanceId", i->id, "hostname", i->hostname,
-	    "pid", (json_int_t)i->pid, "status",
-	    store_instance_status_name(i->status), "heartbeat", t,
+	    "s:s, s:b, s:I, s:I, s:s, s:s, s:s}", "id", i->id, "hostname",
+	    i->hostname, "pid", (json_int_t)i->pid, "state",
+	    store_instance_status_name(i->status), "heartbeatAt", t,
 	    "recoveryInProgress", i->recovery_in_progress, "recoveryTotal",
 	    (json_int_t)i->recovery_total, "recoveryDone",
-	    (json_int_t)i->recovery_done));
+	    (json_int_t)i->recovery_done, "instanceId", i->id, "status",
+	    store_instance_status_name(i->status), "heartbeat", t));
 	if ((i->status == INSTANCE_RUNNING || i->status == INSTANCE_STARTING) &&
 	    i->recovery_in_progress) {
 		sd->recovering = true;
@@ -168,13 +170,16 @@ status_collect(struct cli *cli, struct store *st, struct status_data *sd)
 		    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "cause",
 		    run.cause, "startedAt", t, "durationMs", (json_int_t)(
 		    run.finished_at ? run.finished_at - run.started_at : 0),
-		    "sessions", (json_int_t)run.sessions_total, "recovered",
+		    "sessionCount", (json_int_t)run.sessions_total, "recovered",
 		    (json_int_t)run.recovered, "failed", (json_int_t)run.failed,
 		    "reactivated", (json_int_t)run.reactivated, "reused",
 		    (json_int_t)run.reused, "purchased", (json_int_t)run.purchased,
 		    "fallbacks", (json_int_t)run.fallbacks, "avgRecoveryMs",
 		    (json_int_t)(run.recovered ? run.total_recovery_ms /
 		    run.recovered : 0)));
+		/* Deprecated (0.1): sessionCount's old name. */
+		json_object_set_new(json_object_get(o, "lastRecovery"),
+		    "sessions", json_integer(run.sessions_total));
 	} else {
 		json_object_set_new(o, "lastRecovery", json_null());
 	}
@@ -212,10 +217,10 @@ status_print_text(const json_t *o)
 	printf("\ninstances:\n");
 	json_array_foreach(json_object_get(o, "instances"), i, inst)
 		printf("  %-50s %-8s pid %lld, heartbeat %s\n",
-		    json_string_value(json_object_get(inst, "instanceId")),
-		    json_string_value(json_object_get(inst, "status")),
+		    json_string_value(json_object_get(inst, "id")),
+		    json_string_value(json_object_get(inst, "state")),
 		    json_integer_value(json_object_get(inst, "pid")),
-		    json_string_value(json_object_get(inst, "heartbeat")));
+		    json_string_value(json_object_get(inst, "heartbeatAt")));
 	if (json_is_object(run))
 		printf("last recovery (%s, %s): %lld of %lld recovered, %lld "
 		    "failed; %lld reactivated, %lld reused, %lld bought, %lld "
@@ -223,7 +228,7 @@ status_print_text(const json_t *o)
 		    json_string_value(json_object_get(run, "cause")),
 		    json_string_value(json_object_get(run, "startedAt")),
 		    json_integer_value(json_object_get(run, "recovered")),
-		    json_integer_value(json_object_get(run, "sessions")),
+		    json_integer_value(json_object_get(run, "sessionCount")),
 		    json_integer_value(json_object_get(run, "failed")),
 		    json_integer_value(json_object_get(run, "reactivated")),
 		    json_integer_value(json_object_get(run, "reused")),

@@ -194,7 +194,7 @@ ops_run_json(const struct ops *o)
 	return json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 	    "s:I, s:f, s:f, s:f, s:I, s:f}", "cause", r->cause, "startedAt", t,
 	    "inProgress", recovery_in_progress(o->p.recovery), "durationMs",
-	    (json_int_t)(end - r->started_at), "sessions",
+	    (json_int_t)(end - r->started_at), "sessionCount",
 	    (json_int_t)r->sessions_total, "recovered",
 	    (json_int_t)r->recovered, "failed",
 	    (json_int_t)r->failed, "reactivated", (json_int_t)r->reactivated,
@@ -207,6 +207,18 @@ ops_run_json(const struct ops *o)
 	    r->total_recovery_ms / r->recovered : 0),
 	    "costPerRecoveredSession", r->recovered ?
 	    ops_money(r->cost_micros) / (double)r->recovered : 0.0);
+}
+
+/* ops_run_json, with sessionCount's deprecated name (0.1) too. */
+static json_t *
+ops_run_json_compat(const struct ops *o)
+{
+	json_t	*run = ops_run_json(o);
+
+	if (json_is_object(run))
+		json_object_set(run, "sessions", json_object_get(run,
+		    "sessionCount"));
+	return run;
 }
 
 static json_t *
@@ -252,7 +264,7 @@ ops_proxy_status(void *arg)
 	    provider_name(o->c->provider), "breaker", h.has_breaker ?
 	    h.breaker.name : "none"));
 	json_object_set_new(st, "instanceId", json_string(o->c->instance_id));
-	json_object_set_new(st, "lastRecovery", ops_run_json(o));
+	json_object_set_new(st, "lastRecovery", ops_run_json_compat(o));
 	return st;
 }
 
@@ -706,13 +718,15 @@ ops_session_data(const struct ops *o, const struct dsession *ds)
 	const struct pool_proxy	*px = ds->proxy_id != 0 && o->c->pool != NULL ?
 				    pool_get(o->c->pool, ds->proxy_id) : NULL;
 
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:i}",
+	/* status: state's deprecated name (0.1). */
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:i, s:s}",
 	    "sessionId", (json_int_t)ds->id, "userId", ds->user_id,
-	    "phoneNumber", ds->phone, "country", ds->country, "status",
+	    "phoneNumber", ds->phone, "country", ds->country, "state",
 	    store_session_status_name(ds->status),
 	    "proxyIp", px != NULL ? json_string(px->ip) : json_null(),
 	    "proxyCountry", px != NULL ? json_string(px->country) : json_null(),
-	    "fallbackUsed", ds->proxy_fallback, "attempts", ds->sv.attempts);
+	    "fallbackUsed", ds->proxy_fallback, "attempts", ds->sv.attempts,
+	    "status", store_session_status_name(ds->status));
 }
 
 static void

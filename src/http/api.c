@@ -119,6 +119,43 @@ api_country_filter(const struct httpd_request *rq, struct api_page *pg,
 	return 0;
 }
 
+int
+api_state_filter(const struct httpd_request *rq, const char *alias,
+    api_name_fn name, int nvalues, int *ret, bool *set,
+    struct httpd_response *rs)
+{
+	const char	*param = "state";
+	char		*v, *va, echo[HTTPD_ECHO_LEN];
+	int		 i;
+
+	v = httpd_query_str(rq, "state");
+	va = alias != NULL ? httpd_query_str(rq, alias) : NULL;
+	if (v != NULL && va != NULL) {
+		httpd_error(rs, 400, alias, "%s: the deprecated name of state; "
+		    "give one of them", alias);
+		free(v);
+		free(va);
+		return -EINVAL;
+	}
+	if (v == NULL && (v = va) != NULL)
+		param = alias;
+	if (v == NULL)
+		return 0;
+	for (i = 0; i < nvalues; i++)
+		if (strcmp(v, name(i)) == 0)
+			break;
+	if (i == nvalues) {
+		httpd_error(rs, 400, param, "%s: '%s' is not one of its states",
+		    param, httpd_echo(echo, sizeof echo, v, 32));
+		free(v);
+		return -EINVAL;
+	}
+	free(v);
+	*ret = i;
+	*set = true;
+	return 0;
+}
+
 json_t *
 api_page_answer(struct api_page *pg, const char *key)
 {
@@ -170,16 +207,25 @@ api_proxy_page_cb(const struct proxy_row *p, void *arg)
 		pg->more = true;
 		return 1;
 	}
+	/* idleSince: idleAt's deprecated name (0.1). */
 	json_array_append_new(pg->items, json_pack("{s:I, s:s, s:s, s:s, s:s, "
-	    "s:s, s:s, s:o, s:o, s:o, s:o}", "id", (json_int_t)p->id, "ip",
-	    p->ip, "country", p->country, "provider", p->provider, "zone",
+	    "s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)p->id,
+	    "ip", p->ip, "country", p->country, "provider", p->provider, "zone",
 	    p->zone, "type", config_proxy_type_name(p->type), "state",
 	    store_proxy_state_name(p->state), "sessionId", p->session_id ?
 	    json_integer(p->session_id) : json_null(), "purchasedAt",
 	    api_time(p->purchased_at), "assignedAt", api_time(p->assigned_at),
+	    "idleAt", api_time(p->idle_since), "releasedAt",
+	    api_time(p->state == PROXY_RELEASED ? p->released_at : 0),
 	    "idleSince", api_time(p->idle_since)));
 	pg->last = p->id;
 	return 0;
+}
+
+static const char *
+api_proxy_state_name(int i)
+{
+	return store_proxy_state_name((enum proxy_state)i);
 }
 
 static void
@@ -191,8 +237,7 @@ api_proxies(void *arg, const struct httpd_request *rq,
 	struct api	*a = arg;
 	struct api_page	 pg = { 0 };
 	int64_t		 limit;
-	char		*v, echo[HTTPD_ECHO_LEN];
-	int		 r, i;
+	int		 r, state = 0;
 
 	if (httpd_query_check(rq, allowed, rs) < 0 ||
 	    httpd_query_i64(rq, "limit", API_PAGE_DEFAULT, 1, API_PAGE_MAX,
@@ -200,22 +245,10 @@ api_proxies(void *arg, const struct httpd_request *rq,
 	    httpd_query_i64(rq, "after", 0, 0, INT64_MAX, &pg.after, rs) < 0 ||
 	    api_country_filter(rq, &pg, rs) < 0)
 		return;
-	if ((v = httpd_query_str(rq, "state")) != NULL) {
-		for (i = 0; i <= PROXY_LOST; i++)
-			if (strcmp(v, store_proxy_state_name(
-			    (enum proxy_state)i)) == 0)
-				break;
-		if (i > PROXY_LOST) {
-			httpd_error(rs, 400, "state", "state: '%s' is not a "
-			    "proxy state", httpd_echo(echo, sizeof echo, v,
-			    32));
-			free(v);
-			return;
-		}
-		pg.state = (enum proxy_state)i;
-		pg.state_set = true;
-		free(v);
-	}
+	if (api_state_filter(rq, NULL, api_proxy_state_name, PROXY_LOST + 1,
+	    &state, &pg.state_set, rs) < 0)
+		return;
+	pg.state = (enum proxy_state)state;
 	pg.limit = (size_t)limit;
 	pg.items = json_array();
 	/*
@@ -234,16 +267,19 @@ api_proxies(void *arg, const struct httpd_request *rq,
 static int
 api_instance_cb(const struct instance *i, void *arg)
 {
+	/* instanceId, status, heartbeat: deprecated names (0.1). */
 	json_array_append_new(arg, json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, "
-	    "s:b, s:I, s:I, s:o, s:o}", "instanceId", i->id, "hostname",
-	    i->hostname, "pid", (json_int_t)i->pid, "status",
+	    "s:b, s:I, s:I, s:o, s:o, s:s, s:s, s:o}", "id", i->id, "hostname",
+	    i->hostname, "pid", (json_int_t)i->pid, "state",
 	    store_instance_status_name(i->status), "startedAt",
-	    api_time(i->started_at), "heartbeat", api_time(i->heartbeat_at),
+	    api_time(i->started_at), "heartbeatAt", api_time(i->heartbeat_at),
 	    "recoveryInProgress", i->recovery_in_progress, "recoveryTotal",
 	    (json_int_t)i->recovery_total, "recoveryDone",
 	    (json_int_t)i->recovery_done, "recoveryCompletedAt",
 	    api_time(i->recovery_completed_at), "stoppedAt",
-	    api_time(i->stopped_at)));
+	    api_time(i->stopped_at), "instanceId", i->id, "status",
+	    store_instance_status_name(i->status), "heartbeat",
+	    api_time(i->heartbeat_at)));
 	return 0;
 }
 
@@ -283,7 +319,7 @@ api_run_cb(const struct recovery_run *run, void *arg)
 	    run->cause, "startedAt", api_time(run->started_at), "finishedAt",
 	    api_time(run->finished_at), "durationMs", (json_int_t)(
 	    run->finished_at ? run->finished_at - run->started_at : 0),
-	    "sessions", (json_int_t)run->sessions_total, "recovered",
+	    "sessionCount", (json_int_t)run->sessions_total, "recovered",
 	    (json_int_t)run->recovered, "failed", (json_int_t)run->failed,
 	    "reactivated", (json_int_t)run->reactivated, "reused",
 	    (json_int_t)run->reused, "purchased", (json_int_t)run->purchased,
@@ -291,6 +327,9 @@ api_run_cb(const struct recovery_run *run, void *arg)
 	    (json_int_t)(run->recovered ? run->total_recovery_ms /
 	    run->recovered : 0), "costPerRecoveredSession", run->recovered ?
 	    (double)run->cost_micros / 1e6 / (double)run->recovered : 0.0));
+	/* Deprecated (0.1): sessionCount's old name. */
+	json_object_set_new(json_array_get(l->items, json_array_size(l->items) -
+	    1), "sessions", json_integer(run->sessions_total));
 	l->last = run->id;
 	return 0;
 }
@@ -330,10 +369,12 @@ api_event_cb(const struct audit_event *e, void *arg)
 
 	if ((detail = json_loads(e->detail, 0, NULL)) == NULL)
 		detail = json_string(e->detail);
+	/* at: occurredAt's deprecated name (0.1). */
 	json_array_append_new(l->items, json_pack("{s:I, s:o, s:s, s:o, s:s, "
-	    "s:o}", "id", (json_int_t)e->id, "at", api_time(e->at), "actor",
-	    e->actor, "sessionId", e->session_id ? json_integer(e->session_id) :
-	    json_null(), "kind", e->kind, "detail", detail));
+	    "s:o, s:o}", "id", (json_int_t)e->id, "occurredAt", api_time(e->at),
+	    "actor", e->actor, "sessionId", e->session_id ?
+	    json_integer(e->session_id) : json_null(), "kind", e->kind,
+	    "detail", detail, "at", api_time(e->at)));
 	l->last = e->id;
 	return 0;
 }

@@ -50,6 +50,15 @@ void	 api_store_error(struct store *st, struct httpd_response *rs, int r);
 /* The optional ?country= filter into pg; a 400 in rs when it is invalid. */
 int	 api_country_filter(const struct httpd_request *rq,
 	    struct api_page *pg, struct httpd_response *rs);
+/*
+ * The optional ?state= filter: one of the nvalues names name(i) gives,
+ * into *ret and *set.  alias (NULL: none) is a deprecated name of the
+ * same parameter, taken alone; both at once are a 400.
+ */
+typedef const char	*(*api_name_fn)(int value);
+int	 api_state_filter(const struct httpd_request *rq, const char *alias,
+	    api_name_fn name, int nvalues, int *ret, bool *set,
+	    struct httpd_response *rs);
 /* {key: items, nextAfter}, taking pg's items. */
 json_t	*api_page_answer(struct api_page *pg, const char *key);
 

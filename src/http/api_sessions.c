@@ -31,17 +31,22 @@ api_sessions_page_cb(const struct session *s, void *arg)
 	return 0;
 }
 
+static const char *
+api_sessions_state_name(int i)
+{
+	return store_session_status_name((enum session_status)i);
+}
+
 void
 api_sessions_list(void *arg, const struct httpd_request *rq,
     struct httpd_response *rs)
 {
-	static const char *const allowed[] = { "limit", "after", "status",
-	    "country", NULL };
+	static const char *const allowed[] = { "limit", "after", "state",
+	    "status", "country", NULL };
 	struct api	*a = arg;
 	struct api_page	 pg = { 0 };
 	int64_t		 limit;
-	char		*v, echo[HTTPD_ECHO_LEN];
-	int		 r;
+	int		 r, state = 0;
 
 	if (httpd_query_check(rq, allowed, rs) < 0 ||
 	    httpd_query_i64(rq, "limit", API_PAGE_DEFAULT, 1, API_PAGE_MAX,
@@ -49,17 +54,11 @@ api_sessions_list(void *arg, const struct httpd_request *rq,
 	    httpd_query_i64(rq, "after", 0, 0, INT64_MAX, &pg.after, rs) < 0 ||
 	    api_country_filter(rq, &pg, rs) < 0)
 		return;
-	if ((v = httpd_query_str(rq, "status")) != NULL) {
-		if (store_session_status_parse(v, &pg.status) < 0) {
-			httpd_error(rs, 400, "status", "status: '%s' is not a "
-			    "session status", httpd_echo(echo, sizeof echo, v,
-			    32));
-			free(v);
-			return;
-		}
-		pg.status_set = true;
-		free(v);
-	}
+	/* ?status= is state's deprecated name (0.1). */
+	if (api_state_filter(rq, "status", api_sessions_state_name,
+	    SESSION_STATUS_DORMANT + 1, &state, &pg.status_set, rs) < 0)
+		return;
+	pg.status = (enum session_status)state;
 	pg.limit = (size_t)limit;
 	pg.items = json_array();
 	if ((r = store_session_list(api_st(a, rq), api_sessions_page_cb, &pg)) < 0) {

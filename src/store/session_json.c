@@ -37,11 +37,22 @@ session_json_new(const struct session *s)
 	    json_string(config_proxy_type_name(s->proxy_type)));
 	json_object_set_new(o, "desiredState",
 	    json_string(store_session_desired_name(s->desired)));
+	json_object_set_new(o, "state",
+	    json_string(store_session_status_name(s->status)));
+	/* Deprecated (0.1's name): the same as state, for one release. */
 	json_object_set_new(o, "status",
 	    json_string(store_session_status_name(s->status)));
 	json_object_set_new(o, "proxyIp", session_json_opt(s->proxy_ip));
+	json_object_set_new(o, "proxyCountry",
+	    session_json_opt(s->proxy_country));
+	json_object_set_new(o, "requestedCountry",
+	    session_json_opt(s->requested_country));
+	json_object_set_new(o, "fallbackUsed", json_boolean(s->fallback_used));
 	json_object_set_new(o, "instanceId", session_json_opt(s->owner));
 	json_object_set_new(o, "epoch", json_integer(s->epoch));
+	json_object_set_new(o, "lastActivityAt",
+	    session_json_time(s->last_activity_at));
+	/* Deprecated (0.1's name): the same as lastActivityAt. */
 	json_object_set_new(o, "lastActivity",
 	    session_json_time(s->last_activity_at));
 	json_object_set_new(o, "gracefulShutdown",

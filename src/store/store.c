@@ -106,6 +106,28 @@ store_errmsg(const struct store *st)
 	return st->ops->errmsg(st->backend);
 }
 
+void
+store_session_assignment(struct session *s, const char *text)
+{
+	const char	*c1, *c2;
+	size_t		 n;
+
+	s->requested_country[0] = s->proxy_country[0] = '\0';
+	s->fallback_used = false;
+	if (text == NULL || (c1 = strchr(text, ',')) == NULL ||
+	    (c2 = strchr(c1 + 1, ',')) == NULL)
+		return;
+	if ((n = (size_t)(c1 - text)) < sizeof s->requested_country) {
+		memcpy(s->requested_country, text, n);
+		s->requested_country[n] = '\0';
+	}
+	if ((n = (size_t)(c2 - c1 - 1)) < sizeof s->proxy_country) {
+		memcpy(s->proxy_country, c1 + 1, n);
+		s->proxy_country[n] = '\0';
+	}
+	s->fallback_used = strcmp(c2 + 1, "1") == 0;
+}
+
 int
 store_set_wait(struct store *st, int ms)
 {

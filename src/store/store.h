@@ -91,6 +91,14 @@ struct session {
 	int64_t			 created_at;
 	int64_t			 updated_at;
 	char			 proxy_ip[64];		/* current proxy, "" if none */
+	/*
+	 * The newest assignment of its phone (the API's Session shows it):
+	 * the country asked for, the proxy's country, and whether that was
+	 * a fallback; "" and false when it never had one.
+	 */
+	char			 requested_country[COUNTRY_CODE_LEN];
+	char			 proxy_country[COUNTRY_CODE_LEN];
+	bool			 fallback_used;
 	int64_t			 connector_pid;		/* 0: none recorded */
 	int64_t			 connector_started_at;	/* its start, clock ticks */
 };

@@ -33,6 +33,13 @@ struct store_span {
 	int64_t	ended_at;	/* 0: not ended */
 };
 
+/*
+ * A session's newest assignment as its list query reads it, in one
+ * column: "requested,country,fallback" (NULL or "": none).  Fields that
+ * do not parse are left empty: the session is read all the same.
+ */
+void	store_session_assignment(struct session *s, const char *text);
+
 struct store_ops {
 	const char	*name;
 	int	(*open)(const char *url, void **ret, char *err);

@@ -1165,7 +1165,11 @@ out:
 	"s.attempts, s.last_error, s.created_at, s.updated_at, "	\
 	"(SELECT p.ip FROM proxies p WHERE p.session_id = s.id AND "	\
 	"  p.state = 'active' ORDER BY p.assigned_at DESC LIMIT 1), "	\
-	"s.connector_pid, s.connector_started_at "
+	"s.connector_pid, s.connector_started_at, "			\
+	"(SELECT a.requested_country || ',' || a.country || ',' || "	\
+	"  CASE WHEN a.fallback_used THEN '1' ELSE '0' END "		\
+	"  FROM assignments a WHERE a.phone = s.phone "			\
+	"  ORDER BY a.assigned_at DESC, a.id DESC LIMIT 1) "
 
 static void
 store_pg_row_session(const PGresult *res, int i, struct session *s)
@@ -1199,6 +1203,7 @@ store_pg_row_session(const PGresult *res, int i, struct session *s)
 	    sizeof s->proxy_ip);
 	s->connector_pid = store_pg_i64(res, i, 18);
 	s->connector_started_at = store_pg_i64(res, i, 19);
+	store_session_assignment(s, store_pg_text(res, i, 20));
 }
 
 /*

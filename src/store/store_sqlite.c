@@ -659,7 +659,10 @@ fail:
 	"s.attempts, s.last_error, s.created_at, s.updated_at, "	\
 	"(SELECT p.ip FROM proxies p WHERE p.session_id = s.id AND "	\
 	"  p.state = 'active' ORDER BY p.assigned_at DESC LIMIT 1), "	\
-	"s.connector_pid, s.connector_started_at "
+	"s.connector_pid, s.connector_started_at, "			\
+	"(SELECT a.requested_country || ',' || a.country || ',' || "	\
+	"  a.fallback_used FROM assignments a WHERE a.phone = s.phone "	\
+	"  ORDER BY a.assigned_at DESC, a.id DESC LIMIT 1) "
 
 static void
 store_sqlite_row_session(sqlite3_stmt *st, struct session *s)
@@ -689,6 +692,7 @@ store_sqlite_row_session(sqlite3_stmt *st, struct session *s)
 	(void)util_strlcpy(s->proxy_ip, store_sqlite_text(st, 17), sizeof s->proxy_ip);
 	s->connector_pid = sqlite3_column_int64(st, 18);
 	s->connector_started_at = sqlite3_column_int64(st, 19);
+	store_session_assignment(s, store_sqlite_text(st, 20));
 }
 
 static int

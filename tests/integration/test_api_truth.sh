@@ -22,13 +22,15 @@ done
 "$RESPAWN" session add --user us1 --phone +14155550001 --country us >/dev/null
 "$RESPAWN" session add --user us2 --phone +14155550002 --country us >/dev/null
 "$RESPAWN" session add --user nl1 --phone +31612345678 --country nl >/dev/null
+# be: the lab sells none there; it falls back to nl.
+"$RESPAWN" session add --user be1 --phone +32470000001 --country be >/dev/null
 # Never started: "new".  Idle beyond the recovery window: "dormant".
 "$RESPAWN" session add --stopped --user fr1 --phone +33612345678 --country fr >/dev/null
 "$RESPAWN" session add --user fr2 --phone +33612345679 --country fr >/dev/null
 sqlite3 "$RESPAWN_DB" "UPDATE sessions SET last_activity_at = 1000, status = 'stopped' WHERE phone = '+33612345679'"
 serve_start
 URL=$(api_url) || { not_ok "no api.addr"; finish; }
-if wait_for 30 all_ready 6; then ok "six sessions ready on bought IPs"
+if wait_for 30 all_ready 7; then ok "seven sessions ready on bought IPs"
 else not_ok "not ready: $("$RESPAWN" session ls)"; fi
 wait_for 10 grep -q 'event=recovery.completed' "$T/serve.1.log"
 
@@ -39,18 +41,35 @@ micros() { jq -r "($1 * 1000000 | round)"; }
 store_count() { sqlite3 "$RESPAWN_DB" "SELECT count(*) FROM sessions WHERE status = '$1'"; }
 
 # --- sessions by status: the store's words ---------------------------------
-wait_for 10 test "$(api /api/proxy/status | jq .sessions.ready)" = 6
+wait_for 10 test "$(api /api/proxy/status | jq .sessions.ready)" = 7
 st=$(api /api/proxy/status)
 for s in ready new dormant stopped; do
 	expect_eq "$(jq ".sessions.$s" <<<"$st")" "$(store_count $s)" "proxy/status sessions.$s equals the store's count"
 	expect_eq "$(metric "$URL" "respawn_sessions{state=\"$s\"}")" "$(store_count $s)" "respawn_sessions{state=$s} equals the store's count"
 done
-expect_eq "$(jq '.sessions.new, .sessions.dormant, .sessions.total' <<<"$st" | tr '\n' ' ')" "1 1 8 " "one new, one dormant, eight in all"
+expect_eq "$(jq '.sessions.new, .sessions.dormant, .sessions.total' <<<"$st" | tr '\n' ' ')" "1 1 9 " "one new, one dormant, nine in all"
 run "$RESPAWN" status --json
 expect_eq "$(jq '.sessions.new, .sessions.dormant' <<<"$out" | tr '\n' ' ')" "1 1 " "respawn status says the same"
 
+# --- one vocabulary: state, id, ...At; the 0.1 names kept, deprecated ------
+be=$(api '/api/sessions?state=ready&country=be' | jq '.sessions[0]')
+expect_eq "$(jq -r '[.state, .status, .requestedCountry, .proxyCountry, .fallbackUsed] | join(" ")' <<<"$be")" \
+	"ready ready be nl true" "a session: state (status deprecated), its assignment's requested and proxy country, fallbackUsed"
+expect_eq "$(jq '.lastActivityAt == .lastActivity and .lastActivityAt != null' <<<"$be")" true "lastActivityAt, and lastActivity deprecated"
+de1=$(api '/api/sessions?country=de&limit=1' | jq '.sessions[0]')
+expect_eq "$(jq -r '[.requestedCountry, .proxyCountry, .fallbackUsed] | join(" ")' <<<"$de1")" "de de false" "no fallback: its own country"
+expect_eq "$(api '/api/sessions?status=dormant' | jq '.sessions | length')" 1 "?status= still filters (deprecated)"
+expect_eq "$(api '/api/sessions?state=dormant' | jq '.sessions | length')" 1 "?state= filters"
+expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "$H" "$URL/api/sessions?state=ready&status=ready")" 400 "both names at once: 400"
+i0=$(api /api/instances | jq '.instances[0]')
+expect_eq "$(jq '.id == .instanceId and .state == .status and .heartbeatAt == .heartbeat and .id != null' <<<"$i0")" true "an instance: id, state, heartbeatAt (and the deprecated names)"
+ev=$(api '/api/events?limit=1' | jq '.events[0]')
+expect_eq "$(jq '.occurredAt == .at and .occurredAt != null' <<<"$ev")" true "an event: occurredAt (at deprecated)"
+r0=$(api '/api/recovery?limit=1' | jq '.runs[0]')
+expect_eq "$(jq '.sessionCount == .sessions and .sessionCount != null' <<<"$r0")" true "a recovery run: sessionCount (sessions deprecated)"
+
 # --- spend: today's purchases and the day's charges -------------------------
-expect_eq "$(jq .spendToday <<<"$st" | micros .)" 300000 "spendToday: six IPs bought today at a day's price"
+expect_eq "$(jq .spendToday <<<"$st" | micros .)" 350000 "spendToday: seven IPs bought today at a day's price"
 wait_for 10 test "$(api /api/proxy/status | jq .chargedToday | micros .)" = "$(lab_today)"
 expect_eq "$(api /api/proxy/status | jq .chargedToday | micros .)" "$(lab_today)" "chargedToday equals the lab's charges for the day"
 expect_eq "$(metric "$URL" respawn_charged_today | micros .)" "$(lab_today)" "respawn_charged_today too"
@@ -150,7 +169,7 @@ inst=$(api /api/instances)
 expect_eq "$(jq '[.instances[] | select(.recoveryCompletedAt != null)] | length' <<<"$inst")" 2 "both instances have a recoveryCompletedAt"
 expect_eq "$(jq '[.instances[] | select(.recoveryInProgress)] | length' <<<"$inst")" 0 "none says it is still recovering"
 last=$(jq '.runs[0]' <<<"$runs")
-cur=$(jq --arg id "$(jq -r .instanceId <<<"$last")" '.instances[] | select(.instanceId == $id)' <<<"$inst")
+cur=$(jq --arg id "$(jq -r .instanceId <<<"$last")" '.instances[] | select(.id == $id)' <<<"$inst")
 expect_eq "$(jq '.recoveryTotal' <<<"$cur")" "$(jq .sessions <<<"$last")" "the instance's recoveryTotal is its run's sessions"
 expect_eq "$(jq '.recoveryDone' <<<"$cur")" "$(jq '.recovered + .failed' <<<"$last")" "and recoveryDone its recovered and failed"
 
