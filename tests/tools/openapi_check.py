@@ -12,6 +12,10 @@ usage: openapi_check.py SPEC API_C CALLS_DIR
    response's schema.  A call matching no operation must be a 404, a 405,
    a 401 under /api (no key) or one of x-protocol-errors, with a JSON Error.
 3. Every operation of the spec was called at least once with a 2xx answer.
+4. Every status an operation documents was answered at least once, unless
+   its response says why no call of the suite can get it
+   (`x-not-replayed: REASON`), so the document lists no status the daemon
+   never gives and the suite shows every one it does.
 A HEAD call is checked as a GET of the same path whose answer has no body.
 
 Prints one line per problem and exits 1 if there is any.
@@ -57,6 +61,7 @@ def main():
     protocol = spec.get("x-protocol-errors", {})
     resolver = jsonschema.RefResolver.from_schema(spec)
     covered = set()
+    seen = set()
     calls = sorted(glob.glob(calls_dir + "/*.json"))
     if not calls:
         problems.append("no recorded calls")
@@ -86,6 +91,7 @@ def main():
                 continue
             if status.startswith("2") and not head:
                 covered.add(key)
+            seen.add((key, status))
             resp = responses[status]
             if "$ref" in resp:
                 resp = resolver.resolve(resp["$ref"])[1]
@@ -115,6 +121,15 @@ def main():
             problems.append(f"{f}: {method.upper()} {path} -> {status}: {where}: {err.message}")
     for m, p in sorted(set(ops) - covered):
         problems.append(f"operation {m.upper()} {p} was never called with success")
+    for key in sorted(ops):
+        for status, resp in sorted(ops[key]["responses"].items()):
+            if (key, status) in seen:
+                continue
+            if "$ref" in resp:
+                resp = resolver.resolve(resp["$ref"])[1]
+            if "x-not-replayed" in resp or "x-not-replayed" in ops[key]["responses"][status]:
+                continue
+            problems.append(f"operation {key[0].upper()} {key[1]}: status {status} documented, never answered")
     for p in problems:
         print(p)
     print(f"openapi_check: {len(ops)} operations, {len(calls)} calls, {len(problems)} problems")
