@@ -598,6 +598,17 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 		goto send;
 	}
 	route = &h->routes[idx];
+	if (route->auth && !route->query && rq.query != NULL &&
+	    rq.query[0] != '\0') {
+		char	field[HTTPD_ECHO_LEN];
+
+		httpd_echo(field, sizeof field, rq.query, 32);
+		field[strcspn(field, "=&")] = '\0';
+		httpd_error(&rs, 400, field, "%s: %s %s takes no query "
+		    "parameters", field, rq.method == HTTPD_GET ? "GET" :
+		    rq.method == HTTPD_POST ? "POST" : "DELETE", route->pattern);
+		goto send;
+	}
 	len = evbuffer_get_length(body);
 	if (len > (limit = route->body_max != 0 ? route->body_max :
 	    HTTPD_BODY_MAX)) {
@@ -779,9 +790,17 @@ httpd_free(struct httpd *h)
 		return;
 	/* A re-read still out is answered (or cancelled) here, h whole. */
 	storeq_free(h->keyq);
-	/* Their requests go with the server: finishing only frees them. */
-	LIST_FOREACH(c, &h->calls, link)
+	/*
+	 * Their requests go with the server: finishing only frees them.
+	 * Their deadlines go now, while the event base they are on exists.
+	 */
+	LIST_FOREACH(c, &h->calls, link) {
 		c->h = NULL;
+		if (c->deadline != NULL) {
+			event_free(c->deadline);
+			c->deadline = NULL;
+		}
+	}
 	if (h->http != NULL)
 		evhttp_free(h->http);
 	secret_free(h->key);

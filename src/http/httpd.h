@@ -104,6 +104,11 @@ struct httpd_route {
 	httpd_handler		 after;
 	/* Bytes of body accepted: 0 for HTTPD_BODY_MAX, at most the wire's. */
 	size_t			 body_max;
+	/*
+	 * Takes query parameters (its handler refuses those it does not
+	 * know); a route with the key that takes none answers any with 400.
+	 */
+	bool			 query;
 };
 
 struct httpd;

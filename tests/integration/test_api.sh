@@ -446,6 +446,15 @@ for act in start stop restart; do
 	expect_eq "$STATUS" 415 "$act with a text/plain body: 415"
 done
 
+# Routes that take no query parameter refuse any, as the list routes refuse
+# those they do not know.
+authed GET "/api/sessions/$SID?verbose=1"
+expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 verbose" "GET a session with ?verbose=1: 400 naming it"
+authed POST "/api/sessions/$SID/stop?force=1"
+expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 force" "stop with ?force=1: 400, nothing done"
+authed GET "/api/proxy/status?x"
+expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 x" "proxy/status with ?x: 400"
+
 # --- the whole record against the OpenAPI document --------------------------
 # RESPAWN_KEEP_CALLS=DIR keeps the recorded calls, to run the checker again.
 [ -n "${RESPAWN_KEEP_CALLS:-}" ] && cp -r "$T/calls" "$RESPAWN_KEEP_CALLS"

@@ -76,11 +76,12 @@ body_handler(void *arg, const struct httpd_request *rq,
 }
 
 static const struct httpd_route routes[] = {
-	{ HTTPD_GET, "/inline", false, inline_handler, false, NULL, 0 },
-	{ HTTPD_GET, "/slow/{id}", false, slow_handler, true, slow_after, 0 },
-	{ HTTPD_GET, "/auth", true, inline_handler, false, NULL, 0 },
-	{ HTTPD_POST, "/body", false, body_handler, false, NULL, 0 },
-	{ HTTPD_OTHER, NULL, false, NULL, false, NULL, 0 },
+	{ HTTPD_GET, "/inline", false, inline_handler, false, NULL, 0, false },
+	{ HTTPD_GET, "/slow/{id}", false, slow_handler, true, slow_after, 0,
+	    false },
+	{ HTTPD_GET, "/auth", true, inline_handler, false, NULL, 0, false },
+	{ HTTPD_POST, "/body", false, body_handler, false, NULL, 0, false },
+	{ HTTPD_OTHER, NULL, false, NULL, false, NULL, 0, false },
 };
 
 static int
@@ -267,6 +268,45 @@ test_refused_and_cancelled(void **state)
 	assert_non_null(strstr(buf, "HTTP/1.0 503"));
 	assert_null(strstr(buf, "\"after\""));
 	close(fd2);
+	server_stop(&s);
+}
+
+/*
+ * A call the worker has not answered by HTTPD_CALL_DEADLINE_MS (a frozen
+ * database): a 503 in JSON with Retry-After goes out then, on the open
+ * connection; the answer that comes later is not sent, and the call is
+ * freed all the same.
+ */
+static void
+test_late_call(void **state)
+{
+	struct server	s;
+	char		buf[4096];
+	int		fd;
+	int64_t		t0;
+
+	(void)state;
+	server_start(&s);
+	t0 = util_mono_ms();
+	fd = client(&s, "/slow/9");
+	spin(&s, 5);
+	assert_int_equal(ncalls, 1);
+	assert_int_equal(drain(fd, buf, sizeof buf), 0);
+	/* Not before the deadline; well before twice it, even when loaded. */
+	while (util_mono_ms() - t0 < 2 * HTTPD_CALL_DEADLINE_MS &&
+	    drain(fd, buf, sizeof buf) == 0)
+		spin(&s, 1);
+	assert_true(util_mono_ms() - t0 >= HTTPD_CALL_DEADLINE_MS);
+	assert_non_null(strstr(buf, "HTTP/1.0 503"));
+	assert_non_null(strstr(buf, "Retry-After: 1"));
+	assert_non_null(strstr(buf, "did not answer within"));
+	assert_int_equal(httpd_calls_out(s.h), 1);
+	httpd_call_run(calls[0], &worker_token);
+	httpd_call_finish(calls[0], 0);
+	assert_int_equal(httpd_calls_out(s.h), 0);
+	spin(&s, 5);
+	assert_int_equal(drain(fd, buf, sizeof buf), 0);
+	close(fd);
 	server_stop(&s);
 }
 
@@ -589,6 +629,7 @@ main(void)
 		cmocka_unit_test(test_inline_route),
 		cmocka_unit_test(test_offloaded_answered_when_finished),
 		cmocka_unit_test(test_refused_and_cancelled),
+		cmocka_unit_test(test_late_call),
 		cmocka_unit_test(test_client_gone),
 		cmocka_unit_test(test_server_freed_with_call_out),
 		cmocka_unit_test(test_key_nul),
