@@ -30,6 +30,7 @@ struct cli_command {
 
 extern const struct cli_command cmd_config_commands[];
 extern const struct cli_command cmd_session_commands[];
+extern const struct cli_command cmd_import_commands[];
 extern const struct cli_command cmd_serve_commands[];
 extern const struct cli_command cmd_proxy_commands[];
 extern const struct cli_command cmd_status_commands[];
