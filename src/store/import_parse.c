@@ -564,10 +564,14 @@ import_set_time(struct import_row *row, json_t *doc, const char *name,
 		*field = t;
 }
 
-/* A phone document's own fields: priority, proxyType, country, status. */
+/*
+ * A phone document's own fields: priority, proxyType and (with_country:
+ * in a jsonl line "country" is the proxy's, as in a proxy assignment)
+ * its country.
+ */
 static void
 import_phone_fields(struct import_ctx *c, struct import_row *row,
-    json_t *doc)
+    json_t *doc, bool with_country)
 {
 	struct import_acc	*acc = import_acc_of(c, row);
 	json_t			*v;
@@ -598,7 +602,7 @@ import_phone_fields(struct import_ctx *c, struct import_row *row,
 		}
 		acc->have_type = true;
 	}
-	if (import_country(row, doc, "country", cc) > 0) {
+	if (with_country && import_country(row, doc, "country", cc) > 0) {
 		if (acc->doc_country[0] != '\0' &&
 		    strcmp(acc->doc_country, cc) != 0)
 			import_fail(row, "country '%s' differs from '%s' of "
@@ -746,7 +750,7 @@ import_document(struct import_ctx *c, enum import_coll k, json_t *raw,
 	import_set_user(row, doc);
 	switch (k) {
 	case COLL_PHONES:
-		import_phone_fields(c, row, doc);
+		import_phone_fields(c, row, doc, true);
 		import_set_status(row, import_acc_of(c, row), doc, false);
 		if (row->s.last_activity_at == 0)
 			import_set_time(row, doc, "lastUpdated",
@@ -761,7 +765,7 @@ import_document(struct import_ctx *c, enum import_coll k, json_t *raw,
 		import_recovery_fields(row, doc);
 		break;
 	case COLL_LINE:
-		import_phone_fields(c, row, doc);
+		import_phone_fields(c, row, doc, false);
 		import_assignment_fields(c, row, doc, where);
 		import_set_status(row, import_acc_of(c, row), doc, true);
 		import_recovery_fields(row, doc);
