@@ -236,8 +236,12 @@ import_plan(struct store *st, const struct import_set *set,
 	if ((r = store_session_list(st, import_view_session, &v)) < 0 ||
 	    (r = store_proxy_list(st, import_view_proxy, &v)) < 0)
 		goto out;
-	qsort(v.sessions, v.nsessions, sizeof *v.sessions, import_cmp_session);
-	qsort(v.proxies, v.nproxies, sizeof *v.proxies, import_cmp_proxy);
+	if (v.nsessions > 0)
+		qsort(v.sessions, v.nsessions, sizeof *v.sessions,
+		    import_cmp_session);
+	if (v.nproxies > 0)
+		qsort(v.proxies, v.nproxies, sizeof *v.proxies,
+		    import_cmp_proxy);
 	if (tg->checked && tg->nlisted > 0) {
 		v.listed = xcalloc(tg->nlisted, sizeof *v.listed);
 		memcpy(v.listed, tg->listed, tg->nlisted * sizeof *v.listed);
