@@ -60,6 +60,11 @@ expect_eq "$out" "1 1796601600000" "gracefulShutdown and shutdownAt kept"
 run sqlite3 "$RESPAWN_DB" "SELECT assigned_at FROM assignments WHERE phone = '+14155551234'"
 expect_eq "$out" "1796436000120" "assignedAt kept (the newest of two)"
 
+# A reconcile shows the zone holds every imported IP, and nothing else.
+run "$RESPAWN" proxy reconcile --dry-run
+expect_rc 0 "reconcile after the import"
+expect_in "$out" "$N listed; 0 adopted, 0 found, 0 corrected, 0 lost" "the zone holds exactly the imported IPs"
+
 # A second import changes nothing.
 before=$(db_dump)
 run "$RESPAWN" import "$T/export.json"
@@ -135,6 +140,15 @@ expect_eq "$(jq -r '.written' <<<"$out")" "false" "nothing written"
 run env RESPAWN_FAILPOINTS=store.import=fail "$RESPAWN" import "$T/export.json" --offline
 expect_rc 74 "a store failure during the import"
 expect_eq "$(db_count)" "2 1 1" "nothing of it was written"
+
+# Imported without checking (--offline), an IP the zone does not hold is
+# what a reconcile then shows as lost.
+export RESPAWN_DB="$T/offline.db"
+run "$RESPAWN" import --offline - <<<'{"userId":"u1","phoneNumber":"+14155550001","country":"us","proxyIp":"198.51.100.9","assignedAt":"2026-12-01T00:00:00Z"}'
+expect_rc 0 "an unchecked import"
+expect_in "$out" "not checked (--offline)" "says it did not check"
+run "$RESPAWN" proxy reconcile --dry-run
+expect_in "$out" "would lose   198.51.100.9" "a reconcile shows the zone does not hold it"
 
 # A Firestore document that cannot be mapped is named by its path.
 jq '.proxy_assignments.user_in1_919812345678.requestedCountry = "xx"' "$T/export.json" >"$T/bad.json"
