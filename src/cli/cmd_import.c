@@ -18,7 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/event.h>
 #include <jansson.h>
 
 #include "base/util.h"
@@ -31,7 +30,6 @@
 #define IMPORT_USAGE	"import [--format FORMAT] [--dry-run] [--partial] " \
 			"[--offline] [--json] FILE|-"
 #define IMPORT_ACTOR	"import"
-#define IMPORT_LIST_TIMEOUT_S	120	/* the provider's listing, retries included */
 #define IMPORT_LIVE_MS	60000	/* another host's instance lives this long */
 
 struct import_opts {
@@ -40,83 +38,19 @@ struct import_opts {
 	const char		*file;
 };
 
-/* The provider's listing, copied out of its callback. */
-struct import_listing {
-	struct event_base	*base;
-	bool			 done;
-	enum provider_outcome	 outcome;
-	char			 message[256];
-	struct import_listed	*listed;
-	size_t			 n;
-};
-
+/* The provider's listing as import_plan takes it: *ret has l->n. */
 static void
-cmd_import_listed(const struct provider_result *r, void *arg)
+cmd_import_listed(const struct cli_listing *l, struct import_listed **ret)
 {
-	struct import_listing	*il = arg;
+	struct import_listed	*v = xcalloc(l->n + 1, sizeof *v);
 	size_t			 i;
 
-	il->done = true;
-	il->outcome = r->outcome;
-	(void)util_strlcpy(il->message, r->message != NULL ? r->message : "",
-	    sizeof il->message);
-	if (r->outcome == PROVIDER_OK && r->n > 0) {
-		il->listed = xcalloc(r->n, sizeof *il->listed);
-		for (i = 0; i < r->n; i++) {
-			(void)util_strlcpy(il->listed[i].ip, r->proxies[i].key,
-			    sizeof il->listed[i].ip);
-			(void)util_strlcpy(il->listed[i].country,
-			    r->proxies[i].country, sizeof il->listed[i].country);
-		}
-		il->n = r->n;
+	for (i = 0; i < l->n; i++) {
+		(void)util_strlcpy(v[i].ip, l->proxies[i].key, sizeof v[i].ip);
+		(void)util_strlcpy(v[i].country, l->proxies[i].country,
+		    sizeof v[i].country);
 	}
-	event_base_loopbreak(il->base);
-}
-
-/*
- * Ask the configured provider for its listing, and keep its name and zone
- * for the rows.  Returns EX_OK or an exit status, the error printed.
- */
-static int
-cmd_import_list(struct cli *cli, bool ask, struct import_listing *il,
-    char provider[32], char zone[64])
-{
-	struct provider	*prov = NULL;
-	struct timeval	 tv = { IMPORT_LIST_TIMEOUT_S, 0 };
-	char		 err[PROVIDER_ERR_LEN];
-	int		 r, ex = EX_OK;
-
-	if ((il->base = event_base_new()) == NULL)
-		return EX_OSERR;
-	if ((r = provider_open(il->base, cli->cfg, &prov, err)) < 0) {
-		cli_error("import", "%s", err);
-		ex = EX_CONFIG;
-		goto out;
-	}
-	(void)util_strlcpy(provider, provider_name(prov), 32);
-	(void)util_strlcpy(zone, provider_zone(prov), 64);
-	if (!ask)
-		goto out;
-	if ((r = provider_list(prov, cmd_import_listed, il)) < 0) {
-		cli_error("import", "cannot ask %s: %s (--offline imports "
-		    "without checking)", provider_name(prov), strerror(-r));
-		ex = EX_UNAVAILABLE;
-		goto out;
-	}
-	event_base_loopexit(il->base, &tv);
-	event_base_dispatch(il->base);
-	if (!il->done || il->outcome != PROVIDER_OK) {
-		cli_error("import", "%s did not list its proxies: %s "
-		    "(--offline imports without checking)", provider_name(prov),
-		    il->done ? il->message : "no answer");
-		ex = EX_UNAVAILABLE;
-	}
-out:
-	/* The provider first: its pending callbacks need the loop. */
-	provider_free(prov);
-	event_base_free(il->base);
-	il->base = NULL;
-	return ex;
+	*ret = v;
 }
 
 /* The whole file (or standard input), at most IMPORT_FILE_MAX bytes. */
@@ -304,7 +238,8 @@ static int
 cmd_import(struct cli *cli, int argc, char **argv)
 {
 	struct import_opts	 o = { 0 };
-	struct import_listing	 il = { 0 };
+	struct cli_listing	 pl = { 0 };
+	struct import_listed	*listed = NULL;
 	struct import_target	 tg = { 0 };
 	struct import_live	 live = { 0 };
 	struct import_set	*set = NULL;
@@ -312,7 +247,6 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	struct store		*st = NULL;
 	json_t			*rows = NULL;
 	char			*text = NULL, err[IMPORT_ERR_LEN];
-	char			 provider[32] = "", zone[64] = "";
 	size_t			 len, i, nproxies = 0, nlisted = 0;
 	size_t			 count[IMPORT_REFUSED + 1] = { 0 };
 	bool			 write;
@@ -336,14 +270,15 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	 * The provider is opened only for rows with IPs (they are recorded
 	 * as its), and asked for its listing unless --offline.
 	 */
-	if (nproxies > 0 && (ex = cmd_import_list(cli, !o.offline, &il,
-	    provider, zone)) != EX_OK)
+	if (nproxies > 0 && (ex = cli_provider_list(cli, "import", !o.offline,
+	    " (--offline imports without checking)", &pl)) != EX_OK)
 		goto out;
-	tg.provider = provider;
-	tg.zone = zone;
+	cmd_import_listed(&pl, &listed);
+	tg.provider = pl.provider;
+	tg.zone = pl.zone;
 	tg.checked = nproxies > 0 && !o.offline;
-	tg.listed = il.listed;
-	tg.nlisted = il.n;
+	tg.listed = listed;
+	tg.nlisted = pl.n;
 	if ((ex = cli_open_store(cli, "import", &st)) != 0)
 		goto out;
 	steps = xcalloc(set->n + 1, sizeof *steps);
@@ -440,8 +375,8 @@ cmd_import(struct cli *cli, int argc, char **argv)
 		    set->superseded);
 		if (tg.checked)
 			printf("import: %zu previous IPs to record, listed by "
-			    "%s%s%s\n", nlisted, provider, zone[0] != '\0' ?
-			    " zone " : "", zone);
+			    "%s%s%s\n", nlisted, pl.provider, pl.zone[0] !=
+			    '\0' ? " zone " : "", pl.zone);
 		else if (nproxies > 0)
 			printf("import: proxy IPs not checked (--offline): "
 			    "respawn proxy reconcile --dry-run shows which the "
@@ -458,7 +393,8 @@ out:
 	json_decref(rows);
 	store_close(st);
 	free(steps);
-	free(il.listed);
+	free(listed);
+	cli_listing_free(&pl);
 	import_set_free(set);
 	free(text);
 	return ex;
