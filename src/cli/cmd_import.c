@@ -6,7 +6,10 @@
  * recorded as the phone's previous IP, so the daemon's recovery
  * reactivates it instead of buying (store/import.h).  All or nothing per
  * file unless --partial; --dry-run writes nothing; a second run of the
- * same file changes nothing.
+ * same file changes nothing.  A running daemon needs no stop: the new
+ * sessions are nobody's, it claims them at its next look at the store
+ * and learns their proxies' rows with them (daemon/sync.c), so it
+ * reactivates the IPs as it would after a restart.
  *
  * `respawn session import` stays what it was: the plain one-line-per-
  * session form (no proxies), documented as the short form of this one.
@@ -16,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -25,12 +27,10 @@
 #include "cli/cli.h"
 #include "provider/provider.h"
 #include "store/import.h"
-#include "sys/procinfo.h"
 
 #define IMPORT_USAGE	"import [--format FORMAT] [--dry-run] [--partial] " \
 			"[--offline] [--json] FILE|-"
 #define IMPORT_ACTOR	"import"
-#define IMPORT_LIVE_MS	60000	/* another host's instance lives this long */
 
 struct import_opts {
 	enum import_format	 format;
@@ -90,31 +90,6 @@ cmd_import_read(const char *file, char **ret, size_t *ret_len)
 	*ret = buf;
 	*ret_len = len;
 	return EX_OK;
-}
-
-struct import_live {
-	char	hostname[256];
-	int64_t	now;
-	char	id[STORE_ID_LEN];
-};
-
-/* A daemon that runs now: its pool would not know the recorded IPs. */
-static int
-cmd_import_instance(const struct instance *i, void *arg)
-{
-	struct import_live	*l = arg;
-	bool			 live;
-
-	if (i->status != INSTANCE_STARTING && i->status != INSTANCE_RUNNING &&
-	    i->status != INSTANCE_STOPPING)
-		return 0;
-	if (strcmp(i->hostname, l->hostname) == 0)
-		live = i->pid > 0 && procinfo_alive((pid_t)i->pid);
-	else
-		live = l->now - i->heartbeat_at < IMPORT_LIVE_MS;
-	if (live && l->id[0] == '\0')
-		(void)util_strlcpy(l->id, i->id, sizeof l->id);
-	return 0;
 }
 
 static const char *
@@ -241,7 +216,6 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	struct cli_listing	 pl = { 0 };
 	struct import_listed	*listed = NULL;
 	struct import_target	 tg = { 0 };
-	struct import_live	 live = { 0 };
 	struct import_set	*set = NULL;
 	struct import_step	*steps = NULL;
 	struct store		*st = NULL;
@@ -293,31 +267,12 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	}
 	write = !o.dry_run && count[IMPORT_ADD] > 0 &&
 	    (count[IMPORT_REFUSED] == 0 || o.partial);
-	if (count[IMPORT_ADD] > 0 && nproxies > 0) {
-		live.now = util_now_ms();
-		if (gethostname(live.hostname, sizeof live.hostname) < 0)
-			(void)util_strlcpy(live.hostname, "localhost",
-			    sizeof live.hostname);
-		live.hostname[sizeof live.hostname - 1] = '\0';
-		if ((r = store_instance_list(st, cmd_import_instance,
-		    &live)) < 0) {
-			ex = cli_store_error(st, "import", r);
-			goto out;
-		}
-		if (live.id[0] != '\0' && write) {
-			cli_error("import", "respawn instance %s is running: "
-			    "stop it first, so that it starts with the "
-			    "imported IPs (nothing imported)", live.id);
-			ex = EX_TEMPFAIL;
-			goto out;
-		}
-	}
 	if (write && (r = import_apply(st, set, &tg, steps, IMPORT_ACTOR,
 	    o.file, util_now_ms())) < 0) {
 		/* Closed with the batch open: every write rolled back. */
 		if (r == -EEXIST)
-			cli_error("import", "a phone of the file was added "
-			    "meanwhile: nothing imported; run it again");
+			cli_error("import", "a phone or an IP of the file was "
+			    "added meanwhile: nothing imported; run it again");
 		else
 			cli_error("import", "database error: %s: nothing "
 			    "imported", r == -EIO && store_errmsg(st)[0] ==
@@ -331,9 +286,6 @@ cmd_import(struct cli *cli, int argc, char **argv)
 		    "running: stop the old system before respawn starts, or "
 		    "a phone connects twice", set->running,
 		    set->instances_running > 1 ? " (and others)" : "");
-	if (live.id[0] != '\0' && !write && count[IMPORT_ADD] > 0)
-		cli_say("import: warning: respawn instance %s is running: a "
-		    "real import needs it stopped", live.id);
 	if (o.json)
 		rows = json_array();
 	for (i = 0; i < set->n; i++) {

@@ -14,7 +14,9 @@
  * daemon's pool finds it as the session's previous proxy (store_proxy_
  * history) and reactivates it; the provider's listing at that start
  * marks it lost if the provider no longer has it, and only then is one
- * bought.  Nothing in the daemon knows about imports.
+ * bought.  A running daemon claims the new sessions (they are nobody's)
+ * and learns the rows of their proxies in the same sync, and does the
+ * same.  Nothing in the daemon knows about imports.
  *
  * Over the store's existing operations only, in one batch: everything or,
  * when a write fails, nothing (see import_apply).
