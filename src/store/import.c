@@ -162,8 +162,9 @@ import_plan_known(struct store *st, const struct import_view *v,
 	for (i = 0; i < n; i++)
 		if (px != NULL && px->id == ids[i])
 			return 0;
-	import_refuse(step, "%s already has session %lld, which never had "
-	    "proxy %s here", row->s.phone, (long long)s->id, row->proxy_ip);
+	import_refuse(step, "%s already has session %lld, and %s is not "
+	    "among its recent proxies", row->s.phone, (long long)s->id,
+	    row->proxy_ip);
 	return 0;
 }
 
