@@ -60,6 +60,7 @@ cmd_import_read(const char *file, char **ret, size_t *ret_len)
 	FILE	*f;
 	char	*buf = NULL;
 	size_t	 len = 0, cap = 0, got;
+	bool	 failed;
 
 	f = strcmp(file, "-") == 0 ? stdin : fopen(file, "re");
 	if (f == NULL) {
@@ -76,16 +77,15 @@ cmd_import_read(const char *file, char **ret, size_t *ret_len)
 		if (len > IMPORT_FILE_MAX || got == 0)
 			break;
 	}
-	if (ferror(f) || len > IMPORT_FILE_MAX) {
-		cli_error("import", "%s: %s: nothing imported", file,
-		    ferror(f) ? "read error" : "more than 64 MiB");
-		if (f != stdin)
-			fclose(f);
-		free(buf);
-		return ferror(f) ? EX_IOERR : EX_DATAERR;
-	}
+	failed = ferror(f) != 0;
 	if (f != stdin)
 		fclose(f);
+	if (failed || len > IMPORT_FILE_MAX) {
+		cli_error("import", "%s: %s: nothing imported", file, failed ?
+		    "read error" : "more than 64 MiB");
+		free(buf);
+		return failed ? EX_IOERR : EX_DATAERR;
+	}
 	buf[len] = '\0';
 	*ret = buf;
 	*ret_len = len;
@@ -113,9 +113,11 @@ cmd_import_row_json(const struct import_row *row,
 
 	json_object_set_new(o, "from", json_string(row->where));
 	if (row->line != 0)
-		json_object_set_new(o, "line", json_integer((json_int_t)row->line));
+		json_object_set_new(o, "line",
+		    json_integer((json_int_t)row->line));
 	if (row->s.phone[0] != '\0')
-		json_object_set_new(o, "phoneNumber", json_string(row->s.phone));
+		json_object_set_new(o, "phoneNumber",
+		    json_string(row->s.phone));
 	if (step->action == IMPORT_REFUSED) {
 		json_object_set_new(o, "error", json_string(step->why));
 		return o;
@@ -203,8 +205,8 @@ cmd_import_parse_opts(int argc, char **argv, struct import_opts *o)
 		}
 	}
 	if (argc - optind != 1)
-		return cli_usage_error(IMPORT_USAGE, "import: expected one file "
-		    "(or - for standard input)");
+		return cli_usage_error(IMPORT_USAGE, "import: expected one "
+		    "file (or - for standard input)");
 	o->file = argv[optind];
 	return EX_OK;
 }
@@ -290,7 +292,9 @@ cmd_import(struct cli *cli, int argc, char **argv)
 		rows = json_array();
 	for (i = 0; i < set->n; i++) {
 		if (o.json) {
-			json_t	*j = cmd_import_row_json(&set->rows[i], &steps[i]);
+			json_t	*j;
+
+			j = cmd_import_row_json(&set->rows[i], &steps[i]);
 
 			json_object_set_new(j, "action", json_string(
 			    cmd_import_action_name(steps[i].action,
@@ -304,7 +308,8 @@ cmd_import(struct cli *cli, int argc, char **argv)
 			    "s:I, s:I, s:I, s:o}", "format",
 			    import_format_name(set->format), "dryRun",
 			    o.dry_run, "written", write,
-			    "added", (json_int_t)(write ? count[IMPORT_ADD] : 0),
+			    "added",
+			    (json_int_t)(write ? count[IMPORT_ADD] : 0),
 			    "unchanged", (json_int_t)count[IMPORT_SAME],
 			    "refused", (json_int_t)count[IMPORT_REFUSED],
 			    "proxiesListed", (json_int_t)nlisted,
@@ -318,11 +323,15 @@ cmd_import(struct cli *cli, int argc, char **argv)
 		printf("\n");
 		json_decref(root);
 	} else {
+		const char	*added;
+
+		added = write || count[IMPORT_ADD] == 0 ? "added" :
+		    o.dry_run ? "to add" : "not added";
+
 		printf("import: %s, %zu sessions: %zu %s, %zu unchanged, %zu "
 		    "refused; %zu unknown fields ignored, %zu older proxy "
 		    "assignments superseded\n", import_format_name(set->format),
-		    set->n, count[IMPORT_ADD], write || count[IMPORT_ADD] ==
-		    0 ? "added" : o.dry_run ? "to add" : "not added", count[IMPORT_SAME],
+		    set->n, count[IMPORT_ADD], added, count[IMPORT_SAME],
 		    count[IMPORT_REFUSED], set->fields_ignored,
 		    set->superseded);
 		if (tg.checked)

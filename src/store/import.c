@@ -14,7 +14,7 @@
 #include "base/xmalloc.h"
 #include "store/import.h"
 
-#define IMPORT_HISTORY_MAX	8	/* a phone's previous proxies looked at */
+#define IMPORT_HISTORY_MAX	8	/* a phone's previous proxies read */
 
 /* What the store holds, sorted for lookups by phone and by IP. */
 struct import_view {
@@ -211,8 +211,8 @@ import_plan_proxy(const struct import_view *v, const struct import_target *tg,
 		return;
 	}
 	if (px->session_id != 0 || px->held_for != 0)
-		import_refuse(step, "proxy %s is %s session %lld", row->proxy_ip,
-		    px->session_id != 0 ? "used by" : "held for",
+		import_refuse(step, "proxy %s is %s session %lld",
+		    row->proxy_ip, px->session_id != 0 ? "used by" : "held for",
 		    (long long)(px->session_id != 0 ? px->session_id :
 		    px->held_for));
 	else

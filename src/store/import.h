@@ -52,9 +52,9 @@ struct import_step {
 	char			why[IMPORT_ERR_LEN];
 	/* The proxy's country as recorded (the provider's when it says). */
 	char			country[COUNTRY_CODE_LEN];
-	int64_t			proxy_id;	/* a store row to give (0: new) */
-	bool			relist;		/* that row is lost: found again */
-	bool			listed;		/* the provider lists the proxy */
+	int64_t			proxy_id;	/* a store row (0: a new) */
+	bool			relist;		/* that row is lost: listed */
+	bool			listed;		/* the provider lists it */
 	int64_t			session_id;	/* SAME, and ADD once applied */
 };
 
@@ -62,7 +62,7 @@ struct import_step {
 struct import_target {
 	const char		*provider;	/* "brightdata", "static" */
 	const char		*zone;
-	bool			 checked;	/* false: not asked (--offline) */
+	bool			 checked;	/* false: not asked */
 	const struct import_listed *listed;	/* the provider's listing */
 	size_t			 nlisted;
 };

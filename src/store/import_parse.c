@@ -16,7 +16,7 @@
 #include "base/xmalloc.h"
 #include "store/import_parse.h"
 
-#define IMPORT_MAP_SIZE		32768	/* > 2 * IMPORT_ROWS_MAX, a power of 2 */
+#define IMPORT_MAP_SIZE		32768	/* > 2 * IMPORT_ROWS_MAX, a 2^k */
 #define IMPORT_TYPED_DEPTH	32	/* nesting of typed values unwrapped */
 #define IMPORT_CSV_FIELDS	8
 #define IMPORT_ECHO		48	/* bytes of a bad value quoted back */
@@ -236,8 +236,9 @@ import_untype(json_t *v, int depth)
 
 			if (json_is_integer(x))
 				return json_incref(x);
-			if (json_is_string(x) && util_parse_i64(
-			    json_string_value(x), INT64_MIN, INT64_MAX, &n) == 0)
+			if (json_is_string(x) &&
+			    util_parse_i64(json_string_value(x), INT64_MIN,
+			    INT64_MAX, &n) == 0)
 				return json_integer(n);
 			return NULL;
 		}
@@ -841,7 +842,8 @@ import_doc_id(json_t *doc, size_t i, char *out, size_t size)
 	    NULL && json_is_object(json_object_get(doc, "fields")))
 		s = slash + 1;
 	else if (import_str(doc, "id", &s) <= 0 &&
-	    import_str(doc, "__id__", &s) <= 0 && import_str(doc, "_id", &s) <= 0)
+	    import_str(doc, "__id__", &s) <= 0 &&
+	    import_str(doc, "_id", &s) <= 0)
 		s = NULL;
 	if (s != NULL)
 		snprintf(out, size, "%.64s", s);
@@ -898,7 +900,8 @@ import_firestore(struct import_ctx *c, json_t *root, char err[IMPORT_ERR_LEN])
 	if (colls == NULL)
 		colls = root;
 	if (!json_is_object(colls)) {
-		snprintf(err, IMPORT_ERR_LEN, "__collections__: want an object");
+		snprintf(err, IMPORT_ERR_LEN, "__collections__: want an "
+		    "object");
 		return -EINVAL;
 	}
 	json_object_foreach(colls, key, v) {
@@ -983,8 +986,8 @@ import_jsonl(struct import_ctx *c, const char *text, size_t len)
 				    IMPORT_LINE_MAX);
 			continue;
 		}
-		if ((o = json_loadb(l, n, JSON_REJECT_DUPLICATES, &je)) == NULL ||
-		    !json_is_object(o)) {
+		o = json_loadb(l, n, JSON_REJECT_DUPLICATES, &je);
+		if (o == NULL || !json_is_object(o)) {
 			if ((row = import_row_new(c, where, line)) != NULL)
 				import_fail(row, "not a JSON object: %s",
 				    o == NULL ? je.text : "another value");

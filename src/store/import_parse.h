@@ -74,7 +74,7 @@ struct import_set {
 	struct import_row	*rows;
 	size_t			 n;
 	size_t			 documents;	/* documents or lines read */
-	size_t			 fields_ignored;	/* unknown fields seen */
+	size_t			 fields_ignored;	/* unknown fields */
 	size_t			 superseded;	/* older proxy assignments */
 	size_t			 instances;	/* server_instances documents */
 	/* Instances the export shows running: the old system may still be. */

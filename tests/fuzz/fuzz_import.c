@@ -60,8 +60,9 @@ fuzz_check_row(const struct import_row *row, size_t lines)
 	    row->s.proxy_type == PROXY_TYPE_RESIDENTIAL);
 	FUZZ_CHECK(strlen(row->proxy_ip) < STORE_IP_LEN);
 	for (i = 0; row->proxy_ip[i] != '\0'; i++)
-		FUZZ_CHECK(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
-		    "TUVWXYZ0123456789.:-_[]", row->proxy_ip[i]) != NULL);
+		FUZZ_CHECK(strchr("abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:-_[]",
+		    row->proxy_ip[i]) != NULL);
 	FUZZ_CHECK(row->s.last_activity_at >= 0 && row->s.shutdown_at >= 0 &&
 	    row->assigned_at >= 0);
 }

@@ -156,7 +156,8 @@ test_parse(void **state)
 		r = import_parse(c->text, strlen(c->text), c->format,
 		    PROXY_TYPE_ISP, &set, err);
 		if (r != c->rc)
-			fail_msg("%s: %d (%s), want %d", c->name, r, err, c->rc);
+			fail_msg("%s: %d (%s), want %d", c->name, r, err,
+			    c->rc);
 		if (r < 0) {
 			assert_null(set);
 			assert_true(err[0] != '\0');
@@ -164,7 +165,8 @@ test_parse(void **state)
 		}
 		assert_int_equal(set->format, c->found);
 		if (set->n != c->n)
-			fail_msg("%s: %zu rows, want %zu", c->name, set->n, c->n);
+			fail_msg("%s: %zu rows, want %zu", c->name, set->n,
+			    c->n);
 		for (i = 0; i < c->n; i++)
 			check_row(c, i, &set->rows[i]);
 		assert_int_equal(set->fields_ignored, c->ignored);
@@ -251,7 +253,8 @@ test_plan_apply(void **state)
 	assert_non_null(strstr(steps[3].why, "10.0.0.4 is not listed by "
 	    "brightdata zone isp_z"));
 	assert_int_equal(steps[4].action, IMPORT_REFUSED);
-	assert_non_null(strstr(steps[4].why, "is also +14155550001's (line 2)"));
+	assert_non_null(strstr(steps[4].why,
+	    "is also +14155550001's (line 2)"));
 	assert_int_equal(steps[5].action, IMPORT_ADD);
 	assert_int_equal(steps[6].action, IMPORT_REFUSED);
 	assert_non_null(strstr(steps[6].why, "of user u7"));
@@ -294,7 +297,8 @@ test_plan_apply(void **state)
 	/* The same phone with another IP than the one it has: refused. */
 	steps = plan(st, "u1,+14155550001,us,10.0.0.9\n", &tg, &set);
 	assert_int_equal(steps[0].action, IMPORT_REFUSED);
-	assert_non_null(strstr(steps[0].why, "10.0.0.9 is not among its recent proxies"));
+	assert_non_null(strstr(steps[0].why,
+	    "10.0.0.9 is not among its recent proxies"));
 	free(steps);
 	import_set_free(set);
 
