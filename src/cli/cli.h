@@ -30,6 +30,7 @@ struct cli_command {
 
 extern const struct cli_command cmd_config_commands[];
 extern const struct cli_command cmd_session_commands[];
+extern const struct cli_command cmd_import_commands[];
 extern const struct cli_command cmd_serve_commands[];
 extern const struct cli_command cmd_proxy_commands[];
 extern const struct cli_command cmd_status_commands[];
@@ -64,5 +65,27 @@ int	cli_open_store(struct cli *cli, const char *context,
 	    struct store **ret);
 /* Map a store error to an exit status, printing the message. */
 int	cli_store_error(struct store *st, const char *context, int r);
+
+/*
+ * The configured provider's listing, for a command that judges the store
+ * by it (`proxy reconcile`, `import`): the provider opened, asked (ask
+ * false: only its name and zone), and waited for on a loop of its own for
+ * at most CLI_LIST_TIMEOUT_S, retries included.  EX_OK and *ret (free
+ * with cli_listing_free), or an exit status with the error printed (hint
+ * ends the messages of a listing that failed).
+ */
+#define CLI_LIST_TIMEOUT_S	120
+struct provider_proxy;
+struct cli_listing {
+	struct provider_proxy	*proxies;	/* n of them, owned */
+	size_t			 n;
+	char			 provider[32];
+	char			 zone[64];
+	int64_t			 asked_at;	/* when the listing was asked */
+	int64_t			 settle_ms;	/* provider_settle_ms */
+};
+int	cli_provider_list(struct cli *cli, const char *context, bool ask,
+	    const char *hint, struct cli_listing *ret);
+void	cli_listing_free(struct cli_listing *l);
 
 #endif

@@ -21,7 +21,6 @@
 #define PLS_USAGE	"proxy ls [--json]"
 #define PRELEASE_USAGE	"proxy release IP"
 #define PRECONCILE_USAGE	"proxy reconcile [--dry-run]"
-#define PROXY_LIST_TIMEOUT_S	120	/* the provider's listing, retries included */
 
 struct proxy_ls {
 	bool	 json;
@@ -179,33 +178,6 @@ cmd_proxy_release(struct cli *cli, int argc, char **argv)
 	return ex;
 }
 
-/* The provider's listing, copied out of its callback. */
-struct proxy_listing {
-	struct event_base	*base;
-	bool			 done;
-	enum provider_outcome	 outcome;
-	char			 message[256];
-	struct provider_proxy	*proxies;
-	size_t			 n;
-};
-
-static void
-cmd_proxy_listed(const struct provider_result *r, void *arg)
-{
-	struct proxy_listing	*pl = arg;
-
-	pl->done = true;
-	pl->outcome = r->outcome;
-	(void)util_strlcpy(pl->message, r->message != NULL ? r->message : "",
-	    sizeof pl->message);
-	if (r->outcome == PROVIDER_OK && r->n > 0) {
-		pl->proxies = xcalloc(r->n, sizeof *pl->proxies);
-		memcpy(pl->proxies, r->proxies, r->n * sizeof *pl->proxies);
-		pl->n = r->n;
-	}
-	event_base_loopbreak(pl->base);
-}
-
 static void
 cmd_proxy_step(const struct reconcile_step *s, void *arg)
 {
@@ -259,13 +231,10 @@ cmd_proxy_reconcile(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct proxy_listing	 pl = { 0 };
+	struct cli_listing	 pl;
 	struct reconcile_report	 rep;
 	struct reconcile_scope	 scope = { 0 };
-	struct provider		*prov = NULL;
 	struct store		*st = NULL;
-	struct timeval		 tv = { PROXY_LIST_TIMEOUT_S, 0 };
-	char			 err[PROVIDER_ERR_LEN];
 	bool			 dry = false;
 	int			 c, r, ex;
 
@@ -286,55 +255,27 @@ cmd_proxy_reconcile(struct cli *cli, int argc, char **argv)
 	if (optind != argc)
 		return cli_usage_error(PRECONCILE_USAGE, "proxy reconcile: "
 		    "unexpected argument '%s'", argv[optind]);
-	if ((pl.base = event_base_new()) == NULL)
-		return EX_OSERR;
-	if (strcmp(cli->cfg->provider, "brightdata") == 0)
-		r = provider_bd_open(pl.base, cli->cfg, &prov, err);
-	else if (cli->cfg->static_proxies[0] == '\0') {
-		snprintf(err, sizeof err, "RESPAWN_STATIC_PROXIES must name "
-		    "the proxy list file");
-		r = -EINVAL;
-	} else
-		r = provider_static_open(pl.base, cli->cfg->static_proxies,
-		    &prov, err);
-	if (r < 0) {
-		cli_error("proxy reconcile", "%s", err);
-		ex = EX_CONFIG;
-		goto out;
-	}
 	/*
 	 * A daemon may be running: its purchases in flight are its own to
 	 * settle (its heartbeat says it lives), and this listing can judge
 	 * only what came before it.
 	 */
-	scope.asked_at = util_now_ms();
-	scope.settle_ms = provider_settle_ms(prov);
+	if ((ex = cli_provider_list(cli, "proxy reconcile", true, "",
+	    &pl)) != EX_OK)
+		return ex;
+	scope.asked_at = pl.asked_at;
+	scope.settle_ms = pl.settle_ms;
 	scope.peer_stale_ms = cli->cfg->lease_ms;
-	if ((r = provider_list(prov, cmd_proxy_listed, &pl)) < 0) {
-		cli_error("proxy reconcile", "cannot ask %s: %s",
-		    provider_name(prov), strerror(-r));
-		ex = EX_UNAVAILABLE;
-		goto out;
-	}
-	event_base_loopexit(pl.base, &tv);
-	event_base_dispatch(pl.base);
-	if (!pl.done || pl.outcome != PROVIDER_OK) {
-		cli_error("proxy reconcile", "%s did not list its proxies: %s",
-		    provider_name(prov), pl.done ? pl.message : "no answer");
-		ex = EX_UNAVAILABLE;
-		goto out;
-	}
 	if ((ex = cli_open_store(cli, "proxy reconcile", &st)) != 0)
 		goto out;
-	if ((r = reconcile_run(st, provider_name(prov), provider_zone(prov),
-	    pl.proxies, pl.n, &scope, dry, util_now_ms(), cmd_proxy_step, &dry,
-	    &rep)) < 0) {
+	if ((r = reconcile_run(st, pl.provider, pl.zone, pl.proxies, pl.n,
+	    &scope, dry, util_now_ms(), cmd_proxy_step, &dry, &rep)) < 0) {
 		ex = cli_store_error(st, "proxy reconcile", r);
 		goto out;
 	}
 	printf("%s: %lld listed; %lld adopted, %lld found, %lld corrected, "
 	    "%lld lost, %lld released, %lld too new to judge; %lld intents "
-	    "owned, %lld failed, %lld open%s\n", provider_name(prov),
+	    "owned, %lld failed, %lld open%s\n", pl.provider,
 	    (long long)rep.listed, (long long)rep.adopted,
 	    (long long)rep.found, (long long)rep.corrected,
 	    (long long)rep.lost, (long long)rep.released,
@@ -344,10 +285,7 @@ cmd_proxy_reconcile(struct cli *cli, int argc, char **argv)
 	ex = EX_OK;
 out:
 	store_close(st);
-	/* The provider first: its pending callbacks need the loop. */
-	provider_free(prov);
-	free(pl.proxies);
-	event_base_free(pl.base);
+	cli_listing_free(&pl);
 	return ex;
 }
 

@@ -594,7 +594,8 @@ cmd_session_stop(struct cli *cli, int argc, char **argv)
 static const struct cli_command session_subcommands[] = {
 	{ "add", cmd_session_add, ADD_USAGE, "add a session", true },
 	{ "import", cmd_session_import, IMPORT_USAGE,
-	  "add the sessions of a file, one per line, in one transaction",
+	  "add the sessions of a file, one per line, in one transaction "
+	  "(with proxies or from Firestore: respawn import)",
 	  true },
 	{ "ls", cmd_session_ls, LS_USAGE, "list sessions", true },
 	{ "show", cmd_session_show, SHOW_USAGE, "show one session", true },

@@ -29,6 +29,7 @@ extern char **environ;
 static const struct cli_command *const main_tables[] = {
 	cmd_config_commands,
 	cmd_session_commands,
+	cmd_import_commands,
 	cmd_serve_commands,
 	cmd_proxy_commands,
 	cmd_status_commands,

@@ -70,6 +70,13 @@ struct session_new {
 	int64_t		 priority;
 	enum proxy_type	 proxy_type;
 	enum session_desired desired;
+	/*
+	 * What an imported session brings from the system it leaves
+	 * (`respawn import`); 0 and false for a new one.
+	 */
+	int64_t		 last_activity_at;	/* 0: never */
+	bool		 graceful_shutdown;
+	int64_t		 shutdown_at;		/* 0: none */
 };
 
 struct session {

@@ -1132,10 +1132,15 @@ store_pg_session_add_many(void *p, const struct session_new *v, size_t n,
 		store_pg_arg(&a, config_proxy_type_name(v[i].proxy_type));
 		store_pg_arg(&a, store_session_desired_name(v[i].desired));
 		store_pg_arg_i64(&a, now);
+		store_pg_arg_i64(&a, v[i].last_activity_at);
+		store_pg_arg_bool(&a, v[i].graceful_shutdown);
+		store_pg_arg_i64(&a, v[i].shutdown_at);
 		if ((r = store_pg_run(b, "INSERT INTO sessions (user_id, phone, "
 		    "country, priority, proxy_type, desired, created_at, "
-		    "updated_at) VALUES ($1, $2, $3, $4::bigint, $5, $6, "
-		    "$7::bigint, $7::bigint) ON CONFLICT (phone) DO NOTHING "
+		    "updated_at, last_activity_at, graceful_shutdown, "
+		    "shutdown_at) VALUES ($1, $2, $3, $4::bigint, $5, $6, "
+		    "$7::bigint, $7::bigint, NULLIF($8::bigint, 0), $9::boolean, "
+		    "NULLIF($10::bigint, 0)) ON CONFLICT (phone) DO NOTHING "
 		    "RETURNING id", &a, &res)) < 0)
 			goto out;
 		if (PQntuples(res) == 0) {

@@ -601,9 +601,10 @@ store_sqlite_session_add_many(void *p, const struct session_new *v, size_t n,
 	if ((r = store_sqlite_begin(b)) < 0)
 		return r;
 	if ((r = store_sqlite_prepare(b, "INSERT INTO sessions (user_id, phone, "
-	    "country, priority, proxy_type, desired, created_at, updated_at) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (phone) DO NOTHING",
-	    &st)) < 0)
+	    "country, priority, proxy_type, desired, created_at, updated_at, "
+	    "last_activity_at, graceful_shutdown, shutdown_at) VALUES (?, ?, "
+	    "?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, NULLIF(?, 0)) ON CONFLICT "
+	    "(phone) DO NOTHING", &st)) < 0)
 		goto fail;
 	for (i = 0; i < n; i++) {
 		sqlite3_reset(st);
@@ -617,6 +618,9 @@ store_sqlite_session_add_many(void *p, const struct session_new *v, size_t n,
 		    v[i].desired), -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 7, now);
 		sqlite3_bind_int64(st, 8, now);
+		sqlite3_bind_int64(st, 9, v[i].last_activity_at);
+		sqlite3_bind_int(st, 10, v[i].graceful_shutdown);
+		sqlite3_bind_int64(st, 11, v[i].shutdown_at);
 		if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
 			r = store_sqlite_fail(b, rc);
 			goto fail;

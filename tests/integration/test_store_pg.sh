@@ -71,6 +71,22 @@ expect_eq "$(psql -X -At -d "$CLI_URL" \
 	-c "SELECT string_agg(kind, ',' ORDER BY id) FROM events")" \
 	"session.added,session.removed" "each change left its audit event"
 
+# An import (docs/MIGRATION.md) on PostgreSQL: each phone with its IP as
+# the previous one, all or nothing, and a second run changing nothing.
+pg_count() { psql -X -At -d "$CLI_URL" -c "SELECT (SELECT count(*) FROM sessions) \
+	|| ' ' || (SELECT count(*) FROM proxies WHERE state = 'active') || ' ' || \
+	(SELECT count(*) FROM assignments)"; }
+export RESPAWN_PROVIDER=brightdata BRIGHT_DATA_CUSTOMER_ID=c BRIGHT_DATA_ZONE=z \
+	BRIGHT_DATA_ZONE_PASSWORD=pw BRIGHT_DATA_API_KEY_SECRET=env:BD_KEY BD_KEY=k
+run env RESPAWN_FAILPOINTS=store.import=fail "$RESPAWN" import --offline "$SRC/docs/migration/sample-export.json"
+expect_rc 74 "an import whose store fails"
+expect_eq "$(pg_count)" "0 0 0" "leaves nothing"
+run "$RESPAWN" import --offline "$SRC/docs/migration/sample-export.json"
+expect_rc 0 "the sample export imports on PostgreSQL"
+expect_eq "$(pg_count)" "5 5 5" "five sessions, each with its IP assigned"
+run "$RESPAWN" import --offline "$SRC/docs/migration/sample-export.json"
+expect_in "$out" "0 added, 5 unchanged, 0 refused" "a second import changes nothing"
+
 # A password never shows in what respawn prints.
 pw=$(cat "$PGDIR/password")
 RESPAWN_DB="postgresql://respawn:$pw@127.0.0.1:1/none?connect_timeout=2" \

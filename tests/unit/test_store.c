@@ -335,6 +335,10 @@ test_add_many(void **state)
 	fill(&v[1], "u2", "+14155550000", "us");	/* in the store */
 	fill(&v[2], "u3", "+4915100000003", "de");
 	v[2].desired = SESSION_DESIRED_STOPPED;
+	/* What an import brings from the system it leaves. */
+	v[2].last_activity_at = 1500;
+	v[2].graceful_shutdown = true;
+	v[2].shutdown_at = 1600;
 	fill(&v[3], "u4", "+14155550001", "us");	/* earlier in v */
 	assert_int_equal(store_session_add_many(st, v, 4, "test", 2000, ids),
 	    0);
@@ -345,6 +349,13 @@ test_add_many(void **state)
 	assert_string_equal(s.user_id, "u3");
 	assert_int_equal(s.desired, SESSION_DESIRED_STOPPED);
 	assert_int_equal(s.created_at, 2000);
+	assert_int_equal(s.last_activity_at, 1500);
+	assert_true(s.graceful_shutdown);
+	assert_int_equal(s.shutdown_at, 1600);
+	assert_int_equal(store_session_get(st, ids[0], &s), 0);
+	assert_int_equal(s.last_activity_at, 0);
+	assert_false(s.graceful_shutdown);
+	assert_int_equal(s.shutdown_at, 0);
 
 	/* The database refuses the last: none of them is kept. */
 	fill(&v[0], "u5", "+14155550005", "us");
