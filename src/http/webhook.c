@@ -759,10 +759,13 @@ webhook_emit(struct webhook *w, const char *event, int64_t now_ms,
 	webhook_new_id(w, ev->id);
 	(void)util_strlcpy(ev->name, event, sizeof(ev->name));
 	util_fmt_time(now_ms, ts);
-	/* "o" hands data to the object, even when packing fails. */
-	root = json_pack("{s:s,s:s,s:s,s:s,s:o}", "id", ev->id, "event",
-	    ev->name, "timestamp", ts, "instanceId", w->instance, "data",
-	    data);
+	/*
+	 * "o" hands data to the object, even when packing fails.  timestamp
+	 * is occurredAt's deprecated name (0.1), sent for one release.
+	 */
+	root = json_pack("{s:s,s:s,s:s,s:s,s:o,s:s}", "id", ev->id, "event",
+	    ev->name, "occurredAt", ts, "instanceId", w->instance, "data",
+	    data, "timestamp", ts);
 	ev->body = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
 	w->emitted += (int64_t)w->ntargets;

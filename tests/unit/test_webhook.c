@@ -510,6 +510,9 @@ check_request(const struct sink_req *r, const struct sink_req *first_of_id)
 	    "instanceId")), TEST_INSTANCE);
 	assert_true(json_is_object(json_object_get(j, "data")));
 	assert_string_equal(json_string_value(json_object_get(j,
+	    "occurredAt")), "2026-11-28T21:30:00.123Z");
+	/* Its deprecated name, the same value. */
+	assert_string_equal(json_string_value(json_object_get(j,
 	    "timestamp")), "2026-11-28T21:30:00.123Z");
 	json_decref(j);
 	/* Retries and other URLs get the very same body. */
