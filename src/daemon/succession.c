@@ -80,8 +80,13 @@ succession_scan_cb(const struct instance *in, void *arg)
 	struct succession_scan	*sc = arg;
 	size_t			 i;
 
-	if (in->status != INSTANCE_STARTING && in->status !=
-	    INSTANCE_RUNNING && in->status != INSTANCE_STOPPING)
+	/*
+	 * A graceful stop released everything.  A dead one may still own
+	 * sessions: marked dead by a peer's clean-up (another daemon of this
+	 * host, or its lease ran out), its connectors are still ours to
+	 * adopt, and what it owns no peer has claimed yet.
+	 */
+	if (in->status == INSTANCE_STOPPED)
 		return 0;
 	/* Alive: a daemon still running here (two on one directory). */
 	if (in->pid != getpid() && procinfo_alive((pid_t)in->pid))

@@ -27,8 +27,8 @@ int	succession_load(const char *state_dir, char (*ids)[STORE_ID_LEN],
 int	succession_save(const char *state_dir, const char (*ids)[STORE_ID_LEN],
 	    size_t n);
 /*
- * Keep those of ids that the store says may still own sessions (starting,
- * running or stopping) and whose process is gone: the predecessors to
+ * Keep those of ids that the store says may still own sessions (any
+ * status but stopped) and whose process is gone: the predecessors to
  * succeed.  Returns how many are left, or a negative errno when the store
  * cannot say (the caller tries again: succeeding none would leave their
  * connectors running beside a peer's).

@@ -1445,9 +1445,9 @@ store_pg_instance_succeed(void *p, const struct instance *i,
 		PQclear(res);
 		a.n = 0;
 		store_pg_arg(&a, old[k]);
-		if ((r = store_pg_run(b, "UPDATE instances SET status = 'dead', "
-		    "stopped_at = " STORE_PG_NOW_MS " WHERE id = $1 AND status "
-		    "IN " STORE_PG_LIVE, &a, NULL)) < 0)
+		if ((r = store_pg_run(b, "UPDATE instances SET status = "
+		    "'dead', stopped_at = " STORE_PG_NOW_MS " WHERE id = $1 "
+		    "AND status IN " STORE_PG_LIVE, &a, NULL)) < 0)
 			goto out;
 	}
 	if ((r = store_pg_notify(b, "joined", i->id)) < 0)

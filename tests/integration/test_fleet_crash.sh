@@ -6,6 +6,7 @@
 #      (systemd's Restart=always, RestartSec=1s): it takes its predecessor's
 #      place and sessions in one step and adopts every connector; no peer
 #      claims them, no phone reconnects, no conflict;
+#   1b. the same after a handover (SIGUSR2) in fleet mode;
 #   2. kill -9 of a daemon that never comes back, its host alive: its
 #      connectors fence themselves (RESPAWN_FENCE_USEC) before the lease
 #      expires, the peers take the sessions over on the same IPs, no
@@ -95,6 +96,23 @@ if within 30 all_ready; then ok "all $N ready after the restart"; else not_ok "$
 expect_eq "$(conflicts)" 0 "no conflict across a kill -9 and restart in place"
 expect_eq "$(connects)" "$c0" "no phone reconnected: every connector adopted"
 expect_eq "$(grep -c 'event=connector.adopted' "$T/serve.1.log")" "$mine" "$mine connectors adopted"
+
+# --- 1b. a handover (SIGUSR2) and the new daemon in place ---------------------
+# The sessions and the lease stay as they are for the successor: released,
+# the peers would take them while the connectors still run.
+old=$(instance_id 1)
+c0=$(connects)
+kill -USR2 "${PID[1]}"
+wait "${PID[1]}" 2>/dev/null
+expect_eq "$?" 0 "the handover exits 0"
+start_instance 1
+if within 20 grep -q "event=daemon.succeeded.*previous=$old" "$T/serve.1.log"; then ok "the new daemon succeeded the handed-over one"
+else not_ok "no succession after the handover"; fi
+sleep 3
+expect_eq "$(owned_by "$(instance_id 1)")" "$mine" "it owns the same $mine sessions"
+if within 30 all_ready; then ok "all $N ready after the handover"; else not_ok "$(ready_count) ready: $(owners)"; fi
+expect_eq "$(conflicts)" 0 "no conflict across a handover"
+expect_eq "$(connects)" "$c0" "no phone reconnected across the handover"
 
 # --- 2. kill -9, never restarted, host alive -----------------------------------
 victim=2
