@@ -17,6 +17,10 @@
  * (it is down or handing over), as docs/CONNECTORS.md asks: a daemon that
  * took the connector over after a crash may not know it is ready.
  *
+ * With RESPAWN_FENCE_USEC (fleet mode) it fences itself: a message at
+ * least every quarter of it, and an exit once none has been taken for all
+ * of it (fence_tick; docs/CONNECTORS.md).
+ *
  * Test switches (environment): RESPAWN_LAB_READY_DELAY_MS,
  * RESPAWN_LAB_NEVER_READY=1, RESPAWN_LAB_CRASH_AFTER_MS,
  * RESPAWN_LAB_IGNORE_SIGTERM=1.  Plain C and poll(): benchmarks start

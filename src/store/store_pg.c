@@ -85,6 +85,7 @@
 #define STORE_PG_LOCK_TIMEOUT_MS	"5000"	/* as STORE_BUSY_TIMEOUT_MS */
 #define STORE_PG_IDLE_TX_TIMEOUT_MS	"60000"
 #define STORE_PG_WAKE_READS		4	/* reads per store_wake_drain */
+#define STORE_PG_CLOSED_READS		4	/* reads per store_pg_closed */
 /* Serialises migrations of concurrent first starts: "rspw". */
 #define STORE_PG_MIGRATE_LOCK		"1920102519"
 
@@ -617,13 +618,22 @@ static bool
 store_pg_closed(PGconn *conn)
 {
 	struct pollfd	pfd = { .fd = PQsocket(conn), .events = POLLIN };
+	int		i;
 
 	if (pfd.fd < 0 || PQtransactionStatus(conn) != PQTRANS_IDLE)
 		return false;
-	if (poll(&pfd, 1, 0) <= 0)
-		return false;
-	/* Readable while idle: a notice, or the server's goodbye and EOF. */
-	return PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK;
+	/*
+	 * Readable while idle: a notice, or the server's goodbye (read as a
+	 * notice) and then EOF, which libpq sees only on a read of its own.
+	 */
+	for (i = 0; i < STORE_PG_CLOSED_READS; i++) {
+		if (poll(&pfd, 1, 0) <= 0)
+			return false;
+		if (PQconsumeInput(conn) == 0 ||
+		    PQstatus(conn) != CONNECTION_OK)
+			return true;
+	}
+	return false;
 }
 
 /*
