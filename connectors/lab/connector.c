@@ -17,6 +17,10 @@
  * (it is down or handing over), as docs/CONNECTORS.md asks: a daemon that
  * took the connector over after a crash may not know it is ready.
  *
+ * With RESPAWN_FENCE_USEC (fleet mode) it fences itself: a message at
+ * least every quarter of it, and an exit once none has been taken for all
+ * of it (fence_tick; docs/CONNECTORS.md).
+ *
  * Test switches (environment): RESPAWN_LAB_READY_DELAY_MS,
  * RESPAWN_LAB_NEVER_READY=1, RESPAWN_LAB_CRASH_AFTER_MS,
  * RESPAWN_LAB_IGNORE_SIGTERM=1.  Plain C and poll(): benchmarks start
@@ -74,6 +78,8 @@ struct connector {
 	int64_t		 ready_repeat_ms;	/* 0: never */
 	bool		 never_ready;
 	int64_t		 crash_after_ms;
+	int64_t		 fence_ms;	/* RESPAWN_FENCE_USEC / 1000, or 0 */
+	int64_t		 fence_next;	/* the next ping, monotonic ms */
 	int		 sigfd;
 	int		 sock;
 	int64_t		 start_ms;
@@ -96,8 +102,14 @@ say(const char *event, const char *detail)
 		    (size_t)n : sizeof(msg) - 1);
 }
 
-/* One sd_notify datagram; a missing NOTIFY_SOCKET is not an error. */
-/* Send one message; false when the daemon did not take it. */
+/* When the daemon last took a message of ours (monotonic ms): fencing. */
+static int64_t	notify_taken_ms;
+
+/*
+ * One sd_notify datagram; a missing NOTIFY_SOCKET is not an error.  Send
+ * one message; false when the daemon did not take it.  Never blocks: a
+ * daemon that is paused, its queue full, takes nothing either.
+ */
 static bool
 notify(const char *msg)
 {
@@ -123,9 +135,11 @@ notify(const char *msg)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
-	ok = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+	ok = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT,
 	    (struct sockaddr *)&sun, len) >= 0;
 	close(fd);
+	if (ok)
+		notify_taken_ms = util_mono_ms();
 	return ok;
 }
 
@@ -142,6 +156,44 @@ finish(struct connector *c, int code, const char *event, const char *note)
 	if (c->sock >= 0)
 		close(c->sock);
 	exit(code);
+}
+
+/*
+ * Fencing (docs/CONNECTORS.md): with RESPAWN_FENCE_USEC set, a message
+ * goes to the daemon at least every quarter of it, and the connector
+ * exits once none has been taken for all of it: its daemon is gone (or
+ * stopped), and in fleet mode a peer may soon run the session.
+ */
+#define FENCE_RETRY_MS	200	/* pings while none is taken, at most */
+
+static void
+fence_tick(struct connector *c, int64_t now)
+{
+	int64_t	retry;
+
+	if (c->fence_ms <= 0)
+		return;
+	if (now >= c->fence_next) {
+		retry = c->fence_ms / 8 < FENCE_RETRY_MS ? c->fence_ms / 8 :
+		    FENCE_RETRY_MS;
+		c->fence_next = now + (notify("X_RESPAWN_PING=1") ?
+		    c->fence_ms / 4 : (retry > 0 ? retry : 1));
+	}
+	if (now - notify_taken_ms >= c->fence_ms)
+		finish(c, EXIT_FAILURE_, "connector.fenced", NULL);
+}
+
+/* When fence_tick must run next: a ping, or the fence itself. */
+static int64_t
+fence_deadline(const struct connector *c, int64_t d)
+{
+	if (c->fence_ms <= 0)
+		return d;
+	if (c->fence_next < d)
+		d = c->fence_next;
+	if (notify_taken_ms + c->fence_ms < d)
+		d = notify_taken_ms + c->fence_ms;
+	return d;
 }
 
 static int64_t
@@ -471,6 +523,8 @@ run(struct connector *c)
 	bool		 live = false, ready_said = false;
 	int		 k, r;
 
+	/* A start that outlived its daemon does not connect. */
+	fence_tick(c, util_mono_ms());
 	k = snprintf(hello, sizeof(hello), "HELLO %s %s\n", c->phone,
 	    c->token);
 	send_all(c, hello, (size_t)k);
@@ -510,7 +564,9 @@ run(struct connector *c)
 			(void)signal(SIGABRT, SIG_DFL);
 			abort();
 		}
-		deadline = next_deadline(c, now, ready_at, next_wd);
+		fence_tick(c, now);
+		deadline = fence_deadline(c, next_deadline(c, now, ready_at,
+		    next_wd));
 		r = wait_sock(c, POLLIN, (int)(deadline - now > 0 ?
 		    deadline - now : 0));
 		if (r < 0)
@@ -576,6 +632,8 @@ main(int argc, char **argv)
 	    READY_REPEAT_MS);
 	c.never_ready = env_flag("RESPAWN_LAB_NEVER_READY");
 	c.crash_after_ms = env_ms("RESPAWN_LAB_CRASH_AFTER_MS", 0);
+	c.fence_ms = env_ms("RESPAWN_FENCE_USEC", 0) / 1000;
+	notify_taken_ms = c.start_ms;	/* the daemon started us */
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);

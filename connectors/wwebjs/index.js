@@ -12,6 +12,7 @@ import QRCode from 'qrcode';
 import { ConfigError, parseEnv } from 'respawn-connector-common/env';
 import { parseProxyUrl } from 'respawn-connector-common/proxy';
 import { Notifier, statusText, watchdogIntervalMs } from 'respawn-connector-common/notify';
+import { Fence, exitFenced, fenceMs } from 'respawn-connector-common/fence';
 import { chromiumArgs, classifyDisconnect, classifyError, EXIT_FAILURE,
 	EXIT_OK } from './lib/reasons.js';
 
@@ -227,6 +228,10 @@ process.on('unhandledRejection', (e) => {
 	log(`unhandled rejection: ${e?.stack ?? e}`);
 });
 process.on('beforeExit', () => exitWith(EXIT_FAILURE, null, 'nothing left to do'));
+
+// Fencing: no message taken for RESPAWN_FENCE_USEC means no daemon.
+new Fence({ notifier, ms: fenceMs(process.env.RESPAWN_FENCE_USEC),
+	onFenced: () => exitFenced(log, EXIT_FAILURE) }).start();
 
 const wdMs = watchdogIntervalMs(cfg.watchdogUsec);
 if (wdMs > 0) {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -37,6 +38,7 @@
 #include "daemon/record.h"
 #include "daemon/recovery.h"
 #include "daemon/sessions.h"
+#include "daemon/succession.h"
 #include "daemon/spawn.h"
 #include "daemon/supervisor.h"
 #include "daemon/sync.h"
@@ -48,6 +50,13 @@
 #define DAEMON_TICK_MS		1000
 #define DAEMON_DRAIN_MS		15000	/* queued writes at shutdown */
 #define DAEMON_DISPATCH_MS	10	/* callbacks per pass, then poll */
+/*
+ * A start that meets a database restarting retries, every
+ * DAEMON_START_RETRY_STEP_MS (the store's own backoff spaces the
+ * connection attempts), for as long as a lease lasts; then exit 74.
+ */
+#define DAEMON_START_RETRY_MS(cfg)	((cfg)->lease_ms)
+#define DAEMON_START_RETRY_STEP_MS	250
 
 /* The modules, in the order they are set up (each may use those above). */
 struct daemon {
@@ -75,6 +84,7 @@ struct daemon {
 	int64_t			 heartbeat_failures;
 	int64_t			 lease_ok_mono;		/* monotonic ms */
 	int			 status;	/* the exit status, once known */
+	int64_t			 start_mono;	/* when daemon_run began */
 	bool			 said_blocked;	/* STATUS= says the store refuses */
 };
 
@@ -243,6 +253,17 @@ daemon_loaded(void *arg, bool ok)
 {
 	struct daemon	*d = arg;
 
+	if (!ok && !d->c.stopping && util_mono_ms() + DAEMON_START_RETRY_STEP_MS
+	    - d->start_mono < DAEMON_START_RETRY_MS(d->c.cfg)) {
+		struct timeval	tv = { 0, DAEMON_START_RETRY_STEP_MS * 1000 };
+
+		/* A database restarting: the same read, a moment later. */
+		log_warn("daemon.recovery_retry", LOGF_S("msg",
+		    "cannot read the sessions yet; trying again"));
+		event_base_once(d->c.base, -1, EV_TIMEOUT,
+		    daemon_setup_finish_cb, d, &tv);
+		return;
+	}
 	if (!ok) {
 		log_error("daemon.recovery_failed", LOGF_S("msg",
 		    "cannot read the sessions; stopping"));
@@ -484,6 +505,28 @@ daemon_mkdirs(const struct config *cfg)
 }
 
 /*
+ * Whether a start-up step that failed with r is tried again: a lost or
+ * refused connection (a database restarting), while the start's time
+ * lasts.  Waits a step before saying yes.  The loop does not run yet.
+ */
+static bool
+daemon_start_retry(struct daemon *d, const char *step, int r,
+    const char *err)
+{
+	struct timespec	ts = { 0, DAEMON_START_RETRY_STEP_MS * 1000000L };
+
+	if ((r != -EIO && r != -EBUSY) || util_mono_ms() +
+	    DAEMON_START_RETRY_STEP_MS - d->start_mono >=
+	    DAEMON_START_RETRY_MS(d->c.cfg))
+		return false;
+	log_warn("daemon.start_retry", LOGF_S("step", step),
+	    LOGF_S("error", err));
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	return true;
+}
+
+/*
  * The store and its worker: 0, or the exit status (a store that cannot be
  * opened says why, store.h).
  */
@@ -494,7 +537,10 @@ daemon_store_open(struct daemon *d)
 	char		 err[STORE_ERROR_LEN];
 	int		 r;
 
-	if ((r = store_open(c->cfg->db, &c->store, err)) < 0) {
+	while ((r = store_open(c->cfg->db, &c->store, err)) < 0 &&
+	    daemon_start_retry(d, "store_open", r, err))
+		;
+	if (r < 0) {
 		log_error("daemon.store_failed", LOGF_S("error", err));
 		return store_exit_status(r);
 	}
@@ -505,11 +551,75 @@ daemon_store_open(struct daemon *d)
 	 * loop runs, every store call goes through a worker thread with a
 	 * connection of its own.  On SQLite jobs run inline.
 	 */
-	if ((r = storeq_new(c->base, c->fleet ? c->cfg->db : NULL, c->store,
-	    &c->q, err)) < 0) {
+	while ((r = storeq_new(c->base, c->fleet ? c->cfg->db : NULL,
+	    c->store, &c->q, err)) < 0 && daemon_start_retry(d, "store_worker",
+	    r, err))
+		;
+	if (r < 0) {
 		log_error("daemon.store_failed", LOGF_S("error", err));
 		return store_exit_status(r);
 	}
+	return 0;
+}
+
+/*
+ * One attempt at registering, in fleet mode in the place of the
+ * predecessors recorded in the state directory (succession.h): 0 or a
+ * negative errno.  again: an earlier attempt may have committed.
+ */
+static int
+daemon_register_once(struct daemon *d, bool again)
+{
+	struct dctx	*c = &d->c;
+	struct instance	 inst = { 0 };
+	char		 heirs[STORE_SUCCEED_MAX + 1][STORE_ID_LEN];
+	int		 n = 0, r, taken = 0;
+
+	if (c->fleet) {
+		if ((n = succession_load(c->cfg->state_dir, heirs,
+		    STORE_SUCCEED_MAX)) < 0) {
+			log_warn("daemon.succession_unreadable",
+			    LOGF_S("error", strerror(-n)));
+			n = 0;
+		}
+		if ((n = succession_filter(c->store, heirs, (size_t)n)) < 0)
+			return n;
+	}
+	/* Tell a crash from a graceful shutdown, then clean up old instances. */
+	if ((r = recovery_detect(d->recovery, FLEET_STALE_MS(c->cfg),
+	    (const char (*)[STORE_ID_LEN])heirs, (size_t)n)) < 0)
+		return r;
+	inst.pid = getpid();
+	inst.started_at = util_now_ms();
+	inst.status = INSTANCE_STARTING;
+	(void)util_strlcpy(inst.id, c->instance_id, sizeof inst.id);
+	(void)util_strlcpy(inst.hostname, c->hostname, sizeof inst.hostname);
+	/*
+	 * Recorded before the registration, with the predecessors: a crash
+	 * right after it leaves a directory that names every instance
+	 * whose sessions the connectors here may belong to.
+	 */
+	(void)util_strlcpy(heirs[n], c->instance_id, STORE_ID_LEN);
+	if (c->fleet && (r = succession_save(c->cfg->state_dir,
+	    (const char (*)[STORE_ID_LEN])heirs, (size_t)n + 1)) < 0)
+		log_warn("daemon.succession_unwritable",
+		    LOGF_S("error", strerror(-r)));
+	r = store_instance_succeed(c->store, &inst,
+	    (const char (*)[STORE_ID_LEN])heirs, (size_t)n, &taken);
+	/* The answer to an earlier attempt was lost, not its commit. */
+	if (r == -EEXIST && again)
+		r = 0;
+	if (r < 0)
+		return r;
+	if (n > 0)
+		log_info("daemon.succeeded", LOGF_I("predecessors", n),
+		    LOGF_S("previous", heirs[n - 1]), LOGF_I("sessions", taken),
+		    LOGF_S("msg", "took the place and sessions of the crashed "
+		    "daemon of this state directory"));
+	if (c->fleet && (r = succession_save(c->cfg->state_dir,
+	    (const char (*)[STORE_ID_LEN])&heirs[n], 1)) < 0)
+		log_warn("daemon.succession_unwritable",
+		    LOGF_S("error", strerror(-r)));
 	return 0;
 }
 
@@ -518,23 +628,20 @@ static int
 daemon_register(struct daemon *d)
 {
 	struct dctx	*c = &d->c;
-	struct instance	 inst = { 0 };
 	char		 dbshown[512];
+	bool		 again = false;
+	int		 r;
 
-	/* Tell a crash from a graceful shutdown, then clean up old instances. */
-	recovery_detect(d->recovery, FLEET_STALE_MS(c->cfg));
-	inst.pid = getpid();
-	inst.started_at = util_now_ms();
-	inst.status = INSTANCE_STARTING;
-	(void)util_strlcpy(inst.id, c->instance_id, sizeof inst.id);
-	(void)util_strlcpy(inst.hostname, c->hostname, sizeof inst.hostname);
-	if (store_instance_register(c->store, &inst) < 0) {
+	while ((r = daemon_register_once(d, again)) < 0 &&
+	    daemon_start_retry(d, "register", r, store_errmsg(c->store)))
+		again = true;
+	if (r < 0) {
 		log_error("store.register_failed",
 		    LOGF_S("error", store_errmsg(c->store)));
 		return EX_IOERR;
 	}
 	d->last_heartbeat = d->heartbeat_ok_at = util_now_ms();
-	d->heartbeat_open = true;	/* as store_instance_register wrote */
+	d->heartbeat_open = true;	/* as the registration wrote */
 	d->lease_ok_mono = c->registered_mono = util_mono_ms();
 	util_redact_text(c->cfg->db, dbshown, sizeof dbshown);
 	log_info("daemon.started", LOGF_S("instance", c->instance_id),
@@ -631,7 +738,10 @@ daemon_setup(struct daemon *d)
 			.lease_ms = c->cfg->lease_ms,
 		};
 
-		if (lease_start(&lp, &d->lease, err) < 0) {
+		while ((r = lease_start(&lp, &d->lease, err)) < 0 &&
+		    daemon_start_retry(d, "lease", r, err))
+			;
+		if (r < 0) {
 			log_error("daemon.lease_failed", LOGF_S("error", err));
 			return EX_IOERR;
 		}
@@ -727,7 +837,8 @@ daemon_event_base(void)
 int
 daemon_run(const struct config *cfg)
 {
-	struct daemon	 d = { .c = { .cfg = cfg } };
+	struct daemon	 d = { .c = { .cfg = cfg },
+			    .start_mono = util_mono_ms() };
 	struct timeval	 tick = { DAEMON_TICK_MS / 1000,
 			    (DAEMON_TICK_MS % 1000) * 1000 };
 	struct spawn_stats ss;

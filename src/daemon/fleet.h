@@ -36,6 +36,15 @@ struct sync;
 #define FLEET_HEARTBEAT_MS(cfg)		((cfg)->lease_ms / 6)
 #define FLEET_STALE_MS(cfg)		((cfg)->lease_ms)
 #define FLEET_RENEW_DEADLINE_MS(cfg)	((cfg)->lease_ms * 2 / 3)
+/*
+ * Connector-level fencing (docs/CONNECTORS.md): a connector exits once no
+ * notify message of its has been taken for this long (RESPAWN_FENCE_USEC).
+ * An instance runs at most the renewal deadline past its last renewal, so
+ * its connectors are gone by 2L/3 + L/4 < L after it, before any peer may
+ * claim their sessions; and a restarted or handed-over daemon that binds
+ * the notify socket again within it keeps them.
+ */
+#define FLEET_CONNECTOR_FENCE_MS(cfg)	((cfg)->lease_ms / 4)
 
 struct fleet_stats {
 	int64_t	shed;		/* sessions given up, ever */

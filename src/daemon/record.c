@@ -593,6 +593,7 @@ record_reap(struct record *rec, int64_t stale_ms)
 struct record_bye {
 	char	self[STORE_ID_LEN];
 	bool	graceful;
+	bool	fleet;
 	char	err[STORE_ERROR_LEN];
 	int	result;
 	bool	done;
@@ -605,6 +606,14 @@ record_bye_run(struct store *st, void *arg)
 	int64_t			 now = util_now_ms();
 	int			 r;
 
+	/*
+	 * A handover in fleet mode leaves the sessions and the lease as they
+	 * are: the next daemon of this state directory takes both over in
+	 * one step (succession.h).  Released, they would go to a peer while
+	 * the connectors still run, waiting for the next daemon.
+	 */
+	if (b->fleet && !b->graceful)
+		return 0;
 	if ((r = store_session_release_all(st, b->self, b->graceful,
 	    now)) < 0 || (r = store_instance_set_status(st, b->self,
 	    INSTANCE_STOPPED, now)) < 0)
@@ -626,7 +635,7 @@ record_goodbye(struct record *rec, bool graceful, int64_t timeout_ms)
 {
 	struct dctx		*c = rec->c;
 	struct record_bye	 b = { .graceful = graceful,
-				    .result = -ETIMEDOUT };
+				    .fleet = c->fleet, .result = -ETIMEDOUT };
 
 	(void)util_strlcpy(b.self, c->instance_id, sizeof b.self);
 	/*

@@ -87,25 +87,41 @@ recovery_instance_cb(const struct instance *i, void *arg)
 	return 0;
 }
 
-void
-recovery_detect(struct recovery *r, int64_t stale_ms)
+int
+recovery_detect(struct recovery *r, int64_t stale_ms,
+    const char (*heirs)[STORE_ID_LEN], size_t n)
 {
 	struct store	*st = r->c->store;
-	int		 i, dead = 0, deleted = 0;
+	size_t		 k;
+	int		 i, dead = 0, deleted = 0, rc;
+	bool		 heir;
 
-	(void)store_instance_list(st, recovery_instance_cb, r);
+	/* Counted afresh: a start that failed is tried again. */
+	r->crashed = r->graceful = r->ncrashed = 0;
+	if ((rc = store_instance_list(st, recovery_instance_cb, r)) < 0)
+		return rc;
 	for (i = 0; i < r->ncrashed; i++) {
+		for (heir = false, k = 0; k < n && !heir; k++)
+			heir = strcmp(heirs[k], r->crashed_ids[i]) == 0;
 		log_warn("instance.crashed", LOGF_S("instance",
-		    r->crashed_ids[i]), LOGF_S("msg", "previous instance on "
-		    "this host stopped without a graceful shutdown"));
-		(void)store_instance_set_status(st, r->crashed_ids[i],
-		    INSTANCE_DEAD, util_now_ms());
+		    r->crashed_ids[i]), LOGF_B("succeeded", heir),
+		    LOGF_S("msg", "previous instance on this host stopped "
+		    "without a graceful shutdown"));
+		/*
+		 * A predecessor stays as it is until this daemon's
+		 * registration takes its place and its sessions at once:
+		 * marked dead first, it would wake the peers for nothing.
+		 */
+		if (!heir)
+			(void)store_instance_set_status(st,
+			    r->crashed_ids[i], INSTANCE_DEAD, util_now_ms());
 	}
 	if (store_instance_reap(st, r->c->instance_id, util_now_ms(),
 	    stale_ms, RECORD_DEAD_KEEP_MS, &dead, &deleted) == 0 &&
 	    (dead > 0 || deleted > 0))
 		log_info("instance.cleanup", LOGF_I("marked_dead", dead),
 		    LOGF_I("deleted", deleted));
+	return 0;
 }
 
 bool

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/supervise.h"
+#include "store/store.h"
 
 struct dctx;
 struct dsession;
@@ -32,10 +33,13 @@ void		 recovery_free(struct recovery *r);
 
 /*
  * Before the loop runs, on the loop's own store: mark the same-host
- * instances whose process is gone as dead (a crash), and clean up peers
- * silent for longer than stale_ms.
+ * instances whose process is gone as dead (a crash), except the n named
+ * in heirs (this daemon's predecessors, marked dead by the registration
+ * that takes their place), and clean up peers silent for longer than
+ * stale_ms.  0, or a negative errno when the instances cannot be read.
  */
-void		 recovery_detect(struct recovery *r, int64_t stale_ms);
+int		 recovery_detect(struct recovery *r, int64_t stale_ms,
+		    const char (*heirs)[STORE_ID_LEN], size_t n);
 /* Did the instance named crash (one of those recovery_detect found)? */
 bool		 recovery_crashed(const struct recovery *r, const char *id);
 /* Log that the recovery starts, with its cause. */

@@ -25,6 +25,7 @@
 #include "config/config.h"
 #include "core/pool.h"
 #include "daemon/ctx.h"
+#include "daemon/fleet.h"
 #include "daemon/jobs.h"
 #include "daemon/proxy.h"
 #include "daemon/record.h"
@@ -370,6 +371,12 @@ spawn_env(struct spawner *sp, const struct dsession *ds, const char *proxy_url,
 		snprintf(num, sizeof num, "%lld",
 		    (long long)sp->c->sp.watchdog_ms * 1000);
 		spawn_env_add(env, &n, "WATCHDOG_USEC", num);
+	}
+	/* Fleet mode: no connector outlives its instance's lease. */
+	if (sp->c->fleet) {
+		snprintf(num, sizeof num, "%lld",
+		    (long long)FLEET_CONNECTOR_FENCE_MS(sp->c->cfg) * 1000);
+		spawn_env_add(env, &n, "RESPAWN_FENCE_USEC", num);
 	}
 	return env;
 }

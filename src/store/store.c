@@ -20,6 +20,7 @@ struct store {
 	uint64_t		 batch_id;	/* the open batch, or the last */
 	uint64_t		 failures;	/* batches that did not commit */
 	uint64_t		 lost[STORE_LOST_BATCHES];	/* their ids */
+	int64_t			 lease_ms;	/* store_set_lease(), or 0 */
 };
 
 static const char *const store_status_names[] = {
@@ -138,11 +139,18 @@ store_set_wait(struct store *st, int ms)
 	return st->ops->set_wait(st->backend, ms);
 }
 
+int64_t
+store_lease(const struct store *st)
+{
+	return st->lease_ms;
+}
+
 int
 store_set_lease(struct store *st, int64_t lease_ms)
 {
 	if (lease_ms <= 0)
 		return -EINVAL;
+	st->lease_ms = lease_ms;
 	if (st->ops->set_lease == NULL)
 		return 0;
 	return st->ops->set_lease(st->backend, lease_ms);
@@ -268,6 +276,18 @@ store_proxy_state_name(enum proxy_state s)
 	return store_proxy_state_names[s];
 }
 
+/*
+ * A start is a recovery: a new row says so from the first moment, so its
+ * end (recovery_completed_at, set when a heartbeat turns it off) is
+ * recorded however short the recovery was.
+ */
+static void
+store_instance_recovering(struct store *st, const struct instance *i)
+{
+	(void)st->ops->instance_heartbeat(st->backend, i->id, i->started_at,
+	    true, 0, 0);
+}
+
 int
 store_instance_register(struct store *st, const struct instance *i)
 {
@@ -275,13 +295,38 @@ store_instance_register(struct store *st, const struct instance *i)
 
 	if ((r = st->ops->instance_register(st->backend, i)) < 0)
 		return r;
+	store_instance_recovering(st, i);
+	return 0;
+}
+
+int
+store_instance_succeed(struct store *st, const struct instance *i,
+    const char (*old)[STORE_ID_LEN], size_t n, int *ret_taken)
+{
+	size_t	k;
+	int	r;
+
+	if (n > STORE_SUCCEED_MAX)
+		return -E2BIG;
+	if (st->ops->instance_succeed != NULL) {
+		if ((r = st->ops->instance_succeed(st->backend, i, old, n,
+		    ret_taken)) < 0)
+			return r;
+		store_instance_recovering(st, i);
+		return 0;
+	}
 	/*
-	 * A start is a recovery: the row says so from the first moment, so
-	 * its end (recovery_completed_at, set when a heartbeat turns it off)
-	 * is recorded however short the recovery was.
+	 * One host (SQLite): nobody else claims, so the order is safe; the
+	 * next claim takes the sessions of the instances marked dead.
 	 */
-	(void)st->ops->instance_heartbeat(st->backend, i->id, i->started_at,
-	    true, 0, 0);
+	if ((r = st->ops->instance_register(st->backend, i)) < 0)
+		return r;
+	store_instance_recovering(st, i);
+	for (k = 0; k < n; k++)
+		if ((r = st->ops->instance_set_status(st->backend, old[k],
+		    INSTANCE_DEAD, i->started_at)) < 0 && r != -ENOENT)
+			return r;
+	*ret_taken = 0;
 	return 0;
 }
 

@@ -209,6 +209,17 @@ struct instance {
 typedef int (*store_instance_cb)(const struct instance *i, void *arg);
 
 int	store_instance_register(struct store *st, const struct instance *i);
+/*
+ * A restarted daemon's registration: i is registered and the instances
+ * old[] (its predecessors in the same state directory, whose connectors
+ * it is about to adopt) are marked dead; on PostgreSQL in one transaction
+ * that also makes their sessions i's (epoch + 1, *ret_taken of them) and
+ * leaves their heartbeat as it was, so no peer can claim those sessions
+ * in between.  At most STORE_SUCCEED_MAX predecessors.
+ */
+#define STORE_SUCCEED_MAX	8
+int	store_instance_succeed(struct store *st, const struct instance *i,
+	    const char (*old)[STORE_ID_LEN], size_t n, int *ret_taken);
 int	store_instance_heartbeat(struct store *st, const char *id,
 	    int64_t now, bool in_progress, int64_t total, int64_t done);
 int	store_instance_set_status(struct store *st, const char *id,
@@ -238,6 +249,8 @@ int	store_set_lease(struct store *st, int64_t lease_ms);
  * the caller's thread (PostgreSQL runs on the store's worker).
  */
 int	store_set_wait(struct store *st, int ms);
+/* The lease set with store_set_lease, or 0 (the default). */
+int64_t	store_lease(const struct store *st);
 
 /*
  * Take every session not owned by a live instance: owner becomes self and

@@ -60,6 +60,9 @@ struct store_ops {
 	int	(*event_add)(void *b, int64_t now, const char *actor,
 		    int64_t session_id, const char *kind, const char *detail);
 	int	(*instance_register)(void *b, const struct instance *i);
+	/* NULL: store_instance_succeed registers, then marks them dead. */
+	int	(*instance_succeed)(void *b, const struct instance *i,
+		    const char (*old)[STORE_ID_LEN], size_t n, int *ret_taken);
 	int	(*instance_heartbeat)(void *b, const char *id, int64_t now,
 		    bool in_progress, int64_t total, int64_t done);
 	int	(*instance_set_status)(void *b, const char *id,

@@ -85,6 +85,7 @@
 #define STORE_PG_LOCK_TIMEOUT_MS	"5000"	/* as STORE_BUSY_TIMEOUT_MS */
 #define STORE_PG_IDLE_TX_TIMEOUT_MS	"60000"
 #define STORE_PG_WAKE_READS		4	/* reads per store_wake_drain */
+#define STORE_PG_CLOSED_READS		4	/* reads per store_pg_closed */
 /* Serialises migrations of concurrent first starts: "rspw". */
 #define STORE_PG_MIGRATE_LOCK		"1920102519"
 
@@ -606,6 +607,36 @@ store_pg_setup(struct store_pg *b)
 }
 
 /*
+ * Whether the server closed an idle connection (a restart, an
+ * administrator's terminate): it then says so (57P01) and closes the
+ * socket, which libpq notices only when a statement fails on it.  Looked
+ * at before each call, so the call that follows a restart runs on a new
+ * connection instead of failing.  Outside a transaction only: inside one,
+ * a reset would lose its statements, and the failure must show.
+ */
+static bool
+store_pg_closed(PGconn *conn)
+{
+	struct pollfd	pfd = { .fd = PQsocket(conn), .events = POLLIN };
+	int		i;
+
+	if (pfd.fd < 0 || PQtransactionStatus(conn) != PQTRANS_IDLE)
+		return false;
+	/*
+	 * Readable while idle: a notice, or the server's goodbye (read as a
+	 * notice) and then EOF, which libpq sees only on a read of its own.
+	 */
+	for (i = 0; i < STORE_PG_CLOSED_READS; i++) {
+		if (poll(&pfd, 1, 0) <= 0)
+			return false;
+		if (PQconsumeInput(conn) == 0 ||
+		    PQstatus(conn) != CONNECTION_OK)
+			return true;
+	}
+	return false;
+}
+
+/*
  * A usable connection: after a loss, reset it, but no oftener than the
  * backoff allows; until then the call fails at once.
  */
@@ -614,7 +645,8 @@ store_pg_ready(struct store_pg *b)
 {
 	char	msg[STORE_ERROR_LEN];
 
-	if (!b->retry.broken && PQstatus(b->conn) == CONNECTION_OK)
+	if (!b->retry.broken && PQstatus(b->conn) == CONNECTION_OK &&
+	    !store_pg_closed(b->conn))
 		return 0;
 	if (!b->retry.broken)
 		store_pg_lost(b);
@@ -1398,6 +1430,63 @@ store_pg_instance_register(void *p, const struct instance *i)
 }
 
 /*
+ * A restarted daemon takes its predecessors' place in one transaction: it
+ * registers, their sessions become its own (epoch + 1: anything they
+ * still had in flight is fenced out) and they are marked dead without
+ * touching their heartbeat.  Peers never see a moment in which the
+ * sessions are free, nor one in which the fleet has an instance more
+ * (that would make them shed sessions to the newcomer), and they are
+ * woken once, for the newcomer.
+ */
+static int
+store_pg_instance_succeed(void *p, const struct instance *i,
+    const char (*old)[STORE_ID_LEN], size_t n, int *ret_taken)
+{
+	struct store_pg		*b = p;
+	struct store_pg_args	 a = { .n = 0 };
+	PGresult		*res = NULL;
+	size_t			 k;
+	int			 r, taken = 0;
+
+	if ((r = store_pg_begin(b, STORE_PG_TX)) < 0)
+		return r;
+	store_pg_arg(&a, i->id);
+	store_pg_arg(&a, i->hostname);
+	store_pg_arg_i64(&a, i->pid);
+	store_pg_arg_i64(&a, i->started_at);
+	store_pg_arg(&a, store_instance_status_name(i->status));
+	if ((r = store_pg_run(b, "INSERT INTO instances (id, hostname, pid, "
+	    "started_at, heartbeat_at, status) VALUES ($1, $2, $3::bigint, "
+	    "$4::bigint, " STORE_PG_NOW_MS ", $5)", &a, NULL)) < 0)
+		goto out;
+	for (k = 0; k < n; k++) {
+		a.n = 0;
+		store_pg_arg(&a, i->id);
+		store_pg_arg(&a, old[k]);
+		if ((r = store_pg_run(b, "UPDATE sessions SET owner_instance = "
+		    "$1, epoch = epoch + 1 WHERE owner_instance = $2", &a,
+		    &res)) < 0)
+			goto out;
+		taken += store_pg_changes(res);
+		PQclear(res);
+		a.n = 0;
+		store_pg_arg(&a, old[k]);
+		if ((r = store_pg_run(b, "UPDATE instances SET status = "
+		    "'dead', stopped_at = " STORE_PG_NOW_MS " WHERE id = $1 "
+		    "AND status IN " STORE_PG_LIVE, &a, NULL)) < 0)
+			goto out;
+	}
+	if ((r = store_pg_notify(b, "joined", i->id)) < 0)
+		goto out;
+	if ((r = store_pg_end(b, STORE_PG_TX, 0)) < 0)
+		return r;
+	*ret_taken = taken;
+	return 0;
+out:
+	return store_pg_end(b, STORE_PG_TX, r);
+}
+
+/*
  * The outcome of an UPDATE of one instance row that was refused: absent
  * (-ENOENT) or declared dead by a peer (-ESTALE: its lease is lost, and
  * its sessions are, or will be, taken with a new epoch).
@@ -1463,7 +1552,8 @@ store_pg_instance_set_status(void *p, const char *id,
 	store_pg_arg(&a, store_instance_status_name(status));
 	/* A dead instance does not come back to life by saying so. */
 	if ((r = store_pg_run(b, "WITH u AS (UPDATE instances SET status = "
-	    "$2::text, heartbeat_at = " STORE_PG_NOW_MS ", stopped_at = CASE "
+	    "$2::text, heartbeat_at = CASE WHEN $2::text = 'dead' THEN "
+	    "heartbeat_at ELSE " STORE_PG_NOW_MS " END, stopped_at = CASE "
 	    "WHEN $2::text IN ('stopped', 'dead') THEN " STORE_PG_NOW_MS
 	    " ELSE stopped_at END WHERE id = $1 AND NOT (status = 'dead' AND "
 	    "$2::text IN " STORE_PG_LIVE ") RETURNING 1) "
@@ -1640,9 +1730,12 @@ store_pg_fleet_share(void *p, const char *self, int64_t *ret_share,
  * without waiting, and a row that changed hands since the statement
  * began is checked again (READ COMMITTED re-evaluates the condition on
  * the new version).  Each claimed session's epoch goes up, which fences
- * out the previous owner's writes.  Sessions already owned by a live
- * instance are never taken: rebalancing a running fleet is its owners'
- * decision (store_pg_session_release).
+ * out the previous owner's writes.  Sessions of an owner whose heartbeat
+ * is younger than the lease are never taken, whatever its status says:
+ * an instance marked dead or stopped a moment ago may still have
+ * connectors running, which stop by themselves within the lease
+ * (docs/CONNECTORS.md, fencing), and rebalancing a running fleet is its
+ * owners' decision (store_pg_session_release).
  */
 static int
 store_pg_session_claim(void *p, const char *self, int64_t now,
@@ -1669,9 +1762,9 @@ store_pg_session_claim(void *p, const char *self, int64_t now,
 		if ((r = store_pg_run(b, "WITH cand AS (SELECT s.id FROM "
 		    "sessions s WHERE s.owner_instance IS NULL OR "
 		    "(s.owner_instance <> $1 AND NOT EXISTS (SELECT 1 FROM "
-		    "instances i WHERE i.id = s.owner_instance AND i.status IN "
-		    STORE_PG_LIVE " AND i.heartbeat_at >= $3::bigint - "
-		    "$2::bigint)) ORDER BY s.priority DESC, s.id LIMIT "
+		    "instances i WHERE i.id = s.owner_instance AND "
+		    "i.heartbeat_at >= $3::bigint - $2::bigint)) "
+		    "ORDER BY s.priority DESC, s.id LIMIT "
 		    "$4::bigint FOR UPDATE OF s SKIP LOCKED) "
 		    "UPDATE sessions s SET owner_instance = $1, epoch = "
 		    "s.epoch + 1 FROM cand WHERE s.id = cand.id", &a,
@@ -2766,6 +2859,7 @@ const struct store_ops store_pg_ops = {
 	.session_remove = store_pg_session_remove,
 	.event_add = store_pg_event_add,
 	.instance_register = store_pg_instance_register,
+	.instance_succeed = store_pg_instance_succeed,
 	.instance_heartbeat = store_pg_instance_heartbeat,
 	.instance_set_status = store_pg_instance_set_status,
 	.instance_reap = store_pg_instance_reap,

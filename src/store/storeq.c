@@ -300,6 +300,13 @@ storeq_new(struct event_base *base, const char *url, struct store *st,
 		free(q);
 		return r;
 	}
+	/*
+	 * The worker's claims and shares judge leases as the caller's store
+	 * does: with the default instead, a dead peer's sessions would wait
+	 * for the default lease, not the configured one.
+	 */
+	if (st != NULL && store_lease(st) > 0)
+		(void)store_set_lease(q->store, store_lease(st));
 	if ((r = storeq_start(q, err)) < 0) {
 		store_close(q->store);
 		free(q);

@@ -52,8 +52,9 @@ typedef int	(*storeq_run_fn)(struct store *st, void *arg);
 typedef void	(*storeq_done_fn)(int result, void *arg);
 
 /*
- * Threaded: open a store connection of its own from url and start the
- * worker.  Inline (url NULL): run jobs on st, which stays the caller's.
+ * Threaded: open a store connection of its own from url, with st's lease
+ * (store_set_lease), and start the worker.  Inline (url NULL): run jobs
+ * on st, which stays the caller's.
  */
 int	storeq_new(struct event_base *base, const char *url, struct store *st,
 	    struct storeq **ret, char err[STORE_ERROR_LEN]);

@@ -81,6 +81,7 @@ export class Notifier {
 		this.clearTimer = clearTimer;
 		this.readyFields = null;
 		this.readyTimer = null;
+		this.takenAt = null;	// when respawn last took a message (fence.js)
 	}
 
 	// READY=1 (with fields), and again: every retryMs while the daemon
@@ -141,6 +142,8 @@ export class Notifier {
 					return;
 				done = true;
 				clearTimeout(timer);
+				if (ok)
+					this.takenAt = performance.now();
 				if (!ok)
 					this.log(`notify: ${args.slice(1).join(' ')}: ${why}`);
 				resolve(ok);
