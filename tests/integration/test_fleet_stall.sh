@@ -57,10 +57,11 @@ expect_eq "$([ "${#PG_PIDS[@]}" -gt 2 ] && echo yes)" yes \
 # The connector to kill during the stall: session 7's.
 victim_dir="$RESPAWN_STATE_DIR/sessions/$("$RESPAWN" session show +4917000000007 --json | jq .id)"
 
-# A store route sent during the stall waits for the database.
+# A store route sent during the stall waits for the database, up to the
+# API's deadline (5 s): then it is a 503 in JSON, on the open connection.
 kill -STOP "${PG_PIDS[@]}"
 t0=$SECONDS
-curl -s -m 60 -o "$T/sessions.json" -w '%{http_code}' \
+curl -s -m 60 -D "$T/sessions.hdr" -o "$T/sessions.json" -w '%{http_code} %{time_total}' \
     "$API/api/sessions?limit=1000" -H "x-api-key: stall-key" >"$T/sessions.code" &
 sessions_curl=$!
 sleep 1.5	# a tick or two: the worker is now inside a call
@@ -106,16 +107,24 @@ else
 fi
 expect_eq "$(($SECONDS - t0 < STALL_S + 2 ? 1 : 0))" 1 \
     "all of that within the stall ($((SECONDS - t0)) s)"
-expect_eq "$(kill -0 "$sessions_curl" 2>/dev/null && echo waiting)" waiting \
-    "GET /api/sessions waits for the database"
+wait "$sessions_curl"
+read -r code secs <"$T/sessions.code"
+expect_eq "$code $(jq -r .error "$T/sessions.json")" "503 unavailable" \
+    "GET /api/sessions during the stall: a 503 in JSON at the deadline"
+expect_eq "$(awk -v s="$secs" 'BEGIN { print (s >= 4.5 && s < 8) ? "bounded" : s }')" bounded \
+    "... after waiting ${secs} s for the database (deadline 5 s)"
+expect_in "$(cat "$T/sessions.hdr")" "Retry-After: 1" "... with Retry-After"
 
 # Let the database go on.
 sleep $((STALL_S - (SECONDS - t0) > 0 ? STALL_S - (SECONDS - t0) : 0))
 kill -CONT "${PG_PIDS[@]}"
 ok "database stalled for $((SECONDS - t0)) s, then resumed"
-wait "$sessions_curl"
-expect_eq "$(cat "$T/sessions.code")" 200 \
-    "GET /api/sessions answered once the database was back"
+sessions_ok() {
+	[ "$(curl -s -m 10 -o "$T/sessions.json" -w '%{http_code}' \
+	    "$API/api/sessions?limit=1000" -H "x-api-key: stall-key")" = 200 ]
+}
+if wait_for 20 sessions_ok; then ok "GET /api/sessions answered once the database was back"
+else not_ok "GET /api/sessions not answered after the stall"; fi
 expect_eq "$(jq '.sessions | length' "$T/sessions.json")" $N "... with all $N sessions"
 if wait_for 60 all_ready $N; then ok "all $N ready again, the killed one too"
 else not_ok "$(count_status ready) ready after the stall"; fi
