@@ -967,6 +967,24 @@ store_pg_conninfo(const char *url, char **ret, char *err)
 	return 0;
 }
 
+/* Whether libpq can read conninfo at all (its message is not needed). */
+static bool
+store_pg_parses(const char *conninfo)
+{
+	PQconninfoOption	*o;
+	char			*perr = NULL;
+
+	if ((o = PQconninfoParse(conninfo, &perr)) == NULL) {
+		if (perr != NULL) {
+			util_wipe(perr, strlen(perr));
+			PQfreemem(perr);
+		}
+		return false;
+	}
+	PQconninfoFree(o);
+	return true;
+}
+
 static int
 store_pg_open(const char *url, void **ret, char *err)
 {
@@ -1011,7 +1029,11 @@ store_pg_open(const char *url, void **ret, char *err)
 		    b->err, sizeof b->err);
 		snprintf(err, STORE_ERROR_LEN, "database '%s': %s", desc,
 		    b->err);
-		r = -EIO;
+		/*
+		 * A URL libpq cannot read will not read better later: not a
+		 * database restarting (-EIO, which a starting daemon retries).
+		 */
+		r = store_pg_parses(conninfo) ? -EIO : -EINVAL;
 		goto fail;
 	}
 	util_wipe(conninfo, strlen(conninfo));
