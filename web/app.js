@@ -203,7 +203,7 @@ function sessionsPage(params) {
 			el('div', {}, el('label', { for: 'f-user' }, 'User'), user),
 			el('div', {}, el('label', { for: 'f-phone' }, 'Phone'), phone)),
 		chips),
-	el('div', { class: 'card' }, el('table', { id: 'sessions-table' },
+	el('div', { class: 'card scroll' }, el('table', { id: 'sessions-table' },
 		el('thead', {}, el('tr', {}, ['Id', 'Phone', 'User', 'Country', 'State',
 			'Proxy IP', 'Attempts', 'Last error'].map((h) => el('th', {}, h)))),
 		body)));
@@ -234,7 +234,7 @@ function sessionsPage(params) {
 			el('td', {}, s.userId),
 			el('td', {}, s.country),
 			el('td', {}, badge(s.status)),
-			el('td', {}, s.proxyIp || '—'),
+			el('td', { class: 'ip' }, s.proxyIp || '—'),
 			el('td', {}, s.attempts),
 			el('td', { class: 'wrap' }, s.lastError || ''))));
 		if (shown.length === 0)
@@ -397,7 +397,7 @@ function proxiesPage() {
 	const list = el('tbody', { id: 'proxy-list' });
 	view(el('div', { class: 'card' }, el('h1', {}, 'Proxies'), stats),
 		el('div', { class: 'card' }, el('h2', {}, 'By country and state'), matrix),
-		el('div', { class: 'card' }, el('h2', {}, 'Every proxy'), el('table', {},
+		el('div', { class: 'card scroll' }, el('h2', {}, 'Every proxy'), el('table', {},
 			el('thead', {}, el('tr', {}, ['Id', 'IP', 'Country', 'State', 'Type', 'Session', 'Since'].map((h) => el('th', {}, h)))),
 			list)));
 	async function refresh() {
@@ -419,7 +419,7 @@ function proxiesPage() {
 			el('tbody', {}, [...by.keys()].sort().map((cc) => el('tr', { 'data-country': cc }, el('td', {}, cc),
 				states.map((s) => el('td', {}, by.get(cc)[s] || ''))))));
 		list.replaceChildren(...all.map((p) => el('tr', {},
-			el('td', {}, p.id), el('td', {}, p.ip), el('td', {}, p.country), el('td', {}, badge(p.state)),
+			el('td', {}, p.id), el('td', { class: 'ip' }, p.ip), el('td', {}, p.country), el('td', {}, badge(p.state)),
 			el('td', {}, p.type),
 			el('td', {}, p.sessionId ? el('a', { href: `#/session/${Number(p.sessionId)}` }, p.sessionId) : '—'),
 			el('td', {}, when(p.assignedAt || p.idleSince || p.purchasedAt)))));

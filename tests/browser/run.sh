@@ -19,24 +19,19 @@ if [ ! -d "$SRC/tests/browser/node_modules/puppeteer-core" ]; then
 fi
 
 lab_start --ping-ms 200
-serve_env
+# Proxies bought from the lab's account API, as from Bright Data.
+serve_env_bd
 export RECONNECT_DELAY=100 MAX_RECONNECT_ATTEMPTS=3 RESPAWN_STOP_TIMEOUT=2s
 export KEY=browser-key-1
 echo "$KEY" >"$T/api.key"
 chmod 600 "$T/api.key"
 export RESPAWN_API_KEY_SECRET="file:$T/api.key"
-: >"$T/proxies.txt"
-for cc in de de gb us nl; do
-	for ip in $(lab_allocate $cc); do
-		echo "$(lab_proxy_url "$ip") $cc" >>"$T/proxies.txt"
-	done
-done
 export PHONE=+4915100000042
 "$RESPAWN" session add --user acme-gmbh --phone "$PHONE" --country de >/dev/null
 "$RESPAWN" session add --user acme-gmbh --phone +4915100000043 --country de >/dev/null
 "$RESPAWN" session add --user tea-ltd --phone +447700900042 --country gb >/dev/null
 "$RESPAWN" session add --user 'xss<b>x</b><img/src=x/onerror=window.__xss=1>' --phone +14155550142 --country us >/dev/null
-# Belgium has no IP of its own: it falls back to the Netherlands.
+# The lab sells no IP in Belgium: it falls back to the Netherlands.
 "$RESPAWN" session add --user frites-sa --phone +32470000042 --country be >/dev/null
 serve_start
 URL=$(api_url) || { cat "$T/serve.1.log"; exit 1; }
