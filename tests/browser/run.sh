@@ -21,6 +21,7 @@ fi
 lab_start --ping-ms 200
 # Proxies bought from the lab's account API, as from Bright Data.
 serve_env_bd
+export RESPAWN_IP_MONTHLY_PRICE=1.50 RESPAWN_DAILY_SPEND_LIMIT=20
 export RECONNECT_DELAY=100 MAX_RECONNECT_ATTEMPTS=3 RESPAWN_STOP_TIMEOUT=2s
 export KEY=browser-key-1
 echo "$KEY" >"$T/api.key"
