@@ -299,7 +299,8 @@ wa_hello(struct wa_conn *c, const struct waproto_msg *m)
 static int
 wa_pair(struct wa_conn *c, const struct waproto_msg *m)
 {
-	static const char	 alphabet[] = "ABCDEFGHJKLMNPQRSTVWXYZ23456789";
+	static const char	 alphabet[] =
+	    "ABCDEFGHJKLMNPQRSTVWXYZ23456789";
 	char			 line[32];
 	size_t			 i, o = 0;
 

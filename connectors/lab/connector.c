@@ -3,7 +3,9 @@
  * contract (docs/CONNECTORS.md, docs/LAB.md) against respawn-lab.  It
  * tunnels through RESPAWN_PROXY_URL with HTTP CONNECT to the lab's
  * WhatsApp stand-in (RESPAWN_LAB_WA_ADDR or argv[1]), keeps its token in
- * RESPAWN_SESSION_DIR (made on first run: the stand-in for a QR scan),
+ * RESPAWN_SESSION_DIR (made on first run: the stand-in for a scan made
+ * when the session was set up), links the device again after a logout by
+ * QR code or pairing code (pair_device, docs/CONNECTORS.md "Pairing"),
  * reports readiness and watchdog pings over NOTIFY_SOCKET, and exits
  *
  *   0  on SIGTERM or SIGINT,
@@ -403,7 +405,7 @@ proxy_handshake(struct connector *c)
 
 /* --- pairing: the stand-in for a QR scan or a pairing code ------------- */
 
-#define QR_ROTATE_MS		20000	/* a new QR code, as WhatsApp's */
+#define QR_ROTATE_MS		20000	/* a new QR code then */
 #define PAIR_LINE_MAX		64
 
 static int

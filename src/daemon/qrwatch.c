@@ -28,7 +28,7 @@ struct qrwatch {
 	struct dctx	*c;
 	struct sessions	*reg;
 	struct ops	*ops;
-	struct intmap	*seen;		/* session id -> struct qrwatch_seen */
+	struct intmap	*seen;		/* id -> qrwatch_seen */
 };
 
 struct qrwatch *

@@ -11,7 +11,7 @@
 
 #include "base/buf.h"
 
-#define QRPNG_TEXT_MAX		2048	/* bytes of a QR code's text */
+#define QRPNG_TEXT_MAX		2048	/* bytes of a QR code text */
 #define QRPNG_SCALE		6	/* pixels per module */
 #define QRPNG_MARGIN		4	/* quiet zone, in modules */
 #define QRPNG_PIXELS_MAX	(1024 * 1024)	/* of the image, a bound */

@@ -70,7 +70,6 @@ try {
 		await page.waitForSelector('#key-input', { visible: true });
 		expect(await page.$eval('#nav', (n) => n.hidden), 'the navigation shows without a key');
 	});
-	await shot(page, 'dashboard-key');
 
 	await check('a wrong key is refused', async () => {
 		await page.type('#key-input', 'not-the-key');
