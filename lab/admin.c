@@ -244,6 +244,38 @@ admin_wa_phone(struct lab *lab, const char *body, size_t len,
 	json_decref(j);
 }
 
+/* The phone scans a QR code or has a pairing code typed: wa_link. */
+static void
+admin_wa_link(struct lab *lab, const char *body, size_t len,
+    struct http_response *resp)
+{
+	json_t		*j;
+	const char	*phone, *qr, *code;
+	int		 r;
+
+	if ((j = api_body_object(body, len, resp)) == NULL)
+		return;
+	phone = json_string_value(json_object_get(j, "phone"));
+	qr = json_string_value(json_object_get(j, "qr"));
+	code = json_string_value(json_object_get(j, "code"));
+	if (phone == NULL || (r = wa_link(lab->wa, phone, qr, code)) ==
+	    -EINVAL)
+		http_response_text(resp, 400, "phone (E.164) and one of qr "
+		    "and code are required\n");
+	else if (r == -ENOENT)
+		http_response_text(resp, 404, "no device waits to be linked "
+		    "to this phone\n");
+	else if (r == -EACCES)
+		http_response_text(resp, 403, "not the QR code or the code "
+		    "the waiting device shows\n");
+	else if (r < 0)
+		http_response_text(resp, 500, "too many phones\n");
+	else
+		http_response_json(resp, 200, json_pack("{s:s,s:b}", "phone",
+		    phone, "linked", 1));
+	json_decref(j);
+}
+
 static void
 admin_wa_ip(struct lab *lab, const char *body, size_t len,
     struct http_response *resp)
@@ -327,6 +359,8 @@ admin_handle(struct lab *lab, const struct httpreq *req, const char *body,
 		http_response_json(resp, 200, wa_json(lab->wa));
 	else if (admin_is(req, "POST", "/lab/wa/phone"))
 		admin_wa_phone(lab, body, bodylen, resp);
+	else if (admin_is(req, "POST", "/lab/wa/link"))
+		admin_wa_link(lab, body, bodylen, resp);
 	else if (admin_is(req, "POST", "/lab/wa/ip"))
 		admin_wa_ip(lab, body, bodylen, resp);
 	else if (admin_is(req, "GET", "/lab/proxy"))

@@ -10,8 +10,10 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -43,6 +45,7 @@ struct wa_phone {
 	int64_t			 ip_changes;
 	int64_t			 refused;
 	int64_t			 ip_shared;	/* connects sharing an IP */
+	int64_t			 links;		/* devices linked (wa_link) */
 	int64_t			 last_change_ms;
 };
 
@@ -60,6 +63,16 @@ struct wa_conn {
 	struct event		 ev;
 	uint32_t		 ip;
 	struct wa_phone		*phone;		/* after OK */
+	/*
+	 * A device waiting to be linked (PAIR, PAIRCODE): the phone it
+	 * names, the token it will pair with and, for PAIRCODE, the code
+	 * the customer types on the phone.
+	 */
+	enum waproto_kind	 pair_kind;
+	bool			 pairing;
+	char			 pair_phone[WAPROTO_PHONE_MAX];
+	char			 pair_token[WAPROTO_TOKEN_MAX];
+	char			 pair_code[WA_PAIR_CODE_LEN];
 	int64_t			 since_mono;
 	int64_t			 pong_mono;
 	size_t			 len;
@@ -277,6 +290,80 @@ wa_hello(struct wa_conn *c, const struct waproto_msg *m)
 	return 0;
 }
 
+/*
+ * PAIR or PAIRCODE: the connection waits (up to WA_PAIR_TIMEOUT_MS) for
+ * the phone to scan the QR code or have the code typed (wa_link).  A
+ * pairing code is 8 characters from an alphabet without look-alikes, as
+ * WhatsApp's, drawn from the lab's seeded generator.
+ */
+static int
+wa_pair(struct wa_conn *c, const struct waproto_msg *m)
+{
+	static const char	 alphabet[] =
+	    "ABCDEFGHJKLMNPQRSTVWXYZ23456789";
+	char			 line[32];
+	size_t			 i, o = 0;
+
+	c->pairing = true;
+	c->pair_kind = m->kind;
+	c->since_mono = util_mono_ms();
+	(void)util_strlcpy(c->pair_phone, m->phone, sizeof(c->pair_phone));
+	(void)util_strlcpy(c->pair_token, m->token, sizeof(c->pair_token));
+	if (m->kind == WAPROTO_PAIR) {
+		log_info("wa.pair_qr", LOGF_S("phone", m->phone));
+		wa_send(c, "WAIT\n");
+		return 0;
+	}
+	for (i = 0; i < 8; i++) {
+		if (i == 4)
+			c->pair_code[o++] = '-';
+		c->pair_code[o++] = alphabet[rng_below(&c->wa->lab->rng,
+		    sizeof(alphabet) - 1)];
+	}
+	c->pair_code[o] = '\0';
+	log_info("wa.pair_code", LOGF_S("phone", m->phone));
+	(void)snprintf(line, sizeof(line), "CODE %s\n", c->pair_code);
+	wa_send(c, line);
+	return 0;
+}
+
+int
+wa_link(struct wa *wa, const char *phone, const char *qr, const char *code)
+{
+	struct wa_conn	*c;
+	struct wa_phone	*p;
+	char		 want[WAPROTO_PHONE_MAX + WAPROTO_TOKEN_MAX + 16];
+	bool		 waiting = false;
+
+	if (!waproto_phone_valid(phone) || (qr == NULL) == (code == NULL))
+		return -EINVAL;
+	TAILQ_FOREACH(c, &wa->conns, entry) {
+		if (!c->pairing || strcmp(c->pair_phone, phone) != 0)
+			continue;
+		waiting = true;
+		(void)snprintf(want, sizeof(want), "%s%s:%s", WA_QR_PREFIX,
+		    c->pair_phone, c->pair_token);
+		if (qr != NULL ? c->pair_kind == WAPROTO_PAIR &&
+		    strcmp(qr, want) == 0 : c->pair_kind == WAPROTO_PAIRCODE &&
+		    strcasecmp(code, c->pair_code) == 0)
+			break;
+	}
+	if (c == NULL)
+		return waiting ? -EACCES : -ENOENT;
+	if ((p = wa_phone_get(wa, phone, true)) == NULL)
+		return -ENOSPC;
+	/* The linked device's token is the phone's pairing: a new scan. */
+	(void)util_strlcpy(p->token, c->pair_token, sizeof(p->token));
+	if (p->state == WA_PHONE_LOGGED_OUT)
+		p->state = WA_PHONE_OK;
+	p->links++;
+	log_info("wa.linked", LOGF_S("phone", phone), LOGF_S("by", qr != NULL ?
+	    "qr" : "code"));
+	wa_send(c, "PAIRED\n");
+	wa_conn_free(c);
+	return 0;
+}
+
 static int
 wa_line(struct wa_conn *c, const char *line, size_t len)
 {
@@ -291,11 +378,13 @@ wa_line(struct wa_conn *c, const char *line, size_t len)
 		c->pong_mono = util_mono_ms();
 		return 0;
 	}
-	if (c->phone != NULL) {
+	if (c->phone != NULL || c->pairing) {
 		wa_send(c, "ERR already said HELLO\n");
 		wa_conn_free(c);
 		return -1;
 	}
+	if (m.kind == WAPROTO_PAIR || m.kind == WAPROTO_PAIRCODE)
+		return wa_pair(c, &m);
 	return wa_hello(c, &m);
 }
 
@@ -377,7 +466,8 @@ wa_tick_cb(evutil_socket_t fd, short what, void *arg)
 	for (c = TAILQ_FIRST(&wa->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->phone == NULL) {
-			if (now - c->since_mono > WA_HELLO_TIMEOUT_MS)
+			if (now - c->since_mono > (c->pairing ?
+			    WA_PAIR_TIMEOUT_MS : WA_HELLO_TIMEOUT_MS))
 				wa_conn_free(c);
 			continue;
 		}
@@ -512,7 +602,7 @@ wa_json(const struct wa *wa)
 				ip[0] = '\0';
 			util_fmt_time(p->last_change_ms, ts);
 			json_object_set_new(phones, p->phone, json_pack(
-			    "{s:b,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s}",
+			    "{s:b,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s}",
 			    "connected", p->conn != NULL,
 			    "state", wa_state_names[p->state],
 			    "ip", ip, "country", p->country,
@@ -521,6 +611,7 @@ wa_json(const struct wa *wa)
 			    "ip_changes", (json_int_t)p->ip_changes,
 			    "ip_shared", (json_int_t)p->ip_shared,
 			    "refused", (json_int_t)p->refused,
+			    "links", (json_int_t)p->links,
 			    "last_change", ts));
 		}
 	}

@@ -19,6 +19,10 @@
 #define WA_MAX_PHONES		200000
 #define WA_MAX_BLOCKED_IPS	1024
 #define WA_HELLO_TIMEOUT_MS	10000
+#define WA_PAIR_TIMEOUT_MS	120000	/* a device waiting to be linked */
+#define WA_PAIR_CODE_LEN	10	/* "ABCD-EFGH" and NUL */
+/* The text of the lab's QR codes: the prefix, then "<phone>:<token>". */
+#define WA_QR_PREFIX		"respawn-lab:"
 
 enum wa_phone_state {
 	WA_PHONE_OK,
@@ -36,6 +40,15 @@ int	 wa_state_parse(const char *s, enum wa_phone_state *ret);
 /* Sets a phone's state; a live connection is told and closed. */
 int	 wa_set_phone(struct wa *wa, const char *phone,
 	    enum wa_phone_state state);
+/*
+ * The phone links the device waiting for it (PAIR, PAIRCODE): by the QR
+ * code's text or by the pairing code (exactly one of qr and code).  The
+ * device is told PAIRED and its token becomes the phone's pairing (a
+ * logout is cleared).  -ENOENT: no device waits for the phone; -EACCES:
+ * the QR code or the code is not the one shown; -EINVAL.
+ */
+int	 wa_link(struct wa *wa, const char *phone, const char *qr,
+	    const char *code);
 int	 wa_set_ip_blocked(struct wa *wa, uint32_t ip, bool blocked);
 json_t	*wa_json(const struct wa *wa);
 json_t	*wa_save(const struct wa *wa);

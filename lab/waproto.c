@@ -52,10 +52,18 @@ waproto_parse(const char *line, size_t len, struct waproto_msg *out)
 		*out = m;
 		return 0;
 	}
-	if (len < 6 || memcmp(line, "HELLO ", 6) != 0)
+	if (len > 6 && memcmp(line, "HELLO ", 6) == 0) {
+		m.kind = WAPROTO_HELLO;
+		p = line + 6;
+	} else if (len > 5 && memcmp(line, "PAIR ", 5) == 0) {
+		m.kind = WAPROTO_PAIR;
+		p = line + 5;
+	} else if (len > 9 && memcmp(line, "PAIRCODE ", 9) == 0) {
+		m.kind = WAPROTO_PAIRCODE;
+		p = line + 9;
+	} else
 		return -EINVAL;
-	p = line + 6;
-	sp = memchr(p, ' ', len - 6);
+	sp = memchr(p, ' ', len - (size_t)(p - line));
 	if (sp == NULL)
 		return -EINVAL;
 	n = (size_t)(sp - p);
@@ -69,7 +77,6 @@ waproto_parse(const char *line, size_t len, struct waproto_msg *out)
 	if (!waproto_token_valid(p, n))
 		return -EINVAL;
 	memcpy(m.token, p, n);
-	m.kind = WAPROTO_HELLO;
 	*out = m;
 	return 0;
 }

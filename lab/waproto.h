@@ -1,7 +1,9 @@
 /*
  * The lab's WhatsApp stand-in speaks a line protocol (documented in
  * docs/LAB.md): lines end in "\n", are at most WAPROTO_MAX_LINE bytes, and
- * the client opens with "HELLO <phone> <token>".  This file parses client
+ * the client opens with "HELLO <phone> <token>", or, to link a new device
+ * (a QR scan or a pairing code), "PAIR <phone> <token>" or
+ * "PAIRCODE <phone> <token>".  This file parses client
  * lines; it is pure so it can be fuzzed.
  */
 #ifndef LAB_WAPROTO_H
@@ -16,6 +18,8 @@
 enum waproto_kind {
 	WAPROTO_HELLO,
 	WAPROTO_PONG,
+	WAPROTO_PAIR,		/* PAIR <phone> <token>: link by QR code */
+	WAPROTO_PAIRCODE,	/* PAIRCODE <phone> <token>: by pairing code */
 };
 
 struct waproto_msg {

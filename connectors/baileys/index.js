@@ -12,6 +12,8 @@ import { ConfigError, parseEnv } from 'respawn-connector-common/env';
 import { parseProxyUrl } from 'respawn-connector-common/proxy';
 import { Notifier, statusText, watchdogIntervalMs } from 'respawn-connector-common/notify';
 import { Fence, exitFenced, fenceMs } from 'respawn-connector-common/fence';
+import { clearPairing, pairingPhone, pairingRequested,
+	writePairingCode } from 'respawn-connector-common/pairing';
 import { classifyClose, EXIT_FAILURE, EXIT_OK } from './lib/reasons.js';
 import { useDurableMultiFileAuthState } from './lib/auth-state.js';
 import { TunnelState, installGlobalDispatcher, makeDispatcher, makeFetchAgent,
@@ -81,6 +83,31 @@ async function showQr(qr) {
 	}
 	log(`QR code needed: ${qrTxt}`);
 	notify({ STATUS: 'qr' });
+}
+
+// A scan is needed.  When respawn asked for a pairing code
+// (pairing-code.request), the code is asked for once per socket instead of
+// showing the QR code: Baileys' socket is ready for it once it offers a QR.
+let codeAsked = null;
+async function onQr(s, qr) {
+	if (!(await pairingRequested(cfg.sessionDir))) {
+		showQr(qr);
+		return;
+	}
+	if (codeAsked === s)
+		return;
+	codeAsked = s;
+	try {
+		const code = await writePairingCode(cfg.sessionDir,
+		    await s.requestPairingCode(pairingPhone(cfg.phone)));
+		await clearQr();
+		log(`pairing code written for ${cfg.phone}: type it on the phone`);
+		notify({ STATUS: 'pairing-code' });
+		return code;
+	} catch (e) {
+		log(`asking for a pairing code failed (${e.message}): showing the QR code`);
+		showQr(qr);
+	}
 }
 
 async function clearQr() {
@@ -176,10 +203,11 @@ async function start() {
 		if (s !== sock && !(u.connection === 'close'))
 			return;
 		if (u.qr)
-			showQr(u.qr);
+			onQr(s, u.qr);
 		if (u.connection === 'open') {
 			restarts = 0;
 			clearQr().catch(() => {});
+			clearPairing(cfg.sessionDir).catch(() => {});
 			log(`connected as ${state.creds.me?.id ?? '?'} through ${proxy.redacted}`);
 			notifier.ready([['READY', 1], ['STATUS', 'open']]);
 		} else if (u.connection === 'close' && s === sock) {

@@ -13,6 +13,8 @@ import { ConfigError, parseEnv } from 'respawn-connector-common/env';
 import { parseProxyUrl } from 'respawn-connector-common/proxy';
 import { Notifier, statusText, watchdogIntervalMs } from 'respawn-connector-common/notify';
 import { Fence, exitFenced, fenceMs } from 'respawn-connector-common/fence';
+import { clearPairing, pairingPhone, pairingRequested,
+	writePairingCode } from 'respawn-connector-common/pairing';
 import { chromiumArgs, classifyDisconnect, classifyError, EXIT_FAILURE,
 	EXIT_OK } from './lib/reasons.js';
 
@@ -152,6 +154,31 @@ async function showQr(qr) {
 	notify({ STATUS: 'qr' });
 }
 
+// A scan is needed.  When respawn asked for a pairing code
+// (pairing-code.request), whatsapp-web.js is asked for one, once, instead
+// of showing the QR code (its page is ready for it once it offers a QR).
+let codeAsked = false;
+async function onQr(qr) {
+	if (!(await pairingRequested(cfg.sessionDir))) {
+		showQr(qr);
+		return;
+	}
+	if (codeAsked)
+		return;
+	codeAsked = true;
+	try {
+		await writePairingCode(cfg.sessionDir,
+		    await client.requestPairingCode(pairingPhone(cfg.phone), true));
+		await rm(qrTxt, { force: true });
+		await rm(qrPng, { force: true });
+		log(`pairing code written for ${cfg.phone}: type it on the phone`);
+		notify({ STATUS: 'pairing-code' });
+	} catch (e) {
+		log(`asking for a pairing code failed (${e.message}): showing the QR code`);
+		showQr(qr);
+	}
+}
+
 async function exitWith(code, event, reason) {
 	if (exiting)
 		return;
@@ -188,11 +215,12 @@ async function start() {
 		takeoverOnConflict: false,
 		qrMaxRetries: 0,
 	});
-	client.on('qr', showQr);
+	client.on('qr', onQr);
 	client.on('authenticated', () => notify({ STATUS: 'authenticated' }));
 	client.on('ready', () => {
 		rm(qrTxt, { force: true }).catch(() => {});
 		rm(qrPng, { force: true }).catch(() => {});
+		clearPairing(cfg.sessionDir).catch(() => {});
 		log(`connected through ${proxy.redacted}`);
 		notifier.ready([['READY', 1], ['STATUS', 'open']]);
 	});

@@ -33,6 +33,7 @@
 #include "daemon/jobs.h"
 #include "daemon/lease.h"
 #include "daemon/ops.h"
+#include "daemon/qrwatch.h"
 #include "daemon/proxy.h"
 #include "daemon/purchase.h"
 #include "daemon/record.h"
@@ -76,6 +77,7 @@ struct daemon {
 	struct lease		*lease;
 
 	struct event		*ev_tick;
+	struct qrwatch		*qr;		/* session.qr webhooks */
 	struct event		*ev_sigterm, *ev_sigint, *ev_sigusr2;
 	int64_t			 last_heartbeat;	/* wall ms */
 	bool			 heartbeat_open;	/* the recovery, as told */
@@ -455,6 +457,7 @@ daemon_tick_cb(evutil_socket_t fd, short what, void *arg)
 	ops_heartbeat(d->ops, d->heartbeat_ok_at, d->heartbeat_failures);
 	daemon_store_status(d);
 	spawn_tick(d->sp, now);
+	qrwatch_tick(d->qr);
 	if (inventory_loaded(d->inv) && now -
 	    inventory_last_reconcile(d->inv) >= INVENTORY_RECONCILE_MS)
 		inventory_reconcile(d->inv);
@@ -710,6 +713,7 @@ daemon_modules(struct daemon *d)
 		log_error("daemon.api_failed", LOGF_S("error", err));
 		return r == -EINVAL ? EX_CONFIG : EX_OSERR;
 	}
+	d->qr = qrwatch_new(c, d->reg, d->ops);
 	return 0;
 }
 
@@ -793,6 +797,7 @@ daemon_teardown(struct daemon *d)
 		event_free(d->ev_sigint);
 	if (d->ev_sigusr2 != NULL)
 		event_free(d->ev_sigusr2);
+	qrwatch_free(d->qr);
 	ops_free(d->ops);
 	fleet_free(d->fleet);
 	sync_free(d->sync);

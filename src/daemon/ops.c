@@ -740,6 +740,15 @@ ops_emit(struct ops *o, const char *event, json_t *data)
 }
 
 void
+ops_qr(struct ops *o, struct dsession *ds, const char *qr)
+{
+	json_t	*data = ops_session_data(o, ds);
+
+	json_object_set_new(data, "qr", json_string(qr));
+	ops_emit(o, "session.qr", data);
+}
+
+void
 ops_moved(struct ops *o, struct dsession *ds,
     const struct supervise_output *out)
 {

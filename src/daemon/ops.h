@@ -50,6 +50,8 @@ void	ops_moved(struct ops *o, struct dsession *ds,
 /* A proxy was given to a session (webhooks: fallback, replaced). */
 void	ops_assigned(struct ops *o, struct dsession *ds,
 	    const char *previous_ip, const char *country);
+/* A new QR code of a session's connector (webhook session.qr). */
+void	ops_qr(struct ops *o, struct dsession *ds, const char *qr);
 /* The heartbeat (the lease): when it last succeeded, failures so far. */
 void	ops_heartbeat(struct ops *o, int64_t ok_at, int64_t failures);
 

@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "http/api.h"
 #include "http/api_impl.h"
+#include "http/dashboard.h"
 #include "store/session_json.h"
 #include "store/store.h"
 #include "store/storeq.h"
@@ -413,6 +414,10 @@ api_events(void *arg, const struct httpd_request *rq,
  * on the loop.
  */
 const struct httpd_route api_routes[] = {
+	/* The dashboard's embedded files (dashboard.c), without the key. */
+	{ HTTPD_GET, "/", false, dashboard_serve, false, NULL, 0, false },
+	{ HTTPD_GET, "/app.js", false, dashboard_serve, false, NULL, 0, false },
+	{ HTTPD_GET, "/app.css", false, dashboard_serve, false, NULL, 0, false },
 	{ HTTPD_GET, "/healthz", false, api_healthz, false, NULL, 0, false },
 	{ HTTPD_GET, "/readyz", false, api_readyz, false, NULL, 0, false },
 	{ HTTPD_GET, "/metrics", false, api_metrics, false, NULL, 0, false },
@@ -435,6 +440,15 @@ const struct httpd_route api_routes[] = {
 	/* A restart is a start, then the connector's restart on the loop. */
 	{ HTTPD_POST, "/api/sessions/{id}/restart", true, api_sessions_start,
 	    true, api_after_restart, 0, false },
+	/* api_connector.c: pairing, and the connector's log (?bytes=). */
+	{ HTTPD_GET, "/api/sessions/{id}/qr", true, api_connector_qr, true,
+	    NULL, 0, false },
+	{ HTTPD_POST, "/api/sessions/{id}/pairing-code", true,
+	    api_connector_pair, true, api_after_restart, 0, false },
+	{ HTTPD_GET, "/api/sessions/{id}/pairing-code", true,
+	    api_connector_pairing_code, true, NULL, 0, false },
+	{ HTTPD_GET, "/api/sessions/{id}/log", true, api_connector_log, true,
+	    NULL, 0, true },
 	{ HTTPD_GET, "/api/proxies", true, api_proxies, true, NULL, 0, true },
 	{ HTTPD_GET, "/api/instances", true, api_instances, true, NULL, 0,
 	    true },

@@ -37,6 +37,9 @@ struct storeq;
 #define API_ACTOR		"api"
 #define API_BATCH_MAX		1000	/* sessions in one POST .../batch */
 #define API_BATCH_BODY_MAX	(512 * 1024)	/* and its body's bytes */
+#define API_PAIRING_CODE_MAX	64	/* bytes of a connector's pairing code */
+#define API_LOG_TAIL_DEFAULT	(16 * 1024)	/* bytes of a connector's log */
+#define API_LOG_TAIL_MAX	(256 * 1024)
 
 /* What the API needs from the running daemon. */
 struct api_daemon {
@@ -94,6 +97,13 @@ int	api_sessions_batch_parse(const char *body, size_t len,
 	    struct api_batch_item **ret, size_t *ret_n,
 	    struct httpd_response *rs);
 void	api_sessions_batch_free(struct api_batch_item *v, size_t n);
+
+/*
+ * Does an Accept header ask for GET /api/sessions/{id}/qr as text rather
+ * than as a PNG?  text/plain named, and before image/png if both are.
+ * Pure (for tests).
+ */
+bool	api_connector_wants_text(const char *accept);
 
 /* The route table (for tests). */
 extern const struct httpd_route api_routes[];

@@ -78,4 +78,14 @@ void	api_sessions_start(void *arg, const struct httpd_request *rq,
 void	api_sessions_stop(void *arg, const struct httpd_request *rq,
 	    struct httpd_response *rs);
 
+/* api_connector.c: what a connector keeps on disk (handlers). */
+void	api_connector_qr(void *arg, const struct httpd_request *rq,
+	    struct httpd_response *rs);
+void	api_connector_pair(void *arg, const struct httpd_request *rq,
+	    struct httpd_response *rs);
+void	api_connector_pairing_code(void *arg, const struct httpd_request *rq,
+	    struct httpd_response *rs);
+void	api_connector_log(void *arg, const struct httpd_request *rq,
+	    struct httpd_response *rs);
+
 #endif

@@ -66,7 +66,7 @@ struct httpd_call {
 	const struct httpd_route	*route;
 	struct httpd_request		 rq;
 	struct httpd_response		 rs;
-	char				*path, *query, *body;
+	char				*path, *query, *body, *accept;
 	/*
 	 * The answer is due by HTTPD_CALL_DEADLINE_MS: past it, a 503 goes
 	 * out (answered) and what the worker returns later is not sent.
@@ -274,6 +274,20 @@ httpd_method_of(enum evhttp_cmd_type t)
 	}
 }
 
+/*
+ * What every answer says about how a browser may use it (the dashboard is
+ * served from this origin): the policy, no type sniffing, no referrer, no
+ * framing by another site.
+ */
+static void
+httpd_add_security_headers(struct evkeyvalq *hdr)
+{
+	evhttp_add_header(hdr, "Content-Security-Policy", HTTPD_CSP);
+	evhttp_add_header(hdr, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(hdr, "Referrer-Policy", "no-referrer");
+	evhttp_add_header(hdr, "X-Frame-Options", "DENY");
+}
+
 /* What a request libevent refused was refused for, by status. */
 static void
 httpd_protocol_error(struct httpd_response *rs, int status)
@@ -338,6 +352,7 @@ evhttp_send_error(struct evhttp_request *req, int status, const char *reason)
 	evbuffer_drain(out, evbuffer_get_length(out));
 	evhttp_add_header(hdr, "Content-Type", "application/json");
 	evhttp_add_header(hdr, "Cache-Control", "no-store");
+	httpd_add_security_headers(hdr);
 	evhttp_add_header(hdr, "Connection", "close");
 	if (rs.json != NULL &&
 	    (s = json_dumps(rs.json, JSON_COMPACT | JSON_PRESERVE_ORDER)) !=
@@ -388,6 +403,7 @@ httpd_send(struct httpd *h, struct evhttp_request *req,
 		snprintf(ra, sizeof ra, "%d", rs->retry_after);
 		evhttp_add_header(hdr, "Retry-After", ra);
 	}
+	httpd_add_security_headers(hdr);
 	/*
 	 * HEAD: the headers GET would have, Content-Length included, and no
 	 * body (RFC 9110, 9.3.2).
@@ -416,6 +432,7 @@ httpd_call_free(struct httpd_call *c)
 	free(c->path);
 	free(c->query);
 	free(c->body);
+	free(c->accept);
 	free(c);
 }
 
@@ -468,6 +485,10 @@ httpd_defer(struct httpd *h, struct evhttp_request *req,
 	if (rq->query != NULL) {
 		c->query = xstrdup(rq->query);
 		c->rq.query = c->query;
+	}
+	if (rq->accept != NULL) {
+		c->accept = xstrdup(rq->accept);
+		c->rq.accept = c->accept;
 	}
 	c->body = body;
 	c->rq.body = body;
@@ -555,6 +576,7 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 	rq.method = httpd_method_of(evhttp_request_get_command(req));
 	rq.path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	rq.query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	rq.accept = evhttp_find_header(in, "Accept");
 	if (rq.path == NULL || *rq.path == '\0')
 		rq.path = "/";
 	if (httpd_headers_ok(in, &name) < 0) {

@@ -50,6 +50,16 @@ struct event_base;
 #define HTTPD_ECHO_MAX		128	/* a client's text quoted in a message */
 #define HTTPD_ECHO_LEN		(HTTPD_ECHO_MAX + 4)	/* with "..." and NUL */
 #define HTTPD_TEXT_MAX		(8 * 1024 * 1024)	/* a text answer */
+/*
+ * Every answer's Content-Security-Policy.  The dashboard (dashboard.c) is
+ * the only HTML served: its scripts and styles come from this origin only,
+ * no inline script or style, images from here or made in the page (blob:
+ * for the QR code fetched with the key), requests only to this origin, and
+ * no framing.  JSON answers carry it too, harmlessly.
+ */
+#define HTTPD_CSP	"default-src 'none'; script-src 'self'; " \
+	"style-src 'self'; img-src 'self' blob:; connect-src 'self'; " \
+	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 enum httpd_method {
 	HTTPD_GET,
@@ -65,6 +75,7 @@ struct httpd_request {
 	const char		*body;		/* NUL-terminated */
 	size_t			 bodylen;
 	int64_t			 id;		/* the {id} segment, 0: none */
+	const char		*accept;	/* the Accept header, NULL: none */
 	/*
 	 * For a route that runs off the loop: what the offload gave it to
 	 * work with (the API: the store worker's connection); NULL on the

@@ -455,6 +455,48 @@ expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 force" "stop with ?force=1: 
 authed GET "/api/proxy/status?x"
 expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 x" "proxy/status with ?x: 400"
 
+# --- pairing, the connector's files, the dashboard -------------------------
+# What a connector writes in its session directory, served: B6 is stopped,
+# so no connector writes there meanwhile.
+SD="$RESPAWN_STATE_DIR/sessions/$B6"
+mkdir -p "$SD"
+authed GET "/api/sessions/$B6/qr"
+expect_eq "$STATUS $(jq -r .error <<<"$BODY")" "404 not_found" "no QR code: 404, a JSON error"
+printf 'respawn-test-qr\n' >"$SD/qr.txt"
+authed GET "/api/sessions/$B6/qr"
+expect_eq "$STATUS $CTYPE" "200 image/png" "a QR code a connector wrote: drawn as a PNG"
+curl -s -H "x-api-key: $KEY" -o "$T/qr.png" "$URL/api/sessions/$B6/qr"
+expect_eq "$(head -c 4 "$T/qr.png" | tail -c 3)" PNG "... a PNG indeed"
+authed GET "/api/sessions/$B6/qr" -H 'Accept: text/plain'
+expect_eq "$STATUS $BODY" "200 respawn-test-qr" "... or its text with Accept: text/plain"
+authed GET "/api/sessions/$B6/qr?size=2"
+expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 size" "an unknown parameter: 400"
+rm "$SD/qr.txt"
+printf 'ABCD-EFGH\n' >"$SD/pairing-code.txt"
+authed GET "/api/sessions/$B6/pairing-code"
+expect_eq "$STATUS $(jq -r .code <<<"$BODY")" "200 ABCD-EFGH" "the pairing code a connector wrote"
+post_json "/api/sessions/$B6/pairing-code" '{}'
+expect_eq "$STATUS" 400 "a pairing code request takes no body"
+authed POST "/api/sessions/$B6/pairing-code"
+expect_eq "$STATUS $(jq -r .state <<<"$BODY")" "202 requested" "a pairing code asked for: 202"
+expect_eq "$(cat "$SD/pairing-code.request")" "+14155550106" "the request names the phone"
+# The connector started for it may have written its own code already.
+authed GET "/api/sessions/$B6/pairing-code"
+expect_eq "$([ "$STATUS" = 404 ] || [ "$(jq -r .code <<<"$BODY")" != ABCD-EFGH ] && echo gone)" gone \
+	"the earlier code is gone"
+READY=$("$RESPAWN" session ls --json | jq -r '[.[] | select(.status == "ready")][0].id')
+authed POST "/api/sessions/$READY/pairing-code"
+expect_eq "$STATUS" 409 "a ready session is not paired again"
+authed GET "/api/sessions/$READY/log?bytes=100"
+expect_eq "$STATUS ${CTYPE%%;*}" "200 text/plain" "a connector's log tail"
+expect_eq "$(( ${#BODY} <= 100 ))" 1 "at most the bytes asked for"
+authed GET "/api/sessions/999999/log"
+expect_eq "$STATUS" 404 "the log of no session: 404"
+for f in / /app.js /app.css; do
+	call GET "$f"
+	expect_eq "$STATUS" 200 "the dashboard's $f, without the key"
+done
+
 # --- the whole record against the OpenAPI document --------------------------
 # RESPAWN_KEEP_CALLS=DIR keeps the recorded calls, to run the checker again.
 [ -n "${RESPAWN_KEEP_CALLS:-}" ] && cp -r "$T/calls" "$RESPAWN_KEEP_CALLS"

@@ -80,10 +80,29 @@ c3=$CPID
 wait_for 10 connected || fail "c3 connected"
 admin POST /lab/wa/phone "{\"phone\":\"$PHONE\",\"state\":\"logged_out\"}" >/dev/null
 expect_exit 78 $c3 "logged out while connected: exit 78"
+[ -f "$T/session/token.logged-out" ] && [ ! -f "$T/session/token" ] || fail "the logged-out token retired"
+pass "the logged-out token is moved aside"
+# The retired token presented again: LOGGED_OUT at HELLO.
+cp "$T/session/token.logged-out" "$T/session/token"
 connector c4
 expect_exit 78 $CPID "logged out at HELLO: exit 78"
 grep -q "X_RESPAWN_EVENT=logged_out" "$T/notify.out" || fail "logged_out event"
 pass "X_RESPAWN_EVENT=logged_out sent"
+# After a logout the next start shows a QR code and waits for the scan.
+connector c4q RESPAWN_LAB_QR_ROTATE_MS=0
+c4q=$CPID
+wait_for 5 test -s "$T/session/qr.txt" || fail "no qr.txt after a logout"
+grep -q "STATUS=qr" "$T/notify.out" || fail "STATUS=qr"
+pass "logged out: the next start shows a QR code (qr.txt, STATUS=qr)"
+qr=$(cat "$T/session/qr.txt")
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data "{\"phone\":\"$PHONE\",\"qr\":\"$qr-x\"}" "$API/lab/wa/link")" = 403 ] ||
+	fail "a wrong QR code links"
+admin POST /lab/wa/link "{\"phone\":\"$PHONE\",\"qr\":\"$qr\"}" >/dev/null
+wait_for 10 connected || fail "scanned connector connected"
+[ ! -e "$T/session/qr.txt" ] || fail "qr.txt left after the scan"
+pass "the scan pairs: connected, qr.txt gone"
+kill -TERM "$c4q"
+expect_exit 0 $c4q "c4q stopped"
 # A new QR scan (a fresh session dir) pairs again.
 rm -rf "$T/session"
 connector c5

@@ -6,3 +6,6 @@ respawn_unit_test(test_httpd)
 respawn_unit_test(test_httpd_offload)
 # The store's worker (src/storeq.c), both modes.
 respawn_unit_test(test_storeq)
+# Pairing's and the dashboard's pure parts: Accept, the QR code's PNG, the
+# embedded files, the routes.
+respawn_unit_test(test_pairing)
