@@ -178,7 +178,7 @@ try {
 		await page.$eval('#nav a[data-page="proxies"]', (b) => b.click());
 		await page.waitForSelector('#proxy-matrix tr[data-country="nl"]');
 		const stats = await page.$eval('#proxy-stats', (e) => e.textContent);
-		expect(/Spend today/.test(stats), stats);
+		expect(/Bought today\$\d+\.\d\dCharged today\$\d+\.\d\d/.test(stats), stats);
 	});
 	await shot(page, 'dashboard-proxies');
 

@@ -497,6 +497,24 @@ for f in / /app.js /app.css; do
 	expect_eq "$STATUS" 200 "the dashboard's $f, without the key"
 done
 
+# The connector routes' refusals, each once.
+for path in "/api/sessions/$B6/qr" "/api/sessions/$B6/pairing-code" "/api/sessions/$B6/log"; do
+	call GET "$path"
+	expect_eq "$STATUS" 401 "GET $path without a key: 401"
+done
+call POST "/api/sessions/$B6/pairing-code"
+expect_eq "$STATUS" 401 "POST pairing-code without a key: 401"
+authed POST /api/sessions/999999/pairing-code
+expect_eq "$STATUS" 404 "a pairing code for no session: 404"
+authed POST "/api/sessions/$B6/pairing-code" -H 'Content-Type: text/plain' --data-binary 'x'
+expect_eq "$STATUS" 415 "a pairing code request with a text/plain body: 415"
+authed GET /api/sessions/999999/pairing-code
+expect_eq "$STATUS" 404 "the pairing code of no session: 404"
+authed GET "/api/sessions/$B6/pairing-code?x=1"
+expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 x" "pairing-code with ?x=1: 400"
+authed GET "/api/sessions/$B6/log?bytes=0"
+expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 bytes" "log ?bytes=0: 400 naming bytes"
+
 # --- the whole record against the OpenAPI document --------------------------
 # RESPAWN_KEEP_CALLS=DIR keeps the recorded calls, to run the checker again.
 [ -n "${RESPAWN_KEEP_CALLS:-}" ] && cp -r "$T/calls" "$RESPAWN_KEEP_CALLS"
