@@ -111,8 +111,10 @@ wait "$sessions_curl"
 read -r code secs <"$T/sessions.code"
 expect_eq "$code $(jq -r .error "$T/sessions.json")" "503 unavailable" \
     "GET /api/sessions during the stall: a 503 in JSON at the deadline"
-expect_eq "$(awk -v s="$secs" 'BEGIN { print (s >= 4.5 && s < 8) ? "bounded" : s }')" bounded \
-    "... after waiting ${secs} s for the database (deadline 5 s)"
+# Not before the deadline, and while the database is still frozen (the
+# loop's timers run late under the sanitizers, so no tighter bound).
+expect_eq "$(awk -v s="$secs" -v stall="$STALL_S" 'BEGIN { print (s >= 4.5 && s < stall) ? "bounded" : s }')" bounded \
+    "... after waiting ${secs} s for the database (deadline 5 s, stall ${STALL_S} s)"
 expect_in "$(cat "$T/sessions.hdr")" "Retry-After: 1" "... with Retry-After"
 
 # Let the database go on.
