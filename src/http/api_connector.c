@@ -107,25 +107,6 @@ api_connector_wants_text(const char *accept)
 	return png == NULL || t < png;
 }
 
-/* The session of the path's {id}, or a 404 or store error in rs. */
-static int
-api_connector_session(struct api *a, const struct httpd_request *rq,
-    struct session *s, struct httpd_response *rs)
-{
-	int	r;
-
-	if ((r = store_session_get(api_st(a, rq), rq->id, s)) == -ENOENT) {
-		httpd_error(rs, 404, NULL, "no session %lld",
-		    (long long)rq->id);
-		return r;
-	}
-	if (r < 0) {
-		api_store_error(api_st(a, rq), rs, r);
-		return r;
-	}
-	return 0;
-}
-
 /* The QR code's text, its line ending taken off; -ENOENT when none. */
 static int
 api_connector_qr_text(struct api *a, int64_t id, struct buf *txt)
@@ -155,7 +136,7 @@ api_connector_qr(void *arg, const struct httpd_request *rq,
 	int		 r;
 
 	if (httpd_query_check(rq, allowed, rs) < 0 ||
-	    api_connector_session(a, rq, &s, rs) < 0)
+	    api_sessions_of(a, rq, &s, rs) < 0)
 		return;
 	buf_init(&txt, QRPNG_TEXT_MAX + 3);
 	r = api_connector_qr_text(a, s.id, &txt);
@@ -231,7 +212,7 @@ api_connector_pair(void *arg, const struct httpd_request *rq,
 		httpd_error(rs, 400, NULL, "this action takes no body");
 		return;
 	}
-	if (api_connector_session(a, rq, &s, rs) < 0)
+	if (api_sessions_of(a, rq, &s, rs) < 0)
 		return;
 	if (s.status == SESSION_STATUS_READY) {
 		httpd_error(rs, 409, NULL, "session %lld is paired and ready: "
@@ -282,7 +263,7 @@ api_connector_pairing_code(void *arg, const struct httpd_request *rq,
 	int		 r;
 
 	if (httpd_query_check(rq, allowed, rs) < 0 ||
-	    api_connector_session(a, rq, &s, rs) < 0)
+	    api_sessions_of(a, rq, &s, rs) < 0)
 		return;
 	buf_init(&code, API_PAIRING_CODE_MAX + 2);
 	if ((r = api_connector_path(a, s.id, "pairing-code.txt", path,
@@ -326,7 +307,7 @@ api_connector_log(void *arg, const struct httpd_request *rq,
 	if (httpd_query_check(rq, allowed, rs) < 0 ||
 	    httpd_query_i64(rq, "bytes", API_LOG_TAIL_DEFAULT, 1,
 	    API_LOG_TAIL_MAX, &bytes, rs) < 0 ||
-	    api_connector_session(a, rq, &s, rs) < 0)
+	    api_sessions_of(a, rq, &s, rs) < 0)
 		return;
 	if ((r = api_connector_path(a, s.id, "log", path, sizeof path)) == 0)
 		r = api_connector_read(path, (size_t)bytes, true, &rs->text,

@@ -63,6 +63,9 @@ int	 api_state_filter(const struct httpd_request *rq, const char *alias,
 json_t	*api_page_answer(struct api_page *pg, const char *key);
 
 /* api_sessions.c: the session routes (handlers of api_routes). */
+/* The session of the path's {id}: 0, or a 404 or store error in rs. */
+int	 api_sessions_of(struct api *a, const struct httpd_request *rq,
+	    struct session *s, struct httpd_response *rs);
 void	api_sessions_list(void *arg, const struct httpd_request *rq,
 	    struct httpd_response *rs);
 void	api_sessions_add(void *arg, const struct httpd_request *rq,

@@ -378,8 +378,7 @@ out:
 	api_sessions_batch_free(v, n);
 }
 
-/* The session of the path's {id}, or a 404. */
-static int
+int
 api_sessions_of(struct api *a, const struct httpd_request *rq,
     struct session *s, struct httpd_response *rs)
 {

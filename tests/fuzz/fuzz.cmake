@@ -50,6 +50,11 @@ function(respawn_fuzz_library lib)
     # Generated headers listed as sources come in through the includes.
     if(src MATCHES "\\.c$")
       cmake_path(ABSOLUTE_PATH src BASE_DIRECTORY ${dir})
+      # Made at build time in LIB's directory (its target a dependency
+      # of LIB's, copied below): generated here too.
+      if(src MATCHES "^${PROJECT_BINARY_DIR}/")
+        set_source_files_properties(${src} PROPERTIES GENERATED TRUE)
+      endif()
       list(APPEND copy_sources ${src})
     endif()
   endforeach()
