@@ -1429,24 +1429,32 @@ out:
 
 /* --- instances: liveness by the database's clock ----------------------- */
 
+/* The instance's row, its heartbeat the database's now. */
 static int
-store_pg_instance_register(void *p, const struct instance *i)
+store_pg_instance_insert(struct store_pg *b, const struct instance *i)
 {
-	struct store_pg		*b = p;
 	struct store_pg_args	 a = { .n = 0 };
-	int			 r;
 
-	if ((r = store_pg_begin(b, STORE_PG_TX)) < 0)
-		return r;
 	store_pg_arg(&a, i->id);
 	store_pg_arg(&a, i->hostname);
 	store_pg_arg_i64(&a, i->pid);
 	store_pg_arg_i64(&a, i->started_at);
 	store_pg_arg(&a, store_instance_status_name(i->status));
-	/* A newcomer: every share shrinks, and the others may shed some. */
-	if ((r = store_pg_run(b, "INSERT INTO instances (id, hostname, pid, "
+	return store_pg_run(b, "INSERT INTO instances (id, hostname, pid, "
 	    "started_at, heartbeat_at, status) VALUES ($1, $2, $3::bigint, "
-	    "$4::bigint, " STORE_PG_NOW_MS ", $5)", &a, NULL)) == 0)
+	    "$4::bigint, " STORE_PG_NOW_MS ", $5)", &a, NULL);
+}
+
+static int
+store_pg_instance_register(void *p, const struct instance *i)
+{
+	struct store_pg		*b = p;
+	int			 r;
+
+	if ((r = store_pg_begin(b, STORE_PG_TX)) < 0)
+		return r;
+	/* A newcomer: every share shrinks, and the others may shed some. */
+	if ((r = store_pg_instance_insert(b, i)) == 0)
 		r = store_pg_notify(b, "joined", i->id);
 	return store_pg_end(b, STORE_PG_TX, r);
 }
@@ -1472,14 +1480,7 @@ store_pg_instance_succeed(void *p, const struct instance *i,
 
 	if ((r = store_pg_begin(b, STORE_PG_TX)) < 0)
 		return r;
-	store_pg_arg(&a, i->id);
-	store_pg_arg(&a, i->hostname);
-	store_pg_arg_i64(&a, i->pid);
-	store_pg_arg_i64(&a, i->started_at);
-	store_pg_arg(&a, store_instance_status_name(i->status));
-	if ((r = store_pg_run(b, "INSERT INTO instances (id, hostname, pid, "
-	    "started_at, heartbeat_at, status) VALUES ($1, $2, $3::bigint, "
-	    "$4::bigint, " STORE_PG_NOW_MS ", $5)", &a, NULL)) < 0)
+	if ((r = store_pg_instance_insert(b, i)) < 0)
 		goto out;
 	for (k = 0; k < n; k++) {
 		a.n = 0;
