@@ -271,7 +271,7 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	    (count[IMPORT_REFUSED] == 0 || o.partial);
 	if (write && (r = import_apply(st, set, &tg, steps, IMPORT_ACTOR,
 	    o.file, util_now_ms())) < 0) {
-		/* Closed with the batch open: every write rolled back. */
+		/* import_apply undid every write it had made. */
 		if (r == -EEXIST)
 			cli_error("import", "a phone or an IP of the file was "
 			    "added meanwhile: nothing imported; run it again");

@@ -360,6 +360,7 @@ import_apply(struct store *st, const struct import_set *set,
 	struct session_new	*v;
 	int64_t			*ids;
 	size_t			*at, i, n = 0;
+	bool			 opened = false;
 	int			 r;
 
 	v = xcalloc(set->n + 1, sizeof *v);
@@ -373,6 +374,7 @@ import_apply(struct store *st, const struct import_set *set,
 	}
 	if ((r = store_batch_begin(st)) < 0)
 		goto out;
+	opened = true;
 	if (n > 0 && (r = store_session_add_many(st, v, n, actor, now,
 	    ids)) < 0)
 		goto out;
@@ -397,7 +399,11 @@ import_apply(struct store *st, const struct import_set *set,
 		goto out;
 	}
 	r = store_batch_end(st);
+	opened = false;
 out:
+	/* Everything or nothing: a failed write undoes the import's others. */
+	if (opened)
+		(void)store_batch_abort(st);
 	free(v);
 	free(ids);
 	free(at);

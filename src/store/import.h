@@ -82,10 +82,9 @@ int	import_plan(struct store *st, const struct import_set *set,
 /*
  * Write every ADD step (session_id set in its step), each with a
  * session.imported audit event naming source and the row's place, in one
- * store batch.  On failure the batch is left open: the caller closes the
- * store without store_batch_end, which rolls every write of the import
- * back (as `respawn session import` does).  -EEXIST when a phone appeared
- * in the store since import_plan.
+ * store batch.  On failure every write of the import is undone
+ * (store_batch_abort) and the store is left as it was, open for more.
+ * -EEXIST when a phone appeared in the store since import_plan.
  */
 int	import_apply(struct store *st, const struct import_set *set,
 	    const struct import_target *tg, struct import_step *steps,

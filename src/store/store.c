@@ -545,6 +545,15 @@ store_batch_end(struct store *st)
 	return r;
 }
 
+int
+store_batch_abort(struct store *st)
+{
+	if (st->depth == 0)
+		return -EINVAL;
+	st->depth = 0;
+	return st->ops->batch_abort(st->backend);
+}
+
 uint64_t
 store_batch_id(const struct store *st)
 {

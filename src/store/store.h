@@ -168,6 +168,13 @@ const char *store_session_desired_name(enum session_desired d);
 int	store_batch_begin(struct store *st);
 int	store_batch_end(struct store *st);
 /*
+ * Undo every write of the open batch and close it, however deeply nested:
+ * for a group of writes that must all be made or none (an import).  What
+ * committed on its own meanwhile (store_intent_add's intent, on
+ * PostgreSQL) stays.  -EINVAL when no batch is open.
+ */
+int	store_batch_abort(struct store *st);
+/*
  * The open batch's id (0 when none is open): what a write made in it can
  * be asked about later.  Ids grow by one per outermost batch.
  */

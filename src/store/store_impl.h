@@ -123,6 +123,7 @@ struct store_ops {
 		    size_t limit, store_event_cb cb, void *arg);
 	int	(*batch_begin)(void *b);
 	int	(*batch_end)(void *b);
+	int	(*batch_abort)(void *b);
 	/* Optional (NULL: the backend has no leases; see store_set_lease). */
 	int	(*set_lease)(void *b, int64_t lease_ms);
 	/* Optional (NULL: nothing waits on a lock; see store_set_wait). */

@@ -780,6 +780,20 @@ store_pg_batch_end(void *p)
 	return r;
 }
 
+static int
+store_pg_batch_abort(void *p)
+{
+	struct store_pg	*b = p;
+
+	if (b->depth == 0)
+		return -EINVAL;
+	b->depth = 0;
+	b->dirty = false;
+	b->batch_lost = false;
+	store_pg_rollback(b, STORE_PG_TX);
+	return 0;
+}
+
 /* Commit what the open batch holds, so a write can commit on its own. */
 static int
 store_pg_flush_batch(struct store_pg *b)
@@ -2911,6 +2925,7 @@ const struct store_ops store_pg_ops = {
 	.recovery_run_last = store_pg_recovery_run_last,
 	.batch_begin = store_pg_batch_begin,
 	.batch_end = store_pg_batch_end,
+	.batch_abort = store_pg_batch_abort,
 	.set_lease = store_pg_set_lease,
 	.recovery_run_list = store_pg_recovery_run_list,
 	.event_list = store_pg_event_list,

@@ -319,6 +319,19 @@ store_sqlite_batch_end(void *p)
 }
 
 static int
+store_sqlite_batch_abort(void *p)
+{
+	struct store_sqlite	*b = p;
+
+	if (b->depth == 0)
+		return -EINVAL;
+	b->depth = 0;
+	if (!sqlite3_get_autocommit(b->db))
+		store_sqlite_rollback(b);
+	return 0;
+}
+
+static int
 store_sqlite_prepare(struct store_sqlite *b, const char *sql, sqlite3_stmt **ret)
 {
 	int	rc;
@@ -1863,4 +1876,5 @@ const struct store_ops store_sqlite_ops = {
 	.event_list = store_sqlite_event_list,
 	.batch_begin = store_sqlite_batch_begin,
 	.batch_end = store_sqlite_batch_end,
+	.batch_abort = store_sqlite_batch_abort,
 };

@@ -412,8 +412,8 @@ test_constraints(void **state)
 
 /*
  * A batch is one transaction; a write failing inside it is undone alone,
- * and a purchase intent commits on its own at once, with what the batch
- * wrote so far.
+ * a purchase intent commits on its own at once, with what the batch
+ * wrote so far, and an aborted batch leaves nothing.
  */
 static void
 test_batches(void **state)
@@ -452,8 +452,26 @@ test_batches(void **state)
 	fill(&n, "u4", "+14155550004", "us");
 	assert_int_equal(store_session_add(st, &n, "test", 6, &id), 0);
 	assert_int_equal(store_batch_end(st), 0);
-	store_close(st);
 	assert_int_equal(query_int("SELECT count(*) FROM sessions"), 4);
+
+	/*
+	 * An aborted batch leaves nothing of its writes, however deep it
+	 * was nested, and the store goes on: the next write commits alone.
+	 */
+	assert_int_equal(store_batch_abort(st), -EINVAL);
+	assert_int_equal(store_batch_begin(st), 0);
+	assert_int_equal(store_batch_begin(st), 0);
+	fill(&n, "u5", "+14155550005", "us");
+	assert_int_equal(store_session_add(st, &n, "test", 7, &id), 0);
+	assert_int_equal(store_batch_abort(st), 0);
+	assert_int_equal(store_batch_id(st), 0);
+	assert_int_equal(store_batch_end(st), -EINVAL);
+	assert_int_equal(query_int("SELECT count(*) FROM sessions"), 4);
+	fill(&n, "u6", "+14155550006", "us");
+	assert_int_equal(store_session_add(st, &n, "test", 8, &id), 0);
+	assert_int_equal(query_int("SELECT count(*) FROM sessions"), 5);
+	store_close(st);
+	assert_int_equal(query_int("SELECT count(*) FROM sessions"), 5);
 }
 
 static int

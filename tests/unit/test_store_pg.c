@@ -988,6 +988,35 @@ run_cluster(const char *script, const char *verb, const char *dir)
 #define RESTART_WAIT_MS	30000
 
 /*
+ * An aborted batch leaves nothing of its writes, however deep, and the
+ * connection goes on: the next write commits on its own.
+ */
+static void
+test_batch_abort(void **state)
+{
+	struct store	*st;
+	struct session	 s;
+
+	(void)state;
+	new_schema(NULL);
+	st = open_url();
+	assert_int_equal(store_batch_abort(st), -EINVAL);
+	assert_int_equal(store_batch_begin(st), 0);
+	add_sessions(st, 3, "+1445");
+	assert_int_equal(store_batch_abort(st), 0);
+	assert_int_equal(store_batch_end(st), -EINVAL);
+	assert_int_equal(store_session_get_by_phone(st, "+1445000000", &s),
+	    -ENOENT);
+	add_sessions(st, 1, "+1446");
+	store_close(st);
+	st = open_url();
+	assert_int_equal(store_session_get_by_phone(st, "+1446000000", &s), 0);
+	assert_int_equal(store_session_get_by_phone(st, "+1445000001", &s),
+	    -ENOENT);
+	store_close(st);
+}
+
+/*
  * The whole server goes away and comes back: calls fail with -EIO, at
  * once, meanwhile (never hang, never abort), and succeed again once it is
  * back.
@@ -1108,6 +1137,7 @@ main(void)
 		cmocka_unit_test(test_lock_timeout),
 		cmocka_unit_test(test_concurrent_migrations),
 		cmocka_unit_test(test_connection_terminated),
+		cmocka_unit_test(test_batch_abort),
 		cmocka_unit_test(test_cluster_restart),
 		cmocka_unit_test(test_cluster_restart_idle),
 	};
