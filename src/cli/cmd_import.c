@@ -92,55 +92,6 @@ cmd_import_read(const char *file, char **ret, size_t *ret_len)
 	return EX_OK;
 }
 
-static const char *
-cmd_import_action_name(enum import_action a, bool dry)
-{
-	switch (a) {
-	case IMPORT_ADD:
-		return dry ? "would add" : "added";
-	case IMPORT_SAME:
-		return "unchanged";
-	default:
-		return "refused";
-	}
-}
-
-static json_t *
-cmd_import_row_json(const struct import_row *row,
-    const struct import_step *step)
-{
-	json_t	*o = json_object();
-
-	json_object_set_new(o, "from", json_string(row->where));
-	if (row->line != 0)
-		json_object_set_new(o, "line",
-		    json_integer((json_int_t)row->line));
-	if (row->s.phone[0] != '\0')
-		json_object_set_new(o, "phoneNumber",
-		    json_string(row->s.phone));
-	if (step->action == IMPORT_REFUSED) {
-		json_object_set_new(o, "error", json_string(step->why));
-		return o;
-	}
-	json_object_set_new(o, "userId", json_string(row->s.user_id));
-	json_object_set_new(o, "country", json_string(row->s.country));
-	json_object_set_new(o, "desiredState", json_string(
-	    store_session_desired_name(row->s.desired)));
-	if (step->session_id != 0)
-		json_object_set_new(o, "sessionId",
-		    json_integer(step->session_id));
-	if (row->proxy_ip[0] != '\0') {
-		json_object_set_new(o, "proxyIp", json_string(row->proxy_ip));
-		if (step->action == IMPORT_ADD) {
-			json_object_set_new(o, "proxyCountry",
-			    json_string(step->country));
-			json_object_set_new(o, "fallbackUsed", json_boolean(
-			    strcmp(step->country, row->s.country) != 0));
-		}
-	}
-	return o;
-}
-
 /* What happens to each row: refusals on stderr, the rest on stdout. */
 static void
 cmd_import_print_row(const struct import_opts *o, const struct import_row *row,
@@ -152,8 +103,8 @@ cmd_import_print_row(const struct import_opts *o, const struct import_row *row,
 	}
 	if (!o->dry_run)
 		return;
-	printf("%-10s %-16s %s %s %s", cmd_import_action_name(step->action,
-	    true), row->s.phone, row->s.user_id, row->s.country,
+	printf("%-10s %-16s %s %s %s", import_action_name(step->action,
+	    false), row->s.phone, row->s.user_id, row->s.country,
 	    store_session_desired_name(row->s.desired));
 	if (row->proxy_ip[0] != '\0' && step->action == IMPORT_ADD)
 		printf(", previous IP %s (%s%s)", row->proxy_ip, step->country,
@@ -220,12 +171,10 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	struct import_target	 tg = { 0 };
 	struct import_set	*set = NULL;
 	struct import_step	*steps = NULL;
+	struct import_outcome	 io = { 0 };
 	struct store		*st = NULL;
-	json_t			*rows = NULL;
 	char			*text = NULL, err[IMPORT_ERR_LEN];
-	size_t			 len, i, nproxies = 0, nlisted = 0;
-	size_t			 count[IMPORT_REFUSED + 1] = { 0 };
-	bool			 write;
+	size_t			 len, i, nproxies = 0;
 	int			 r, ex;
 
 	if ((ex = cmd_import_parse_opts(argc, argv, &o)) != EX_OK)
@@ -258,20 +207,9 @@ cmd_import(struct cli *cli, int argc, char **argv)
 	if ((ex = cli_open_store(cli, "import", &st)) != 0)
 		goto out;
 	steps = xcalloc(set->n + 1, sizeof *steps);
-	if ((r = import_plan(st, set, &tg, steps)) < 0) {
-		ex = cli_store_error(st, "import", r);
-		goto out;
-	}
-	for (i = 0; i < set->n; i++) {
-		count[steps[i].action]++;
-		if (steps[i].action == IMPORT_ADD && steps[i].listed)
-			nlisted++;
-	}
-	write = !o.dry_run && count[IMPORT_ADD] > 0 &&
-	    (count[IMPORT_REFUSED] == 0 || o.partial);
-	if (write && (r = import_apply(st, set, &tg, steps, IMPORT_ACTOR,
-	    o.file, util_now_ms())) < 0) {
-		/* import_apply undid every write it had made. */
+	if ((r = import_run(st, set, &tg, o.dry_run, o.partial, IMPORT_ACTOR,
+	    o.file, util_now_ms(), steps, &io)) < 0) {
+		/* Nothing was written: import_run undid what it had. */
 		if (r == -EEXIST)
 			cli_error("import", "a phone or an IP of the file was "
 			    "added meanwhile: nothing imported; run it again");
@@ -288,55 +226,29 @@ cmd_import(struct cli *cli, int argc, char **argv)
 		    "running: stop the old system before respawn starts, or "
 		    "a phone connects twice", set->running,
 		    set->instances_running > 1 ? " (and others)" : "");
-	if (o.json)
-		rows = json_array();
-	for (i = 0; i < set->n; i++) {
-		if (o.json) {
-			json_t	*j;
-
-			j = cmd_import_row_json(&set->rows[i], &steps[i]);
-
-			json_object_set_new(j, "action", json_string(
-			    cmd_import_action_name(steps[i].action,
-			    !write)));
-			json_array_append_new(rows, j);
-		} else
-			cmd_import_print_row(&o, &set->rows[i], &steps[i]);
-	}
 	if (o.json) {
-		json_t	*root = json_pack("{s:s, s:b, s:b, s:I, s:I, s:I, s:I, "
-			    "s:I, s:I, s:I, s:o}", "format",
-			    import_format_name(set->format), "dryRun",
-			    o.dry_run, "written", write,
-			    "added",
-			    (json_int_t)(write ? count[IMPORT_ADD] : 0),
-			    "unchanged", (json_int_t)count[IMPORT_SAME],
-			    "refused", (json_int_t)count[IMPORT_REFUSED],
-			    "proxiesListed", (json_int_t)nlisted,
-			    "fieldsIgnored", (json_int_t)set->fields_ignored,
-			    "superseded", (json_int_t)set->superseded,
-			    "instancesRunning",
-			    (json_int_t)set->instances_running, "rows", rows);
+		json_t	*root = import_report(set, steps, &io, o.dry_run);
 
-		rows = NULL;
 		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		printf("\n");
 		json_decref(root);
 	} else {
 		const char	*added;
 
-		added = write || count[IMPORT_ADD] == 0 ? "added" :
+		for (i = 0; i < set->n; i++)
+			cmd_import_print_row(&o, &set->rows[i], &steps[i]);
+		added = io.written || io.count[IMPORT_ADD] == 0 ? "added" :
 		    o.dry_run ? "to add" : "not added";
 
 		printf("import: %s, %zu sessions: %zu %s, %zu unchanged, %zu "
 		    "refused; %zu unknown fields ignored, %zu older proxy "
 		    "assignments superseded\n", import_format_name(set->format),
-		    set->n, count[IMPORT_ADD], added, count[IMPORT_SAME],
-		    count[IMPORT_REFUSED], set->fields_ignored,
+		    set->n, io.count[IMPORT_ADD], added, io.count[IMPORT_SAME],
+		    io.count[IMPORT_REFUSED], set->fields_ignored,
 		    set->superseded);
 		if (tg.checked)
 			printf("import: %zu previous IPs to record, listed by "
-			    "%s%s%s\n", nlisted, pl.provider, pl.zone[0] !=
+			    "%s%s%s\n", io.listed, pl.provider, pl.zone[0] !=
 			    '\0' ? " zone " : "", pl.zone);
 		else if (nproxies > 0)
 			printf("import: proxy IPs not checked (--offline): "
@@ -344,14 +256,13 @@ cmd_import(struct cli *cli, int argc, char **argv)
 			    "provider holds\n");
 		if (o.dry_run)
 			printf("import: dry run: nothing written\n");
-		else if (!write && count[IMPORT_REFUSED] > 0 &&
-		    count[IMPORT_ADD] > 0)
+		else if (!io.written && io.count[IMPORT_REFUSED] > 0 &&
+		    io.count[IMPORT_ADD] > 0)
 			printf("import: nothing written: fix the refused rows, "
 			    "or import the others with --partial\n");
 	}
-	ex = count[IMPORT_REFUSED] > 0 ? EX_DATAERR : EX_OK;
+	ex = io.count[IMPORT_REFUSED] > 0 ? EX_DATAERR : EX_OK;
 out:
-	json_decref(rows);
 	store_close(st);
 	free(steps);
 	free(listed);

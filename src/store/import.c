@@ -409,3 +409,35 @@ out:
 	free(at);
 	return r;
 }
+
+int
+import_run(struct store *st, const struct import_set *set,
+    const struct import_target *tg, bool dry_run, bool partial,
+    const char *actor, const char *source, int64_t now,
+    struct import_step *steps, struct import_outcome *ret)
+{
+	struct import_outcome	o;
+	size_t			i;
+	int			r;
+
+	memset(&o, 0, sizeof o);
+	if ((r = import_plan(st, set, tg, steps)) < 0)
+		return r;
+	for (i = 0; i < set->n; i++) {
+		o.count[steps[i].action]++;
+		if (set->rows[i].error[0] == '\0' &&
+		    set->rows[i].proxy_ip[0] != '\0')
+			o.proxies++;
+		if (steps[i].action == IMPORT_ADD && steps[i].listed)
+			o.listed++;
+	}
+	if (!dry_run && o.count[IMPORT_ADD] > 0 &&
+	    (o.count[IMPORT_REFUSED] == 0 || partial)) {
+		if ((r = import_apply(st, set, tg, steps, actor, source,
+		    now)) < 0)
+			return r;
+		o.written = true;
+	}
+	*ret = o;
+	return 0;
+}

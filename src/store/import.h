@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "store/import_parse.h"
 #include "store/store.h"
 
@@ -89,5 +91,37 @@ int	import_plan(struct store *st, const struct import_set *set,
 int	import_apply(struct store *st, const struct import_set *set,
 	    const struct import_target *tg, struct import_step *steps,
 	    const char *actor, const char *source, int64_t now);
+
+/* What an import decided and did (import_run). */
+struct import_outcome {
+	size_t	count[IMPORT_REFUSED + 1];	/* rows by action */
+	size_t	proxies;	/* good rows naming an IP */
+	size_t	listed;		/* rows to add whose IP the provider lists */
+	bool	written;	/* the rows to add are in the store */
+};
+
+/*
+ * An import as `respawn import` and POST /api/import make it: import_plan,
+ * then import_apply unless dry_run, nothing is to be added, or a row was
+ * refused and partial is not set (all or nothing per file).  0 with *ret
+ * (and steps[i] for each row); else the store's negative errno, nothing
+ * written (-EEXIST: a phone or an IP of the file was added meanwhile).
+ */
+int	import_run(struct store *st, const struct import_set *set,
+	    const struct import_target *tg, bool dry_run, bool partial,
+	    const char *actor, const char *source, int64_t now,
+	    struct import_step *steps, struct import_outcome *ret);
+
+/* import_report.c: what an import says, for people and for programs. */
+/* "added", "would add", "unchanged", "refused". */
+const char *import_action_name(enum import_action a, bool written);
+/*
+ * The report of an import: its figures and each row's fate, as `respawn
+ * import --json` prints it and POST /api/import answers (docs/api/
+ * openapi.yaml, ImportReport).  A new reference.
+ */
+json_t	*import_report(const struct import_set *set,
+	    const struct import_step *steps, const struct import_outcome *o,
+	    bool dry_run);
 
 #endif
