@@ -853,6 +853,7 @@ ops_new(struct dctx *c, const struct ops_parts *parts, struct ops **ret,
 		.metrics = ops_metrics,
 		.changed = ops_changed,
 		.restart = ops_restart,
+		.provider = c->provider,
 	};
 	struct ops		*o = xcalloc(1, sizeof *o);
 	char			 aerr[HTTPD_ERR_LEN];

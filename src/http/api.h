@@ -25,6 +25,8 @@
 
 struct config;
 struct event_base;
+struct import_set;
+struct provider;
 struct store;
 struct storeq;
 
@@ -40,6 +42,7 @@ struct storeq;
 #define API_PAIRING_CODE_MAX	64	/* bytes of a connector's pairing code */
 #define API_LOG_TAIL_DEFAULT	(16 * 1024)	/* bytes of a connector's log */
 #define API_LOG_TAIL_MAX	(256 * 1024)
+#define API_IMPORT_BODY_MAX	HTTPD_WIRE_BODY_MAX	/* POST /api/import */
 
 /* What the API needs from the running daemon. */
 struct api_daemon {
@@ -54,6 +57,11 @@ struct api_daemon {
 	void	(*changed)(void *arg);
 	/* Restart a session's connector; -ENOENT: not supervised here. */
 	int	(*restart)(void *arg, int64_t id);
+	/*
+	 * The provider, asked for its listing by POST /api/import (on the
+	 * loop); NULL: none, and an import with IPs needs offline=true.
+	 */
+	struct provider	*provider;
 };
 
 struct api;
@@ -97,6 +105,16 @@ int	api_sessions_batch_parse(const char *body, size_t len,
 	    struct api_batch_item **ret, size_t *ret_n,
 	    struct httpd_response *rs);
 void	api_sessions_batch_free(struct api_batch_item *v, size_t n);
+
+/*
+ * The body of POST /api/import: a Firestore export (as `respawn import`
+ * reads a file), or {"rows": [ROW, ...]} with 1 to IMPORT_ROWS_MAX objects
+ * of the JSON lines form, each row then named "rows[i]".  Rows that cannot
+ * be mapped are in *ret with their reason; a body that is neither form is
+ * a 400 in rs.  Pure (for tests and fuzzing).
+ */
+int	api_import_parse(const char *body, size_t len, enum proxy_type type,
+	    struct import_set **ret, struct httpd_response *rs);
 
 /*
  * Does an Accept header ask for GET /api/sessions/{id}/qr as text rather

@@ -81,6 +81,12 @@ void	api_sessions_start(void *arg, const struct httpd_request *rq,
 void	api_sessions_stop(void *arg, const struct httpd_request *rq,
 	    struct httpd_response *rs);
 
+/* api_import.c: POST /api/import, its before hook then its handler. */
+void	api_import_before(void *arg, struct httpd_call *c,
+	    const struct httpd_request *rq, struct httpd_response *rs);
+void	api_import(void *arg, const struct httpd_request *rq,
+	    struct httpd_response *rs);
+
 /* api_connector.c: what a connector keeps on disk (handlers). */
 void	api_connector_qr(void *arg, const struct httpd_request *rq,
 	    struct httpd_response *rs);

@@ -73,6 +73,11 @@ struct httpd_call {
 	 */
 	struct event			*deadline;
 	bool				 answered;
+	/* In the route's before hook (its own, longer, deadline). */
+	bool				 before;
+	bool				 skip_after;	/* the hook answered */
+	void				*prepared;
+	void				(*prepared_free)(void *);
 	LIST_ENTRY(httpd_call)		 link;
 };
 
@@ -427,6 +432,8 @@ httpd_call_free(struct httpd_call *c)
 {
 	if (c->deadline != NULL)
 		event_free(c->deadline);
+	if (c->prepared_free != NULL)
+		c->prepared_free(c->prepared);
 	json_decref(c->rs.json);
 	buf_free(&c->rs.text);
 	free(c->path);
@@ -455,11 +462,20 @@ httpd_call_late(evutil_socket_t fd, short what, void *arg)
 		return;
 	c->answered = true;
 	c->h->stats.late++;
-	log_warn("api.store_late", LOGF_S("path", c->path),
-	    LOGF_I("deadline_ms", HTTPD_CALL_DEADLINE_MS));
-	httpd_error(&rs, 503, NULL, "the state store did not answer within "
-	    "%d ms: try again (a write may still be made; read before "
-	    "writing again)", HTTPD_CALL_DEADLINE_MS);
+	if (c->before) {
+		/* Nothing was written: the handler has not run. */
+		log_warn("api.before_late", LOGF_S("path", c->path),
+		    LOGF_I("deadline_ms", HTTPD_BEFORE_DEADLINE_MS));
+		httpd_error(&rs, 503, NULL, "what the request needs (the "
+		    "provider's listing) did not come within %d ms: nothing "
+		    "was written; try again", HTTPD_BEFORE_DEADLINE_MS);
+	} else {
+		log_warn("api.store_late", LOGF_S("path", c->path),
+		    LOGF_I("deadline_ms", HTTPD_CALL_DEADLINE_MS));
+		httpd_error(&rs, 503, NULL, "the state store did not answer "
+		    "within %d ms: try again (a write may still be made; read "
+		    "before writing again)", HTTPD_CALL_DEADLINE_MS);
+	}
 	rs.retry_after = 1;
 	httpd_send(c->h, c->req, &rs);
 	json_decref(rs.json);
@@ -467,7 +483,42 @@ httpd_call_late(evutil_socket_t fd, short what, void *arg)
 	c->req = NULL;
 }
 
-/* Hand a request to the offload; body becomes the call's. */
+/* Arm the call's deadline (its timer made at its creation) for ms. */
+static void
+httpd_call_arm(struct httpd_call *c, int ms)
+{
+	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (c->deadline != NULL)
+		evtimer_add(c->deadline, &tv);
+}
+
+/*
+ * To the offload (the store's worker), under the store's deadline; run
+ * here, on the loop, when there is none.
+ */
+static void
+httpd_call_offload(struct httpd_call *c)
+{
+	struct httpd	*h = c->h;
+
+	if (h->offload == NULL) {
+		httpd_call_run(c, NULL);
+		httpd_call_finish(c, 0);
+		return;
+	}
+	httpd_call_arm(c, HTTPD_CALL_DEADLINE_MS);
+	if (h->offload(h->offload_arg, c) < 0) {
+		log_warn("api.overloaded", LOGF_S("path", c->path),
+		    LOGF_I("calls_out", (int64_t)h->ncalls - 1));
+		httpd_call_finish(c, -ENOBUFS);
+	}
+}
+
+/*
+ * A request that leaves the request callback unanswered: to its route's
+ * before hook, or straight to the offload.  body becomes the call's.
+ */
 static void
 httpd_defer(struct httpd *h, struct evhttp_request *req,
     const struct httpd_route *route, const struct httpd_request *rq,
@@ -493,19 +544,52 @@ httpd_defer(struct httpd *h, struct evhttp_request *req,
 	c->body = body;
 	c->rq.body = body;
 	buf_init(&c->rs.text, HTTPD_TEXT_MAX);
-	if ((c->deadline = evtimer_new(h->base, httpd_call_late, c)) != NULL) {
-		struct timeval	tv = { HTTPD_CALL_DEADLINE_MS / 1000,
-				    (HTTPD_CALL_DEADLINE_MS % 1000) * 1000 };
-
-		evtimer_add(c->deadline, &tv);
-	}
+	c->deadline = evtimer_new(h->base, httpd_call_late, c);
 	LIST_INSERT_HEAD(&h->calls, c, link);
 	h->ncalls++;
-	if (h->offload(h->offload_arg, c) < 0) {
-		log_warn("api.overloaded", LOGF_S("path", rq->path),
-		    LOGF_I("calls_out", (int64_t)h->ncalls - 1));
-		httpd_call_finish(c, -ENOBUFS);
+	if (route->before == NULL) {
+		httpd_call_offload(c);
+		return;
 	}
+	c->before = true;
+	httpd_call_arm(c, HTTPD_BEFORE_DEADLINE_MS);
+	route->before(h->arg, c, &c->rq, &c->rs);
+}
+
+/* The call is done without an answer to send (or one sent already). */
+static void
+httpd_call_drop(struct httpd_call *c)
+{
+	if (c->h != NULL) {
+		LIST_REMOVE(c, link);
+		c->h->ncalls--;
+	}
+	httpd_call_free(c);
+}
+
+void
+httpd_call_proceed(struct httpd_call *c, void *prepared,
+    void (*prepared_free)(void *))
+{
+	c->prepared = prepared;
+	c->prepared_free = prepared_free;
+	c->rq.prepared = prepared;
+	/* The server is gone, or the client was told 503 already. */
+	if (c->h == NULL || c->answered) {
+		httpd_call_drop(c);
+		return;
+	}
+	if (c->deadline != NULL)
+		evtimer_del(c->deadline);
+	c->before = false;
+	httpd_call_offload(c);
+}
+
+void
+httpd_call_answer(struct httpd_call *c)
+{
+	c->skip_after = true;
+	httpd_call_finish(c, 0);
 }
 
 void
@@ -541,7 +625,7 @@ httpd_call_finish(struct httpd_call *c, int result)
 		httpd_error(&c->rs, 503, NULL, "the daemon is too busy or "
 		    "stopping: try again");
 		c->rs.retry_after = 1;
-	} else if (c->route->after != NULL) {
+	} else if (c->route->after != NULL && !c->skip_after) {
 		c->route->after(c->arg, &c->rq, &c->rs);
 	}
 	/* Sent on a closed connection, libevent only frees the request. */
@@ -672,7 +756,7 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 	copy[len] = '\0';
 	rq.body = copy;
 	rq.bodylen = len;
-	if (route->offload && h->offload != NULL) {
+	if ((route->offload && h->offload != NULL) || route->before != NULL) {
 		httpd_defer(h, req, route, &rq, copy);
 		buf_free(&rs.text);
 		return;

@@ -43,6 +43,8 @@ struct event_base;
 #define HTTPD_TIMEOUT_S		10		/* a request's read and write */
 /* An offloaded answer not ready by then is a 503 (well before the above). */
 #define HTTPD_CALL_DEADLINE_MS	5000
+/* A route's before hook (the provider's listing) not done by then: 503. */
+#define HTTPD_BEFORE_DEADLINE_MS	60000
 #define HTTPD_PATH_MAX		512
 #define HTTPD_KEY_REREAD_MS	5000	/* between re-reads of the key */
 #define HTTPD_ADDR_LEN		80
@@ -82,6 +84,8 @@ struct httpd_request {
 	 * loop.
 	 */
 	void			*worker;
+	/* What the route's before hook prepared (httpd_call_proceed). */
+	void			*prepared;
 };
 
 /*
@@ -98,6 +102,21 @@ struct httpd_response {
 
 typedef void (*httpd_handler)(void *arg, const struct httpd_request *rq,
     struct httpd_response *rs);
+
+struct httpd_call;
+
+/*
+ * A route's before hook runs on the loop once the request is read, ahead
+ * of its offloaded handler, for what only the loop can get and what may
+ * take time to come (the provider's listing, for an import).  It ends,
+ * at once or later, with httpd_call_proceed (the handler then runs as any
+ * offloaded one, finding what the hook prepared in rq->prepared) or with
+ * httpd_call_answer (the answer the hook wrote in rs goes out and the
+ * handler does not run).  A hook not done within HTTPD_BEFORE_DEADLINE_MS
+ * is answered 503; the store's own deadline starts when it is done.
+ */
+typedef void (*httpd_before)(void *arg, struct httpd_call *c,
+    const struct httpd_request *rq, struct httpd_response *rs);
 
 /*
  * A route marked offload has its handler run off the loop, through the
@@ -120,10 +139,10 @@ struct httpd_route {
 	 * know); a route with the key that takes none answers any with 400.
 	 */
 	bool			 query;
+	httpd_before		 before;	/* NULL: none (offload only) */
 };
 
 struct httpd;
-struct httpd_call;
 
 /*
  * Arrange for httpd_call_run(c, worker) to be called off the loop, then
@@ -160,6 +179,15 @@ void	httpd_call_run(struct httpd_call *c, void *worker);
  * ran), after the route's after hook, and free the call.
  */
 void	httpd_call_finish(struct httpd_call *c, int result);
+/*
+ * From a before hook, on the loop: go on to the handler, which finds
+ * prepared in rq->prepared; prepared_free (NULL: nothing to free) frees
+ * it once the call is done, answered or not.
+ */
+void	httpd_call_proceed(struct httpd_call *c, void *prepared,
+	    void (*prepared_free)(void *));
+/* From a before hook, on the loop: send what it wrote in rs, and end. */
+void	httpd_call_answer(struct httpd_call *c);
 /* Calls handed to the offload and not yet finished. */
 size_t	httpd_calls_out(const struct httpd *h);
 
@@ -227,6 +255,12 @@ void	httpd_error(struct httpd_response *rs, int status, const char *field,
 int	httpd_query_i64(const struct httpd_request *rq, const char *name,
 	    int64_t def, int64_t min, int64_t max, int64_t *ret,
 	    struct httpd_response *rs);
+/*
+ * A query parameter as true or false (those words only); absent: def.  On
+ * another value answers 400 naming the parameter and returns -EINVAL.
+ */
+int	httpd_query_bool(const struct httpd_request *rq, const char *name,
+	    bool def, bool *ret, struct httpd_response *rs);
 /* A query parameter's value (decoded), or NULL; caller frees. */
 char	*httpd_query_str(const struct httpd_request *rq, const char *name);
 /* The names of the query's parameters that are not in allowed (NULL-ended). */

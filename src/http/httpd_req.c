@@ -184,7 +184,9 @@ httpd_reason(int status)
 	case 413: return "payload_too_large";
 	case 415: return "unsupported_media_type";
 	case 417: return "expectation_failed";
+	case 422: return "unprocessable";
 	case 501: return "not_implemented";
+	case 502: return "bad_gateway";
 	case 503: return "unavailable";
 	default: return status >= 500 ? "internal_error" : "error";
 	}
@@ -282,6 +284,30 @@ httpd_error(struct httpd_response *rs, int status, const char *field,
 	if (rs->json != NULL && field != NULL)
 		json_object_set_new(rs->json, "field", json_string(httpd_echo(
 		    fieldbuf, sizeof fieldbuf, field, HTTPD_ECHO_MAX)));
+}
+
+int
+httpd_query_bool(const struct httpd_request *rq, const char *name, bool def,
+    bool *ret, struct httpd_response *rs)
+{
+	char	*v, echo[HTTPD_ECHO_LEN];
+	int	 r = 0;
+
+	if ((v = httpd_query_str(rq, name)) == NULL) {
+		*ret = def;
+		return 0;
+	}
+	if (strcmp(v, "true") == 0)
+		*ret = true;
+	else if (strcmp(v, "false") == 0)
+		*ret = false;
+	else {
+		httpd_error(rs, 400, name, "%s: '%s' is not true or false",
+		    name, httpd_echo(echo, sizeof echo, v, 32));
+		r = -EINVAL;
+	}
+	free(v);
+	return r;
 }
 
 char *

@@ -515,6 +515,29 @@ expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 x" "pairing-code with ?x=1: 
 authed GET "/api/sessions/$B6/log?bytes=0"
 expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 bytes" "log ?bytes=0: 400 naming bytes"
 
+# --- POST /api/import (test_import_api.sh covers it with the provider) -----
+post_json /api/import '{"rows":[{"userId":"i1","phoneNumber":"+4915100000091","country":"de","desiredState":"stopped"}]}'
+expect_eq "$STATUS $(jq -r '[.written, .addedCount, .rows[0].from, .rows[0].action] | join(" ")' <<<"$BODY")" \
+	"200 true 1 rows[0] added" "an import of one row: 200, added"
+post_json /api/import '{"rows":[{"userId":"i1","phoneNumber":"+4915100000091","country":"de","desiredState":"stopped"}]}'
+expect_eq "$STATUS $(jq -r '[.addedCount, .unchangedCount] | join(" ")' <<<"$BODY")" "200 0 1" \
+	"the same row again: unchanged"
+post_json /api/import '{"rows":[{"userId":"i2","phoneNumber":"+4915100000092","country":"de"},{"userId":"i3","phoneNumber":"12","country":"de"}]}'
+expect_eq "$STATUS $(jq -r '[.written, .refusedCount, .rows[1].from] | join(" ")' <<<"$BODY")" \
+	"422 false 1 rows[1]" "a refused row: 422, nothing written"
+expect_eq "$("$RESPAWN" session show +4915100000092 >/dev/null 2>&1; echo $?)" 65 "the good row of it was not added"
+post_json /api/import '{"rows":[]}'
+expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 rows" "no rows: 400 naming rows"
+post_json '/api/import?partial=maybe' '{"rows":[{"userId":"i4","phoneNumber":"+4915100000094","country":"de"}]}'
+expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 partial" "partial=maybe: 400 naming it"
+call POST /api/import -H 'Content-Type: application/json' --data-binary '{"rows":[]}'
+expect_eq "$STATUS" 401 "POST /api/import without a key: 401"
+authed POST /api/import -H 'Content-Type: text/plain' --data-binary '{"rows":[]}'
+expect_eq "$STATUS" 415 "an import as text/plain: 415"
+head -c 1100000 /dev/zero | tr '\0' 'x' >"$T/big.json"
+authed POST /api/import -H 'Content-Type: application/json' --data-binary "@$T/big.json"
+expect_eq "$STATUS $(jq -r .error <<<"$BODY")" "413 payload_too_large" "a 1.1 MB import: 413 JSON"
+
 # --- the whole record against the OpenAPI document --------------------------
 # RESPAWN_KEEP_CALLS=DIR keeps the recorded calls, to run the checker again.
 [ -n "${RESPAWN_KEEP_CALLS:-}" ] && cp -r "$T/calls" "$RESPAWN_KEEP_CALLS"

@@ -28,14 +28,14 @@ handler(void *arg, const struct httpd_request *rq, struct httpd_response *rs)
 }
 
 static const struct httpd_route routes[] = {
-	{ HTTPD_GET, "/healthz", false, handler, false, NULL, 0, false },
-	{ HTTPD_GET, "/api/sessions", true, handler, false, NULL, 0, false },
-	{ HTTPD_POST, "/api/sessions", true, handler, false, NULL, 0, false },
+	{ HTTPD_GET, "/healthz", false, handler, false, NULL, 0, false, NULL },
+	{ HTTPD_GET, "/api/sessions", true, handler, false, NULL, 0, false, NULL },
+	{ HTTPD_POST, "/api/sessions", true, handler, false, NULL, 0, false, NULL },
 	{ HTTPD_GET, "/api/sessions/{id}", true, handler, false, NULL, 0,
-	    false },
+	    false, NULL },
 	{ HTTPD_POST, "/api/sessions/{id}/start", true, handler, false, NULL,
-	    0, false },
-	{ HTTPD_OTHER, NULL, false, NULL, false, NULL, 0, false },
+	    0, false, NULL },
+	{ HTTPD_OTHER, NULL, false, NULL, false, NULL, 0, false, NULL },
 };
 
 static void

@@ -76,12 +76,12 @@ body_handler(void *arg, const struct httpd_request *rq,
 }
 
 static const struct httpd_route routes[] = {
-	{ HTTPD_GET, "/inline", false, inline_handler, false, NULL, 0, false },
+	{ HTTPD_GET, "/inline", false, inline_handler, false, NULL, 0, false, NULL },
 	{ HTTPD_GET, "/slow/{id}", false, slow_handler, true, slow_after, 0,
-	    false },
-	{ HTTPD_GET, "/auth", true, inline_handler, false, NULL, 0, false },
-	{ HTTPD_POST, "/body", false, body_handler, false, NULL, 0, false },
-	{ HTTPD_OTHER, NULL, false, NULL, false, NULL, 0, false },
+	    false, NULL },
+	{ HTTPD_GET, "/auth", true, inline_handler, false, NULL, 0, false, NULL },
+	{ HTTPD_POST, "/body", false, body_handler, false, NULL, 0, false, NULL },
+	{ HTTPD_OTHER, NULL, false, NULL, false, NULL, 0, false, NULL },
 };
 
 static int
