@@ -62,6 +62,29 @@ api_import_free(void *p)
 }
 
 /*
+ * A reason that names another line of the JSON lines form ("phone number
+ * P repeats line N") names the element instead.
+ */
+static void
+api_import_rows_why(struct import_row *row)
+{
+	char		 why[IMPORT_ERR_LEN];
+	const char	*at;
+	char		*end;
+	long		 line;
+
+	if ((at = strstr(row->error, " repeats line ")) == NULL)
+		return;
+	errno = 0;
+	line = strtol(at + strlen(" repeats line "), &end, 10);
+	if (errno != 0 || line < 1 || *end != '\0')
+		return;
+	snprintf(why, sizeof why, "%.*s repeats rows[%ld]",
+	    (int)(at - row->error), row->error, line - 1);
+	(void)util_strlcpy(row->error, why, sizeof row->error);
+}
+
+/*
  * {"rows": [...]}: each element, written back as one line, is a line of
  * the JSON lines form, so the rows are read exactly as the command reads
  * such a file; each row is then named by its place in the array.
@@ -107,6 +130,7 @@ api_import_rows(json_t *rows, enum proxy_type type, struct import_set **ret,
 		snprintf(set->rows[i].where, sizeof set->rows[i].where,
 		    "rows[%zu]", set->rows[i].line - 1);
 		set->rows[i].line = 0;
+		api_import_rows_why(&set->rows[i]);
 	}
 	*ret = set;
 	return 0;

@@ -25,9 +25,14 @@
  * The body of POST /api/sessions/batch is taken whole or refused with a
  * 400; each of its items is judged as that item alone would be.
  *
+ * The body of POST /api/import is read as a Firestore export or as
+ * {"rows": [...]}, or refused with a 400 and nothing returned; read as
+ * rows, there is one row per element, each named by its index, and every
+ * row is either refused with a reason or a session with a phone.
+ *
  * Input layout: byte 0 picks the reader (mod 4), byte 1 a method (for a
- * body: odd, a batch); the rest is the body, the query, "PATTERN\nPATH"
- * or "KEY\nPRESENTED".
+ * body, mod 3: one session, a batch, an import); the rest is the body, the
+ * query, "PATTERN\nPATH" or "KEY\nPRESENTED".
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -47,6 +52,7 @@
 #include "base/validate.h"
 #include "http/api.h"
 #include "http/httpd.h"
+#include "store/import_parse.h"
 #include "store/store.h"
 #include "fuzz.h"
 
@@ -202,6 +208,44 @@ fuzz_batch(const char *body, size_t len)
 	}
 	json_decref(o);
 	api_sessions_batch_free(v, count);
+}
+
+/* The body of POST /api/import. */
+static void
+fuzz_import(const char *body, size_t len)
+{
+	struct httpd_response	 rs = { 0 };
+	struct import_set	*set = NULL;
+	json_t			*o, *rows;
+	char			 want[32];
+	size_t			 i;
+	int			 r;
+
+	r = api_import_parse(body, len, PROXY_TYPE_ISP, &set, &rs);
+	if (r < 0) {
+		FUZZ_CHECK(r == -EINVAL && set == NULL);
+		check_400(&rs, NULL);
+		response_done(&rs);
+		return;
+	}
+	FUZZ_CHECK(r == 0 && set != NULL && rs.json == NULL);
+	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	FUZZ_CHECK(json_is_object(o));
+	if ((rows = json_object_get(o, "rows")) != NULL) {
+		FUZZ_CHECK(set->format == IMPORT_FORMAT_JSONL);
+		FUZZ_CHECK(set->n == json_array_size(rows));
+		for (i = 0; i < set->n; i++) {
+			snprintf(want, sizeof want, "rows[%zu]", i);
+			FUZZ_CHECK(strcmp(set->rows[i].where, want) == 0);
+			FUZZ_CHECK(set->rows[i].line == 0);
+		}
+	} else
+		FUZZ_CHECK(set->format == IMPORT_FORMAT_FIRESTORE);
+	for (i = 0; i < set->n; i++)
+		FUZZ_CHECK(set->rows[i].error[0] != '\0' ||
+		    validate_phone(set->rows[i].s.phone, NULL) == 0);
+	json_decref(o);
+	import_set_free(set);
 }
 
 /* One integer parameter: its default, its value in range, or a 400. */
@@ -380,9 +424,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size - 2] = '\0';
 	switch (data[0] % 4) {
 	case 0:
-		/* The method byte is free here: it picks one body or many. */
-		if (data[1] & 1)
+		/* The method byte is free here: it picks the body's route. */
+		if (data[1] % 3 == 1)
 			fuzz_batch(s, size - 2);
+		else if (data[1] % 3 == 2)
+			fuzz_import(s, size - 2);
 		else
 			fuzz_session(s, size - 2);
 		break;

@@ -526,6 +526,9 @@ post_json /api/import '{"rows":[{"userId":"i2","phoneNumber":"+4915100000092","c
 expect_eq "$STATUS $(jq -r '[.written, .refusedCount, .rows[1].from] | join(" ")' <<<"$BODY")" \
 	"422 false 1 rows[1]" "a refused row: 422, nothing written"
 expect_eq "$("$RESPAWN" session show +4915100000092 >/dev/null 2>&1; echo $?)" 65 "the good row of it was not added"
+post_json /api/import '{"rows":[{"userId":"i5","phoneNumber":"+4915100000095","country":"de"},{"userId":"i6","phoneNumber":"+4915100000095","country":"de"}]}'
+expect_eq "$STATUS $(jq -r '.rows[1].error' <<<"$BODY")" "422 phone number +4915100000095 repeats rows[0]" \
+	"a phone twice: the second row refused, naming the first"
 post_json /api/import '{"rows":[]}'
 expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 rows" "no rows: 400 naming rows"
 post_json '/api/import?partial=maybe' '{"rows":[{"userId":"i4","phoneNumber":"+4915100000094","country":"de"}]}'

@@ -6,7 +6,9 @@
  * leaves; a refused offload, or a call cancelled, answers 503 in JSON; a
  * client that went away before the answer, and a server freed with a call
  * still out, cost nothing but the call (AddressSanitizer checks the
- * lifetimes).  The "worker" here is the test itself, running the call
+ * lifetimes).  A route's before hook answers, or proceeds to the offload
+ * with what it prepared, whenever it is done.  The "worker" here is the
+ * test itself, running the call
  * between two turns of the loop.  Over the same sockets: a NUL or a
  * control character in a header is refused (libevent would cut the value
  * at the NUL), a body must be application/json, and what libevent refuses
@@ -75,12 +77,61 @@ body_handler(void *arg, const struct httpd_request *rq,
 	rs->json = json_pack("{s:I}", "bodylen", (json_int_t)rq->bodylen);
 }
 
+/*
+ * A before hook: "/pre/1" is answered by the hook at once (400); any
+ * other id waits in befores[] for the test to proceed or answer.
+ */
+static struct httpd_call	*befores[CALLS_MAX];
+static struct httpd_response	*before_rs[CALLS_MAX];
+static int			 nbefores;
+
+static void
+pre_before(void *arg, struct httpd_call *c, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	(void)arg;
+	assert_null(rq->worker);
+	if (rq->id == 1) {
+		httpd_error(rs, 400, NULL, "refused by the hook");
+		httpd_call_answer(c);
+		return;
+	}
+	assert_true(nbefores < CALLS_MAX);
+	before_rs[nbefores] = rs;
+	befores[nbefores++] = c;
+}
+
+static void
+pre_handler(void *arg, const struct httpd_request *rq,
+    struct httpd_response *rs)
+{
+	(void)arg;
+	rs->json = json_pack("{s:b, s:i}", "worker", rq->worker ==
+	    &worker_token, "prepared", rq->prepared != NULL ?
+	    *(int *)rq->prepared : -1);
+}
+
+static int *
+prepared_new(int v)
+{
+	int	*p = malloc(sizeof *p);
+
+	assert_non_null(p);
+	*p = v;
+	return p;
+}
+
 static const struct httpd_route routes[] = {
-	{ HTTPD_GET, "/inline", false, inline_handler, false, NULL, 0, false, NULL },
+	{ HTTPD_GET, "/inline", false, inline_handler, false, NULL, 0, false,
+	    NULL },
+	{ HTTPD_GET, "/pre/{id}", false, pre_handler, true, slow_after, 0,
+	    false, pre_before },
 	{ HTTPD_GET, "/slow/{id}", false, slow_handler, true, slow_after, 0,
 	    false, NULL },
-	{ HTTPD_GET, "/auth", true, inline_handler, false, NULL, 0, false, NULL },
-	{ HTTPD_POST, "/body", false, body_handler, false, NULL, 0, false, NULL },
+	{ HTTPD_GET, "/auth", true, inline_handler, false, NULL, 0, false,
+	    NULL },
+	{ HTTPD_POST, "/body", false, body_handler, false, NULL, 0, false,
+	    NULL },
 	{ HTTPD_OTHER, NULL, false, NULL, false, NULL, 0, false, NULL },
 };
 
@@ -108,6 +159,7 @@ server_start_key(struct server *s, const char *key_ref)
 	int64_t	port;
 
 	ncalls = 0;
+	nbefores = 0;
 	refuse = false;
 	s->base = event_base_new();
 	assert_non_null(s->base);
@@ -347,6 +399,76 @@ test_server_freed_with_call_out(void **state)
 	httpd_call_run(calls[0], &worker_token);
 	httpd_call_finish(calls[0], 0);
 	close(fd);
+	event_base_free(s.base);
+}
+
+/*
+ * A route's before hook runs on the loop before the offload: it may answer
+ * at once (the handler never runs, nor the after hook), answer later, or
+ * proceed later with what it prepared, which the handler finds and the
+ * call frees.  Nothing goes out while the hook has not ended.  A hook
+ * that ends after its server was freed only frees the call.
+ */
+static void
+test_before_hook(void **state)
+{
+	struct server	s;
+	char		buf[4096];
+	int		fd, fd2, fd3;
+
+	(void)state;
+	server_start(&s);
+	fd = client(&s, "/pre/1");
+	spin(&s, 5);
+	drain(fd, buf, sizeof buf);
+	assert_non_null(strstr(buf, "HTTP/1.0 400"));
+	assert_non_null(strstr(buf, "refused by the hook"));
+	assert_null(strstr(buf, "\"after\""));
+	assert_int_equal(ncalls, 0);
+	assert_int_equal(httpd_calls_out(s.h), 0);
+	close(fd);
+
+	/* Proceeds later: to the offload, then the handler with its data. */
+	fd = client(&s, "/pre/2");
+	spin(&s, 5);
+	assert_int_equal(nbefores, 1);
+	assert_int_equal(ncalls, 0);
+	assert_int_equal(drain(fd, buf, sizeof buf), 0);
+	httpd_call_proceed(befores[0], prepared_new(77), free);
+	assert_int_equal(ncalls, 1);
+	httpd_call_run(calls[0], &worker_token);
+	httpd_call_finish(calls[0], 0);
+	spin(&s, 5);
+	drain(fd, buf, sizeof buf);
+	assert_non_null(strstr(buf, "HTTP/1.0 200"));
+	assert_non_null(strstr(buf, "\"prepared\":77"));
+	assert_non_null(strstr(buf, "\"worker\":true"));
+	assert_non_null(strstr(buf, "\"after\":true"));
+	close(fd);
+
+	/* Answers later: its answer, no handler, no after hook. */
+	fd2 = client(&s, "/pre/3");
+	spin(&s, 5);
+	assert_int_equal(nbefores, 2);
+	httpd_error(before_rs[1], 502, NULL, "the hook's source failed");
+	httpd_call_answer(befores[1]);
+	spin(&s, 5);
+	drain(fd2, buf, sizeof buf);
+	assert_non_null(strstr(buf, "HTTP/1.0 502"));
+	assert_non_null(strstr(buf, "the hook's source failed"));
+	assert_null(strstr(buf, "\"after\""));
+	assert_int_equal(ncalls, 1);
+	assert_int_equal(httpd_calls_out(s.h), 0);
+	close(fd2);
+
+	/* Still in its hook when the server goes: proceeding frees it all. */
+	fd3 = client(&s, "/pre/4");
+	spin(&s, 5);
+	assert_int_equal(nbefores, 3);
+	httpd_free(s.h);
+	httpd_call_proceed(befores[2], prepared_new(5), free);
+	assert_int_equal(ncalls, 1);
+	close(fd3);
 	event_base_free(s.base);
 }
 
@@ -632,6 +754,7 @@ main(void)
 		cmocka_unit_test(test_late_call),
 		cmocka_unit_test(test_client_gone),
 		cmocka_unit_test(test_server_freed_with_call_out),
+		cmocka_unit_test(test_before_hook),
 		cmocka_unit_test(test_key_nul),
 		cmocka_unit_test(test_content_type),
 		cmocka_unit_test(test_libevent_errors),
