@@ -541,29 +541,76 @@ pairing_needed(const struct connector *c)
 	    session_file_exists(c, "pairing-code.request");
 }
 
-/* One line from the stand-in within timeout_ms: 1, 0 on timeout. */
+/*
+ * The stand-in's socket, read line by line: what arrives is appended to
+ * c->line, and whole lines are taken from its front.  Pairing and the
+ * connected session both read it this way.
+ *
+ * Waits up to timeout_ms for the socket to be readable and appends what
+ * can be read.  Returns 0 when the wait timed out, 1 when it did not
+ * (bytes may have arrived, or a signal or a spurious wake-up ended it); a
+ * failed poll or a lost connection ends the connector.
+ */
+static int
+line_recv(struct connector *c, int timeout_ms)
+{
+	ssize_t	n;
+	int	r;
+
+	r = wait_sock(c, POLLIN, timeout_ms);
+	if (r < 0)
+		finish(c, EXIT_FAILURE_, "connector.poll_failed", NULL);
+	if (r == 0)
+		return 0;
+	n = recv(c->sock, c->line + c->linelen, sizeof(c->line) - c->linelen,
+	    0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 1;
+	if (n <= 0)
+		finish(c, EXIT_FAILURE_, "connector.connection_lost", NULL);
+	c->linelen += (size_t)n;
+	return 1;
+}
+
+/*
+ * The first whole line in c->line, NUL-terminated in place without its
+ * "\n" or "\r\n", or NULL when no line is whole yet; *used is what
+ * line_drop() then takes off the buffer.
+ */
+static char *
+line_next(struct connector *c, size_t *used)
+{
+	char	*nl;
+
+	if ((nl = memchr(c->line, '\n', c->linelen)) == NULL)
+		return NULL;
+	*nl = '\0';
+	if (nl > c->line && nl[-1] == '\r')
+		nl[-1] = '\0';
+	*used = (size_t)(nl - c->line) + 1;
+	return c->line;
+}
+
+static void
+line_drop(struct connector *c, size_t used)
+{
+	memmove(c->line, c->line + used, c->linelen - used);
+	c->linelen -= used;
+}
+
+/* One line from the stand-in before deadline: 1, 0 on timeout. */
 static int
 pair_read_line(struct connector *c, char *out, size_t outlen,
     int64_t deadline)
 {
-	char	*nl;
-	ssize_t	 n;
-	int64_t	 now;
-	int	 r;
+	const char	*l;
+	size_t		 used;
+	int64_t		 now;
 
 	for (;;) {
-		if ((nl = memchr(c->line, '\n', c->linelen)) != NULL) {
-			size_t	l = (size_t)(nl - c->line);
-
-			if (l > 0 && c->line[l - 1] == '\r')
-				l--;
-			if (l >= outlen)
-				l = outlen - 1;
-			memcpy(out, c->line, l);
-			out[l] = '\0';
-			l = (size_t)(nl - c->line) + 1;
-			memmove(c->line, c->line + l, c->linelen - l);
-			c->linelen -= l;
+		if ((l = line_next(c, &used)) != NULL) {
+			(void)util_strlcpy(out, l, outlen);
+			line_drop(c, used);
 			return 1;
 		}
 		if (c->linelen == sizeof(c->line))
@@ -572,19 +619,8 @@ pair_read_line(struct connector *c, char *out, size_t outlen,
 		now = util_mono_ms();
 		if (now >= deadline)
 			return 0;
-		r = wait_sock(c, POLLIN, (int)(deadline - now));
-		if (r < 0)
-			finish(c, EXIT_FAILURE_, "connector.poll_failed", NULL);
-		if (r == 0)
+		if (line_recv(c, (int)(deadline - now)) == 0)
 			return 0;
-		n = recv(c->sock, c->line + c->linelen,
-		    sizeof(c->line) - c->linelen, 0);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n <= 0)
-			finish(c, EXIT_FAILURE_, "connector.connection_lost",
-			    NULL);
-		c->linelen += (size_t)n;
 	}
 }
 
@@ -741,19 +777,14 @@ handle_line(struct connector *c, const char *line, bool live)
 static int
 drain_lines(struct connector *c, bool live)
 {
-	char	*nl;
-	size_t	 used;
-	int	 ok = 0;
+	const char	*l;
+	size_t		 used;
+	int		 ok = 0;
 
-	while ((nl = memchr(c->line, '\n', c->linelen)) != NULL) {
-		*nl = '\0';
-		if (nl > c->line && nl[-1] == '\r')
-			nl[-1] = '\0';
-		if (handle_line(c, c->line, live || ok) == 1)
+	while ((l = line_next(c, &used)) != NULL) {
+		if (handle_line(c, l, live || ok) == 1)
 			ok = 1;
-		used = (size_t)(nl - c->line) + 1;
-		memmove(c->line, c->line + used, c->linelen - used);
-		c->linelen -= used;
+		line_drop(c, used);
 	}
 	if (c->linelen == sizeof(c->line))
 		finish(c, EXIT_FAILURE_, "connector.protocol_error", NULL);
@@ -765,9 +796,8 @@ run(struct connector *c)
 {
 	char		 hello[512], status[128];
 	int64_t		 now, ready_at = 0, next_wd = 0, deadline;
-	ssize_t		 n;
 	bool		 live = false, ready_said = false;
-	int		 k, r;
+	int		 k;
 
 	/* A start that outlived its daemon does not connect. */
 	fence_tick(c, util_mono_ms());
@@ -813,20 +843,8 @@ run(struct connector *c)
 		fence_tick(c, now);
 		deadline = fence_deadline(c, next_deadline(c, now, ready_at,
 		    next_wd));
-		r = wait_sock(c, POLLIN, (int)(deadline - now > 0 ?
+		(void)line_recv(c, (int)(deadline - now > 0 ?
 		    deadline - now : 0));
-		if (r < 0)
-			finish(c, EXIT_FAILURE_, "connector.poll_failed", NULL);
-		if (r == 0)
-			continue;
-		n = recv(c->sock, c->line + c->linelen,
-		    sizeof(c->line) - c->linelen, 0);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n <= 0)
-			finish(c, EXIT_FAILURE_, "connector.connection_lost",
-			    NULL);
-		c->linelen += (size_t)n;
 	}
 }
 

@@ -1,7 +1,7 @@
 /*
  * libcurl's multi interface on the daemon's libevent loop, shared by the
- * modules that make HTTP requests (bdclient.c, webhook.c) so that the
- * glue between the two libraries exists once.
+ * modules that make HTTP requests (bdclient_req.c, webhook_deliver.c) so
+ * that the glue between the two libraries exists once.
  *
  * It is the "socket action" way libcurl documents (the hiperfifo
  * pattern): curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION)

@@ -1,4 +1,4 @@
-# Tests of the Bright Data client (src/bdclient.c, src/bdjson.c): the
+# Tests of the Bright Data client (src/provider/bdclient*.c, bdjson.c): the
 # parser and username unit tests, and the driver program that
 # tests/integration/test_bdclient.sh runs against respawn-lab.  Included
 # from tests/CMakeLists.txt, which defines respawn_unit_test().

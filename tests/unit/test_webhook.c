@@ -1,8 +1,8 @@
 /*
- * Tests of webhook.c: the HMAC-SHA256 of RFC 4231's test vectors, the
- * signature over "<timestamp>.<body>", the parameters refused by
- * webhook_new, and real deliveries to an evhttp server on 127.0.0.1 in the
- * same event loop: retries after 500s, several URLs, a full queue, a
+ * Tests of webhook.c and webhook_deliver.c: the HMAC-SHA256 of RFC 4231's
+ * test vectors, the signature over "<timestamp>.<body>", the parameters
+ * refused by webhook_new, and real deliveries to an evhttp server on
+ * 127.0.0.1 in the same event loop: retries after 500s, several URLs, a full queue, a
  * closed port, a receiver that never says yes.  Every loop run is bounded
  * by a deadline, so a broken module fails a test instead of hanging it.
  */
