@@ -318,12 +318,123 @@ test_plan_apply(void **state)
 	rmdir(dir);
 }
 
+static int
+count_cb(const struct session *s, void *arg)
+{
+	(void)s;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static size_t
+sessions_in(struct store *st)
+{
+	size_t	n = 0;
+
+	assert_int_equal(store_session_list(st, count_cb, &n), 0);
+	return n;
+}
+
+/*
+ * import_run decides as the command and the API say: a dry run writes
+ * nothing; a refused row stops the whole file unless partial; nothing to
+ * add writes nothing.  The figures are the plan's either way.
+ */
+static void
+test_run(void **state)
+{
+	static const char good[] = "u1,+14155550001,us\nu2,+14155550002,us\n";
+	static const char mixed[] = "u3,+14155550003,us\nu4,+1415,us\n";
+	static const struct {
+		const char	*text;
+		bool		 dry_run, partial;
+		bool		 written;
+		size_t		 add, same, refused;
+		size_t		 sessions;	/* in the store after */
+	} cases[] = {
+		{ good, true, false, false, 2, 0, 0, 0 },
+		{ mixed, false, false, false, 1, 0, 1, 0 },
+		{ mixed, true, true, false, 1, 0, 1, 0 },
+		{ good, false, false, true, 2, 0, 0, 2 },
+		{ good, false, false, false, 0, 2, 0, 2 },
+		{ mixed, false, true, true, 1, 0, 1, 3 },
+		{ mixed, false, true, false, 0, 1, 1, 3 },
+	};
+	struct import_target	 tg = { "static", "", false, NULL, 0 };
+	struct import_outcome	 io;
+	struct import_set	*set;
+	struct import_step	*steps;
+	struct session_new	 n;
+	char			 dir[] = "/tmp/respawn-import.XXXXXX", url[128];
+	char			 err[STORE_ERROR_LEN];
+	struct store		*st;
+	int64_t			 id;
+	size_t			 i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(url, sizeof url, "%s/t.db", dir);
+	assert_int_equal(store_open(url, &st, err), 0);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		assert_int_equal(import_parse(cases[i].text,
+		    strlen(cases[i].text), IMPORT_FORMAT_CSV, PROXY_TYPE_ISP,
+		    &set, err), 0);
+		steps = calloc(set->n + 1, sizeof *steps);
+		assert_non_null(steps);
+		assert_int_equal(import_run(st, set, &tg, cases[i].dry_run,
+		    cases[i].partial, "t", "f.csv", 1000, steps, &io), 0);
+		if (io.written != cases[i].written ||
+		    io.count[IMPORT_ADD] != cases[i].add ||
+		    io.count[IMPORT_SAME] != cases[i].same ||
+		    io.count[IMPORT_REFUSED] != cases[i].refused ||
+		    sessions_in(st) != cases[i].sessions)
+			fail_msg("case %zu: written %d add %zu same %zu "
+			    "refused %zu sessions %zu", i, io.written,
+			    io.count[IMPORT_ADD], io.count[IMPORT_SAME],
+			    io.count[IMPORT_REFUSED], sessions_in(st));
+		free(steps);
+		import_set_free(set);
+	}
+
+	/*
+	 * A phone added by someone else between the plan and the write:
+	 * -EEXIST, and the rows written before it in the batch are undone.
+	 */
+	assert_int_equal(import_parse("u5,+14155550005,us\n"
+	    "u6,+14155550006,us\n", 38, IMPORT_FORMAT_CSV, PROXY_TYPE_ISP,
+	    &set, err), 0);
+	steps = calloc(set->n + 1, sizeof *steps);
+	assert_non_null(steps);
+	assert_int_equal(import_plan(st, set, &tg, steps), 0);
+	memset(&n, 0, sizeof n);
+	(void)util_strlcpy(n.user_id, "u6", sizeof n.user_id);
+	(void)util_strlcpy(n.phone, "+14155550006", sizeof n.phone);
+	(void)util_strlcpy(n.country, "us", sizeof n.country);
+	assert_int_equal(store_session_add(st, &n, "t", 2000, &id), 0);
+	assert_int_equal(import_apply(st, set, &tg, steps, "t", "f.csv",
+	    3000), -EEXIST);
+	assert_int_equal(store_session_get_by_phone(st, "+14155550005", &(
+	    struct session){ 0 }), -ENOENT);
+	assert_int_equal(store_batch_id(st), 0);
+	assert_int_equal(sessions_in(st), 4);
+	free(steps);
+	import_set_free(set);
+	store_close(st);
+	unlink(url);
+	snprintf(url, sizeof url, "%s/t.db-wal", dir);
+	unlink(url);
+	snprintf(url, sizeof url, "%s/t.db-shm", dir);
+	unlink(url);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_plan_apply),
+		cmocka_unit_test(test_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
