@@ -37,9 +37,9 @@ printf 'stall-key\n' >"$T/api.key"
 chmod 600 "$T/api.key"
 export RESPAWN_API_KEY_SECRET="file:$T/api.key"
 for i in $(seq 1 $N); do
-	"$RESPAWN" session add --user "u$i" --phone "+4917$(printf %09d "$i")" \
-	    --country de >/dev/null || not_ok "session add $i"
-done
+	printf 'u%d +4917%09d de\n' "$i" "$i"
+done >"$T/sessions.txt"
+"$RESPAWN" session import "$T/sessions.txt" >/dev/null || not_ok "session import"
 serve_start
 API=$(api_url) || { not_ok "no API address"; finish; }
 KEYLESS=(-s -m 3 -o /dev/null -w '%{http_code} %{time_total}')
