@@ -349,7 +349,7 @@ store_pg_recovery_run_add(void *p, const struct recovery_run *run,
 
 /* --- paged reads, for the HTTP API -------------------------------------- */
 
-/* Those of store_sqlite.c, in the same order. */
+/* Those of store_sqlite_instances.c, in the same order. */
 #define STORE_PG_RUN_COLUMNS						\
 	"instance_id, cause, started_at, coalesce(finished_at, 0), "	\
 	"sessions_total, recovered, failed, reactivated, reused, "	\
