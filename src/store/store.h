@@ -7,8 +7,8 @@
  * The interface is backend-neutral.  store.c picks the backend from the
  * RESPAWN_DB value (a file path: SQLite; postgresql://: PostgreSQL, for
  * fleet mode) and forwards each call through an operations table, so a
- * backend is one file (store_sqlite.c, store_pg.c).  Records are plain
- * structs with fixed-size fields, owned by the caller.
+ * backend is its own files (store_sqlite*.c, store_pg*.c).  Records are
+ * plain structs with fixed-size fields, owned by the caller.
  *
  * Every write is one transaction (BEGIN IMMEDIATE on SQLite) that also
  * appends its audit event, so the audit log cannot miss a change.  Calls

@@ -1,6 +1,6 @@
 /*
- * The contract between store.c and a backend (store_sqlite.c,
- * store_pg.c).  Only store.c and backends include this file.
+ * The contract between store.c and a backend (store_sqlite*.c,
+ * store_pg*.c).  Only store.c and backends include this file.
  */
 #ifndef RESPAWN_STORE_IMPL_H
 #define RESPAWN_STORE_IMPL_H
