@@ -390,9 +390,36 @@ config_choice_ok(const char *help, const char *v)
 }
 
 /*
+ * A webhook URL as it may be shown: its origin (scheme://host[:port],
+ * without user information) and, when it has more, "/<redacted>".  The
+ * path of a webhook URL is often its only credential (a chat service's
+ * incoming-webhook URL is the token), so none of it is shown, as the
+ * daemon's logs name a target by its origin only (webhook.c).
+ */
+static void
+config_redact_webhook(const char *url, char *out, size_t size)
+{
+	const char	*host, *end, *at;
+
+	if ((host = strstr(url, "://")) == NULL) {
+		(void)util_strlcpy(out, UTIL_REDACTED, size);
+		return;
+	}
+	host += 3;
+	end = host + strcspn(host, "/?#");
+	/* The user information ends at the authority's last '@'. */
+	for (at = host; at < end; at++)
+		if (*at == '@')
+			host = at + 1;
+	snprintf(out, size, "%.*s%.*s%s", (int)(strstr(url, "://") + 3 - url),
+	    url, (int)(end - host), host, *end != '\0' &&
+	    strcmp(end, "/") != 0 ? "/" UTIL_REDACTED : "");
+}
+
+/*
  * A value as it may be shown (check-config, errors, logs): a literal
- * secret not at all; a list of URLs item by item, each without its
- * password and credential parameters (util_redact_url); anything else
+ * secret not at all; a list of webhook URLs item by item, each as its
+ * origin only (config_redact_webhook); anything else
  * (a database URL or path, a command, a reference) through
  * util_redact_text.  Cut to size, never in the middle of a secret.
  */
@@ -418,7 +445,7 @@ config_redact(const struct config_key *key, const char *v, char *out,
 		if (n == 0) {
 			n = strcspn(v, ", \t");
 			item = xstrndup(v, n);
-			util_redact_url(item, out + len, size - len);
+			config_redact_webhook(item, out + len, size - len);
 			util_wipe(item, n);
 			free(item);
 		} else

@@ -3,7 +3,7 @@
 # its own, random for each run: the Bright Data zone and residential zone
 # passwords, the session salt, the API key (file:), the Bright Data API key
 # (env:), the webhook secret (from Secret Manager through the lab), the
-# credentials in the webhook URLs (user information, ?token=, ?sig=) and
+# credentials in the webhook URLs (user information, ?token=, ?sig=, a path) and
 # in the account API, Secret Manager and metadata URLs, a static proxy's
 # password holding '@', and the PostgreSQL password in a URL (with '@' in
 # it, and as ?password=) when PostgreSQL is available.  The daemon runs
@@ -31,7 +31,7 @@ marker() { printf 'mk%s%s' "$1" "$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')";
 declare -A MARK
 for name in zoneA zoneB resA resB stA stB salt apikey bdkey whsec \
 	whurl whtok whsig bdurl gsmurl mdurl pgA pgB pgq pgbad dbbig dbbad \
-	dbpct dbslA dbslB dbq whbad whbadtok bdbad stbadA stbadB; do
+	dbpct dbslA dbslB dbq whbad whbadtok bdbad stbadA stbadB whpath; do
 	MARK[$name]=$(marker "$name")
 done
 declare -A NAME_OF
@@ -130,8 +130,15 @@ for prov in static brightdata; do
 done
 expect_eq "$(jq -r '.RESPAWN_WEBHOOK_URLS.redacted' "$SEEN/check-config --json (static)")" true \
 	"check-config --json says the webhook URLs were redacted"
-expect_in "$(cat "$SEEN/check-config (static)")" "http://wh:<redacted>@127.0.0.1" \
-	"check-config shows the webhook URL without its password"
+expect_in "$(cat "$SEEN/check-config (static)")" "http://127.0.0.1:$LAB_API_PORT/<redacted>, http://127.0.0.1:$LAB_API_PORT/<redacted>" \
+	"check-config shows each webhook URL as its origin only"
+# A chat service's incoming-webhook URL: the path is the credential.
+capture "check-config, a token in the webhook path" env \
+	RESPAWN_WEBHOOK_URLS="https://hooks.example.com/services/T01/B02/${MARK[whpath]}" \
+	"$RESPAWN" check-config
+expect_rc 0 "a webhook URL whose path is its token"
+expect_in "$(cat "$SEEN/check-config, a token in the webhook path")" \
+	"https://hooks.example.com/<redacted>" "is shown as its origin"
 
 big=$(head -c 5000 /dev/zero | tr '\0' a)
 capture "RESPAWN_DB oversize" env RESPAWN_DB="postgresql://u:${MARK[dbbig]}@h/db?x=$big" \

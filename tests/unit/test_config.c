@@ -358,9 +358,12 @@ static const struct shown_case shown_cases[] = {
 	  "host=h password=<redacted>" },
 	{ "RESPAWN_WEBHOOK_URLS=https://wu:wh-pw-5@h/hook,"
 	  "http://h2:8080/x?token=wh-tok-5&a=1", "wh-",
-	  "https://wu:<redacted>@h/hook,http://h2:8080/x?token=<redacted>&a=1" },
+	  "https://h/<redacted>,http://h2:8080/<redacted>" },
 	{ "RESPAWN_WEBHOOK_URLS= https://h/x?sig=wh-sig-6 ", "wh-sig-6",
-	  " https://h/x?sig=<redacted> " },
+	  " https://h/<redacted> " },
+	/* The path may be the credential (a chat service's hook). */
+	{ "RESPAWN_WEBHOOK_URLS=https://hooks.example/services/wh-path-7",
+	  "wh-path-7", "https://hooks.example/<redacted>" },
 	{ "BRIGHT_DATA_API_URL=https://bu:bd-pw-7@h?api_key=bd-key-7", "-7",
 	  "https://bu:<redacted>@h?api_key=<redacted>" },
 	{ "RESPAWN_GSM_URL=http://gu:gsm-pw-8@h/", "gsm-pw-8",
