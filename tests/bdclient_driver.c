@@ -17,7 +17,9 @@
  * --backoff-cap-ms N, --breaker-threshold N, --breaker-cooldown-ms N,
  * --count-plan JSON, --ready-file F (created once the client exists and
  * its key was read), --free-after-ms N (free the client then, cancelling
- * what is pending).  Retries are logged on stderr.
+ * what is pending).  Retries are logged on stderr.  status also prints
+ * the longest gap between two turns of a 20 ms timer on the loop since
+ * the start (max_tick_gap_ms): what the client made the loop wait.
  *
  * Exit status: 0 when every operation was started and called back (its
  * own outcome is in its line), 1 when one could not be started, 64 for
@@ -65,6 +67,8 @@ struct driver {
 	int			 next;
 	struct event		*step;		/* runs the next operation */
 	struct event		*freer;
+	struct event		*tick;		/* every DRIVER_POLL_MS */
+	int64_t			 last_tick_ms, max_tick_gap_ms;
 	int			 status;
 	int			 pending;	/* operations not called back */
 	/*
@@ -130,13 +134,29 @@ driver_done(const struct bdclient_result *r, void *arg)
 	}
 }
 
+/* The loop's pulse: how late each turn of a periodic timer came. */
+static void
+driver_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct driver	*d = arg;
+	int64_t		 now = util_mono_ms();
+
+	(void)fd;
+	(void)what;
+	if (now - d->last_tick_ms > d->max_tick_gap_ms)
+		d->max_tick_gap_ms = now - d->last_tick_ms;
+	d->last_tick_ms = now;
+}
+
 static void
 driver_status(struct driver *d)
 {
 	struct bdclient_status	s;
 
+	driver_tick(-1, 0, d);
 	bdclient_status(d->client, util_mono_ms(), &s);
-	driver_print(json_pack("{s:s,s:s,s:I,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	driver_print(json_pack("{s:I,s:s,s:s,s:I,s:i,s:I,s:I,s:I,s:I,s:I,s:I,"
+	    "s:I}", "max_tick_gap_ms", (json_int_t)d->max_tick_gap_ms,
 	    "op", "status", "breaker", s.breaker.name,
 	    "trips", (json_int_t)s.breaker.trips,
 	    "failures", (int)s.breaker.failures,
@@ -365,6 +385,13 @@ main(int argc, char **argv)
 			(void)close(fd);
 	}
 	d.step = evtimer_new(d.base, driver_step, &d);
+	d.tick = event_new(d.base, -1, EV_PERSIST, driver_tick, &d);
+	{
+		struct timeval tv = { 0, DRIVER_POLL_MS * 1000 };
+
+		d.last_tick_ms = util_mono_ms();
+		(void)event_add(d.tick, &tv);
+	}
 	if (free_after >= 0) {
 		struct timeval tv = { .tv_sec = (time_t)(free_after / 1000),
 		    .tv_usec = (suseconds_t)(free_after % 1000) * 1000 };
@@ -382,6 +409,7 @@ main(int argc, char **argv)
 	if (d.freer != NULL)
 		event_free(d.freer);
 	event_free(d.step);
+	event_free(d.tick);
 	event_base_free(d.base);
 	return d.status;
 }

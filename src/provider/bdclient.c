@@ -23,6 +23,7 @@
 #include "provider/bdclient.h"
 #include "provider/bdclient_impl.h"
 #include "provider/bdjson.h"
+#include "store/storeq.h"
 #include "sys/curlev.h"
 
 static int __attribute__((format(printf, 3, 4)))
@@ -303,6 +304,7 @@ bdclient_new(struct event_base *base, const struct bdclient_config *cfg,
 {
 	static const struct backoff_policy	policy = BACKOFF_POLICY_DEFAULT;
 	struct bdclient				*c;
+	char					 qerr[STORE_ERROR_LEN];
 	size_t					 n;
 	int					 r;
 
@@ -314,6 +316,7 @@ bdclient_new(struct event_base *base, const struct bdclient_config *cfg,
 	c->base = base;
 	TAILQ_INIT(&c->reqs);
 	TAILQ_INIT(&c->slot_queue);
+	TAILQ_INIT(&c->key_waiters);
 	/* First, as curl_global_init was: nothing before it may use curl. */
 	if ((r = curlev_new(base, (long)BDCLIENT_CONNECTIONS_MAX,
 	    bdclient_transfer_done, c, &c->curl)) != 0) {
@@ -347,6 +350,10 @@ bdclient_new(struct event_base *base, const struct bdclient_config *cfg,
 	}
 	if ((r = bdclient_load_key(c->key_ref, &c->key, err, errlen)) != 0)
 		goto fail;
+	if ((r = storeq_new_thread(base, &c->keyq, qerr)) != 0) {
+		(void)bdclient_errf(err, errlen, "key reader: %s", qerr);
+		goto fail;
+	}
 	*ret = c;
 	return 0;
 fail:
@@ -366,6 +373,13 @@ bdclient_free(struct bdclient *c)
 	 * never sent: while closing, bdclient_next hands out no connection.
 	 */
 	c->closing = true;
+	/*
+	 * A key re-read still out is answered (or cancelled) first, while
+	 * the client is whole; the requests that waited for it are then
+	 * cancelled with the rest.
+	 */
+	storeq_free(c->keyq);
+	TAILQ_INIT(&c->key_waiters);
 	while ((req = TAILQ_FIRST(&c->reqs)) != NULL) {
 		TAILQ_REMOVE(&c->reqs, req, link);
 		c->pending--;

@@ -27,17 +27,20 @@
 
 struct event;
 struct secret;
+struct storeq;
 
 enum bdreq_state {
 	BDREQ_WAIT_SEND,	/* timer armed: send (first time or again) */
 	BDREQ_WAIT_SLOT,	/* in the client's queue for a connection */
 	BDREQ_IN_FLIGHT,	/* the easy handle is in the multi */
+	BDREQ_WAIT_KEY,		/* refused (401): waits for the key's re-read */
 	BDREQ_WAIT_DELIVER,	/* timer armed: call back */
 };
 
 struct bdreq {
 	TAILQ_ENTRY(bdreq)	 link;
 	TAILQ_ENTRY(bdreq)	 slot_link;	/* while BDREQ_WAIT_SLOT */
+	TAILQ_ENTRY(bdreq)	 key_link;	/* while BDREQ_WAIT_KEY */
 	struct bdclient		*c;
 	enum bdclient_op	 op;
 	const char		*method;
@@ -90,6 +93,14 @@ struct bdclient {
 	TAILQ_HEAD(, bdreq)	 slot_queue;
 	size_t			 queued;
 	size_t			 in_flight;	/* handles in the multi */
+	/*
+	 * The key's re-read after a 401 runs on a thread of the client's own
+	 * (an exec: command or a Secret Manager answer takes seconds); the
+	 * requests it refused wait for it here, in the order they came.
+	 */
+	struct storeq		*keyq;
+	bool			 key_reading;
+	TAILQ_HEAD(, bdreq)	 key_waiters;
 
 	uint64_t		 requests;
 	uint64_t		 retries;

@@ -42,6 +42,7 @@
 #include "provider/bdclient.h"
 #include "provider/bdclient_impl.h"
 #include "provider/bdjson.h"
+#include "store/storeq.h"
 #include "sys/curlev.h"
 
 #ifndef RESPAWN_VERSION
@@ -229,6 +230,8 @@ bdclient_req_free(struct bdreq *req)
 {
 	if (req->state == BDREQ_WAIT_SLOT)
 		bdreq_unqueue(req);
+	else if (req->state == BDREQ_WAIT_KEY && !req->c->closing)
+		TAILQ_REMOVE(&req->c->key_waiters, req, key_link);
 	else if (req->state == BDREQ_IN_FLIGHT)
 		req->c->in_flight--;
 	if (req->easy != NULL) {
@@ -509,38 +512,112 @@ bdreq_parse(struct bdreq *req, int status)
 	return 0;
 }
 
-/* After a 401: a newer key, or -EACCES with the reason noted. */
-static int
-bdreq_reload_key(struct bdreq *req)
-{
-	struct bdclient	*c = req->c;
+/* A re-read of the key's reference, made off the loop. */
+struct bdclient_keyread {
+	struct bdclient	*c;
+	char		*ref;		/* a copy: the thread touches only this */
 	struct secret	*s;
 	char		 err[BDCLIENT_ERR_LEN];
-	int		 r;
+};
 
-	/* Another request already picked up a rotated key: use it. */
-	if (c->key_gen != req->key_gen)
-		return 0;
-	if ((r = bdclient_load_key(c->key_ref, &s, err, sizeof(err))) != 0) {
-		bdreq_note(req, -EACCES, "%s %s: HTTP 401, and re-reading the "
-		    "key failed: %s", req->method, req->path, err);
-		return -EACCES;
+/* On the key's thread. */
+static int
+bdclient_key_run(struct store *st, void *arg)
+{
+	struct bdclient_keyread	*kr = arg;
+
+	(void)st;
+	return bdclient_load_key(kr->ref, &kr->s, kr->err, sizeof(kr->err));
+}
+
+/*
+ * On the loop (or from storeq_free in bdclient_free, the client whole and
+ * closing): a newer key sends every waiting request again with it; a key
+ * that did not change, or could not be read, fails them with the reason.
+ */
+static void
+bdclient_key_done(int result, void *arg)
+{
+	struct bdclient_keyread	*kr = arg;
+	struct bdclient		*c = kr->c;
+	struct bdreq		*req;
+	bool			 fresh;
+
+	c->key_reading = false;
+	if (c->closing) {
+		secret_free(kr->s);
+		free(kr->ref);
+		free(kr);
+		return;
 	}
-	if (secret_len(s) == secret_len(c->key) &&
-	    memcmp(secret_value(s), secret_value(c->key), secret_len(s)) == 0) {
-		secret_free(s);
-		bdreq_note(req, -EACCES, "%s %s: HTTP 401: the key from %s is "
-		    "refused and has not changed", req->method, req->path,
-		    c->key_ref);
-		return -EACCES;
+	fresh = result == 0 && (secret_len(kr->s) != secret_len(c->key) ||
+	    memcmp(secret_value(kr->s), secret_value(c->key),
+	    secret_len(kr->s)) != 0);
+	if (fresh) {
+		secret_free(c->key);
+		c->key = kr->s;
+		kr->s = NULL;
+		c->key_gen++;
+		c->reloads++;
+		log_warn("bdclient.key_reloaded", LOGF_S("ref", c->key_ref),
+		    LOGF_S("msg", "API key refused; a newer key was read"));
 	}
-	secret_free(c->key);
-	c->key = s;
-	c->key_gen++;
-	c->reloads++;
-	log_warn("bdclient.key_reloaded", LOGF_S("ref", c->key_ref),
-	    LOGF_S("msg", "API key refused; a newer key was read"));
-	return 0;
+	while ((req = TAILQ_FIRST(&c->key_waiters)) != NULL) {
+		TAILQ_REMOVE(&c->key_waiters, req, key_link);
+		if (fresh) {
+			req->reloaded = true;
+			bdreq_arm(req, BDREQ_WAIT_SEND, 0);
+		} else if (result != 0) {
+			bdreq_note(req, -EACCES, "%s %s: HTTP 401, and "
+			    "re-reading the key failed: %s", req->method,
+			    req->path, result == -ECANCELED ? "cancelled" :
+			    kr->err);
+			bdreq_finish(req, BDCLIENT_FAILED);
+		} else {
+			bdreq_note(req, -EACCES, "%s %s: HTTP 401: the key "
+			    "from %s is refused and has not changed",
+			    req->method, req->path, c->key_ref);
+			bdreq_finish(req, BDCLIENT_FAILED);
+		}
+	}
+	secret_free(kr->s);
+	free(kr->ref);
+	free(kr);
+}
+
+/*
+ * After a 401: the key may have been rotated.  A request sent with an
+ * older key than the client now holds goes again at once; the others wait
+ * for one re-read of the reference, made on the client's thread so the
+ * loop never waits for an exec: command or Secret Manager.
+ */
+static void
+bdreq_reload_key(struct bdreq *req)
+{
+	struct bdclient		*c = req->c;
+	struct bdclient_keyread	*kr;
+
+	if (c->key_gen != req->key_gen) {
+		req->reloaded = true;
+		bdreq_arm(req, BDREQ_WAIT_SEND, 0);
+		return;
+	}
+	req->state = BDREQ_WAIT_KEY;
+	TAILQ_INSERT_TAIL(&c->key_waiters, req, key_link);
+	if (c->key_reading)
+		return;
+	kr = xcalloc(1, sizeof(*kr));
+	kr->c = c;
+	kr->ref = xstrdup(c->key_ref);
+	if (storeq_submit(c->keyq, bdclient_key_run, bdclient_key_done,
+	    kr) < 0) {
+		(void)util_strlcpy(kr->err, "the key reader is busy",
+		    sizeof(kr->err));
+		c->key_reading = true;
+		bdclient_key_done(-EBUSY, kr);
+		return;
+	}
+	c->key_reading = true;
 }
 
 /* Schedule another attempt, or settle as FAILED when none is left. */
@@ -636,12 +713,7 @@ bdreq_done(struct bdreq *req, CURLcode rc)
 		bdreq_retry(req);
 		break;
 	case BDCLIENT_V_RELOAD_KEY:
-		if (bdreq_reload_key(req) != 0) {
-			bdreq_finish(req, BDCLIENT_FAILED);
-			break;
-		}
-		req->reloaded = true;
-		bdreq_arm(req, BDREQ_WAIT_SEND, 0);
+		bdreq_reload_key(req);
 		break;
 	case BDCLIENT_V_FAILED:
 		bdreq_finish(req, BDCLIENT_FAILED);

@@ -316,6 +316,18 @@ printf 'wrong-key\n' >"$T/key"
 expect_eq "failed 401 -13 1" "$(line 1 '"\(.status) \(.http_status) \(.error) \(.attempts)"')" \
     "a refused key that did not change: FAILED, one request"
 expect_in "$(line 1 .message)" "has not changed" "message says the key did not change"
+# The re-read takes its time (a command: 2 s here) off the loop: the
+# loop's 20 ms timer keeps its pace meanwhile.
+cat >"$T/slowkey" <<EOF
+#!/bin/sh
+if [ -e "$T/slowkey.once" ]; then sleep 2; echo rotated-key; else touch "$T/slowkey.once"; echo old-key; fi
+EOF
+chmod 700 "$T/slowkey"
+"$DRIVER" --url "$API" --key "exec:$T/slowkey" list + status >"$T/out" 2>>"$T/driver.log"
+expect_eq "ok 2" "$(line 1 '"\(.status) \(.attempts)"')" "a slow re-read (2 s): 401, key read again, success"
+gap=$(line 2 .max_tick_gap_ms)
+[ "$gap" -lt 1000 ] || fail "the loop waited $gap ms for the key's re-read"
+pass "the loop did not wait for the re-read (longest gap $gap ms)"
 if grep -q -e wrong-key -e rotated-key -e old-key "$T/out" "$T/driver.log"; then
 	fail "a key appears in the output"
 fi
