@@ -451,6 +451,37 @@ util_redact_url_put(struct util_out *o, const char *url)
 	util_out_put(o, url + pos, strlen(url + pos));
 }
 
+int
+util_url_encode(const char *in, char *out, size_t size)
+{
+	static const char	hex[] = "0123456789ABCDEF";
+	const unsigned char	*p;
+	size_t			 o = 0;
+
+	if (size == 0)
+		return -E2BIG;
+	for (p = (const unsigned char *)in; *p != '\0'; p++) {
+		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' ||
+		    *p == '~') {
+			if (o + 1 >= size)
+				goto big;
+			out[o++] = (char)*p;
+			continue;
+		}
+		if (o + 3 >= size)
+			goto big;
+		out[o++] = '%';
+		out[o++] = hex[*p >> 4];
+		out[o++] = hex[*p & 0xf];
+	}
+	out[o] = '\0';
+	return 0;
+big:
+	util_wipe(out, o);
+	out[0] = '\0';
+	return -E2BIG;
+}
+
 void
 util_redact_url(const char *url, char *out, size_t size)
 {

@@ -112,6 +112,12 @@ bool	 util_credential_name(const char *name, size_t len);
  */
 void	 util_redact_url(const char *url, char *out, size_t size);
 /*
+ * in percent-encoded for a URL's user information: every byte but
+ * RFC 3986's unreserved ones (letters, digits, '-', '.', '_', '~') as %XX.
+ * 0, or -E2BIG (out untouched past its first byte) when it does not fit.
+ */
+int	 util_url_encode(const char *in, char *out, size_t size);
+/*
  * Free text (an error message, a configuration value, a command line):
  * every URL in it redacted as above (a URL ends at white space or a
  * quote, unless the whole text is one), and the value of every

@@ -133,6 +133,27 @@ provider_bd_release(struct provider *base, const char *const *keys, size_t n,
 	return r;
 }
 
+/*
+ * A super proxy URL for user.  The zone's password is taken as Bright
+ * Data shows it and percent-encoded here: one holding '/', '?', '#', ':'
+ * or '@' would otherwise end the user information or the host where a
+ * connector's URL parser looks (connectors decode it, docs/CONNECTORS.md).
+ */
+static int
+provider_bd_url(const char *user, const char *password, const char *host,
+    int64_t port, char out[PROVIDER_URL_MAX])
+{
+	char	pw[PROVIDER_URL_MAX];
+	int	r;
+
+	if ((r = util_url_encode(password, pw, sizeof pw)) < 0)
+		return r;
+	r = snprintf(out, PROVIDER_URL_MAX, "http://%s:%s@%s:%lld", user, pw,
+	    host, (long long)port) >= PROVIDER_URL_MAX ? -E2BIG : 0;
+	util_wipe(pw, sizeof pw);
+	return r;
+}
+
 static int
 provider_bd_proxy_url(const struct provider *base, const char *key,
     char out[PROVIDER_URL_MAX])
@@ -144,11 +165,8 @@ provider_bd_proxy_url(const struct provider *base, const char *key,
 	if ((r = bdclient_proxy_username(p->cfg->bd_customer_id,
 	    p->cfg->bd_zone, key, user, sizeof user)) < 0)
 		return r;
-	if (snprintf(out, PROVIDER_URL_MAX, "http://%s:%s@%s:%lld", user,
-	    p->cfg->bd_zone_password, p->cfg->bd_proxy_host,
-	    (long long)p->cfg->bd_proxy_port) >= PROVIDER_URL_MAX)
-		return -E2BIG;
-	return 0;
+	return provider_bd_url(user, p->cfg->bd_zone_password,
+	    p->cfg->bd_proxy_host, p->cfg->bd_proxy_port, out);
 }
 
 /*
@@ -174,11 +192,8 @@ provider_bd_session_url(const struct provider *base, const char *phone,
 	    cfg->bd_customer_id, cfg->bd_res_zone, country, sid, user,
 	    sizeof user)) < 0)
 		return r;
-	if (snprintf(out, PROVIDER_URL_MAX, "http://%s:%s@%s:%lld", user,
-	    cfg->bd_res_password, cfg->bd_proxy_host,
-	    (long long)cfg->bd_proxy_port) >= PROVIDER_URL_MAX)
-		return -E2BIG;
-	return 0;
+	return provider_bd_url(user, cfg->bd_res_password, cfg->bd_proxy_host,
+	    cfg->bd_proxy_port, out);
 }
 
 static void

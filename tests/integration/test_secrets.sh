@@ -41,7 +41,9 @@ for name in "${!MARK[@]}"; do
 done >"$T/markers"
 # Secrets holding '@' (the user information ends at the last one): each
 # part is a marker, so half a password shown is found too.
-ZONE_PW="${MARK[zoneA]}@${MARK[zoneB]}"
+# The zone's password also holds what ends a URL's parts ('/', '?', '#',
+# ':', '%'): respawn percent-encodes it in the proxy URLs it hands out.
+ZONE_PW="${MARK[zoneA]}@/?#:%${MARK[zoneB]}"
 RES_PW="${MARK[resA]}@${MARK[resB]}"
 ST_PW="${MARK[stA]}@${MARK[stB]}"
 

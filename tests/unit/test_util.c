@@ -309,6 +309,39 @@ test_url_split(void **state)
 	}
 }
 
+/* A password for a URL's user information: only unreserved bytes raw. */
+static void
+test_url_encode(void **state)
+{
+	static const struct {
+		const char	*in;
+		const char	*out;
+	} cases[] = {
+		{ "", "" },
+		{ "abcXYZ019-._~", "abcXYZ019-._~" },
+		{ "p@ss:w/rd?#", "p%40ss%3Aw%2Frd%3F%23" },
+		{ "100%", "100%25" },
+		{ "a b+c", "a%20b%2Bc" },
+		{ "\xc3\xa9\x01", "%C3%A9%01" },
+	};
+	char	out[64];
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		assert_int_equal(util_url_encode(cases[i].in, out, sizeof out),
+		    0);
+		assert_string_equal(out, cases[i].out);
+	}
+	/* Exactly fitting, then one byte short: refused, nothing kept. */
+	assert_int_equal(util_url_encode("a/", out, 5), 0);
+	assert_string_equal(out, "a%2F");
+	assert_int_equal(util_url_encode("a/", out, 4), -E2BIG);
+	assert_string_equal(out, "");
+	assert_int_equal(util_url_encode("ab", out, 2), -E2BIG);
+	assert_int_equal(util_url_encode("x", out, 0), -E2BIG);
+}
+
 /*
  * URLs in logs and output: the password and the credential parameters
  * never show, whatever they hold.
@@ -478,6 +511,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_url_split),
+		cmocka_unit_test(test_url_encode),
 		cmocka_unit_test(test_redact_url),
 		cmocka_unit_test(test_redact_text),
 		cmocka_unit_test(test_split_fields),
