@@ -581,8 +581,10 @@ for i in $(seq 24); do
 	sleep 0.25
 done
 wait "$WRONG_PID"
-expect_eq "$(awk -v s="$slowest" 'BEGIN { print (s < 0.5) ? "fast" : "slow: " s " s" }')" fast \
-	"/healthz answers in under 0.5 s while wrong keys re-read a 2 s secret"
+# Under 1.5 s: a loop that waited for the 2 s command would take longer,
+# and a loaded CI machine may take half a second for a curl.
+expect_eq "$(awk -v s="$slowest" 'BEGIN { print (s < 1.5) ? "fast" : "slow: " s " s" }')" fast \
+	"/healthz answers in under 1.5 s while wrong keys re-read a 2 s secret (slowest $slowest s)"
 runs=$(wc -l <"$T/slowkey.runs")
 expect_eq "$([ "$runs" -ge 2 ] && [ "$runs" -le 3 ] && echo 2-3 || echo "$runs")" 2-3 \
 	"the command ran at the start and once or twice more, not once per wrong key"
