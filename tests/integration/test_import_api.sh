@@ -6,8 +6,16 @@
 # with no purchase; a second import changes nothing.  The rows form
 # ({"rows": [...]}) names refused rows by their index and writes nothing
 # unless partial=true; a dry run writes nothing; a listing that fails
-# imports nothing (502); offline=true imports without asking.
+# imports nothing (502); offline=true imports without asking.  Then the
+# same on PostgreSQL, where the import runs on the store's worker thread.
 . "$(dirname "$0")/lib.sh"
+
+import_cleanup() {
+	pg_stop
+	cleanup
+}
+trap import_cleanup EXIT
+trap 'exit 143' TERM INT HUP
 
 SAMPLE="$SRC/docs/migration/sample-export.json"
 lab_start
@@ -147,4 +155,35 @@ expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 force" "an unknown parameter
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"
 expect_eq "$?" 0 "graceful stop"
+
+# --- fleet mode: the import runs on the store's worker thread -------------
+# The same export into a daemon on PostgreSQL (its phones stopped above):
+# imported in one transaction of the worker's connection, the sessions up
+# on the same IPs, nothing bought; a refused row writes nothing.
+pg_start
+export RESPAWN_DB="$URL" RESPAWN_STATE_DIR="$T/state.pg"
+serve_start
+URL=$(api_url) || { not_ok "no api.addr (PostgreSQL)"; finish; }
+wait_for 20 curl -sf "$URL/readyz" || not_ok "/readyz (PostgreSQL)"
+bought=$(lab_allocated)
+import '?partial=false' "$T/rows.json"
+expect_eq "$STATUS $(jq -r '[.written, .refusedCount] | join(" ")' <<<"$BODY")" "422 false 4" \
+	"PostgreSQL: rows with bad ones: 422, nothing written"
+expect_eq "$("$RESPAWN" session ls --json | jq length)" 0 "PostgreSQL: no session added"
+import '' "$T/export.json"
+expect_eq "$STATUS $(jq -r '[.written, .addedCount, .listedCount] | join(" ")' <<<"$BODY")" "200 true 5 5" \
+	"PostgreSQL: the sample imports through the API"
+if wait_for 30 all_ready "$N"; then ok "PostgreSQL: all $N imported sessions ready"
+else not_ok "PostgreSQL: not ready: $("$RESPAWN" session ls)"; fi
+for phone in "${!lab_ip[@]}"; do
+	expect_eq "$(ip_of "$phone")" "${lab_ip[$phone]}" "PostgreSQL: $phone on its imported IP"
+done
+expect_eq "$(lab_allocated)" "$bought" "PostgreSQL: the lab allocated nothing new"
+expect_eq "$(grep -c 'event=purchase.start' "$T/serve.2.log")" 0 "PostgreSQL: no purchase"
+import '' "$T/export.json"
+expect_eq "$STATUS $(jq -r '[.addedCount, .unchangedCount] | join(" ")' <<<"$BODY")" "200 0 5" \
+	"PostgreSQL: a second import changes nothing"
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID"
+expect_eq "$?" 0 "PostgreSQL: graceful stop"
 finish
