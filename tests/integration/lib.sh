@@ -236,3 +236,24 @@ pg_stop() {
 	"$PG_CLUSTER" stop "$PGDIR" >/dev/null 2>&1
 	rm -rf "$PGDIR"
 }
+
+# sample_export OUT: a copy of docs/migration/sample-export.json whose
+# proxies are IPs bought at the lab in each one's country, as the old
+# system bought them, in place of its documentation addresses; lab_ip maps
+# each phone to its IP.  Its sessions were active a moment ago (lastUpdated
+# now): idle beyond RESPAWN_RECOVERY_WINDOW they would come up dormant.
+SAMPLE="$SRC/docs/migration/sample-export.json"
+declare -A lab_ip
+sample_export() {
+	local out=$1 now phone ip cc new
+	now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
+	jq --arg now "$now" '.session_recovery |= map_values(.lastUpdated = $now)' \
+		"$SAMPLE" >"$out"
+	while read -r phone ip cc; do
+		new=$(lab_allocate "$cc")
+		[ -n "$new" ] || { not_ok "the lab sold no IP in $cc"; finish; }
+		lab_ip[$phone]=$new
+		sed -i "s/\"$ip\"/\"$new\"/" "$out"
+	done < <(jq -r '.proxy_assignments[] | select(.proxyIp != "203.0.113.99") |
+		"\(.phoneNumber) \(.proxyIp) \(.country)"' "$SAMPLE")
+}

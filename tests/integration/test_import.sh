@@ -10,25 +10,11 @@
 # leaves nothing.  A running daemon takes an import the same way.
 . "$(dirname "$0")/lib.sh"
 
-SAMPLE="$SRC/docs/migration/sample-export.json"
 lab_start
 serve_env_bd
 
-# The old system's IPs: bought at the lab in each sample proxy's country,
-# then written into a copy of the sample in place of its documentation
-# addresses.  Its sessions were active a moment ago (lastUpdated now):
-# idle beyond RESPAWN_RECOVERY_WINDOW they would come up dormant.
-now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
-jq --arg now "$now" '.session_recovery |= map_values(.lastUpdated = $now)' \
-	"$SAMPLE" >"$T/export.json"
-declare -A lab_ip
-while read -r phone ip cc; do
-	new=$(lab_allocate "$cc")
-	[ -n "$new" ] || { not_ok "the lab sold no IP in $cc"; finish; }
-	lab_ip[$phone]=$new
-	sed -i "s/\"$ip\"/\"$new\"/" "$T/export.json"
-done < <(jq -r '.proxy_assignments[] | select(.proxyIp != "203.0.113.99") |
-	"\(.phoneNumber) \(.proxyIp) \(.country)"' "$SAMPLE")
+# The old system's IPs, bought at the lab (lib.sh).
+sample_export "$T/export.json"
 N=${#lab_ip[@]}
 expect_eq "$N" 5 "the sample has five phones with a proxy"
 bought=$(lab_allocated)

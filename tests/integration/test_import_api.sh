@@ -17,26 +17,14 @@ import_cleanup() {
 trap import_cleanup EXIT
 trap 'exit 143' TERM INT HUP
 
-SAMPLE="$SRC/docs/migration/sample-export.json"
 lab_start
 serve_env_bd
 echo "import-key" >"$T/api.key"
 chmod 600 "$T/api.key"
 export RESPAWN_API_KEY_SECRET="file:$T/api.key"
 
-# The old system's IPs, bought at the lab in each sample proxy's country
-# and written into a copy of the sample (as test_import.sh does).
-now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
-jq --arg now "$now" '.session_recovery |= map_values(.lastUpdated = $now)' \
-	"$SAMPLE" >"$T/export.json"
-declare -A lab_ip
-while read -r phone ip cc; do
-	new=$(lab_allocate "$cc")
-	[ -n "$new" ] || { not_ok "the lab sold no IP in $cc"; finish; }
-	lab_ip[$phone]=$new
-	sed -i "s/\"$ip\"/\"$new\"/" "$T/export.json"
-done < <(jq -r '.proxy_assignments[] | select(.proxyIp != "203.0.113.99") |
-	"\(.phoneNumber) \(.proxyIp) \(.country)"' "$SAMPLE")
+# The old system's IPs, bought at the lab (lib.sh).
+sample_export "$T/export.json"
 N=${#lab_ip[@]}
 bought=$(lab_allocated)
 
