@@ -72,6 +72,7 @@ struct httpd_call {
 	 * out (answered) and what the worker returns later is not sent.
 	 */
 	struct event			*deadline;
+	int				 deadline_ms;	/* the store's */
 	bool				 answered;
 	/* In the route's before hook (its own, longer, deadline). */
 	bool				 before;
@@ -471,10 +472,10 @@ httpd_call_late(evutil_socket_t fd, short what, void *arg)
 		    "was written; try again", HTTPD_BEFORE_DEADLINE_MS);
 	} else {
 		log_warn("api.store_late", LOGF_S("path", c->path),
-		    LOGF_I("deadline_ms", HTTPD_CALL_DEADLINE_MS));
+		    LOGF_I("deadline_ms", c->deadline_ms));
 		httpd_error(&rs, 503, NULL, "the state store did not answer "
 		    "within %d ms: try again (a write may still be made; read "
-		    "before writing again)", HTTPD_CALL_DEADLINE_MS);
+		    "before writing again)", c->deadline_ms);
 	}
 	rs.retry_after = 1;
 	httpd_send(c->h, c->req, &rs);
@@ -507,7 +508,7 @@ httpd_call_offload(struct httpd_call *c)
 		httpd_call_finish(c, 0);
 		return;
 	}
-	httpd_call_arm(c, HTTPD_CALL_DEADLINE_MS);
+	httpd_call_arm(c, c->deadline_ms);
 	if (h->offload(h->offload_arg, c) < 0) {
 		log_warn("api.overloaded", LOGF_S("path", c->path),
 		    LOGF_I("calls_out", (int64_t)h->ncalls - 1));
@@ -545,6 +546,7 @@ httpd_defer(struct httpd *h, struct evhttp_request *req,
 	c->rq.body = body;
 	buf_init(&c->rs.text, HTTPD_TEXT_MAX);
 	c->deadline = evtimer_new(h->base, httpd_call_late, c);
+	c->deadline_ms = HTTPD_CALL_DEADLINE_MS;
 	LIST_INSERT_HEAD(&h->calls, c, link);
 	h->ncalls++;
 	if (route->before == NULL) {
@@ -583,6 +585,12 @@ httpd_call_proceed(struct httpd_call *c, void *prepared,
 		evtimer_del(c->deadline);
 	c->before = false;
 	httpd_call_offload(c);
+}
+
+void
+httpd_call_deadline(struct httpd_call *c, int ms)
+{
+	c->deadline_ms = ms;
 }
 
 void

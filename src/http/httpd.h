@@ -186,6 +186,12 @@ void	httpd_call_finish(struct httpd_call *c, int result);
  */
 void	httpd_call_proceed(struct httpd_call *c, void *prepared,
 	    void (*prepared_free)(void *));
+/*
+ * From a before hook, before it proceeds: give the store ms (not
+ * HTTPD_CALL_DEADLINE_MS) to answer this call, for one known to be long
+ * (an import of thousands of rows in one transaction).
+ */
+void	httpd_call_deadline(struct httpd_call *c, int ms);
 /* From a before hook, on the loop: send what it wrote in rs, and end. */
 void	httpd_call_answer(struct httpd_call *c);
 /* Calls handed to the offload and not yet finished. */
