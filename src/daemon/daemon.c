@@ -607,6 +607,8 @@ daemon_register_once(struct daemon *d, bool again)
 	    (const char (*)[STORE_ID_LEN])heirs, (size_t)n + 1)) < 0)
 		log_warn("daemon.succession_unwritable",
 		    LOGF_S("error", strerror(-r)));
+	if (c->fleet)
+		(void)failpoint("succession.saved");
 	r = store_instance_succeed(c->store, &inst,
 	    (const char (*)[STORE_ID_LEN])heirs, (size_t)n, &taken);
 	/* The answer to an earlier attempt was lost, not its commit. */
@@ -614,6 +616,9 @@ daemon_register_once(struct daemon *d, bool again)
 		r = 0;
 	if (r < 0)
 		return r;
+	/* Registered, the file still naming the predecessors too. */
+	if (c->fleet)
+		(void)failpoint("succession.registered");
 	if (n > 0)
 		log_info("daemon.succeeded", LOGF_I("predecessors", n),
 		    LOGF_S("previous", heirs[n - 1]), LOGF_I("sessions", taken),

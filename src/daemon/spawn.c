@@ -774,6 +774,32 @@ spawn_watch_cb(evutil_socket_t fd, short what, void *arg)
 	dctx_batch_end(sp->c);
 }
 
+/*
+ * Whether an adopted connector started before the pairing code its
+ * session asks for (docs/CONNECTORS.md, "Pairing"): the API writes
+ * pairing-code.request, then restarts the connector, which looks for the
+ * request only when it starts.  A daemon killed between the two leaves a
+ * connector that will show a QR code for good.  One started within
+ * SPAWN_PAIRING_SLACK_MS of the request (file times lag by a clock tick,
+ * process starts are counted in ticks) is taken to have seen it.
+ */
+static bool
+spawn_missed_pairing(const struct spawner *sp, const struct dsession *ds)
+{
+	char		path[DAEMON_PATH_MAX];
+	struct stat	st;
+	int64_t		asked;
+
+	snprintf(path, sizeof path, "%s/sessions/%lld/" SPAWN_PAIRING_REQUEST,
+	    sp->c->cfg->state_dir, (long long)ds->id);
+	if (ds->start_ticks == 0 || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	asked = (int64_t)st.st_mtim.tv_sec * 1000 +
+	    st.st_mtim.tv_nsec / 1000000;
+	return asked > procinfo_start_wall_ms(ds->start_ticks) +
+	    SPAWN_PAIRING_SLACK_MS;
+}
+
 bool
 spawn_adopt(struct spawner *sp, struct dsession *ds, const struct session *s,
     int64_t hist0)
@@ -835,6 +861,15 @@ spawn_adopt(struct spawner *sp, struct dsession *ds, const struct session *s,
 	log_info("connector.adopted", LOGF_I("session", ds->id),
 	    LOGF_S("phone", ds->phone), LOGF_I("pid", pid));
 	supervisor_feed(sp->sup, ds, SV_EV_ADOPT, ready, false);
+	if (!ready && s->desired == SESSION_DESIRED_RUNNING &&
+	    spawn_missed_pairing(sp, ds)) {
+		/* Stopped with its proxy kept, started again: ops_moved. */
+		ds->restart = true;
+		log_info("connector.pairing_restart", LOGF_I("session", ds->id),
+		    LOGF_I("pid", pid), LOGF_S("msg", "started before the "
+		    "pairing code asked for: restarted to ask for it"));
+		supervisor_feed(sp->sup, ds, SV_EV_STOP, 0, true);
+	}
 	(void)failpoint("adopt.done");
 	return true;
 }

@@ -44,6 +44,9 @@ struct supervisor;
 #define SPAWN_EARLY_NOTIFY	256	/* their messages, kept likewise */
 #define SPAWN_EARLY_MAX_AGE_MS	60000	/* older: another process */
 #define SPAWN_NOTIFY_BUDGET	4096	/* datagrams read per callback */
+/* Written by POST /api/sessions/{id}/pairing-code (api_connector.c). */
+#define SPAWN_PAIRING_REQUEST	"pairing-code.request"
+#define SPAWN_PAIRING_SLACK_MS	100	/* clock ticks, file times' lag */
 
 struct spawn_stats {
 	int64_t	spawns;		/* connectors started */
@@ -77,7 +80,9 @@ void	spawn_poll(struct spawner *sp);
  * back if it is provably that process, and watched through a pidfd; ready
  * only if the store saw this very process become ready (else it must say
  * READY=1 again).  A verified connector that cannot be watched is killed.
- * true: adopted (ADOPT fed).
+ * One not ready that started before its session's pairing-code.request
+ * was written (the daemon died before restarting it) is restarted, so
+ * that it asks for the code.  true: adopted (ADOPT fed).
  */
 bool	spawn_adopt(struct spawner *sp, struct dsession *ds,
 	    const struct session *s, int64_t hist0);

@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/failpoint.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "base/xmalloc.h"
@@ -245,6 +246,8 @@ api_connector_pair(void *arg, const struct httpd_request *rq,
 		api_store_error(st, rs, r);
 		return;
 	}
+	/* Asked for and recorded; the running connector not restarted yet. */
+	(void)failpoint("pairing.requested");
 	rs->status = 202;
 	rs->json = json_pack("{s:I, s:s, s:s}", "sessionId", (json_int_t)s.id,
 	    "phoneNumber", s.phone, "state", "requested");

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/util.h"
@@ -111,6 +112,21 @@ procinfo_start_ticks(pid_t pid, uint64_t *ret)
 		return r;
 	*ret = (uint64_t)v;
 	return 0;
+}
+
+int64_t
+procinfo_start_wall_ms(uint64_t start_ticks)
+{
+	struct timespec	real, boot;
+	long		hz = sysconf(_SC_CLK_TCK);
+
+	if (hz <= 0)
+		hz = 100;
+	(void)clock_gettime(CLOCK_REALTIME, &real);
+	(void)clock_gettime(CLOCK_BOOTTIME, &boot);
+	return ((int64_t)real.tv_sec - boot.tv_sec) * 1000 +
+	    (real.tv_nsec - boot.tv_nsec) / 1000000 +
+	    (int64_t)(start_ticks * 1000 / (uint64_t)hz);
 }
 
 int

@@ -31,6 +31,12 @@ struct procinfo_ids {
 int	procinfo_ids(pid_t pid, struct procinfo_ids *ret);
 /* Is pid alive and the very process that started at start_ticks? */
 bool	procinfo_same(pid_t pid, uint64_t start_ticks);
+/*
+ * The wall-clock time (ms since the epoch) of a start at start_ticks:
+ * exact to a clock tick, the start being counted on the boot-time clock,
+ * as long as the wall clock was not stepped since.
+ */
+int64_t	procinfo_start_wall_ms(uint64_t start_ticks);
 
 /*
  * Every live process whose working directory is dir or below it: cb gets

@@ -224,6 +224,36 @@ test_procinfo_ids(void **state)
 	assert_int_equal(procinfo_ids(0, &pi), -ESRCH);
 }
 
+/*
+ * A start time on the wall clock, as the adoption of a connector compares
+ * it with a pairing request's file time: a child forked now started now,
+ * to within a clock tick (10 ms at the kernel's 100 per second) and the
+ * rounding.
+ */
+static void
+test_procinfo_start_wall(void **state)
+{
+	int64_t		before, after, started;
+	uint64_t	ticks;
+	pid_t		pid;
+	int		status;
+
+	(void)state;
+	before = util_now_ms();
+	if ((pid = fork()) == 0) {
+		pause();
+		_exit(0);
+	}
+	after = util_now_ms();
+	assert_true(pid > 0);
+	assert_int_equal(procinfo_start_ticks(pid, &ticks), 0);
+	started = procinfo_start_wall_ms(ticks);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(started >= before - 20);
+	assert_true(started <= after + 20);
+}
+
 int
 main(void)
 {
@@ -233,6 +263,7 @@ main(void)
 		cmocka_unit_test(test_log_rotation),
 		cmocka_unit_test(test_signal_group),
 		cmocka_unit_test(test_procinfo_ids),
+		cmocka_unit_test(test_procinfo_start_wall),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
