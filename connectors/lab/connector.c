@@ -5,8 +5,9 @@
  * WhatsApp stand-in (RESPAWN_LAB_WA_ADDR or argv[1]), keeps its token in
  * RESPAWN_SESSION_DIR (made on first run: the stand-in for a scan made
  * when the session was set up), links the device again after a logout by
- * QR code or pairing code (pair_device, docs/CONNECTORS.md "Pairing"),
- * reports readiness and watchdog pings over NOTIFY_SOCKET, and exits
+ * QR code or pairing code (connector_pair.c; docs/CONNECTORS.md
+ * "Pairing"), reports readiness and watchdog pings over NOTIFY_SOCKET, and
+ * exits
  *
  *   0  on SIGTERM or SIGINT,
  *   78 when the phone is logged out,
@@ -21,7 +22,7 @@
  *
  * With RESPAWN_FENCE_USEC (fleet mode) it fences itself: a message at
  * least every quarter of it, and an exit once none has been taken for all
- * of it (fence_tick; docs/CONNECTORS.md).
+ * of it (connector_fence.c; docs/CONNECTORS.md).
  *
  * Test switches (environment): RESPAWN_LAB_READY_DELAY_MS,
  * RESPAWN_LAB_NEVER_READY=1, RESPAWN_LAB_CRASH_AFTER_MS,
@@ -49,48 +50,15 @@
 
 #include "b64.h"
 #include "base/util.h"
+#include "connector_impl.h"
 
-#define EXIT_STOPPED		0
-#define EXIT_FAILURE_		1
-#define EXIT_USAGE		2
-#define EXIT_TEMPFAIL		75
-#define EXIT_LOGGED_OUT		78
-
-#define CONN_TIMEOUT_MS		10000
-#define FIELD_MAX		256
-#define LINE_MAX_		512
 #define HEAD_MAX		4096
-#define TOKEN_BYTES		16
 
 #define READY_REPEAT_MS	5000	/* READY=1 again, while ready */
 #define READY_RETRY_MS	200	/* ... sooner while nobody takes it */
 
-struct connector {
-	const char	*session_id;
-	const char	*phone;
-	char		 proxy_user[FIELD_MAX];
-	char		 proxy_pass[FIELD_MAX];
-	char		 proxy_host[FIELD_MAX];
-	int		 proxy_port;
-	const char	*wa_addr;
-	const char	*session_dir;
-	char		 token[TOKEN_BYTES * 2 + 1];
-	int64_t		 watchdog_ms;	/* half of WATCHDOG_USEC, or 0 */
-	int64_t		 ready_delay_ms;
-	int64_t		 ready_repeat_ms;	/* 0: never */
-	bool		 never_ready;
-	int64_t		 crash_after_ms;
-	int64_t		 fence_ms;	/* RESPAWN_FENCE_USEC / 1000, or 0 */
-	int64_t		 fence_next;	/* the next ping, monotonic ms */
-	int		 sigfd;
-	int		 sock;
-	int64_t		 start_ms;
-	char		 line[LINE_MAX_];
-	size_t		 linelen;
-};
-
-static void
-say(const char *event, const char *detail)
+void
+connector_say(const char *event, const char *detail)
 {
 	char	ts[UTIL_TIME_LEN], msg[1024];
 	int	n;
@@ -104,16 +72,13 @@ say(const char *event, const char *detail)
 		    (size_t)n : sizeof(msg) - 1);
 }
 
-/* When the daemon last took a message of ours (monotonic ms): fencing. */
-static int64_t	notify_taken_ms;
-
 /*
  * One sd_notify datagram; a missing NOTIFY_SOCKET is not an error.  Send
  * one message; false when the daemon did not take it.  Never blocks: a
  * daemon that is paused, its queue full, takes nothing either.
  */
-static bool
-notify(const char *msg)
+bool
+connector_notify(const char *msg)
 {
 	struct sockaddr_un	 sun;
 	const char		*path = getenv("NOTIFY_SOCKET");
@@ -141,65 +106,28 @@ notify(const char *msg)
 	    (struct sockaddr *)&sun, len) >= 0;
 	close(fd);
 	if (ok)
-		notify_taken_ms = util_mono_ms();
+		connector_fence_taken(util_mono_ms());
 	return ok;
 }
 
-static void
-finish(struct connector *c, int code, const char *event, const char *note)
+void
+connector_finish(struct connector *c, int code, const char *event,
+    const char *note)
 {
 	char	msg[256];
 
 	if (note != NULL) {
 		(void)snprintf(msg, sizeof(msg), "%s\nSTATUS=%s", note, event);
-		(void)notify(msg);
+		(void)connector_notify(msg);
 	}
-	say(event, NULL);
+	connector_say(event, NULL);
 	if (c->sock >= 0)
 		close(c->sock);
 	exit(code);
 }
 
-/*
- * Fencing (docs/CONNECTORS.md): with RESPAWN_FENCE_USEC set, a message
- * goes to the daemon at least every quarter of it, and the connector
- * exits once none has been taken for all of it: its daemon is gone (or
- * stopped), and in fleet mode a peer may soon run the session.
- */
-#define FENCE_RETRY_MS	200	/* pings while none is taken, at most */
-
-static void
-fence_tick(struct connector *c, int64_t now)
-{
-	int64_t	retry;
-
-	if (c->fence_ms <= 0)
-		return;
-	if (now >= c->fence_next) {
-		retry = c->fence_ms / 8 < FENCE_RETRY_MS ? c->fence_ms / 8 :
-		    FENCE_RETRY_MS;
-		c->fence_next = now + (notify("X_RESPAWN_PING=1") ?
-		    c->fence_ms / 4 : (retry > 0 ? retry : 1));
-	}
-	if (now - notify_taken_ms >= c->fence_ms)
-		finish(c, EXIT_FAILURE_, "connector.fenced", NULL);
-}
-
-/* When fence_tick must run next: a ping, or the fence itself. */
-static int64_t
-fence_deadline(const struct connector *c, int64_t d)
-{
-	if (c->fence_ms <= 0)
-		return d;
-	if (c->fence_next < d)
-		d = c->fence_next;
-	if (notify_taken_ms + c->fence_ms < d)
-		d = notify_taken_ms + c->fence_ms;
-	return d;
-}
-
-static int64_t
-env_ms(const char *name, int64_t def)
+int64_t
+connector_env_ms(const char *name, int64_t def)
 {
 	const char	*v = getenv(name);
 	int64_t		 n;
@@ -321,7 +249,8 @@ load_token(struct connector *c)
 	close(fd);
 	if (rename(tmp, path) != 0)
 		return -1;
-	say("connector.paired", "new token written to the session dir");
+	connector_say("connector.paired",
+	    "new token written to the session dir");
 	return 0;
 }
 
@@ -331,7 +260,8 @@ check_signal(struct connector *c)
 	struct signalfd_siginfo	si;
 
 	if (read(c->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		finish(c, EXIT_STOPPED, "connector.stopped", "STOPPING=1");
+		connector_finish(c, EXIT_STOPPED, "connector.stopped",
+		    "STOPPING=1");
 }
 
 /* Waits for events on the socket, handling signals; 0 on timeout. */
@@ -360,8 +290,8 @@ wait_sock(struct connector *c, short events, int timeout_ms)
 	}
 }
 
-static void
-send_all(struct connector *c, const char *p, size_t n)
+void
+connector_send_all(struct connector *c, const char *p, size_t n)
 {
 	ssize_t	w;
 
@@ -370,20 +300,20 @@ send_all(struct connector *c, const char *p, size_t n)
 		if (w < 0 && (errno == EINTR || errno == EAGAIN)) {
 			if (errno == EAGAIN &&
 			    wait_sock(c, POLLOUT, CONN_TIMEOUT_MS) <= 0)
-				finish(c, EXIT_FAILURE_, "connector.send_failed",
-				    NULL);
+				connector_finish(c, EXIT_FAILURE_,
+				    "connector.send_failed", NULL);
 			continue;
 		}
 		if (w <= 0)
-			finish(c, EXIT_FAILURE_, "connector.connection_lost",
-			    NULL);
+			connector_finish(c, EXIT_FAILURE_,
+			    "connector.connection_lost", NULL);
 		p += w;
 		n -= (size_t)w;
 	}
 }
 
-static void
-connect_proxy(struct connector *c)
+void
+connector_connect_proxy(struct connector *c)
 {
 	struct sockaddr_in	sin;
 	socklen_t		len = sizeof(int);
@@ -393,23 +323,27 @@ connect_proxy(struct connector *c)
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)c->proxy_port);
 	if (inet_pton(AF_INET, c->proxy_host, &sin.sin_addr) != 1)
-		finish(c, EXIT_USAGE, "connector.bad_proxy_host", NULL);
+		connector_finish(c, EXIT_USAGE, "connector.bad_proxy_host",
+		    NULL);
 	c->sock = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (c->sock < 0)
-		finish(c, EXIT_FAILURE_, "connector.socket_failed", NULL);
+		connector_finish(c, EXIT_FAILURE_, "connector.socket_failed",
+		    NULL);
 	if (connect(c->sock, (struct sockaddr *)&sin, sizeof(sin)) != 0 &&
 	    errno != EINPROGRESS)
-		finish(c, EXIT_FAILURE_, "connector.proxy_unreachable", NULL);
+		connector_finish(c, EXIT_FAILURE_,
+		    "connector.proxy_unreachable", NULL);
 	if (wait_sock(c, POLLOUT, CONN_TIMEOUT_MS) <= 0 ||
 	    getsockopt(c->sock, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
 	    err != 0)
-		finish(c, EXIT_FAILURE_, "connector.proxy_unreachable", NULL);
+		connector_finish(c, EXIT_FAILURE_,
+		    "connector.proxy_unreachable", NULL);
 }
 
 /* Reads until "\r\n\r\n"; leftover bytes stay in the line buffer. */
-static int
-proxy_handshake(struct connector *c)
+int
+connector_proxy_handshake(struct connector *c)
 {
 	char		 head[HEAD_MAX + 1], cred[FIELD_MAX * 2 + 2];
 	char		 enc[B64_ENCODED_SIZE(FIELD_MAX * 2 + 2)];
@@ -426,119 +360,36 @@ proxy_handshake(struct connector *c)
 	    "Proxy-Authorization: Basic %s\r\n\r\n", c->wa_addr, c->wa_addr,
 	    enc);
 	if (k <= 0 || (size_t)k >= sizeof(req))
-		finish(c, EXIT_USAGE, "connector.bad_environment", NULL);
-	send_all(c, req, (size_t)k);
+		connector_finish(c, EXIT_USAGE, "connector.bad_environment",
+		    NULL);
+	connector_send_all(c, req, (size_t)k);
 	for (;;) {
 		if (wait_sock(c, POLLIN, CONN_TIMEOUT_MS) <= 0)
-			finish(c, EXIT_FAILURE_, "connector.proxy_timeout",
-			    NULL);
+			connector_finish(c, EXIT_FAILURE_,
+			    "connector.proxy_timeout", NULL);
 		n = recv(c->sock, head + len, HEAD_MAX - len, 0);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n <= 0)
-			finish(c, EXIT_FAILURE_, "connector.proxy_closed", NULL);
+			connector_finish(c, EXIT_FAILURE_,
+			    "connector.proxy_closed", NULL);
 		len += (size_t)n;
 		head[len] = '\0';
 		if ((end = strstr(head, "\r\n\r\n")) != NULL)
 			break;
 		if (len == HEAD_MAX)
-			finish(c, EXIT_FAILURE_, "connector.proxy_garbled",
-			    NULL);
+			connector_finish(c, EXIT_FAILURE_,
+			    "connector.proxy_garbled", NULL);
 	}
 	if (sscanf(head, "HTTP/1.%*d %d", &status) != 1)
-		finish(c, EXIT_FAILURE_, "connector.proxy_garbled", NULL);
+		connector_finish(c, EXIT_FAILURE_, "connector.proxy_garbled",
+		    NULL);
 	hl = (size_t)(end - head) + 4;
 	if (len > hl && len - hl < sizeof(c->line)) {
 		memcpy(c->line, head + hl, len - hl);
 		c->linelen = len - hl;
 	}
 	return status;
-}
-
-/* --- pairing: the stand-in for a QR scan or a pairing code ------------- */
-
-#define QR_ROTATE_MS		20000	/* a new QR code then */
-#define PAIR_LINE_MAX		64
-
-static int
-session_file(const struct connector *c, const char *name, char *path,
-    size_t len)
-{
-	int	n = snprintf(path, len, "%s/%s", c->session_dir, name);
-
-	return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
-static bool
-session_file_exists(const struct connector *c, const char *name)
-{
-	char	path[4096];
-
-	return session_file(c, name, path, sizeof(path)) == 0 &&
-	    access(path, F_OK) == 0;
-}
-
-static void
-session_file_remove(const struct connector *c, const char *name)
-{
-	char	path[4096];
-
-	if (session_file(c, name, path, sizeof(path)) == 0)
-		(void)unlink(path);
-}
-
-/* Replace a file of the session directory atomically. */
-static int
-session_file_write(const struct connector *c, const char *name,
-    const char *data)
-{
-	char	path[4096], tmp[4200];
-	size_t	len = strlen(data);
-	int	fd, ok;
-
-	if (session_file(c, name, path, sizeof(path)) != 0)
-		return -1;
-	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) < 0)
-		return -1;
-	ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
-	ok = close(fd) == 0 && ok;
-	if (!ok || rename(tmp, path) != 0) {
-		(void)unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Logged out: the token is worthless and the next start must be paired
- * again, as a real client's keys are.  It is moved aside, not deleted.
- */
-static void
-retire_token(const struct connector *c)
-{
-	char	from[4096], to[4096];
-
-	if (session_file(c, "token", from, sizeof(from)) == 0 &&
-	    session_file(c, "token.logged-out", to, sizeof(to)) == 0)
-		(void)rename(from, to);
-}
-
-/*
- * A start must pair when the token was retired by a logout, or when a
- * pairing code is asked for (RESPAWN_SESSION_DIR/pairing-code.request,
- * written by respawn's POST /api/sessions/{id}/pairing-code) and there is
- * no token.  A first start in an empty directory pairs at once, as
- * before: the stand-in for a scan made when the session was set up.
- */
-static bool
-pairing_needed(const struct connector *c)
-{
-	if (session_file_exists(c, "token"))
-		return false;
-	return session_file_exists(c, "token.logged-out") ||
-	    session_file_exists(c, "pairing-code.request");
 }
 
 /*
@@ -551,15 +402,16 @@ pairing_needed(const struct connector *c)
  * (bytes may have arrived, or a signal or a spurious wake-up ended it); a
  * failed poll or a lost connection ends the connector.
  */
-static int
-line_recv(struct connector *c, int timeout_ms)
+int
+connector_line_recv(struct connector *c, int timeout_ms)
 {
 	ssize_t	n;
 	int	r;
 
 	r = wait_sock(c, POLLIN, timeout_ms);
 	if (r < 0)
-		finish(c, EXIT_FAILURE_, "connector.poll_failed", NULL);
+		connector_finish(c, EXIT_FAILURE_, "connector.poll_failed",
+		    NULL);
 	if (r == 0)
 		return 0;
 	n = recv(c->sock, c->line + c->linelen, sizeof(c->line) - c->linelen,
@@ -567,7 +419,8 @@ line_recv(struct connector *c, int timeout_ms)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 1;
 	if (n <= 0)
-		finish(c, EXIT_FAILURE_, "connector.connection_lost", NULL);
+		connector_finish(c, EXIT_FAILURE_, "connector.connection_lost",
+		    NULL);
 	c->linelen += (size_t)n;
 	return 1;
 }
@@ -575,10 +428,10 @@ line_recv(struct connector *c, int timeout_ms)
 /*
  * The first whole line in c->line, NUL-terminated in place without its
  * "\n" or "\r\n", or NULL when no line is whole yet; *used is what
- * line_drop() then takes off the buffer.
+ * connector_line_drop() then takes off the buffer.
  */
-static char *
-line_next(struct connector *c, size_t *used)
+char *
+connector_line_next(struct connector *c, size_t *used)
 {
 	char	*nl;
 
@@ -591,146 +444,11 @@ line_next(struct connector *c, size_t *used)
 	return c->line;
 }
 
-static void
-line_drop(struct connector *c, size_t used)
+void
+connector_line_drop(struct connector *c, size_t used)
 {
 	memmove(c->line, c->line + used, c->linelen - used);
 	c->linelen -= used;
-}
-
-/* One line from the stand-in before deadline: 1, 0 on timeout. */
-static int
-pair_read_line(struct connector *c, char *out, size_t outlen,
-    int64_t deadline)
-{
-	const char	*l;
-	size_t		 used;
-	int64_t		 now;
-
-	for (;;) {
-		if ((l = line_next(c, &used)) != NULL) {
-			(void)util_strlcpy(out, l, outlen);
-			line_drop(c, used);
-			return 1;
-		}
-		if (c->linelen == sizeof(c->line))
-			finish(c, EXIT_FAILURE_, "connector.protocol_error",
-			    NULL);
-		now = util_mono_ms();
-		if (now >= deadline)
-			return 0;
-		if (line_recv(c, (int)(deadline - now)) == 0)
-			return 0;
-	}
-}
-
-/*
- * Link this device to the phone, as a new WhatsApp Web client does: ask
- * the stand-in (through the proxy) with PAIR and show a QR code
- * (qr.txt, STATUS=qr; a new one every RESPAWN_LAB_QR_ROTATE_MS), or with
- * PAIRCODE when a pairing code was asked for (pairing-code.txt,
- * STATUS=pairing-code), and wait until the phone scans it or the code is
- * typed (respawn-lab's POST /lab/wa/link).  Then the token is written
- * and the connector goes on as usual.  WATCHDOG=1 goes on meanwhile;
- * READY=1 waits for the connection.
- */
-static void
-pair_device(struct connector *c)
-{
-	unsigned char	 raw[TOKEN_BYTES];
-	char		 token[TOKEN_BYTES * 2 + 1], line[PAIR_LINE_MAX];
-	char		 msg[512], text[256];
-	int64_t		 rotate_ms, deadline, next_wd, now, wait_until;
-	bool		 by_code;
-	size_t		 i;
-	int		 status, r;
-
-	rotate_ms = env_ms("RESPAWN_LAB_QR_ROTATE_MS", QR_ROTATE_MS);
-	if (mkdir(c->session_dir, 0700) != 0 && errno != EEXIST)
-		finish(c, EXIT_FAILURE_, "connector.session_dir_failed", NULL);
-	for (;;) {
-		by_code = session_file_exists(c, "pairing-code.request");
-		if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-			finish(c, EXIT_FAILURE_, "connector.no_random", NULL);
-		for (i = 0; i < TOKEN_BYTES; i++)
-			(void)snprintf(token + 2 * i, 3, "%02x", raw[i]);
-		c->linelen = 0;
-		connect_proxy(c);
-		if ((status = proxy_handshake(c)) != 200) {
-			(void)snprintf(text, sizeof(text), "proxy answered %d",
-			    status);
-			say("connector.proxy_refused", text);
-			finish(c, status == 407 || status == 400 ||
-			    status == 403 || status == 502 ? EXIT_TEMPFAIL :
-			    EXIT_FAILURE_, "connector.proxy_refused", status ==
-			    407 || status == 400 || status == 403 ||
-			    status == 502 ? "X_RESPAWN_EVENT=proxy_blocked" :
-			    NULL);
-		}
-		(void)snprintf(msg, sizeof(msg), "%s %s %s\n", by_code ?
-		    "PAIRCODE" : "PAIR", c->phone, token);
-		send_all(c, msg, strlen(msg));
-		if (pair_read_line(c, line, sizeof(line), util_mono_ms() +
-		    CONN_TIMEOUT_MS) != 1)
-			finish(c, EXIT_FAILURE_, "connector.pair_timeout", NULL);
-		if (by_code && strncmp(line, "CODE ", 5) == 0) {
-			(void)snprintf(text, sizeof(text), "%s\n", line + 5);
-			if (session_file_write(c, "pairing-code.txt", text) != 0)
-				finish(c, EXIT_FAILURE_,
-				    "connector.session_dir_failed", NULL);
-			session_file_remove(c, "qr.txt");
-			say("connector.pairing_code", "pairing-code.txt");
-			(void)notify("STATUS=pairing-code");
-		} else if (!by_code && strcmp(line, "WAIT") == 0) {
-			(void)snprintf(text, sizeof(text), "respawn-lab:%s:%s\n",
-			    c->phone, token);
-			if (session_file_write(c, "qr.txt", text) != 0)
-				finish(c, EXIT_FAILURE_,
-				    "connector.session_dir_failed", NULL);
-			say("connector.qr", "qr.txt");
-			(void)notify("STATUS=qr");
-		} else
-			finish(c, EXIT_FAILURE_, "connector.protocol_error",
-			    NULL);
-		/* A pairing code stays; a QR code is replaced in time. */
-		deadline = by_code || rotate_ms == 0 ? INT64_MAX :
-		    util_mono_ms() + rotate_ms;
-		next_wd = c->watchdog_ms > 0 ? util_mono_ms() +
-		    c->watchdog_ms : INT64_MAX;
-		for (;;) {
-			now = util_mono_ms();
-			if (now >= next_wd) {
-				(void)notify("WATCHDOG=1");
-				next_wd = now + c->watchdog_ms;
-			}
-			if (now >= deadline)
-				break;
-			wait_until = deadline < next_wd ? deadline : next_wd;
-			if (wait_until - now > 60000)
-				wait_until = now + 60000;
-			r = pair_read_line(c, line, sizeof(line), wait_until);
-			if (r == 0)
-				continue;
-			if (strcmp(line, "PAIRED") != 0)
-				finish(c, EXIT_FAILURE_,
-				    "connector.protocol_error", NULL);
-			if (session_file_write(c, "token", token) != 0)
-				finish(c, EXIT_FAILURE_,
-				    "connector.session_dir_failed", NULL);
-			session_file_remove(c, "qr.txt");
-			session_file_remove(c, "pairing-code.txt");
-			session_file_remove(c, "pairing-code.request");
-			say("connector.paired", by_code ? "by pairing code" :
-			    "by QR code");
-			close(c->sock);
-			c->sock = -1;
-			c->linelen = 0;
-			return;
-		}
-		/* The QR code expired: a new one. */
-		close(c->sock);
-		c->sock = -1;
-	}
 }
 
 static int64_t
@@ -753,23 +471,23 @@ static int
 handle_line(struct connector *c, const char *line, bool live)
 {
 	if (strcmp(line, "PING") == 0) {
-		send_all(c, "PONG\n", 5);
+		connector_send_all(c, "PONG\n", 5);
 		return 0;
 	}
 	if (strcmp(line, "OK") == 0 && !live)
 		return 1;
 	if (strcmp(line, "LOGGED_OUT") == 0) {
-		retire_token(c);
-		finish(c, EXIT_LOGGED_OUT, "connector.logged_out",
+		connector_pair_retire_token(c);
+		connector_finish(c, EXIT_LOGGED_OUT, "connector.logged_out",
 		    "X_RESPAWN_EVENT=logged_out");
 	}
 	if (strcmp(line, "BLOCKED") == 0)
-		finish(c, EXIT_TEMPFAIL, "connector.blocked",
+		connector_finish(c, EXIT_TEMPFAIL, "connector.blocked",
 		    "X_RESPAWN_EVENT=proxy_blocked");
 	if (strcmp(line, "CONFLICT") == 0)
-		finish(c, EXIT_FAILURE_, "connector.conflict",
+		connector_finish(c, EXIT_FAILURE_, "connector.conflict",
 		    "X_RESPAWN_EVENT=conflict");
-	finish(c, EXIT_FAILURE_, "connector.protocol_error", NULL);
+	connector_finish(c, EXIT_FAILURE_, "connector.protocol_error", NULL);
 	return -1;
 }
 
@@ -781,13 +499,14 @@ drain_lines(struct connector *c, bool live)
 	size_t		 used;
 	int		 ok = 0;
 
-	while ((l = line_next(c, &used)) != NULL) {
+	while ((l = connector_line_next(c, &used)) != NULL) {
 		if (handle_line(c, l, live || ok) == 1)
 			ok = 1;
-		line_drop(c, used);
+		connector_line_drop(c, used);
 	}
 	if (c->linelen == sizeof(c->line))
-		finish(c, EXIT_FAILURE_, "connector.protocol_error", NULL);
+		connector_finish(c, EXIT_FAILURE_, "connector.protocol_error",
+		    NULL);
 	return ok;
 }
 
@@ -800,16 +519,16 @@ run(struct connector *c)
 	int		 k;
 
 	/* A start that outlived its daemon does not connect. */
-	fence_tick(c, util_mono_ms());
+	connector_fence_tick(c, util_mono_ms());
 	k = snprintf(hello, sizeof(hello), "HELLO %s %s\n", c->phone,
 	    c->token);
-	send_all(c, hello, (size_t)k);
+	connector_send_all(c, hello, (size_t)k);
 	if (c->watchdog_ms > 0)
 		next_wd = util_mono_ms() + c->watchdog_ms;
 	for (;;) {
 		if (drain_lines(c, live) == 1 && !live) {
 			live = true;
-			say("connector.connected", NULL);
+			connector_say("connector.connected", NULL);
 			if (!c->never_ready)
 				ready_at = util_mono_ms() + c->ready_delay_ms;
 		}
@@ -818,32 +537,33 @@ run(struct connector *c)
 			(void)snprintf(status, sizeof(status), "READY=1\n"
 			    "STATUS=connected as %s", c->phone);
 			/* Again soon if nobody took it, else at the repeat. */
-			if (!notify(status))
+			if (!connector_notify(status))
 				ready_at = now + READY_RETRY_MS;
 			else if (c->ready_repeat_ms > 0)
 				ready_at = now + c->ready_repeat_ms;
 			else
 				ready_at = 0;
 			if (!ready_said)
-				say("connector.ready", NULL);
+				connector_say("connector.ready", NULL);
 			ready_said = true;
 		}
 		if (next_wd > 0 && now >= next_wd) {
-			(void)notify("WATCHDOG=1");
+			(void)connector_notify("WATCHDOG=1");
 			next_wd = now + c->watchdog_ms;
 		}
 		if (c->crash_after_ms > 0 && now >= c->start_ms +
 		    c->crash_after_ms) {
-			say("connector.crashing", "RESPAWN_LAB_CRASH_AFTER_MS");
+			connector_say("connector.crashing",
+			    "RESPAWN_LAB_CRASH_AFTER_MS");
 			struct rlimit no_core = { 0, 0 };
 			(void)setrlimit(RLIMIT_CORE, &no_core);
 			(void)signal(SIGABRT, SIG_DFL);
 			abort();
 		}
-		fence_tick(c, now);
-		deadline = fence_deadline(c, next_deadline(c, now, ready_at,
-		    next_wd));
-		(void)line_recv(c, (int)(deadline - now > 0 ?
+		connector_fence_tick(c, now);
+		deadline = connector_fence_deadline(c, next_deadline(c, now,
+		    ready_at, next_wd));
+		(void)connector_line_recv(c, (int)(deadline - now > 0 ?
 		    deadline - now : 0));
 	}
 }
@@ -875,29 +595,30 @@ main(int argc, char **argv)
 		c.wa_addr = argv[1];
 	if (c.phone == NULL || url == NULL || c.session_dir == NULL ||
 	    c.wa_addr == NULL) {
-		say("connector.bad_environment", "need RESPAWN_PHONE, "
-		    "RESPAWN_PROXY_URL, RESPAWN_SESSION_DIR and "
-		    "RESPAWN_LAB_WA_ADDR (or the address as argument)");
+		connector_say("connector.bad_environment",
+		    "need RESPAWN_PHONE, RESPAWN_PROXY_URL, "
+		    "RESPAWN_SESSION_DIR and RESPAWN_LAB_WA_ADDR (or the "
+		    "address as argument)");
 		return EXIT_USAGE;
 	}
 	if (parse_proxy_url(&c, url) != 0) {
-		say("connector.bad_environment", "RESPAWN_PROXY_URL");
+		connector_say("connector.bad_environment", "RESPAWN_PROXY_URL");
 		return EXIT_USAGE;
 	}
-	wd_usec = env_ms("WATCHDOG_USEC", 0);
+	wd_usec = connector_env_ms("WATCHDOG_USEC", 0);
 	c.watchdog_ms = wd_usec / 2000;
 	if (wd_usec > 0 && c.watchdog_ms == 0)
 		c.watchdog_ms = 1;
 	if (getenv("WATCHDOG_PID") != NULL &&
-	    env_ms("WATCHDOG_PID", 0) != (int64_t)getpid())
+	    connector_env_ms("WATCHDOG_PID", 0) != (int64_t)getpid())
 		c.watchdog_ms = 0;
-	c.ready_delay_ms = env_ms("RESPAWN_LAB_READY_DELAY_MS", 0);
-	c.ready_repeat_ms = env_ms("RESPAWN_LAB_READY_REPEAT_MS",
+	c.ready_delay_ms = connector_env_ms("RESPAWN_LAB_READY_DELAY_MS", 0);
+	c.ready_repeat_ms = connector_env_ms("RESPAWN_LAB_READY_REPEAT_MS",
 	    READY_REPEAT_MS);
 	c.never_ready = env_flag("RESPAWN_LAB_NEVER_READY");
-	c.crash_after_ms = env_ms("RESPAWN_LAB_CRASH_AFTER_MS", 0);
-	c.fence_ms = env_ms("RESPAWN_FENCE_USEC", 0) / 1000;
-	notify_taken_ms = c.start_ms;	/* the daemon started us */
+	c.crash_after_ms = connector_env_ms("RESPAWN_LAB_CRASH_AFTER_MS", 0);
+	c.fence_ms = connector_env_ms("RESPAWN_FENCE_USEC", 0) / 1000;
+	connector_fence_taken(c.start_ms);	/* the daemon started us */
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -908,23 +629,25 @@ main(int argc, char **argv)
 	(void)sigprocmask(SIG_BLOCK, &mask, NULL);
 	c.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-	if (pairing_needed(&c))
-		pair_device(&c);
+	if (connector_pair_needed(&c))
+		connector_pair_device(&c);
 	if (load_token(&c) != 0) {
-		say("connector.session_dir_failed", c.session_dir);
+		connector_say("connector.session_dir_failed", c.session_dir);
 		return EXIT_FAILURE_;
 	}
-	connect_proxy(&c);
-	status = proxy_handshake(&c);
+	connector_connect_proxy(&c);
+	status = connector_proxy_handshake(&c);
 	if (status != 200) {
 		(void)snprintf(detail, sizeof(detail), "proxy answered %d",
 		    status);
-		say("connector.proxy_refused", detail);
+		connector_say("connector.proxy_refused", detail);
 		if (status == 407 || status == 400 || status == 403 ||
 		    status == 502)
-			finish(&c, EXIT_TEMPFAIL, "connector.proxy_refused",
+			connector_finish(&c, EXIT_TEMPFAIL,
+			    "connector.proxy_refused",
 			    "X_RESPAWN_EVENT=proxy_blocked");
-		finish(&c, EXIT_FAILURE_, "connector.proxy_failed", NULL);
+		connector_finish(&c, EXIT_FAILURE_, "connector.proxy_failed",
+		    NULL);
 	}
 	run(&c);
 	return EXIT_FAILURE_;

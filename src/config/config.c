@@ -1,6 +1,7 @@
 /*
  * Configuration: the key table, the four layers and their validation.
- * See config.h.
+ * See config.h; what check-config shows is in config_print.c, and what the
+ * two files share in config_impl.h.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -9,52 +10,18 @@
 #include <strings.h>
 
 #include <ini.h>
-#include <jansson.h>
 
 #include "base/argv.h"
 #include "base/util.h"
 #include "base/validate.h"
 #include "base/xmalloc.h"
-#include "config/config.h"
+#include "config/config_impl.h"
 #include "config/secret.h"
 #include "core/fallback.h"
 
-enum config_type {
-	CT_STRING,	/* any text, may be empty */
-	CT_NONEMPTY,	/* text, must not be empty */
-	CT_URL,		/* http:// or https:// */
-	CT_URLS,	/* comma-separated http(s) URLs, may be empty */
-	CT_HOSTPORT,	/* host:port */
-	CT_COMMAND,	/* a command line, split without a shell */
-	CT_BOOL,
-	CT_INT,
-	CT_DURATION,	/* number with an optional unit, stored in ms */
-	CT_LOG_LEVEL,
-	CT_LOG_FORMAT,
-	CT_PROXY_TYPE,
-	CT_COUNTRIES,	/* comma-separated ISO 3166-1 codes */
-	CT_SECRET_REF,	/* env:, file:, exec: reference, may be empty */
-	CT_SENSITIVE,	/* a literal secret: never printed */
-	CT_PROVIDER,	/* a proxy provider's name */
-	CT_FALLBACK,	/* fallback chain overrides */
-	CT_MONEY,	/* "1.50": stored in micro-units */
-	CT_CHOICE,	/* one of the words in help's first parenthesis */
-};
-
-struct config_key {
-	const char		*name;
-	enum config_type	 type;
-	size_t			 offset;
-	const char		*def;
-	int64_t			 min;
-	int64_t			 max;
-	int64_t			 unit_ms;	/* CT_DURATION: unit of a bare number */
-	const char		*help;
-};
-
 #define OFF(f)	offsetof(struct config, f)
 
-static const struct config_key config_keys[] = {
+const struct config_key config_keys[] = {
 	{ "RESPAWN_DB", CT_NONEMPTY, OFF(db), "respawn.db", 0, 0, 0,
 	  "State database: a SQLite file path, or a postgresql:// URL for "
 	  "fleet mode (docs/FLEET.md); a password in it is never printed." },
@@ -205,17 +172,8 @@ static const struct config_key config_keys[] = {
 	  65535, 0, "Bright Data super proxy port." },
 };
 
-#define CONFIG_NKEYS	nitems(config_keys)
-
-/*
- * The public struct is the first member, so a const struct config * handed
- * out can be turned back into its owner for config_free().
- */
-struct config_impl {
-	struct config	 pub;
-	char		*values[CONFIG_NKEYS];	/* effective text of each key */
-	char		*sources[CONFIG_NKEYS];
-};
+_Static_assert(nitems(config_keys) == CONFIG_NKEYS,
+    "CONFIG_NKEYS in config_impl.h counts the keys");
 
 /* The state of one load: the config being built and the first error. */
 struct config_load {
@@ -387,72 +345,6 @@ config_choice_ok(const char *help, const char *v)
 			return true;
 	}
 	return false;
-}
-
-/*
- * A webhook URL as it may be shown: its origin (scheme://host[:port],
- * without user information) and, when it has more, "/<redacted>".  The
- * path of a webhook URL is often its only credential (a chat service's
- * incoming-webhook URL is the token), so none of it is shown, as the
- * daemon's logs name a target by its origin only (webhook.c).
- */
-static void
-config_redact_webhook(const char *url, char *out, size_t size)
-{
-	const char	*host, *end, *at;
-
-	if ((host = strstr(url, "://")) == NULL) {
-		(void)util_strlcpy(out, UTIL_REDACTED, size);
-		return;
-	}
-	host += 3;
-	end = host + strcspn(host, "/?#");
-	/* The user information ends at the authority's last '@'. */
-	for (at = host; at < end; at++)
-		if (*at == '@')
-			host = at + 1;
-	snprintf(out, size, "%.*s%.*s%s", (int)(strstr(url, "://") + 3 - url),
-	    url, (int)(end - host), host, *end != '\0' &&
-	    strcmp(end, "/") != 0 ? "/" UTIL_REDACTED : "");
-}
-
-/*
- * A value as it may be shown (check-config, errors, logs): a literal
- * secret not at all; a list of webhook URLs item by item, each as its
- * origin only (config_redact_webhook); anything else
- * (a database URL or path, a command, a reference) through
- * util_redact_text.  Cut to size, never in the middle of a secret.
- */
-static void
-config_redact(const struct config_key *key, const char *v, char *out,
-    size_t size)
-{
-	char	*item;
-	size_t	 len = 0, n;
-
-	if (key->type == CT_SENSITIVE) {
-		(void)util_strlcpy(out, *v == '\0' ? "" : UTIL_REDACTED, size);
-		return;
-	}
-	if (key->type != CT_URLS) {
-		util_redact_text(v, out, size);
-		return;
-	}
-	out[0] = '\0';
-	while (*v != '\0' && len + 1 < size) {
-		/* The separators webhook.c splits on, kept as they are. */
-		n = strspn(v, ", \t");
-		if (n == 0) {
-			n = strcspn(v, ", \t");
-			item = xstrndup(v, n);
-			config_redact_webhook(item, out + len, size - len);
-			util_wipe(item, n);
-			free(item);
-		} else
-			snprintf(out + len, size - len, "%.*s", (int)n, v);
-		len += strlen(out + len);
-		v += n;
-	}
 }
 
 /*
@@ -840,107 +732,4 @@ config_source(const struct config *pub, const char *key)
 	if ((k = config_key_find(key)) < 0)
 		return NULL;
 	return c->sources[k];
-}
-
-/*
- * Text as a JSON string.  JSON holds only UTF-8, and jansson refuses
- * anything else: a value, a file name or a message that is not UTF-8 is
- * shown with U+FFFD for each byte past ASCII rather than left out.  Not
- * '?': that would make a query of a URL where there was none, and the
- * value shown would be redacted differently from the value itself.
- */
-static json_t *
-config_json_text(const char *s)
-{
-	static const char	 fffd[] = "\xef\xbf\xbd";
-	json_t			*j;
-	char			*copy;
-	size_t			 n = strlen(s), i, o = 0;
-
-	if ((j = json_string(s)) != NULL)
-		return j;
-	copy = xreallocarray(NULL, 3 * n + 1, 1);
-	for (i = 0; i < n; i++) {
-		if ((unsigned char)s[i] >= 0x80) {
-			memcpy(copy + o, fffd, 3);
-			o += 3;
-		} else
-			copy[o++] = s[i];
-	}
-	copy[o] = '\0';
-	j = json_string(copy);
-	free(copy);
-	return j;
-}
-
-int
-config_print(const struct config *pub, FILE *out, bool json, bool resolve)
-{
-	const struct config_impl	*c = (const struct config_impl *)pub;
-	json_t				*root = NULL, *obj;
-	struct secret			*s;
-	char				 err[SECRET_ERR_LEN];
-	char				 errshown[SECRET_ERR_LEN];
-	char				*shown = xmalloc(CONFIG_SHOWN_MAX);
-	const char			*status;
-	size_t				 k;
-	int				 failed = 0;
-
-	if (json)
-		root = json_object();
-	for (k = 0; k < CONFIG_NKEYS; k++) {
-		status = NULL;
-		err[0] = '\0';
-		if (config_keys[k].type == CT_SECRET_REF &&
-		    c->values[k][0] != '\0' && resolve) {
-			if (secret_resolve(c->values[k], &s, err) < 0) {
-				status = "unresolved";
-				failed++;
-				/* It names the reference, which may be a command. */
-				util_redact_text(err, errshown, sizeof errshown);
-				memcpy(err, errshown, sizeof err);
-			} else {
-				status = "resolved";
-				secret_free(s);
-			}
-		}
-		/*
-		 * Sensitive literals are replaced, URLs and other text lose
-		 * their credentials; a secret reference is shown as the
-		 * reference (a name, not a value).
-		 */
-		config_redact(&config_keys[k], c->values[k], shown,
-		    CONFIG_SHOWN_MAX);
-		if (json) {
-			obj = json_pack("{s:o, s:o}", "value",
-			    config_json_text(shown), "source",
-			    config_json_text(c->sources[k]));
-			if (config_keys[k].type == CT_SENSITIVE ||
-			    strcmp(shown, c->values[k]) != 0)
-				json_object_set_new(obj, "redacted",
-				    json_true());
-			if (status != NULL)
-				json_object_set_new(obj, "secret",
-				    json_string(status));
-			if (err[0] != '\0')
-				json_object_set_new(obj, "error",
-				    config_json_text(err));
-			json_object_set_new(root, config_keys[k].name, obj);
-		} else {
-			fprintf(out, "%s=%s", config_keys[k].name, shown);
-			fprintf(out, "\t# %s", c->sources[k]);
-			if (status != NULL)
-				fprintf(out, ", secret reference %s", status);
-			if (err[0] != '\0')
-				fprintf(out, ": %s", err);
-			fputc('\n', out);
-		}
-	}
-	if (json) {
-		json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		fputc('\n', out);
-		json_decref(root);
-	}
-	free(shown);
-	return failed;
 }
