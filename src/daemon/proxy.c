@@ -175,6 +175,12 @@ proxy_detach(struct proxies *px, struct dsession *ds, bool keep, bool hold)
 	back_by = keep || !hold || ds->sv.life == SV_LIFE_REMOVED ? 0 :
 	    proxy_back_by(px, ds, now);
 	(void)pool_detach(px->c->pool, ds->proxy_id, now, keep, back_by);
+	/*
+	 * Dying here leaves the store saying the proxy is the session's:
+	 * the next start reactivates it for the session or keeps it for
+	 * the phone, never offers it to another (test_crashpoints).
+	 */
+	(void)failpoint("proxy.detached");
 	record_unassign(px->rec, ds->proxy_id, keep, back_by != 0 ? ds->id : 0,
 	    back_by);
 	ds->proxy_id = 0;

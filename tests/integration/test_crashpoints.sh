@@ -45,6 +45,7 @@ POINTS=(
 	"ready.received start host"
 	"adopt.done restart"
 	"exit.reaped exit"
+	"proxy.detached release"
 	"release.requested release - other"
 	"release.answered release"
 	"handover stop"
@@ -132,6 +133,20 @@ for entry in "${POINTS[@]}"; do
 		serve_start
 		crash_recovered 40 || true
 		crash_check "$label"
+		# The stopped phone's IP, idle past RESPAWN_IDLE_TIMEOUT, is given
+		# back after the restart too: a crash does not leave it billed.
+		if [ "$phase" = release ]; then
+			ip3=$(awk -v p="${CRASH_PHONES[3]}" '$1 == p { print $2 }' <<<"$IPS0")
+			given_back() {
+				curl -s "$LAB_API/lab/ledger" | jq -e --arg ip "$ip3" \
+				    '[.allocations[] | select(.ip == $ip and .released_at == null)] | length == 0' >/dev/null
+			}
+			if [ -n "$ip3" ] && wait_for 30 given_back; then
+				ok "$label: the stopped phone's idle IP was given back after the restart"
+			else
+				crash_violation "$label: the stopped phone's IP ${ip3:-?} is still billed"
+			fi
+		fi
 		kill -TERM "$SERVE_PID"
 		wait "$SERVE_PID" 2>/dev/null
 		crash_kill_connectors
