@@ -257,3 +257,14 @@ sample_export() {
 	done < <(jq -r '.proxy_assignments[] | select(.proxyIp != "203.0.113.99") |
 		"\(.phoneNumber) \(.proxyIp) \(.country)"' "$SAMPLE")
 }
+
+# sample_on_its_ips LABEL: every phone of sample_export ready, at the lab's
+# WhatsApp on the IP the export gave it.
+sample_on_its_ips() {
+	local phone
+	if wait_for 30 all_ready "${#lab_ip[@]}"; then ok "$1all ${#lab_ip[@]} imported sessions ready"
+	else not_ok "$1not ready: $("$RESPAWN" session ls)"; fi
+	for phone in "${!lab_ip[@]}"; do
+		expect_eq "$(ip_of "$phone")" "${lab_ip[$phone]}" "$1$phone at WhatsApp on its imported IP"
+	done
+}

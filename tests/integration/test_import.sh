@@ -60,11 +60,7 @@ expect_eq "$(db_dump)" "$before" "the database is the same"
 
 # The daemon recovers them on their imported IPs, buying nothing.
 serve_start
-if wait_for 30 all_ready "$N"; then ok "all $N imported sessions ready"
-else not_ok "not ready: $("$RESPAWN" session ls)"; fi
-for phone in "${!lab_ip[@]}"; do
-	expect_eq "$(ip_of "$phone")" "${lab_ip[$phone]}" "$phone at WhatsApp on its imported IP"
-done
+sample_on_its_ips ""
 expect_eq "$(lab_allocated)" "$bought" "the lab allocated nothing new"
 expect_eq "$(curl -s "$LAB_API/lab/ledger" | jq '.allocations | length')" "$N" "the ledger holds only the old system's IPs"
 expect_eq "$(grep -c 'event=purchase.start' "$T/serve.1.log")" 0 "no purchase"

@@ -73,11 +73,7 @@ expect_eq "$STATUS $(jq -r '[.written, .addedCount] | join(" ")' <<<"$BODY")" "2
 expect_eq "$(db_count)" "5 5 5" "five sessions, assignments and audit events"
 expect_eq "$(sqlite3 "$RESPAWN_DB" "SELECT count(*) FROM events WHERE kind = 'session.imported' AND actor = 'api'")" 5 \
 	"the events name the API"
-if wait_for 30 all_ready "$N"; then ok "all $N imported sessions ready"
-else not_ok "not ready: $("$RESPAWN" session ls)"; fi
-for phone in "${!lab_ip[@]}"; do
-	expect_eq "$(ip_of "$phone")" "${lab_ip[$phone]}" "$phone at WhatsApp on its imported IP"
-done
+sample_on_its_ips ""
 expect_eq "$(lab_allocated)" "$bought" "the lab allocated nothing new"
 expect_eq "$(grep -c 'event=purchase.start' "$T/serve.1.log")" 0 "no purchase"
 expect_eq "$(lab_ip_shares)" 0 "no IP served two phones"
@@ -161,11 +157,7 @@ expect_eq "$("$RESPAWN" session ls --json | jq length)" 0 "PostgreSQL: no sessio
 import '' "$T/export.json"
 expect_eq "$STATUS $(jq -r '[.written, .addedCount, .listedCount] | join(" ")' <<<"$BODY")" "200 true 5 5" \
 	"PostgreSQL: the sample imports through the API"
-if wait_for 30 all_ready "$N"; then ok "PostgreSQL: all $N imported sessions ready"
-else not_ok "PostgreSQL: not ready: $("$RESPAWN" session ls)"; fi
-for phone in "${!lab_ip[@]}"; do
-	expect_eq "$(ip_of "$phone")" "${lab_ip[$phone]}" "PostgreSQL: $phone on its imported IP"
-done
+sample_on_its_ips "PostgreSQL: "
 expect_eq "$(lab_allocated)" "$bought" "PostgreSQL: the lab allocated nothing new"
 expect_eq "$(grep -c 'event=purchase.start' "$T/serve.2.log")" 0 "PostgreSQL: no purchase"
 import '' "$T/export.json"

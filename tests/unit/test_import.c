@@ -176,6 +176,21 @@ test_parse(void **state)
 	}
 }
 
+/* A test's SQLite database (t.db in dir) and dir, removed. */
+static void
+db_remove(const char *dir)
+{
+	static const char *const files[] = { "t.db", "t.db-wal", "t.db-shm" };
+	char	path[128];
+	size_t	i;
+
+	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		(void)unlink(path);
+	}
+	(void)rmdir(dir);
+}
+
 /* What a text becomes in the store, judged against a listing. */
 static struct import_step *
 plan(struct store *st, const char *text, const struct import_target *tg,
@@ -310,12 +325,7 @@ test_plan_apply(void **state)
 	free(steps);
 	import_set_free(set);
 	store_close(st);
-	unlink(url);
-	snprintf(url, sizeof url, "%s/t.db-wal", dir);
-	unlink(url);
-	snprintf(url, sizeof url, "%s/t.db-shm", dir);
-	unlink(url);
-	rmdir(dir);
+	db_remove(dir);
 }
 
 static int
@@ -420,12 +430,7 @@ test_run(void **state)
 	free(steps);
 	import_set_free(set);
 	store_close(st);
-	unlink(url);
-	snprintf(url, sizeof url, "%s/t.db-wal", dir);
-	unlink(url);
-	snprintf(url, sizeof url, "%s/t.db-shm", dir);
-	unlink(url);
-	rmdir(dir);
+	db_remove(dir);
 }
 
 int
