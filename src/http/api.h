@@ -108,8 +108,10 @@ void	api_sessions_batch_free(struct api_batch_item *v, size_t n);
 
 /*
  * The body of POST /api/import: a Firestore export (as `respawn import`
- * reads a file), or {"rows": [ROW, ...]} with 1 to IMPORT_ROWS_MAX objects
- * of the JSON lines form, each row then named "rows[i]".  Rows that cannot
+ * reads a file); {"rows": [ROW, ...]} with 1 to IMPORT_ROWS_MAX objects
+ * of the JSON lines form, each row then named "rows[i]"; or {"text":
+ * FILE, "format": FORMAT} (format optional), a file's text read as the
+ * command reads it.  Rows that cannot
  * be mapped are in *ret with their reason; a body that is neither form is
  * a 400 in rs.  Pure (for tests and fuzzing).
  */

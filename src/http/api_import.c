@@ -4,9 +4,11 @@
  * both, so the command and the API judge, write and report an import the
  * same way.
  *
- * The body is a Firestore export as the command reads it, or {"rows":
+ * The body is a Firestore export as the command reads it; or {"rows":
  * [ROW, ...]} where each ROW is an object of the command's JSON lines form
- * (userId, phoneNumber, country, proxyIp, ...).  ?dryRun, ?partial and
+ * (userId, phoneNumber, country, proxyIp, ...); or {"text": FILE,
+ * "format": "csv"|"jsonl"|"firestore"|"auto"}, a file's whole text as the
+ * command reads it (rows named by their line).  ?dryRun, ?partial and
  * ?offline are the command's --dry-run, --partial and --offline.
  *
  * The provider's listing is what lets an IP be recorded as a phone's
@@ -142,12 +144,53 @@ api_import_rows(json_t *rows, enum proxy_type type, struct import_set **ret,
 	return 0;
 }
 
+/*
+ * {"text": FILE, "format": F}: a file's text, read as the command reads a
+ * file of that form (format "auto" when absent: told by the content).
+ */
+static int
+api_import_text(json_t *root, json_t *text, enum proxy_type type,
+    struct import_set **ret, struct httpd_response *rs)
+{
+	enum import_format	 format = IMPORT_FORMAT_AUTO;
+	const char		*key;
+	json_t			*v;
+	char			 err[IMPORT_ERR_LEN], echo[HTTPD_ECHO_LEN];
+
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "text") != 0 && strcmp(key, "format") != 0) {
+			httpd_error(rs, 400, key, "%s: a body with text holds "
+			    "only format besides it", httpd_echo(echo,
+			    sizeof echo, key, 64));
+			return -EINVAL;
+		}
+	}
+	if (!json_is_string(text)) {
+		httpd_error(rs, 400, "text", "text: want a string (a file's "
+		    "whole text)");
+		return -EINVAL;
+	}
+	if ((v = json_object_get(root, "format")) != NULL &&
+	    (!json_is_string(v) ||
+	    import_format_parse(json_string_value(v), &format) < 0)) {
+		httpd_error(rs, 400, "format", "format: want auto, firestore, "
+		    "csv or jsonl");
+		return -EINVAL;
+	}
+	if (import_parse(json_string_value(text), json_string_length(text),
+	    format, type, ret, err) < 0) {
+		httpd_error(rs, 400, "text", "%s: nothing imported", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int
 api_import_parse(const char *body, size_t len, enum proxy_type type,
     struct import_set **ret, struct httpd_response *rs)
 {
 	json_error_t	 je;
-	json_t		*root, *rows;
+	json_t		*root, *rows, *text;
 	char		 err[IMPORT_ERR_LEN];
 	int		 r;
 
@@ -162,6 +205,11 @@ api_import_parse(const char *body, size_t len, enum proxy_type type,
 		httpd_error(rs, 400, NULL, "the body must be a Firestore "
 		    "export (an object of collections) or {\"rows\": [...]}");
 		return -EINVAL;
+	}
+	if ((text = json_object_get(root, "text")) != NULL) {
+		r = api_import_text(root, text, type, ret, rs);
+		json_decref(root);
+		return r;
 	}
 	if ((rows = json_object_get(root, "rows")) != NULL) {
 		if (json_object_size(root) != 1) {

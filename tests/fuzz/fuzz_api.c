@@ -25,10 +25,11 @@
  * The body of POST /api/sessions/batch is taken whole or refused with a
  * 400; each of its items is judged as that item alone would be.
  *
- * The body of POST /api/import is read as a Firestore export or as
- * {"rows": [...]}, or refused with a 400 and nothing returned; read as
- * rows, there is one row per element, each named by its index, and every
- * row is either refused with a reason or a session with a phone.
+ * The body of POST /api/import is read as a Firestore export, as {"rows":
+ * [...]} or as {"text": ..., "format": ...}, or refused with a 400 and
+ * nothing returned; read as rows, there is one row per element, each
+ * named by its index, and every row is either refused with a reason or a
+ * session with a phone.
  *
  * Input layout: byte 0 picks the reader (mod 4), byte 1 a method (for a
  * body, mod 3: one session, a batch, an import); the rest is the body, the
@@ -231,7 +232,11 @@ fuzz_import(const char *body, size_t len)
 	FUZZ_CHECK(r == 0 && set != NULL && rs.json == NULL);
 	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
 	FUZZ_CHECK(json_is_object(o));
-	if ((rows = json_object_get(o, "rows")) != NULL) {
+	if (json_object_get(o, "text") != NULL) {
+		/* A file's text: only text and format beside it. */
+		FUZZ_CHECK(json_is_string(json_object_get(o, "text")));
+		FUZZ_CHECK(json_object_size(o) <= 2);
+	} else if ((rows = json_object_get(o, "rows")) != NULL) {
 		FUZZ_CHECK(set->format == IMPORT_FORMAT_JSONL);
 		FUZZ_CHECK(set->n == json_array_size(rows));
 		for (i = 0; i < set->n; i++) {

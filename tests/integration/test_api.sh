@@ -529,6 +529,11 @@ expect_eq "$("$RESPAWN" session show +4915100000092 >/dev/null 2>&1; echo $?)" 6
 post_json /api/import '{"rows":[{"userId":"i5","phoneNumber":"+4915100000095","country":"de"},{"userId":"i6","phoneNumber":"+4915100000095","country":"de"}]}'
 expect_eq "$STATUS $(jq -r '.rows[1].error' <<<"$BODY")" "422 phone number +4915100000095 repeats rows[0]" \
 	"a phone twice: the second row refused, naming the first"
+post_json /api/import '{"format":"csv","text":"user,phone,country\ni7,+4915100000097,de\ni8,+4915100000098,zz\n"}'
+expect_eq "$STATUS $(jq -r '[.format, .refusedCount, .rows[1].from] | join(" ")' <<<"$BODY")" "422 csv 1 line 3" \
+	"a csv file's text: read as the command reads it, rows named by line"
+post_json /api/import '{"format":"xml","text":""}'
+expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 format" "an unknown format: 400 naming format"
 post_json /api/import '{"rows":[]}'
 expect_eq "$STATUS $(jq -r .field <<<"$BODY")" "400 rows" "no rows: 400 naming rows"
 post_json '/api/import?partial=maybe' '{"rows":[{"userId":"i4","phoneNumber":"+4915100000094","country":"de"}]}'

@@ -112,6 +112,17 @@ else not_ok "not ready: $("$RESPAWN" session ls)"; fi
 expect_eq "$(ip_of +14155550101)" "$spare" "on its imported IP"
 expect_eq "$(grep -c 'event=purchase.start' "$T/serve.1.log")" 0 "still no purchase"
 
+# A csv file's text, as the command reads the file: its IP checked
+# against the zone, its row named by its line.
+spare3=$(lab_allocate de)
+jq -n --arg ip "$spare3" '{format: "csv", text: ("user,phone,country,proxy\nc1,+4915100000301,de," + $ip + "\n")}' >"$T/csv.json"
+import '' "$T/csv.json"
+expect_eq "$STATUS $(jq -r '[.format, .addedCount, .listedCount, .rows[0].from] | join(" ")' <<<"$BODY")" \
+	"200 csv 1 1 line 2" "a csv file's text: imported, its IP listed, its row named by line"
+if wait_for 20 all_ready $((N + 2)); then ok "the csv row is ready"
+else not_ok "not ready: $("$RESPAWN" session ls)"; fi
+expect_eq "$(ip_of +4915100000301)" "$spare3" "on its imported IP"
+
 # A listing that fails imports nothing; offline=true imports unchecked.
 spare2=$(lab_allocate us)
 jq -n --arg ip "$spare2" '{rows: [{userId: "o1", phoneNumber: "+14155550201",
