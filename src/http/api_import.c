@@ -45,7 +45,6 @@
 
 /* What the before hook hands the handler. */
 struct api_import {
-	struct api		*a;
 	struct httpd_call	*c;
 	struct httpd_response	*rs;
 	struct import_set	*set;
@@ -203,7 +202,8 @@ api_import_parse(const char *body, size_t len, enum proxy_type type,
 	if (!json_is_object(root)) {
 		json_decref(root);
 		httpd_error(rs, 400, NULL, "the body must be a Firestore "
-		    "export (an object of collections) or {\"rows\": [...]}");
+		    "export (an object of collections), {\"rows\": [...]} or "
+		    "{\"text\": ..., \"format\": ...}");
 		return -EINVAL;
 	}
 	if ((text = json_object_get(root, "text")) != NULL) {
@@ -275,7 +275,6 @@ api_import_before(void *arg, struct httpd_call *c,
 	size_t			 i, nproxies = 0;
 	int			 r;
 
-	imp->a = a;
 	imp->c = c;
 	imp->rs = rs;
 	if (httpd_query_check(rq, allowed, rs) < 0 ||
