@@ -39,7 +39,15 @@ run() {
 }
 
 ok() { CHECKS=$((CHECKS + 1)); echo "ok - $*"; }
-not_ok() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "not ok - $*"; }
+# Failed checks are also said again by finish, last: a log cut to its
+# head and tail (CI's record of a long test) still shows them.
+FAILED_CHECKS=()
+not_ok() {
+	CHECKS=$((CHECKS + 1))
+	FAILS=$((FAILS + 1))
+	echo "not ok - $*"
+	FAILED_CHECKS+=("$(printf '%.300s' "$*")")
+}
 
 # expect_rc WANT DESCRIPTION: checks $rc from the last run.
 expect_rc() {
@@ -75,6 +83,8 @@ tree_sum() {
 }
 
 finish() {
+	local f
+	for f in "${FAILED_CHECKS[@]}"; do echo "FAILED: $f"; done
 	echo "$((CHECKS - FAILS)) passed, $FAILS failed"
 	[ "$FAILS" -eq 0 ]
 	exit $?
