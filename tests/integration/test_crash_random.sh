@@ -40,7 +40,7 @@ export RESPAWN_CONNECTOR_ENV=RESPAWN_LAB_WA_ADDR,RESPAWN_LAB_READY_REPEAT_MS
 
 POINTS=(reconcile.applied purchase.intent purchase.answered purchase.recorded
 	recovery.loaded spawn.recorded spawn.started ready.received adopt.done
-	exit.reaped release.requested release.answered)
+	exit.reaped proxy.detached release.requested release.answered)
 crash_phones 6 900 de us gb
 crash_fresh campaign
 CONFLICTS0=$(crash_conflicts)
