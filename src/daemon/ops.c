@@ -854,6 +854,7 @@ ops_new(struct dctx *c, const struct ops_parts *parts, struct ops **ret,
 		.changed = ops_changed,
 		.restart = ops_restart,
 		.provider = c->provider,
+		.instance_id = c->instance_id,
 	};
 	struct ops		*o = xcalloc(1, sizeof *o);
 	char			 aerr[HTTPD_ERR_LEN];

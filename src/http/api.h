@@ -62,6 +62,8 @@ struct api_daemon {
 	 * loop); NULL: none, and an import with IPs needs offline=true.
 	 */
 	struct provider	*provider;
+	/* This instance's id: a session owned by another runs elsewhere. */
+	const char	*instance_id;
 };
 
 struct api;

@@ -125,6 +125,28 @@ api_connector_qr_text(struct api *a, int64_t id, struct buf *txt)
 	return txt->len == 0 ? -ENOENT : 0;
 }
 
+/*
+ * In fleet mode, a session another instance owns runs there, and so do
+ * its connector and the files it keeps (they live in that instance's state
+ * directory): the answer names the owner rather than saying "none" or
+ * writing a request no connector here will read.  status (404 or 409) and
+ * true when so.
+ */
+static bool
+api_connector_elsewhere(const struct api *a, const struct httpd_request *rq,
+    const struct session *s, int status, struct httpd_response *rs)
+{
+	if (a->d.instance_id == NULL || s->owner[0] == '\0' ||
+	    strcmp(s->owner, a->d.instance_id) == 0 ||
+	    strcmp(store_backend(api_st(a, rq)), "postgresql") != 0)
+		return false;
+	httpd_error(rs, status, NULL, "session %lld is run by instance %s, "
+	    "not this one (%s): its connector and its files are there; ask "
+	    "that instance's API", (long long)s->id, s->owner,
+	    a->d.instance_id);
+	return true;
+}
+
 void
 api_connector_qr(void *arg, const struct httpd_request *rq,
     struct httpd_response *rs)
@@ -137,7 +159,8 @@ api_connector_qr(void *arg, const struct httpd_request *rq,
 	int		 r;
 
 	if (httpd_query_check(rq, allowed, rs) < 0 ||
-	    api_sessions_of(a, rq, &s, rs) < 0)
+	    api_sessions_of(a, rq, &s, rs) < 0 ||
+	    api_connector_elsewhere(a, rq, &s, 404, rs))
 		return;
 	buf_init(&txt, QRPNG_TEXT_MAX + 3);
 	r = api_connector_qr_text(a, s.id, &txt);
@@ -213,7 +236,8 @@ api_connector_pair(void *arg, const struct httpd_request *rq,
 		httpd_error(rs, 400, NULL, "this action takes no body");
 		return;
 	}
-	if (api_sessions_of(a, rq, &s, rs) < 0)
+	if (api_sessions_of(a, rq, &s, rs) < 0 ||
+	    api_connector_elsewhere(a, rq, &s, 409, rs))
 		return;
 	if (s.status == SESSION_STATUS_READY) {
 		httpd_error(rs, 409, NULL, "session %lld is paired and ready: "
@@ -266,7 +290,8 @@ api_connector_pairing_code(void *arg, const struct httpd_request *rq,
 	int		 r;
 
 	if (httpd_query_check(rq, allowed, rs) < 0 ||
-	    api_sessions_of(a, rq, &s, rs) < 0)
+	    api_sessions_of(a, rq, &s, rs) < 0 ||
+	    api_connector_elsewhere(a, rq, &s, 404, rs))
 		return;
 	buf_init(&code, API_PAIRING_CODE_MAX + 2);
 	if ((r = api_connector_path(a, s.id, "pairing-code.txt", path,
@@ -310,7 +335,8 @@ api_connector_log(void *arg, const struct httpd_request *rq,
 	if (httpd_query_check(rq, allowed, rs) < 0 ||
 	    httpd_query_i64(rq, "bytes", API_LOG_TAIL_DEFAULT, 1,
 	    API_LOG_TAIL_MAX, &bytes, rs) < 0 ||
-	    api_sessions_of(a, rq, &s, rs) < 0)
+	    api_sessions_of(a, rq, &s, rs) < 0 ||
+	    api_connector_elsewhere(a, rq, &s, 404, rs))
 		return;
 	if ((r = api_connector_path(a, s.id, "log", path, sizeof path)) == 0)
 		r = api_connector_read(path, (size_t)bytes, true, &rs->text,

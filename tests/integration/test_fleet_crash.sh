@@ -33,15 +33,15 @@ pg_start
 lab_start --ping-ms 500
 serve_env_bd
 export RESPAWN_DB="$URL" RESPAWN_LEASE=$LEASE_S RECONNECT_DELAY=500
+printf 'fleet-key\n' >"$T/api.key"
+chmod 600 "$T/api.key"
+export RESPAWN_API_KEY_SECRET="file:$T/api.key"
 
 countries=(us gb de)
 for i in $(seq 1 $N); do
-	printf -- '--user u%d --phone +4917%09d --country %s\n' "$i" "$i" "${countries[$((i % 3))]}"
+	printf 'u%d +4917%09d %s\n' "$i" "$i" "${countries[$((i % 3))]}"
 done >"$T/sessions.txt"
-while read -r line; do
-	# shellcheck disable=SC2086
-	"$RESPAWN" session add $line >/dev/null || not_ok "session add $line"
-done <"$T/sessions.txt"
+"$RESPAWN" session import "$T/sessions.txt" >/dev/null || not_ok "session import"
 
 declare -A PID
 start_instance() {	# K: instance K's state directory is $T/state.K
@@ -76,6 +76,22 @@ start_instance 1; start_instance 2; start_instance 3
 if within 60 all_ready; then ok "all $N ready under three instances"; else not_ok "$(ready_count) ready: $(owners)"; fi
 within 30 balanced3 && ok "shared out: $(owners)" || not_ok "not shared out: $(owners)"
 expect_eq "$(conflicts)" 0 "no conflict at the start"
+
+# A session instance 2 runs, asked of instance 1's API: its connector and
+# its files are on instance 2, and the answer says so.
+api_of() { echo "http://$(cat "$T/state.$1/api.addr")"; }
+sid2=$(sessions_json | jq --arg i "$(instance_id 2)" '[.[] | select(.instanceId == $i)][0].id')
+body=$(curl -s -H 'x-api-key: fleet-key' "$(api_of 1)/api/sessions/$sid2/qr")
+expect_in "$body" "is run by instance $(instance_id 2), not this one" \
+	"a peer's session: its QR code asked of another instance names the owner"
+code=$(curl -s -o "$T/pair.json" -w '%{http_code}' -X POST -H 'x-api-key: fleet-key' \
+	"$(api_of 1)/api/sessions/$sid2/pairing-code")
+expect_eq "$code $(jq -r .error "$T/pair.json")" "409 conflict" \
+	"a pairing code asked of another instance: 409, nothing written there"
+expect_eq "$(test -e "$T/state.1/sessions/$sid2/pairing-code.request" && echo written)" "" \
+	"no request file in the wrong state directory"
+body=$(curl -s -H 'x-api-key: fleet-key' "$(api_of 2)/api/sessions/$sid2/qr")
+expect_in "$body" "it is paired and ready" "asked of its owner, the answer is the session's own"
 ips_before=$(ips)
 
 # --- 1. kill -9 and restart in place -----------------------------------------
