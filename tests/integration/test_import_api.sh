@@ -151,6 +151,43 @@ kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"
 expect_eq "$?" 0 "graceful stop"
 
+# --- killed during an import ------------------------------------------------
+# Before its commit (store.import: every row written, the transaction
+# open) nothing of it is in the store; after it (import.applied: committed,
+# not answered) all of it, and the client's retry changes nothing.
+if "$RESPAWN" version | grep -q failpoints; then
+	jq -n '{rows: [range(2) | {userId: "k\(.)", phoneNumber: "+4915100007\(.)00",
+		country: "de", desiredState: "stopped"}]}' >"$T/crash.json"
+	imported() { sqlite3 "$RESPAWN_DB" "SELECT count(*) FROM sessions WHERE user_id LIKE 'k%'"; }
+	for point in store.import import.applied; do
+		rm -f "$RESPAWN_STATE_DIR/api.addr"
+		export RESPAWN_FAILPOINTS="$point=crash"
+		serve_start
+		unset RESPAWN_FAILPOINTS
+		URL=$(api_url) || { not_ok "no api.addr ($point)"; finish; }
+		wait_for 20 curl -sf "$URL/readyz" || not_ok "/readyz ($point)"
+		import '' "$T/crash.json"
+		wait "$SERVE_PID"
+		expect_eq "$? $STATUS" "137 000" "$point: the daemon was killed before it answered"
+		if [ "$point" = store.import ]; then
+			expect_eq "$(imported)" 0 "$point: nothing of the import is in the store"
+		else
+			expect_eq "$(imported)" 2 "$point: the whole import is in the store"
+		fi
+	done
+	rm -f "$RESPAWN_STATE_DIR/api.addr"
+	serve_start
+	URL=$(api_url) || { not_ok "no api.addr after the crashes"; finish; }
+	import '' "$T/crash.json"
+	expect_eq "$STATUS $(jq -r '[.addedCount, .unchangedCount] | join(" ")' <<<"$BODY")" "200 0 2" \
+		"the client's retry after the crash changes nothing"
+	expect_eq "$(imported)" 2 "each session once"
+	kill -TERM "$SERVE_PID"
+	wait "$SERVE_PID"
+else
+	ok "built without crash points: the crash cases skipped"
+fi
+
 # --- fleet mode: the import runs on the store's worker thread -------------
 # The same export into a daemon on PostgreSQL (its phones stopped above):
 # imported in one transaction of the worker's connection, the sessions up
