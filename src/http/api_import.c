@@ -351,12 +351,12 @@ api_import(void *arg, const struct httpd_request *rq,
 	 * A test's crash: committed, not answered.  The client hears
 	 * nothing and sends again, which changes nothing (test_import_api).
 	 */
-	if (io.written)
+	if (io.written) {
 		(void)failpoint("import.applied");
-	if (io.written)
 		log_info("api.imported", LOGF_I("added",
 		    (int64_t)io.count[IMPORT_ADD]), LOGF_I("unchanged",
 		    (int64_t)io.count[IMPORT_SAME]), LOGF_I("refused",
 		    (int64_t)io.count[IMPORT_REFUSED]));
+	}
 	free(steps);
 }
